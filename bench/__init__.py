@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs every bench/bench_*.py and writes bench/results.md and .json."""

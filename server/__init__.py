@@ -1,0 +1,1 @@
+"""cunbox server: the county's system of record and the bus master for its lockers."""

@@ -1,0 +1,30 @@
+"""The `cunbox` command line. Each area of the product registers its own subcommands here.
+
+Subcommands are imported lazily, so `cunbox --help` stays fast and one area's heavy imports
+(Flask, SQLAlchemy, pyserial) are paid only by the commands that need them.
+"""
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command or group.
+SUBCOMMANDS = {
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx, name):
+        cmd = super().get_command(ctx, name)
+        if cmd is not None or name not in SUBCOMMANDS:
+            return cmd
+        module_name, attr = SUBCOMMANDS[name].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="cunbox")
+def main():
+    """cunbox — parcel lockers for village delivery stations."""
