@@ -240,3 +240,27 @@ def test_random_wire_corruption_false_accept_rate_is_within_crc_odds():
     assert checked > trials // 4    # the rest broke the COBS structure (TRUNCATED etc.)
     # expected checked/65536 (< 1); 5 or more would mean the CRC is much weaker than it should be
     assert different < 5, (different, checked)
+
+
+@st.composite
+def event_data(draw):
+    kind = draw(st.sampled_from(sorted(m.EVENT_NAMES)))
+    return kind, draw(_fields(m.EVENT_DATA_LAYOUTS.get(kind, ())))
+
+
+@PROFILE
+@given(event_data())
+def test_any_event_data_survives_encode_decode(ev):
+    kind, fields = ev
+    data = m.encode_event_data(kind, fields)
+    assert len(data) <= m.EVENT_DATA_MAX
+    assert m.decode_event_data(kind, data) == fields
+
+
+@PROFILE
+@given(st.sampled_from(sorted(m.EVENT_NAMES)), st.binary(max_size=20))
+def test_random_event_data_never_crashes(kind, data):
+    try:
+        m.decode_event_data(kind, data)
+    except RemoteProtocolError:
+        pass
