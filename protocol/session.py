@@ -219,11 +219,11 @@ class HostSession:
             key = b.hmac
         wire = encode_frame(address, seq, msg_type, payload, 0, counter, key)
         self._seq = (seq + 1) & 0xFF
-        self._req = _Request(address, seq, msg_type, counter, wire, now, self._deadline(msg_type, wire, now))
+        self._req = _Request(address, seq, msg_type, counter, wire, now, self._deadline(msg_type, wire, now, auth))
         return wire
 
-    def _deadline(self, msg_type, wire, now):
-        return now + timing.wire_time_s(len(wire), self.baud) + timing.reply_timeout_s(msg_type, self.baud)
+    def _deadline(self, msg_type, wire, now, auth):
+        return now + timing.wire_time_s(len(wire), self.baud) + timing.reply_timeout_s(msg_type, self.baud, auth)
 
     def poll(self, now):
         """Retry bytes, a TIMEOUT Result, or None (nothing to do before next_deadline())."""
@@ -232,7 +232,7 @@ class HostSession:
             return None
         if req.attempts < self.max_attempts:
             req.attempts += 1
-            req.deadline = self._deadline(req.msg_type, req.wire, now)
+            req.deadline = self._deadline(req.msg_type, req.wire, now, req.counter is not None)
             self.retries += 1
             return req.wire
         self._req = None

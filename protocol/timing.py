@@ -43,20 +43,24 @@ def max_frame_time_s(baud):
     return wire_time_s(MAX_WIRE, baud)
 
 
-def processing_ms(msg_type):
+def processing_ms(msg_type, auth=None):
+    """The board's budget for msg_type. An authenticated command (auth None: the types that require
+    it) writes flash at least once, since the board persists the counter before acting."""
+    if auth is None:
+        auth = m.requires_auth(msg_type)
     if msg_type == m.OPEN:
         return PROCESS_OPEN_MS
     if msg_type == m.FW_COMMIT:
         return PROCESS_COMMIT_MS
-    if msg_type in _FLASH_TYPES:
+    if auth or msg_type in _FLASH_TYPES:
         return PROCESS_FLASH_MS
     return PROCESS_DEFAULT_MS
 
 
-def reply_timeout_s(msg_type, baud):
+def reply_timeout_s(msg_type, baud, auth=None):
     """How long the host waits, from the end of sending a request, for the end of its reply.
 
     gap + the board's processing budget for this type + the longest reply on the wire + margin.
     """
-    return (inter_frame_gap_us(baud) / 1e6 + processing_ms(msg_type) / 1000.0 +
+    return (inter_frame_gap_us(baud) / 1e6 + processing_ms(msg_type, auth) / 1000.0 +
             max_frame_time_s(baud) + REPLY_MARGIN_MS / 1000.0)
