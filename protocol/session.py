@@ -322,7 +322,10 @@ class BoardSession:
         return out
 
     def handle(self, f, handler):
-        """Reply wire bytes for frame f, or None (not for us, a reply, or a broadcast)."""
+        """Reply wire bytes for frame f, or None (not for us, a reply, a broadcast, or a FrameError)."""
+        if f.is_error:
+            self.noise += 1
+            return None
         if f.is_reply or (f.address != self.address and f.address != BROADCAST):
             self.ignored += 1
             return None
