@@ -39,8 +39,9 @@ def wire_time_s(nbytes, baud):
 
 
 def max_frame_time_s(baud):
-    """Seconds the largest possible frame (MAX_WIRE bytes incl. delimiter) takes on the wire."""
-    return wire_time_s(MAX_WIRE, baud)
+    """Seconds the largest possible frame takes on the wire: MAX_WIRE bytes (COBS body and its
+    delimiter) plus the leading 0x00 sessions send first."""
+    return wire_time_s(MAX_WIRE + 1, baud)
 
 
 def processing_ms(msg_type, auth=None):
