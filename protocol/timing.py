@@ -13,7 +13,9 @@ MIN_GAP_US = 1750
 # Worst-case time a board may take between the end of a request and the start of its reply.
 PROCESS_DEFAULT_MS = 50          # read-only commands answered from RAM
 PROCESS_FLASH_MS = 300           # commands that write flash (counter persisted first, then the change)
-PROCESS_OPEN_MS = 2500           # lock pulse (<= 500 ms) + door-sensor confirmation window + flash
+LOCK_PULSE_MAX_MS = 500          # longest lock-coil pulse a board gives
+OPEN_CONFIRM_MS = 1500           # how long after the pulse a board waits for the door sensor
+PROCESS_OPEN_MS = 2500           # pulse + confirmation window + journal write, with slack
 PROCESS_COMMIT_MS = 5000         # sha256 over the whole firmware image
 _FLASH_TYPES = (m.SET_CODE, m.CLEAR_CODE, m.EVENTS_ACK, m.TIME_SET, m.CONFIG_SET, m.REBOOT,
                 m.FW_BEGIN, m.FW_CHUNK, m.FW_CONFIRM)
