@@ -29,7 +29,8 @@ def start_deposit(db, principal, locker_id, tracking_number, phone, size, perish
         if locker is None:
             raise NotFound("no locker %s" % locker_id)
         existing = s.scalar(select(Parcel).where(Parcel.carrier_id == principal.carrier_id,
-                                                 Parcel.tracking_number == tracking_number).with_for_update())
+                                                 Parcel.tracking_number == tracking_number)
+                            .with_for_update(key_share=True))
         if existing is not None:
             return _replay(s, existing, locker_id, phone)
         account, why = accounts.consenting_account(s, locker.station_id, phone)
@@ -83,7 +84,7 @@ def _result(parcel, comp, cmd, replayed):
 
 
 def _courier_parcel(s, principal, parcel_id, states):
-    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
     if parcel is None:
         raise NotFound("no parcel %s" % parcel_id)
     check_parcel(principal, parcel)
@@ -153,7 +154,7 @@ def expire_reservations_in(s, locker_id, at):
          .where(Parcel.state == "reserved", Parcel.reserved_until < at, Compartment.door == "closed"))
     if locker_id is not None:
         q = q.where(Parcel.locker_id == locker_id)
-    expired = s.scalars(q.with_for_update(of=Parcel)).all()
+    expired = s.scalars(q.with_for_update(of=Parcel, key_share=True)).all()
     for parcel in expired:
         _free_reservation(s, parcel, "reservation_expired", "system", at)
     return len(expired)
