@@ -123,7 +123,14 @@ _NEXT = {"queued": ("sent", "done", "failed"), "sent": ("done", "failed"), "done
 
 
 def mark_command(db, command_id, state, result=None):
-    """Move a command along queued -> sent -> done | failed (never backwards: at most once)."""
+    """Move a command along queued -> sent -> done | failed (never backwards: at most once).
+
+    A failed open (result e.g. "jammed", "sensor_fault", "timeout") undoes what waited for it: a
+    pickup's code is live again, a deposit's reservation is given up (the courier's retry reserves
+    another door), a jammed empty compartment is marked faulty; an alarm tells the station.
+    """
+    from server.services import lifecycle
+
     def fn(s):
         cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update(key_share=True))
         if cmd is None:
@@ -134,6 +141,8 @@ def mark_command(db, command_id, state, result=None):
         cmd.state = state
         if result is not None:
             cmd.result = result
+        if state == "failed" and cmd.kind == "open":
+            lifecycle.on_open_failed(s, cmd, result)
         return command_json(cmd)
     return db.run(fn)
 
