@@ -171,12 +171,8 @@ def cancel(db, principal, parcel_id, now=None):
 
 
 def _free_reservation(s, parcel, action, actor, at):
-    comp = s.get(Compartment, parcel.active_compartment_id)
-    if comp.state == "reserved":
-        comp.state = "free"
-    parcel.active_compartment_id = None
-    parcel.reserved_until = None
-    audit.transition(s, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor, at=at)
+    from server.services import lifecycle
+    lifecycle.give_up_reservation(s, parcel, s.get(Compartment, parcel.active_compartment_id), action, actor, at)
 
 
 def expire_reservations_in(s, locker_id, at):

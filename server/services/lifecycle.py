@@ -97,19 +97,26 @@ def on_open_failed(session, cmd, result):
         if parcel.state == "opening":
             revert_open(session, parcel, "link", at)
         elif parcel.state == "reserved":
-            parcel.active_compartment_id = None
-            parcel.reserved_until = None
-            audit.transition(session, parcel, "cancelled" if parcel.direction == "in" else "booked", "door_failed",
-                             "link", {"result": result}, at=at)
-            if parcel.direction == "out":
-                used = session.scalar(codes.select(codes.AccessCode).where(
-                    codes.AccessCode.parcel_id == parcel.id, codes.AccessCode.purpose == "dropoff",
-                    codes.AccessCode.state == "used").order_by(codes.AccessCode.id.desc()))
-                if used is not None and used.expires_at > at:
-                    codes.reactivate(session, used, "link")
-            comp.state = "free"
+            give_up_reservation(session, parcel, comp, "door_failed", "link", at, {"result": result})
     if result == "jammed" and comp.state == "free":
         comp.state = "faulty"
+
+
+def give_up_reservation(session, parcel, comp, action, actor, at, detail=None):
+    """A reservation ends without a deposit: the compartment is free again; an inbound parcel is
+    cancelled (a retried deposit reserves afresh), a send is booked again with its drop-off code live."""
+    if comp.state == "reserved":
+        comp.state = "free"
+    parcel.active_compartment_id = None
+    parcel.reserved_until = None
+    if parcel.direction == "out":
+        used = session.scalar(codes.select(codes.AccessCode).where(
+            codes.AccessCode.parcel_id == parcel.id, codes.AccessCode.purpose == "dropoff",
+            codes.AccessCode.state == "used").order_by(codes.AccessCode.id.desc()))
+        if used is not None and used.expires_at > at:
+            codes.reactivate(session, used, actor)
+    audit.transition(session, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor,
+                     detail, at=at)
 
 
 def revert_open(session, parcel, actor, at):
