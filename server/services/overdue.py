@@ -21,7 +21,8 @@ def flag_overdue(db, now=None):
             codes.end(s, code_row, "expired", "system", now=at)
             audit.transition(s, parcel, "overdue", "storage_period_ended", "system", at=at)
             notify.plain_message(s, parcel, "overdue",
-                                 "【村邮柜】您的包裹已超过保管期，请到服务站柜台领取。")
+                                 "【村邮柜】您的包裹已超过保管期，请联系服务站领取 "
+                                 "(storage period over: ask the station).")
         # Drop-off codes of sends never dropped off simply expire.
         for row in s.scalars(select(AccessCode).where(AccessCode.state == "live", AccessCode.purpose == "dropoff",
                                                       AccessCode.expires_at <= at)):
