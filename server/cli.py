@@ -9,6 +9,7 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
+    "firmware": "server.firmware.cli:firmware",
 }
 
 
