@@ -210,8 +210,9 @@ def safe_path(path):
 
 
 def iter_file_chunks(f, manifest, block=READ_BLOCK):
-    """With f positioned at the payload, yield (entry, chunk) for every file's bytes in order, then
-    check that file's SHA-256. Raises ImageError('hash', ...) naming the first file that differs."""
+    """With f positioned at the payload, yield (entry, chunk) for every file's bytes in order and
+    (entry, None) once that file's SHA-256 has matched. Raises ImageError('hash', ...) naming the
+    first file that differs."""
     buf = bytearray(block)
     mv = memoryview(buf)
     for entry in manifest["files"]:
@@ -227,6 +228,7 @@ def iter_file_chunks(f, manifest, block=READ_BLOCK):
             yield entry, chunk
         if hexlify(h.digest()) != entry["sha256"]:
             raise ImageError("hash", "file %s: SHA-256 does not match the manifest" % entry["path"])
+        yield entry, None
 
 
 def verify_image(f, total_size, keys):
