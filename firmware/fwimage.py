@@ -240,8 +240,9 @@ def verify_image(f, total_size, keys):
 
 
 def mpy_name(value):
-    """sys.implementation._mpy (version | sub-version << 8 | arch << 10) -> '6.3'."""
-    return "%d.%d" % (value & 0xFF, (value >> 8) & 3)
+    """sys.implementation._mpy (version | sub-version << 8 | arch << 10) or a manifest's mpy -> 'v6'.
+    Bytecode-only .mpy files (all an image holds) load wherever the major version matches."""
+    return "v%d" % (value & 0xFF)
 
 
 def check_policy(manifest, family=None, current_version=None, protocol_version=None, allow_downgrade=False,
@@ -252,7 +253,7 @@ def check_policy(manifest, family=None, current_version=None, protocol_version=N
     if protocol_version is not None and manifest["min_protocol"] > protocol_version:
         raise ImageError("protocol", "image needs protocol version %d or later, the link speaks %d"
                          % (manifest["min_protocol"], protocol_version))
-    if mpy_version is not None and "mpy" in manifest and (manifest["mpy"] & 0x3FF) != (mpy_version & 0x3FF):
+    if mpy_version is not None and "mpy" in manifest and (manifest["mpy"] & 0xFF) != (mpy_version & 0xFF):
         raise ImageError("mpy", "image bytecode is .mpy %s, this interpreter loads .mpy %s"
                          % (mpy_name(manifest["mpy"]), mpy_name(mpy_version)))
     if current_version is not None and not allow_downgrade:

@@ -23,7 +23,9 @@ const mp = await loadMicroPython({
 });
 mp.runPython("import sys\nsys.path.insert(0, '/')\n");
 
-const RESET = "for _k in [k for k in globals() if not k.startswith('__')]:\n    del globals()[_k]\n";
+// Soft reset: forget the program's globals and every module imported from the filesystem.
+const RESET = "import sys\nfor _k in list(sys.modules):\n    del sys.modules[_k]\n" +
+  "for _k in [k for k in globals() if not k.startswith('__')]:\n    del globals()[_k]\n";
 
 function run(code) {
   chunks = [];

@@ -45,10 +45,13 @@ def compile_file(root, src, outdir):
 
 
 def mpy_abi(data):
-    """.mpy header: 'M', version, (arch << 2) | sub-version -> same encoding as sys.implementation._mpy."""
+    """.mpy header: 'M', version, flags, small-int bits. Bytecode-only files (no native code, no
+    arch flags) load on any MicroPython with the same .mpy major version, so that is what we record."""
     if len(data) < 4 or data[0:1] != b"M":
         raise BuildError("mpy-cross produced a file without the .mpy header")
-    return data[1] | ((data[2] & 3) << 8)
+    if data[2] != 0:
+        raise BuildError("mpy-cross produced native code (flags %#x); images carry bytecode only" % data[2])
+    return data[1]
 
 
 def compile_tree(root, dirs=SOURCE_DIRS):

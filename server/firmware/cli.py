@@ -88,3 +88,58 @@ def verify(image, key_paths, family, current_version, allow_downgrade, protocol_
         sys.exit(1)
     click.echo("OK %s: version %s, family %s, min protocol %d, %d files, %d bytes" % (
         image, manifest["version"], manifest["family"], manifest["min_protocol"], len(manifest["files"]), size))
+
+
+@firmware.command()
+@click.argument("port")
+@click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Signed image built by `cunbox firmware build`.")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Fleet key file(s); the board gets all of them (default: $%s)." % keyfiles.KEY_ENV)
+@click.option("--address", type=int, required=True, help="Bus address of the board (1..247).")
+@click.option("--compartments", type=int, required=True, help="Number of compartments the board drives.")
+@click.option("--lock-type", required=True, help="Lock driver, e.g. gpio or kerong-cu.")
+@click.option("--board-key", "board_key_path", required=True, type=click.Path(dir_okay=False),
+              help="The board's link key file (64 hex digits), as registered on the server.")
+@click.option("--family", default=None, help="Board family (default: the image's).")
+@click.option("--expect-uid", default=None, help="Refuse unless machine.unique_id() is this (hex).")
+@click.option("--force", is_flag=True, help="Re-provision a board configured for another address or family.")
+@click.option("--root", default="/", show_default=True, help="Board filesystem root.")
+@click.option("--baud", type=int, default=115200, show_default=True)
+def provision(port, image_path, key_paths, address, compartments, lock_type, board_key_path, family, expect_uid,
+              force, root, baud):
+    """Provision the board on PORT over USB (mpremote): firmware, config, keys; verified by read-back."""
+    from server.firmware import provision as prov
+
+    fleet_keys = _load_keys(list(key_paths))
+    try:
+        board_key = keyfiles.read_key_file(board_key_path)
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    with open(image_path, "rb") as f:
+        image = f.read()
+    try:
+        if family is None:
+            manifest, _plen = fwimage.verify_signature(_BytesReader(image), len(image), fleet_keys)
+            family = manifest["family"]
+        config = prov.BoardConfig(address, compartments, lock_type, board_key, family)
+        prov.plan_files(image, fleet_keys, config)  # refuse a bad image before touching the board
+        t = prov.open_transport(port, baudrate=baud)
+        try:
+            manifest, ident = prov.Provisioner(t, root=root, progress=click.echo).provision(
+                image, fleet_keys, config, expect_uid=expect_uid, force=force)
+        finally:
+            prov.close_transport(t)
+    except (prov.ProvisionError, fwimage.ImageError) as exc:
+        click.echo("REFUSED %s: %s" % (port, exc), err=True)
+        sys.exit(1)
+    click.echo("provisioned %s: firmware %s, address %d, %d compartments, lock %s, family %s"
+               % (port, manifest["version"], address, compartments, lock_type, family))
+
+
+class _BytesReader:
+    def __init__(self, data):
+        import io
+        f = io.BytesIO(data)
+        self.read = f.read
+        self.readinto = f.readinto
