@@ -56,7 +56,7 @@ class App:
         self._mismatch = [None] * n
         self._opened_at = [None] * n
         self._left_reported = bytearray(n)
-        self.ops = {}  # compartment -> [phase, since, source, reason, callback, code hash or None]
+        self.ops = {}  # compartment -> [phase, since, source, reason, callback, code hash or None, reference]
         self._changed = []
         self._last_check = now
         self._keys = bytearray()
@@ -96,7 +96,7 @@ class App:
         j = self.journal
         if j.dropped and j.can_append():
             lost = j.dropped
-            if j.append(ev.pack(ev.EVENTS_LOST, ev.BOARD, self.unix(), ev.u16(lost)), True):
+            if j.append(ev.pack(ev.EVENTS_LOST, ev.BOARD, self.unix(), lost.to_bytes(4, "big")), True):
                 j.dropped -= lost
         return j.append(ev.pack(kind, comp, self.unix(), data), kind in ev.CRITICAL)
 
@@ -105,18 +105,20 @@ class App:
             self.ui(text)
 
     # -- unlocking -----------------------------------------------------------------------------
-    def unlock(self, comp, source, reason, callback, code_digest=None):
-        """Start an unlock; callback(comp, result, detail, event_seq) runs once it is decided."""
+    def unlock(self, comp, source, reason, callback, code_digest=None, reference=0):
+        """Start an unlock of compartment index comp (from 0); callback(comp, result, detail,
+        event_seq) runs once it is decided."""
         if not 0 <= comp < self.count:
             callback(comp, ev.REFUSED, ev.REFUSE_NO_SUCH_COMPARTMENT, 0)
             return
         if self.disabled[comp]:
-            self._finish(comp, [0, 0, source, reason, callback, None], ev.REFUSED, ev.REFUSE_OUT_OF_SERVICE)
+            self._finish(comp, [0, 0, source, reason, callback, None, reference], ev.REFUSED,
+                         ev.REFUSE_OUT_OF_SERVICE)
             return
         if comp in self.ops:
             callback(comp, ev.REFUSED, ev.REFUSE_BUSY, 0)
             return
-        op = [_Q, self.clock.ms(), source, reason, callback, code_digest]
+        op = [_Q, self.clock.ms(), source, reason, callback, code_digest, reference]
         if not self.door_fault[comp] and self.doors.active(comp):
             self._finish(comp, op, ev.ALREADY_OPEN, 0)
             return
@@ -135,11 +137,11 @@ class App:
         op[1] = t
 
     def _finish(self, comp, op, result, detail):
-        seq = self.emit(ev.OPEN_RESULT, comp, bytes((result, op[2], op[3])))
+        seq = self.emit(ev.OPEN_RESULT, comp, bytes((result, op[3])) + op[6].to_bytes(4, "big") + bytes((op[2],)))
         if op[5] is not None and result in (ev.OPENED, ev.SENSOR_FAULTY, ev.ALREADY_OPEN):
             # the code did its job: record the pickup and use the code up
             kind = ev.DROPOFF_OFFLINE if self.codes.kind(comp) == 2 else ev.PICKUP_OFFLINE
-            seq = self.emit(kind, comp, bytes((op[2],)) + op[5][:4])
+            self.emit(kind, comp, op[5][:4] + bytes((op[2],)))
             self.codes.clear(comp)
             self._say("OPEN %d" % (comp + 1))
         elif op[5] is not None:
@@ -204,7 +206,7 @@ class App:
     def _set_fault(self, comp, on):
         if self.door_fault[comp] != (1 if on else 0):
             self.door_fault[comp] = 1 if on else 0
-            self.emit(ev.SENSOR_FAULT, comp, bytes((ev.WHAT_DOOR, 1 if on else 0)))
+            self.emit(ev.SENSOR_FAULT, comp, bytes((ev.FAULT_DOOR if on else 0, ev.WHAT_DOOR)))
 
     def _housekeeping(self, now):
         for comp in range(self.count):
@@ -228,7 +230,7 @@ class App:
         faults = getattr(self.locks, "faults", None)
         while faults:
             b = faults.pop(0)
-            self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((b, 1)))
+            self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((ev.FAULT_LOCK, b)))
         for z in self.zones:
             z.poll(now, self.emit)
         if ticks_diff(now, self._clock_saved) >= 3600000 and self._unix_base:
@@ -246,7 +248,7 @@ class App:
             return "journal_full"  # an offline pickup that cannot be journaled is not done
         comp, expired = self.codes.match(code, self.unix(now))
         if comp >= 0 and expired:
-            self.emit(ev.CODE_EXPIRED, comp, bytes((source,)))
+            self.emit(ev.CODE_EXPIRED, comp, self.codes.digest(comp)[:4] + bytes((source,)))
             self._say("EXPIRED")
             return "expired"
         if comp < 0:

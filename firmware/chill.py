@@ -43,14 +43,14 @@ class Zone:
         if t is None:
             if not self.probe_failed:
                 self.probe_failed = True
-                emit(ev.SENSOR_FAULT, self.index, bytes((ev.WHAT_PROBE, 1)))
+                emit(ev.SENSOR_FAULT, ev.BOARD, bytes((0xFF, ev.WHAT_PROBE, self.index)))
             self.temp = None
             if may_switch:
                 self._set_relay(not self.cooling, now)
             return
         if self.probe_failed:
             self.probe_failed = False
-            emit(ev.SENSOR_FAULT, self.index, bytes((ev.WHAT_PROBE, 0)))
+            emit(ev.SENSOR_FAULT, ev.BOARD, bytes((0, ev.WHAT_PROBE, self.index)))
         self.temp = t
         if may_switch:
             if t > self.setpoint + self.hysteresis:
@@ -63,13 +63,13 @@ class Zone:
             elif not self._in_excursion and ticks_diff(now, self._warm_since) >= self.excursion_ms:
                 self._in_excursion = True
                 secs = ticks_diff(now, self._warm_since) // 1000
-                emit(ev.TEMP_EXCURSION, self.index, ev.i16(t) + bytes((1,)) + ev.u16(secs))
+                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((1,)) + ev.u16(secs))
         elif self._warm_since is not None:
             if self._in_excursion:
                 secs = ticks_diff(now, self._warm_since) // 1000
-                emit(ev.TEMP_EXCURSION, self.index, ev.i16(t) + bytes((0,)) + ev.u16(secs))
+                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((0,)) + ev.u16(secs))
             self._warm_since = None
             self._in_excursion = False
         if ticks_diff(now, self._reported) >= self.report_ms:
             self._reported = now
-            emit(ev.TEMPERATURE, self.index, ev.i16(t) + bytes((1 if self.cooling else 0,)))
+            emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((1 if self.cooling else 0,)))

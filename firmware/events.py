@@ -1,25 +1,28 @@
 # Event kinds the board journals -- the same numbers as protocol.messages EV_* (a test checks it)
 # -- and the journal payload layout, which is the wire record minus its sequence number:
-#     kind u8 | compartment u8 (0xFF = the board) | unix time u32 | data (<= 16 bytes, per kind)
+#     kind u8 | compartment u8 (numbered from 1; 0 = the board) | unix time u32 | data (<= 16 bytes)
+# Data layouts start with what PROTOCOL.md section 4.1 fixes; bytes after that are extras this
+# firmware adds (a reader that knows only the spec layout can ignore them).
 from firmware.compat import const
 
-BOOT = const(1)  # data: reset cause u8 (protocol RESET_*)
+BOOT = const(1)  # board; data: reset cause u8 (protocol RESET_*)
 DOOR_OPENED = const(2)  # data: why u8 (WHY_*)
 DOOR_CLOSED = const(3)  # data: occupied u8 (0 empty, 1 occupied, 2 no sensor)
-OPEN_RESULT = const(4)  # an unlock attempt: data: result u8 (OPEN_*), source u8 (SRC_*), reason u8
-PICKUP_OFFLINE = const(5)  # a pickup code opened the door: data: source u8, code hash[:4]
+OPEN_RESULT = const(4)  # data: result u8 (OPEN_*), reason u8, reference u32; extra: source u8 (SRC_*)
+PICKUP_OFFLINE = const(5)  # a pickup code opened the door: data: code hash[:4]; extra: source u8
 FORCED_DOOR = const(6)  # door opened with no command or code
 DOOR_LEFT_OPEN = const(7)  # data: seconds open u16
-SENSOR_FAULT = const(8)  # data: what u8 (WHAT_*), state u8 (1 fault, 0 cleared)
-THROTTLED = const(9)  # data: lock-out seconds u16, wrong attempts u16
-TEMPERATURE = const(10)  # compartment byte = zone; data: tenths of a degree i16, relay u8
-TEMP_EXCURSION = const(11)  # zone; data: tenths i16, state u8 (1 began, 0 ended), seconds u16
-CODE_EXPIRED = const(12)  # an expired code was typed for this compartment; data: source u8
-CODE_REJECTED = const(13)  # data: source u8, wrong attempts u16
-DROPOFF_OFFLINE = const(14)  # a drop-off code opened the door: data: source u8, code hash[:4]
-TIME_SET = const(18)  # data: previous unix time u32
-LOCK_FAULT = const(19)  # data: lock board u8, state u8 (1 not answering, 0 answering again)
-EVENTS_LOST = const(20)  # data: records refused while the journal was full u16
+SENSOR_FAULT = const(8)  # data: fault bits u8 (0x20 door sensor; 0 = cleared); extra: what u8 (WHAT_*)
+#                          a temperature probe: board; data: 0xFF faulty / 0 cleared, WHAT_PROBE, zone u8
+THROTTLED = const(9)  # board; data: lock-out seconds u16, wrong attempts u16
+TEMPERATURE = const(10)  # board; data: zone u8, tenths of a degree i16; extra: relay u8
+TEMP_EXCURSION = const(11)  # board; data: zone u8, tenths i16; extra: state u8 (1 began, 0 ended), seconds u16
+CODE_EXPIRED = const(12)  # data: code hash[:4]; extra: source u8
+CODE_REJECTED = const(13)  # board; data: source u8, wrong attempts u16
+DROPOFF_OFFLINE = const(14)  # a drop-off code opened the door: data: code hash[:4]; extra: source u8
+TIME_SET = const(18)  # board; data: previous unix time u32
+LOCK_FAULT = const(19)  # board; data: fault bits u8 (0x10; 0 = answering again); extra: lock board u8
+EVENTS_LOST = const(20)  # board; data: records refused while the journal was full u32
 
 NAMES = {
     1: "BOOT", 2: "DOOR_OPENED", 3: "DOOR_CLOSED", 4: "OPEN_RESULT", 5: "PICKUP_OFFLINE",
@@ -61,20 +64,23 @@ WHAT_DOOR = const(1)
 WHAT_FEEDBACK = const(2)
 WHAT_PROBE = const(3)
 
-BOARD = const(0xFF)
+BOARD = const(-1)  # App.emit() writes it as compartment 0
+FAULT_DOOR = const(0x20)
+FAULT_LOCK = const(0x10)
 
 
 def pack(kind, comp, unix, data=b""):
+    """comp: compartment index from 0, or BOARD."""
     b = bytearray(6 + len(data))
     b[0] = kind
-    b[1] = comp & 0xFF
+    b[1] = 0 if comp < 0 else comp + 1
     b[2:6] = (unix & 0xFFFFFFFF).to_bytes(4, "big")
     b[6:] = data
     return b
 
 
 def unpack(payload):
-    """(kind, compartment, unix, data)."""
+    """(kind, compartment as on the wire (from 1, 0 = board), unix, data)."""
     return payload[0], payload[1], int.from_bytes(payload[2:6], "big"), bytes(payload[6:])
 
 

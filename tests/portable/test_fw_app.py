@@ -87,7 +87,7 @@ def test_dead_door_sensor_gives_sensor_fault_and_event():
             r.fb_pins[3].v = 1  # the latch lets go and the door swings open, but the sensor stays 0
         r.app.step()
     assert r.results == [(3, ev.SENSOR_FAULTY, 0)]
-    assert any(e[0] == ev.SENSOR_FAULT and e[1] == 3 and e[3] == bytes((ev.WHAT_DOOR, 1)) for e in r.events())
+    assert any(e[0] == ev.SENSOR_FAULT and e[1] == 4 and e[3] == bytes((ev.FAULT_DOOR, ev.WHAT_DOOR)) for e in r.events())
     # the next unlock is still attempted and reported as a sensor fault
     r.results = []
     r.clock.advance(3000)
@@ -237,10 +237,10 @@ def test_chilled_zone_hysteresis_min_times_and_excursion():
     z.poll(3600, emit)
     assert relay.v == 1
     z.poll(5100, emit)  # 8.0 C > 4.0 + 3.0 for 3 s -> excursion began
-    assert any(k == ev.TEMP_EXCURSION and d[2] == 1 for k, _, d in out)
+    assert any(k == ev.TEMP_EXCURSION and d[0] == 0 and d[3] == 1 for k, _, d in out)
     probe.t = 50
     z.poll(5600, emit)
-    assert any(k == ev.TEMP_EXCURSION and d[2] == 0 for k, _, d in out)
+    assert any(k == ev.TEMP_EXCURSION and d[3] == 0 for k, _, d in out)
     assert any(k == ev.TEMPERATURE for k, _, _ in out)
     probe.t = None
     z.poll(6000, emit)
