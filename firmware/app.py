@@ -49,9 +49,7 @@ class App:
         self.throttle = Throttle(flash, now, cfg.get("throttle_free", 3), cfg.get("throttle_base_ms", 30000),
                                  cfg.get("throttle_max_ms", 3600000))
         self.disabled = bytearray(n)
-        raw = flash.read_atomic("disabled")
-        if raw and len(raw) == n:
-            self.disabled[:] = raw
+        self._load_settings()
         self.door_fault = bytearray(n)
         self._mismatch = [None] * n
         self._opened_at = [None] * n
@@ -371,7 +369,22 @@ class App:
 
     def set_disabled(self, comp, on):
         self.disabled[comp] = 1 if on else 0
-        self.flash.write_atomic("disabled", self.disabled)
+        self.save_settings()
+
+    # Settings the host may change (CONFIG_SET), kept on flash over the config file's defaults:
+    #     left open limit s u32 | door window ms u32 | disabled flag per compartment
+    def save_settings(self):
+        b = bytearray(8)
+        b[0:4] = (self.left_open_ms // 1000).to_bytes(4, "big")
+        b[4:8] = self.door_window_ms.to_bytes(4, "big")
+        self.flash.write_atomic("settings", b + self.disabled)
+
+    def _load_settings(self):
+        raw = self.flash.read_atomic("settings")
+        if raw and len(raw) == 8 + self.count:
+            self.left_open_ms = u32_be(raw, 0) * 1000
+            self.door_window_ms = u32_be(raw, 4)
+            self.disabled[:] = raw[8:]
 
 
 def _ignore(*_args):

@@ -29,7 +29,8 @@ def make_locks(cfg, hw, now):
 
 
 def build(cfg, hw, clock, flash_root):
-    """The App for this config and hardware (hw: what main.wire() returned)."""
+    """The App for this config and hardware (hw: what main.wire() returned; hw["flash"] may hold
+    a Flash-like object to use instead of Flash(flash_root))."""
     now = clock.ms()
     n = cfg["compartments"]
     if not 1 <= n <= 128:
@@ -40,11 +41,35 @@ def build(cfg, hw, clock, flash_root):
     if hw.get("occupancy_pins"):
         occ = DebouncedInputs(hw["occupancy_pins"], cfg.get("occupancy", {}).get("active", 1), 200, now)
     zones = []
-    for i, (z, (adc, relay)) in enumerate(zip(cfg.get("zones", []), hw.get("zones", []))):
+    zcfg = cfg.get("zones", [])
+    zhw = hw.get("zones", [])
+    for i in range(min(len(zcfg), len(zhw))):
+        z = zcfg[i]
+        adc, relay = zhw[i]
         zones.append(Zone(i, NtcProbe(adc), relay, z.get("setpoint", 40), z.get("hysteresis", 10),
                           z.get("excursion", 40), z.get("relay_on", 1), z.get("min_on_ms", 60000),
                           z.get("min_off_ms", 180000), z.get("report_ms", 600000),
                           z.get("excursion_ms", 300000), now))
-    return App(cfg, clock, Flash(flash_root), make_locks(cfg, hw, now), doors, occ, hw.get("keypad"),
+    flash = hw.get("flash") or Flash(flash_root)
+    return App(cfg, clock, flash, make_locks(cfg, hw, now), doors, occ, hw.get("keypad"),
                hw.get("scanner"), zones, hw.get("wdt"), hw.get("reset_cause", 0), hw.get("uid", b""),
                hw.get("ui"))
+
+
+def build_server(app, cfg, hw):
+    from firmware.proto_server import BusServer
+
+    return BusServer(app, hw["bus"], cfg, hw.get("idle"), hw.get("reset"))
+
+
+def run_forever(app, server, sleep_ms, log=print):
+    """The main loop. A step that raises is logged and the watchdog goes unfed for it, so a fault
+    that keeps recurring ends in a watchdog reset instead of a board that looks alive but is not."""
+    while True:
+        try:
+            now = app.step()
+            server.poll(now)
+            app.feed(now)
+        except Exception as exc:  # noqa: B902 - any firmware fault: keep the doors loop alive
+            log("loop error: %r" % (exc,))
+        sleep_ms(2)

@@ -1,6 +1,7 @@
 # Offline pickup codes: per compartment a salt, a truncated hash and an expiry, never the code.
 # hash = sha256(salt + code_ascii)[:16]; expiry is unix seconds (0 = no expiry); kind 1 pickup,
-# 2 drop-off (protocol CODE_*). One code per compartment; a code that opens its compartment offline is used up (cleared) at once.
+# 2 drop-off (protocol CODE_*). One code per compartment; a code that opens its compartment
+# offline is used up (cleared) at once.
 # Stored as one fixed-size table in the state file "codes", replaced atomically on every change.
 import hashlib
 

@@ -20,6 +20,7 @@ TEMP_EXCURSION = const(11)  # board; data: zone u8, tenths i16; extra: state u8 
 CODE_EXPIRED = const(12)  # data: code hash[:4]; extra: source u8
 CODE_REJECTED = const(13)  # board; data: source u8, wrong attempts u16
 DROPOFF_OFFLINE = const(14)  # a drop-off code opened the door: data: code hash[:4]; extra: source u8
+CONFIG_CHANGED = const(17)  # board; data: settings changed u8
 TIME_SET = const(18)  # board; data: previous unix time u32
 LOCK_FAULT = const(19)  # board; data: fault bits u8 (0x10; 0 = answering again); extra: lock board u8
 EVENTS_LOST = const(20)  # board; data: records refused while the journal was full u32
@@ -28,7 +29,7 @@ NAMES = {
     1: "BOOT", 2: "DOOR_OPENED", 3: "DOOR_CLOSED", 4: "OPEN_RESULT", 5: "PICKUP_OFFLINE",
     6: "FORCED_DOOR", 7: "DOOR_LEFT_OPEN", 8: "SENSOR_FAULT", 9: "THROTTLED", 10: "TEMPERATURE",
     11: "TEMP_EXCURSION", 12: "CODE_EXPIRED", 13: "CODE_REJECTED", 14: "DROPOFF_OFFLINE",
-    18: "TIME_SET", 19: "LOCK_FAULT", 20: "EVENTS_LOST",
+    17: "CONFIG_CHANGED", 18: "TIME_SET", 19: "LOCK_FAULT", 20: "EVENTS_LOST",
 }
 
 # Kinds that may use the journal's reserve segment when it is full of unacknowledged records.
