@@ -140,20 +140,21 @@ class Updater:
                              allow_downgrade=bool(st.get("allow_downgrade")), mpy_version=self.mpy_version)
 
     def status(self):
+        """state: idle | receiving (complete once offset == total, not yet committed) | ready (committed,
+        boots on the next reset) | testing (running a new version not yet confirmed)."""
         st = self._state()
         p = self._pointer() or {}
         staged = self.fs.size(STAGED_IMAGE) if st else -1
         if p.get("trial"):
-            state = "trial"
+            state = "testing" if p.get("active") == self.running_slot else "ready"
         elif st is None:
             state = "idle"
-        elif staged >= st["total"]:
-            state = "staged"
         else:
             state = "receiving"
         fallback = p.get("fallback")
         fb = boot_select.slot_manifest(self.fs, fallback, check_files=False) if fallback in ("a", "b") else None
         return {"state": state, "offset": max(staged, 0), "total": st["total"] if st else 0,
+                "complete": bool(st) and staged == st["total"],
                 "version": self.running_version(), "slot": self.running_slot,
                 "trial": bool(p.get("trial")), "tries": p.get("tries", 0),
                 "fallback_version": fb["version"] if fb else None,
@@ -172,6 +173,8 @@ class Updater:
         if self._on_trial():
             self._refuse("busy", "a previous update is on trial and not confirmed yet")
         try:
+            if st.get("sha256") and self._image_sha256() != st["sha256"]:
+                raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
             with self.fs.open_read(STAGED_IMAGE) as f:
                 manifest = fwimage.verify_image(f, size, self.keys)
             self._check_policy(manifest, st)
@@ -191,6 +194,16 @@ class Updater:
         self.fs.rmtree(STAGING)
         self.last_error = None
         return manifest
+
+    def _image_sha256(self):
+        h = fwimage.hashlib.sha256()
+        with self.fs.open_read(STAGED_IMAGE) as f:
+            while True:
+                block = f.read(1024)
+                if not block:
+                    break
+                h.update(block)
+        return fwimage.hexlify(h.digest())
 
     def _install(self, slot, size):
         d = boot_select.slot_dir(slot)

@@ -10,6 +10,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
     "firmware": "server.firmware.cli:firmware",
+    "flash": "server.firmware.cli:flash",
 }
 
 

@@ -143,3 +143,63 @@ class _BytesReader:
         f = io.BytesIO(data)
         self.read = f.read
         self.readinto = f.readinto
+
+
+def format_progress(p, width=30):
+    """'[#########.....] 12.0/45.3 kB  1.20 kB/s  0:28 left' for a flasher.Progress."""
+    frac = p.done / p.total if p.total else 1.0
+    filled = int(frac * width)
+    eta = p.eta
+    left = "--:--" if eta is None else "%d:%02d" % (int(eta) // 60, int(eta) % 60)
+    return "[%s%s] %.1f/%.1f kB  %.2f kB/s  %s left" % ("#" * filled, "." * (width - filled), p.done / 1000.0,
+                                                         p.total / 1000.0, p.rate / 1000.0, left)
+
+
+@click.command()
+@click.argument("url")
+@click.option("--address", type=int, required=True, help="Bus address of the board.")
+@click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--board-key", "board_key_path", required=True, type=click.Path(dir_okay=False),
+              help="The board's link key file (64 hex digits).")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Fleet key file(s): check the image here first, as the board will.")
+@click.option("--baud", type=int, default=9600, show_default=True)
+@click.option("--allow-downgrade", is_flag=True, help="Let the board accept a version not newer than its own.")
+def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downgrade):
+    """Update the board at ADDRESS on URL (serial device or pyserial URL) over its own link."""
+    from server.firmware import flasher
+    from server.firmware.link import Link, LinkError
+
+    try:
+        board_key = keyfiles.read_key_file(board_key_path)
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        image = flasher.read_image(image_path, _load_keys(list(key_paths)) if key_paths else None)
+    except fwimage.ImageError as exc:
+        click.echo("REFUSED %s: %s" % (image_path, exc), err=True)
+        sys.exit(1)
+    last = [0.0]
+
+    def show(p):
+        now = p.clock()
+        if now - last[0] >= 0.2 or p.done >= p.total:
+            last[0] = now
+            click.echo("\r" + format_progress(p), nl=False, err=True)
+            if p.done >= p.total:
+                click.echo("", err=True)
+
+    link = Link(url, address, board_key, baud=baud)
+    try:
+        f = flasher.Flasher(link, image, allow_downgrade=allow_downgrade, on_progress=show,
+                            log=lambda msg: click.echo(msg, err=True))
+        version = f.run()
+    except flasher.FlashError as exc:
+        click.echo("\nFAILED: %s" % exc, err=True)
+        sys.exit(1)
+    except LinkError as exc:
+        click.echo("\nFAILED: %s" % exc, err=True)
+        sys.exit(1)
+    finally:
+        link.close()
+    click.echo("board %d now runs %s" % (address, version))

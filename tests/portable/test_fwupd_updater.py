@@ -52,9 +52,29 @@ def test_fwupd_resume_after_dropped_link_and_reboot():
     off = 200
     while off < len(image):
         off = up.write(off, image[off:off + 33])
-    assert up.status()["state"] == "staged"
+    assert up.status()["state"] == "receiving" and up.status()["complete"]
     assert up.commit()["version"] == "1.1.0"
     assert boot(root)[1]["version"] == "1.1.0"
+    clean(root)
+
+
+def test_fwupd_announced_sha256_checked_at_commit():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0")
+    up = updater(root, slot="a")
+    up.begin(len(image), sha256="00" * 32)
+    up.write(0, image)
+    exc = _refused(up.commit)
+    assert exc.code == "hash" and "announced" in exc.message
+    assert running(root) == ("a", "1.0.0", False)
+    up.begin(len(image), sha256=fwimage.hexlify(fwimage.hashlib.sha256(image).digest()))
+    up.write(0, image)
+    assert up.status()["state"] == "receiving"
+    up.commit()
+    assert up.status()["state"] == "ready"
+    slot = boot(root)[0]
+    assert updater(root, slot=slot).status()["state"] == "testing"
     clean(root)
 
 
