@@ -245,7 +245,7 @@ def provision_dir(root, image, fleet_keys):
     _manifest, files = prov.plan_files(image, fleet_keys, config)
     fs = boot_select.FlashFs(root)
     for path, data in files:
-        if path.startswith("config/") or path in ("main.py", "boot_select.mpy"):
+        if path in ("config.json", "main.py", "boot_select.mpy"):  # SimBoard has its config in memory
             continue
         if "/" in path:
             fs.mkdirs(path.rsplit("/", 1)[0])

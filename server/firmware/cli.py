@@ -98,7 +98,10 @@ def verify(image, key_paths, family, current_version, allow_downgrade, protocol_
               help="Fleet key file(s); the board gets all of them (default: $%s)." % keyfiles.KEY_ENV)
 @click.option("--address", type=int, required=True, help="Bus address of the board (1..247).")
 @click.option("--compartments", type=int, required=True, help="Number of compartments the board drives.")
-@click.option("--lock-type", required=True, help="Lock driver, e.g. gpio or kerong-cu.")
+@click.option("--lock-type", required=True, type=click.Choice(["gpio", "kerong", "8a"]), help="Lock driver.")
+@click.option("--wiring", "wiring_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON wiring template of this hardware model (pins, UARTs), see firmware/main.py.")
+@click.option("--locker-id", default=None, help="Locker id shown in CONFIG_GET (e.g. LK-0001).")
 @click.option("--board-key", "board_key_path", required=True, type=click.Path(dir_okay=False),
               help="The board's link key file (64 hex digits), as registered on the server.")
 @click.option("--family", default=None, help="Board family (default: the image's).")
@@ -106,8 +109,8 @@ def verify(image, key_paths, family, current_version, allow_downgrade, protocol_
 @click.option("--force", is_flag=True, help="Re-provision a board configured for another address or family.")
 @click.option("--root", default="/", show_default=True, help="Board filesystem root.")
 @click.option("--baud", type=int, default=115200, show_default=True)
-def provision(port, image_path, key_paths, address, compartments, lock_type, board_key_path, family, expect_uid,
-              force, root, baud):
+def provision(port, image_path, key_paths, address, compartments, lock_type, wiring_path, locker_id, board_key_path,
+              family, expect_uid, force, root, baud):
     """Provision the board on PORT over USB (mpremote): firmware, config, keys; verified by read-back."""
     from server.firmware import provision as prov
 
@@ -122,7 +125,15 @@ def provision(port, image_path, key_paths, address, compartments, lock_type, boa
         if family is None:
             manifest, _plen = fwimage.verify_signature(_BytesReader(image), len(image), fleet_keys)
             family = manifest["family"]
-        config = prov.BoardConfig(address, compartments, lock_type, board_key, family)
+        wiring = None
+        if wiring_path:
+            import json
+            try:
+                with open(wiring_path) as f:
+                    wiring = json.load(f)
+            except ValueError as exc:
+                raise prov.ProvisionError("wiring template %s is not JSON: %s" % (wiring_path, exc)) from None
+        config = prov.BoardConfig(address, compartments, lock_type, board_key, family, wiring, locker_id)
         prov.plan_files(image, fleet_keys, config)  # refuse a bad image before touching the board
         t = prov.open_transport(port, baudrate=baud)
         try:

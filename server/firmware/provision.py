@@ -5,14 +5,13 @@ Uses mpremote's serial transport (the same code as the `mpremote` command mainta
 board left half-provisioned can be inspected and finished by hand with `mpremote`.
 """
 import json
-import re
 
 from firmware import boot_select, fwimage
 
 MAIN_PY = (b"# cunbox: boot through the slot selector (see firmware/boot_select.py)\n"
            b"import boot_select\nboot_select.boot(\"/\")\n")
 BOOT_SELECT = "firmware/boot_select.mpy"
-LOCK_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+LOCK_TYPES = ("gpio", "kerong", "8a")  # firmware/board.py make_locks()
 
 _IDENTIFY = """
 import sys, json
@@ -24,7 +23,7 @@ try:
 except (ImportError, AttributeError):
     i["uid"] = None
 try:
-    with open(ROOT + "config/board.json") as f:
+    with open(ROOT + "config.json") as f:
         c = json.load(f)
     i["config"] = {"address": c.get("address"), "family": c.get("family")}
 except (OSError, ValueError):
@@ -101,25 +100,41 @@ class ProvisionError(Exception):
 
 
 class BoardConfig:
-    def __init__(self, address, compartments, lock_type, board_key, family):
+    """What provisioning writes to /config.json (the file firmware/main.py reads): the board's wiring
+    template for its hardware model (pins, UARTs; --wiring) with this board's address, compartment
+    count, lock type, link key, fleet keys and family filled in."""
+
+    def __init__(self, address, compartments, lock_type, board_key, family, wiring=None, locker_id=None):
         if not isinstance(address, int) or not 1 <= address <= 247:
             raise ProvisionError("address must be 1..247 (a bus address), got %r" % (address,))
-        if not isinstance(compartments, int) or not 1 <= compartments <= 256:
-            raise ProvisionError("compartments must be 1..256, got %r" % (compartments,))
-        if not LOCK_TYPE_RE.match(lock_type or ""):
-            raise ProvisionError("lock type %r: use lower-case letters, digits and '-'" % (lock_type,))
+        if not isinstance(compartments, int) or not 1 <= compartments <= 128:
+            raise ProvisionError("compartments must be 1..128, got %r" % (compartments,))
+        if lock_type not in LOCK_TYPES:
+            raise ProvisionError("lock type %r: one of %s" % (lock_type, ", ".join(LOCK_TYPES)))
         if len(board_key) != 32:
             raise ProvisionError("board key must be 32 bytes")
+        if wiring is not None and not isinstance(wiring, dict):
+            raise ProvisionError("the wiring template must be a JSON object")
         self.address = address
         self.compartments = compartments
         self.lock_type = lock_type
         self.board_key = board_key
         self.family = family
+        self.wiring = wiring or {}
+        self.locker_id = locker_id
 
-    def as_json(self):
-        return json.dumps({"address": self.address, "compartments": self.compartments, "lock_type": self.lock_type,
-                           "board_key": fwimage.hexlify(self.board_key), "family": self.family},
-                          sort_keys=True).encode()
+    def as_dict(self, fleet_keys):
+        cfg = json.loads(json.dumps(self.wiring))  # a deep copy
+        cfg.update({"address": self.address, "compartments": self.compartments,
+                    "key": fwimage.hexlify(self.board_key), "family": self.family,
+                    "fw_keys": [fwimage.hexlify(k) for k in fleet_keys]})
+        cfg.setdefault("locks", {})["type"] = self.lock_type
+        if self.locker_id:
+            cfg["locker_id"] = self.locker_id
+        return cfg
+
+    def as_json(self, fleet_keys):
+        return json.dumps(self.as_dict(fleet_keys), sort_keys=True).encode()
 
 
 def _prelude(root, **names):
@@ -153,8 +168,7 @@ def plan_files(image, fleet_keys, config):
     files.append((slot + "/slot.json", json.dumps(slot_manifest).encode()))
     files.append(("boot_select.mpy", contents[BOOT_SELECT]))
     files.append(("main.py", MAIN_PY))
-    files.append(("config/board.json", config.as_json()))
-    files.append(("config/fwkeys.json", json.dumps({"keys": [fwimage.hexlify(k) for k in fleet_keys]}).encode()))
+    files.append(("config.json", config.as_json(fleet_keys)))
     files.append((boot_select.POINTER, json.dumps({"active": "a", "fallback": None, "trial": False, "tries": 0,
                                                    "budget": boot_select.DEFAULT_BUDGET,
                                                    "note": "provisioned over USB with %s" % manifest["version"]})

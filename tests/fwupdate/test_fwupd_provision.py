@@ -32,7 +32,11 @@ def release(tmp_path_factory):
     foreign = d / "foreign.cbfw"
     foreign.write_bytes(builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1,
                                             keyfiles.read_key_file(other))[0])
-    return {"fleet": fleet, "board_key": board_key, "image": path, "foreign": foreign, "manifest": manifest}
+    wiring = d / "wiring.json"
+    wiring.write_text(json.dumps({"locks": {"type": "kerong", "pins": [4, 5]}, "doors": {"pins": [12, 13]},
+                                  "address": 99}))
+    return {"fleet": fleet, "board_key": board_key, "image": path, "foreign": foreign, "manifest": manifest,
+            "wiring": wiring}
 
 
 @pytest.fixture
@@ -55,14 +59,15 @@ def _board_files(board):
 
 
 def test_fwupd_provision_writes_and_verifies(board, release):
-    res = _provision(board, release, "--expect-uid", "240ac4000007")
+    res = _provision(board, release, "--expect-uid", "240ac4000007", "--wiring", str(release["wiring"]),
+                     "--locker-id", "LK-0007")
     assert res.exit_code == 0, res.output
-    assert "verified 11 files by hash" in res.output or "verified" in res.output
-    cfg = json.loads(board.read_file("/config/board.json"))
-    assert cfg == {"address": 7, "compartments": 24, "lock_type": "gpio", "family": builder.DEFAULT_FAMILY,
-                   "board_key": release["board_key"].read_text().split()[-1]}
-    keys = json.loads(board.read_file("/config/fwkeys.json"))["keys"]
-    assert keys == [release["fleet"].read_text().split()[-1]]
+    assert "verified %d files by hash" % (len(release["manifest"]["files"]) + 5) in res.output
+    cfg = json.loads(board.read_file("/config.json"))
+    assert cfg == {"address": 7, "compartments": 24, "locks": {"type": "gpio", "pins": [4, 5]},
+                   "doors": {"pins": [12, 13]}, "family": builder.DEFAULT_FAMILY, "locker_id": "LK-0007",
+                   "key": release["board_key"].read_text().split()[-1],
+                   "fw_keys": [release["fleet"].read_text().split()[-1]]}
     # every image file landed in slot a byte for byte
     for entry in release["manifest"]["files"]:
         data = board.read_file("/fw/slot_a/" + entry["path"])
@@ -83,14 +88,14 @@ def test_fwupd_provision_refuses_unexpected_identity(board, release):
     assert res.exit_code == 1 and "unique id is 240ac4000007" in res.output
     assert "fw" not in board.run("import os\nprint(os.listdir('/'))")
     assert _provision(board, release).exit_code == 0
-    before = board.read_file("/config/board.json")
+    before = board.read_file("/config.json")
     res = _provision(board, release, address="9")
     assert res.exit_code == 1 and "address 7" in res.output and "--force" in res.output
-    assert board.read_file("/config/board.json") == before
+    assert board.read_file("/config.json") == before
     assert _provision(board, release, address="7").exit_code == 0  # re-provisioning the same board is fine
     res = _provision(board, release, "--force", address="9")
     assert res.exit_code == 0, res.output
-    assert json.loads(board.read_file("/config/board.json"))["address"] == 9
+    assert json.loads(board.read_file("/config.json"))["address"] == 9
 
 
 def test_fwupd_provision_refuses_bad_image_before_touching_board(board, release, tmp_path):
@@ -109,6 +114,7 @@ def test_fwupd_provision_detects_read_back_mismatch(board, release):
     image = release["image"].read_bytes()
     fleet = keyfiles.read_key_file(release["fleet"])
     config = prov.BoardConfig(7, 24, "gpio", keyfiles.read_key_file(release["board_key"]), builder.DEFAULT_FAMILY)
+    assert config.as_dict([fleet])["locks"] == {"type": "gpio"}
     t = prov.open_transport(board.port)
 
     class Flaky:
@@ -131,7 +137,7 @@ def test_fwupd_provision_detects_read_back_mismatch(board, release):
 
 def test_fwupd_identity_checks():
     manifest = {"mpy": 6}
-    cfg = prov.BoardConfig(3, 8, "kerong-cu", b"k" * 32, "fam")
+    cfg = prov.BoardConfig(3, 8, "kerong", b"k" * 32, "fam")
     prov.check_identity({"impl": "micropython", "mpy": 774, "config": None}, manifest, cfg)
     with pytest.raises(prov.ProvisionError, match="not as a MicroPython"):
         prov.check_identity({"impl": "cpython"}, manifest, cfg)
