@@ -112,8 +112,10 @@ class SerialLockBoard:
             lock, cb = self._queue.pop(0)
             self._cur = [self.unlock_frame(lock), "u", lock, cb, now, 1]
             self._send(self._cur, now)
-        elif ticks_diff(now, self._status_at) >= self.status_period_ms:
-            self._status_at = now
+        elif self._next_status or ticks_diff(now, self._status_at) >= self.status_period_ms:
+            # one sweep over every status target back to back, a sweep every status_period_ms
+            if not self._next_status:
+                self._status_at = now
             target = self._next_status
             self._next_status = (target + 1) % self.status_targets()
             self._cur = [self.status_frame(target), "s", target, None, now, 1]

@@ -32,10 +32,12 @@ class HostClient:
             wire = self.session.request(address, msg_type, fields, now=time.monotonic(), auth=auth)
         self.send_raw(wire)
         self.last_wire = wire
+        self.last_rx = 0
         while True:
             data = self.port.read(4096)
             now = time.monotonic()
             if data:
+                self.last_rx += len(data)
                 for r in self.session.receive(data, now):
                     return r
             again = self.session.poll(now)
