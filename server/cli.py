@@ -9,6 +9,7 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
+    "sim": "hardware_sim.cli:sim",
 }
 
 
