@@ -35,7 +35,7 @@ class SimBoard:
     def __init__(self, locker, address, root, compartments=8, lock_type="gpio", lock_kind="solenoid",
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
-                 left_open_s=120, seed=None):
+                 left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0):
         if lock_type not in fw_board.LOCK_TYPES:
             raise ValueError("lock type must be one of %s" % ", ".join(fw_board.LOCK_TYPES))
         self.locker = locker
@@ -54,7 +54,8 @@ class SimBoard:
         rng = random.Random(seed if seed is not None else address)
         sizes = sizes or ["M"] * compartments
         self.compartments = [Compartment(sizes[i % len(sizes)], rng) for i in range(compartments)]
-        self.zones = [ChillZone() for _ in range(zones)]
+        self.zones = [ChillZone(time_scale=zone_time_scale) for _ in range(zones)]
+        self.zone_options = zone_options or {}  # extra firmware zone settings (min_on_ms, report_ms, ...)
         if zone_compartments is None:
             per = max(1, min(4, compartments // max(1, zones)))
             zone_compartments = [list(range(z * per + 1, z * per + per + 1)) for z in range(zones)]
@@ -103,8 +104,12 @@ class SimBoard:
             cfg["keypad"] = {"uart": KEYPAD_UART, "baud": 9600}
         if self.scanner:
             cfg["scanner"] = {"uart": SCANNER_UART, "baud": 9600}
-        cfg["zones"] = [{"adc": ADC + z, "relay": RELAY + z, "setpoint": 40, "hysteresis": 10,
-                         "compartments": self.zone_compartments[z]} for z in range(len(self.zones))]
+        cfg["zones"] = []
+        for z in range(len(self.zones)):
+            zc = {"adc": ADC + z, "relay": RELAY + z, "setpoint": 40, "hysteresis": 10,
+                  "compartments": self.zone_compartments[z]}
+            zc.update(self.zone_options)
+            cfg["zones"].append(zc)
         return cfg
 
     def write_config(self):

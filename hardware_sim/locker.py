@@ -27,7 +27,7 @@ class SimLocker:
     def __init__(self, boards=1, compartments=8, lock_type="gpio", lock_kind="solenoid", sizes=None,
                  chilled_zones=0, transport="pty", host="127.0.0.1", port=0, baud=9600, paced=False,
                  faults=None, keys=None, first_address=1, locker_id="LK-SIM", root=None, auto_close_ms=None,
-                 board_specs=None, wdt_ms=4000, left_open_s=120):
+                 board_specs=None, wdt_ms=4000, left_open_s=120, zone_options=None, zone_time_scale=1.0):
         """boards: how many boards (addresses first_address...), each with the same options, or
         board_specs: a list of dicts of SimBoard options (address, compartments, lock_type, ...).
         keys: {address: bytes} (default: hardware_sim.board.default_key). faults: LineFaults."""
@@ -45,7 +45,8 @@ class SimLocker:
         self.boards = {}
         for spec in board_specs:
             opts = {"compartments": compartments, "lock_type": lock_type, "lock_kind": lock_kind, "sizes": sizes,
-                    "zones": chilled_zones, "locker_id": locker_id, "wdt_ms": wdt_ms, "left_open_s": left_open_s}
+                    "zones": chilled_zones, "locker_id": locker_id, "wdt_ms": wdt_ms, "left_open_s": left_open_s,
+                    "zone_options": zone_options, "zone_time_scale": zone_time_scale}
             opts.update(spec)
             addr = opts.pop("address")
             if keys and addr in keys:

@@ -182,3 +182,34 @@ def test_watchdog_resets_a_hung_board_and_hello_reports_it(sim):
     b.hung = True
     wait_for(lambda: b.boots == 3 and b.running(), what="watchdog reset")
     assert host.call(1, m.HELLO).fields["reset_cause"] == m.RESET_WATCHDOG
+
+
+def test_forced_door_and_door_left_open_raise_events(sim):
+    locker, host = sim
+    assert host.call(1, m.CONFIG_SET, {"items": [{"key": "left_open_s", "value": "1"}]}).ok
+    locker.force_door(1, 6)
+    wait_for(lambda: m.EV_DOOR_LEFT_OPEN in kinds(host.events(1)), what="left open")
+    ev = [e for e in host.events(1) if e["compartment"] == 6]
+    assert kinds(ev)[:3] == [m.EV_DOOR_OPENED, m.EV_FORCED_DOOR, m.EV_DOOR_LEFT_OPEN]
+
+
+def test_chilled_zone_cools_with_hysteresis_and_reports():
+    opts = {"min_on_ms": 300, "min_off_ms": 300, "report_ms": 500, "setpoint": 40, "hysteresis": 10}
+    locker, host = start(compartments=4, chilled_zones=1, zone_options=opts, zone_time_scale=400.0)
+    try:
+        zone = locker.board(1).zones[0]
+        assert host.call(1, m.HELLO).fields["chilled_zones"] == 1
+        wait_for(lambda: zone.compressor, what="compressor on")
+        wait_for(lambda: not zone.compressor and zone.temp < 3.5, timeout=10, what="cooled below the band")
+        temps = host.call(1, m.STATUS).fields["temperatures"]
+        assert len(temps) == 1 and 0 <= temps[0] <= 60
+        wait_for(lambda: zone.compressor, timeout=10, what="compressor on again as it warms")
+        reports = [e for e in host.events(1) if e["kind"] == m.EV_TEMPERATURE]
+        assert reports and reports[0]["data"][0] == 0  # zone 0
+        zone.probe_dead = True
+        wait_for(lambda: any(e["kind"] == m.EV_SENSOR_FAULT and e["compartment"] == 0 for e in host.events(1)),
+                 what="probe fault")
+        assert host.call(1, m.STATUS).fields["temperatures"] == [m.TEMP_INVALID]
+    finally:
+        host.close()
+        locker.stop()
