@@ -67,6 +67,10 @@ class App:
         self._unix_at = now
         self._clock_saved = now
         self.emit(ev.BOOT, ev.BOARD, bytes((reset_cause & 0xFF,)))
+        for comp in range(n):  # a door found open at boot (e.g. the power failed mid-opening)
+            if doors.active(comp):
+                self._opened_at[comp] = now
+                self.emit(ev.DOOR_OPENED, comp, bytes((ev.WHY_UNKNOWN,)))
 
     # -- time ----------------------------------------------------------------------------------
     def unix(self, now=None):

@@ -191,6 +191,10 @@ class SimBoard:
         elif self.lock_type == "8a":
             self.lockboard = X8aSim(self.compartments, hw.uart(LOCK_UART), self.x8a_per_board)
         self._reset_request = None
+        for i, c in enumerate(self.compartments):  # the sensors read true from the first instant
+            hw.line(DOOR + i).set(c.door_sensor())
+            hw.line(FEEDBACK + i).set(c.hook_released())
+            hw.line(OCCUPANCY + i).set(1 if c.parcel else 0)
         machine.use(hw)
         self.hw = hw
         self.boots += 1

@@ -213,3 +213,36 @@ def test_chilled_zone_cools_with_hysteresis_and_reports():
     finally:
         host.close()
         locker.stop()
+
+
+def test_retry_arriving_while_the_open_is_running_gets_the_same_answer(sim):
+    locker, host = sim
+    wire = host.session.request(1, m.OPEN, {"compartment": 2, "reason": 1, "reference": 42}, now=0.0)
+    host.session.cancel()
+    host.send_raw(wire)
+    host.send_raw(wire)  # a retry right behind it, while the board is waiting for the door
+    frames = decode_wire(host.drain(1.0))
+    assert len(frames) == 2 and frames[0].payload == frames[1].payload
+    assert m.decode_payload(m.OPEN, frames[0].payload, True)["result"] == m.OPEN_OPENED
+    assert locker.compartment(1, 2).pulses == 1
+
+
+def test_power_cut_in_the_middle_of_an_open(sim):
+    locker, host = sim
+    wire = host.session.request(1, m.OPEN, {"compartment": 4, "reason": 1, "reference": 43}, now=0.0)
+    host.session.cancel()
+    # the counter (8 bytes + CRC) reaches flash, the pulse is given, and the power fails while
+    # the door's event is being written
+    locker.power_cut(1, at_byte=12)
+    host.send_raw(wire)
+    wait_for(lambda: not locker.board(1).running(), what="power loss")
+    assert locker.compartment(1, 4).pulses == 1
+    locker.power_on(1)
+    host.send_raw(wire)  # the host retries: the board refuses to run it again
+    frames = decode_wire(host.drain(0.3))
+    assert frames[0].type == m.NAK and frames[0].payload[0] == NAK_REPLAY
+    assert locker.compartment(1, 4).pulses == 1
+    # what the host then reads: the board rebooted and found the door open
+    assert host.call(1, m.STATUS).fields["compartments"][3] & m.ST_DOOR_OPEN
+    ev = host.events(1)
+    assert [(e["kind"], e["compartment"]) for e in ev][-2:] == [(m.EV_BOOT, 0), (m.EV_DOOR_OPENED, 4)]

@@ -255,3 +255,18 @@ def test_wall_clock_survives_reboot_and_never_goes_back():
     assert r.app.unix() == 1700000005
     r2 = Rig(d=r.d)
     assert r2.app.unix() >= 1700000000
+
+
+def test_door_found_open_at_boot_is_journaled_not_forced():
+    r = Rig()
+    r.door_pins[1].v = 1
+    r.fb_pins[1].v = 1
+    r2 = Rig(d=r.d, clock=r.clock)
+    r2.door_pins[1].v = 1
+    r2.fb_pins[1].v = 1
+    # the rig's pins were created open only after the app booted; boot a third app on open pins
+    app = App({"locker_id": "LK-1"}, r2.clock, Flash(r2.d), r2.locks, DebouncedInputs(r2.door_pins, 1, 30, 0))
+    app.step()
+    evs = [ev.unpack(p) for _, p in Journal(Flash(r2.d)).read(0, 200, 10000)]
+    assert (evs[-1][0], evs[-1][1], evs[-1][3]) == (ev.DOOR_OPENED, 2, bytes((ev.WHY_UNKNOWN,)))
+    assert ev.FORCED_DOOR not in [e[0] for e in evs]
