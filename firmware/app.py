@@ -10,6 +10,7 @@ from firmware.compat import ticks_diff, u32_be
 from firmware.journal import Journal
 from firmware.qrpayload import parse_payload
 from firmware.throttle import Throttle
+from protocol.timing import OPEN_CONFIRM_MS
 
 FW_VERSION = "cunbox-fw 0.1.0"
 
@@ -40,7 +41,8 @@ class App:
         self.ui = ui  # callable(text) for the person at the locker; or None
         self.count = n = len(doors)
         self.locker_id = cfg.get("locker_id", "")
-        self.door_window_ms = cfg.get("door_window_ms", 1500)
+        # from the start of the pulse: the protocol's OPEN budget assumes this window
+        self.door_window_ms = cfg.get("door_window_ms", OPEN_CONFIRM_MS)
         self.left_open_ms = cfg.get("left_open_s", 120) * 1000
         now = clock.ms()
         self.started = now
