@@ -16,7 +16,6 @@ import traceback
 
 from firmware import board as fw_board
 from firmware import main as fw_main
-from firmware.compat import TicksClock
 from hardware_sim import machine
 from hardware_sim.flash import SimFlash
 from hardware_sim.lockboards import KerongSim, X8aSim
@@ -203,7 +202,7 @@ class SimBoard:
         fw_hw = fw_main.wire(cfg, machine)
         self.flash = SimFlash(self.flash_dir, self)
         fw_hw.update(flash=self.flash, idle=self._idle, ui=self.display.append)
-        app = fw_board.build(cfg, fw_hw, TicksClock(), self.flash_dir)
+        app = fw_board.build(cfg, fw_hw, self.locker.clock, self.flash_dir)
         server = fw_board.build_server(app, cfg, fw_hw)
         self.app, self.server = app, server
         while True:
@@ -224,7 +223,8 @@ class SimBoard:
             raise machine.PowerLoss()
         if self._reset_request is not None:
             raise machine.SimReset(self._reset_request)
-        if hw.wdt_timeout_ms and (time.monotonic() - hw.wdt_fed) * 1000 > hw.wdt_timeout_ms:
+        starved_ms = (time.monotonic() - hw.wdt_fed) * 1000 * self.locker.clock.scale
+        if hw.wdt_timeout_ms and starved_ms > hw.wdt_timeout_ms:
             self.hung = False
             raise machine.SimReset(machine.WDT_RESET)
 

@@ -35,6 +35,7 @@ def _pairs(values, what):
 @click.option("--noise", default=0.0, show_default=True, help="Byte error rate on the line (0..1).")
 @click.option("--jam", multiple=True, metavar="B:C", help="Start with this lock jammed.")
 @click.option("--dead-sensor", multiple=True, metavar="B:C", help="Start with this door switch dead.")
+@click.option("--clock-scale", default=1.0, show_default=True, help="Simulated seconds per real second.")
 @click.option("--auto-close", type=int, default=None, help="People close each door this many ms after it opens.")
 @click.option("--locker-id", default="LK-SIM", show_default=True)
 @click.option("--keys", "keys_file", type=click.Path(exists=True, dir_okay=False),
@@ -43,7 +44,7 @@ def _pairs(values, what):
 @click.option("--control-port", type=int, default=None, help="Also accept control commands on this TCP port.")
 @click.option("--no-stdin", is_flag=True, help="Do not read commands from stdin (run until killed or quit).")
 def sim(boards, compartments, lock_type, lock_kind, sizes, chilled_zones, transport, port, baud, paced, noise,
-        jam, dead_sensor, auto_close, locker_id, keys_file, root, control_port, no_stdin):
+        jam, dead_sensor, clock_scale, auto_close, locker_id, keys_file, root, control_port, no_stdin):
     """Start a simulated locker running the real firmware, and act on it.
 
     Prints one JSON line (serial URL, baud, board addresses and keys, control port), then reads
@@ -60,7 +61,7 @@ def sim(boards, compartments, lock_type, lock_kind, sizes, chilled_zones, transp
     locker = SimLocker(boards=boards, compartments=compartments, lock_type=lock_type, lock_kind=lock_kind,
                        sizes=list(sizes.upper()), chilled_zones=chilled_zones, transport=transport, port=port,
                        baud=baud, paced=paced, faults=faults, keys=keys, locker_id=locker_id, root=root,
-                       auto_close_ms=auto_close)
+                       auto_close_ms=auto_close, clock_scale=clock_scale)
     for b, c in _pairs(jam, "--jam"):
         locker.jam(b, c)
     for b, c in _pairs(dead_sensor, "--dead-sensor"):

@@ -17,6 +17,7 @@ import threading
 import time
 
 from hardware_sim.board import SimBoard
+from hardware_sim.clock import SimClock
 from hardware_sim.line import Line, LineFaults
 from hardware_sim.transport import PtyTransport, TcpTransport
 
@@ -27,14 +28,17 @@ class SimLocker:
     def __init__(self, boards=1, compartments=8, lock_type="gpio", lock_kind="solenoid", sizes=None,
                  chilled_zones=0, transport="pty", host="127.0.0.1", port=0, baud=9600, paced=False,
                  faults=None, keys=None, first_address=1, locker_id="LK-SIM", root=None, auto_close_ms=None,
-                 board_specs=None, wdt_ms=4000, left_open_s=120, zone_options=None, zone_time_scale=1.0):
+                 board_specs=None, wdt_ms=4000, left_open_s=120, zone_options=None, zone_time_scale=1.0,
+                 clock_scale=1.0):
         """boards: how many boards (addresses first_address...), each with the same options, or
         board_specs: a list of dicts of SimBoard options (address, compartments, lock_type, ...).
-        keys: {address: bytes} (default: hardware_sim.board.default_key). faults: LineFaults."""
+        keys: {address: bytes} (default: hardware_sim.board.default_key). faults: LineFaults.
+        clock_scale: simulated seconds per real second for the boards and the physics."""
         if transport not in ("pty", "tcp"):
             raise ValueError("transport must be pty or tcp")
         self.baud = baud
         self.paced = paced
+        self.clock = SimClock(clock_scale)
         self.faults = faults or LineFaults()
         self.transport_kind = transport
         self._owns_root = root is None
@@ -132,7 +136,7 @@ class SimLocker:
     # -- physics -------------------------------------------------------------------------------
     def _physics_loop(self):
         while not self._stop:
-            now = int(time.monotonic() * 1000)
+            now = self.clock.ms()
             for b in self.boards.values():
                 b.step_physics(now)
             time.sleep(PHYSICS_MS / 1000.0)

@@ -1,5 +1,7 @@
 # The firmware driven through the simulator over a real pseudo-terminal with pyserial, by the real
 # host session: what the server's link will see.
+import time
+
 import pytest
 from _sim_helpers import kinds, open_, set_code, start, wait_for
 
@@ -246,3 +248,19 @@ def test_power_cut_in_the_middle_of_an_open(sim):
     assert host.call(1, m.STATUS).fields["compartments"][3] & m.ST_DOOR_OPEN
     ev = host.events(1)
     assert [(e["kind"], e["compartment"]) for e in ev][-2:] == [(m.EV_BOOT, 0), (m.EV_DOOR_OPENED, 4)]
+
+
+def test_lock_out_ends_on_a_sped_up_clock():
+    locker, host = start(compartments=2, clock_scale=40.0)
+    try:
+        set_code(host, 1, 1, "24682468")
+        for _ in range(4):  # 3 free, the 4th locks the keypad out for 30 s of board time
+            locker.type_code(1, "13571357#")
+            time.sleep(0.05)
+        wait_for(lambda: locker.board(1).display[-1] == "WAIT 30", what="lock-out")
+        time.sleep(locker.clock.seconds(31))
+        locker.type_code(1, "24682468#")
+        wait_for(lambda: locker.compartment(1, 1).door_open, what="pickup after the lock-out")
+    finally:
+        host.close()
+        locker.stop()
