@@ -141,6 +141,13 @@ class SimLocker:
                 b.step_physics(now)
             time.sleep(PHYSICS_MS / 1000.0)
 
+    def set_person(self, fn):
+        """fn(address, number, compartment) runs whenever a door swings open (on the physics thread;
+        keep it short): a scripted person, e.g. put a parcel in and let auto-close shut the door."""
+        for addr, b in self.boards.items():
+            for i, c in enumerate(b.compartments):
+                c.on_open = None if fn is None else (lambda comp, a=addr, n=i + 1: fn(a, n, comp))
+
     def set_auto_close(self, ms):
         """People close each door `ms` after it opened (None: doors stay open until told)."""
         for b in self.boards.values():

@@ -36,6 +36,7 @@ class Compartment:
         self._bounce_until = 0
         self._opened_at = None
         self.now = 0
+        self.on_open = None  # callable(compartment) run (on the physics thread) when the door swings open
 
     # -- the person ----------------------------------------------------------------------------
     def close(self):
@@ -60,6 +61,8 @@ class Compartment:
             self.openings += 1
             self._opened_at = self.now
             self._bounce_until = self.now + self.BOUNCE_MS
+            if self.on_open is not None:
+                self.on_open(self)
 
     # -- time ----------------------------------------------------------------------------------
     def set_coil(self, on, now):

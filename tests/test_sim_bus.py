@@ -1,7 +1,7 @@
 # The bus and its transports: several boards on one line, TCP, pacing at a real baud rate, noise.
 import time
 
-from _sim_helpers import open_, start
+from _sim_helpers import open_, start, wait_for
 
 from hardware_sim.line import LineFaults
 from protocol import messages as m
@@ -47,6 +47,23 @@ def test_line_noise_every_open_completes_and_no_lock_pulses_twice():
         refs = [int.from_bytes(e["data"][2:6], "big") for e in results if e["data"][0] == m.OPEN_OPENED]
         assert len(refs) == len(set(refs)), "one command pulsed twice"
         assert locker.total_pulses() == len(refs)
+    finally:
+        host.close()
+        locker.stop()
+
+
+def test_a_scripted_person_deposits_and_the_door_closed_event_says_occupied():
+    locker, host = start(compartments=3, auto_close_ms=700)
+    locker.set_person(lambda addr, n, comp: comp.put())
+    try:
+        assert open_(host, 1, 2, reason=m.REASON_DEPOSIT)["result"] == m.OPEN_OPENED
+
+        def closed():
+            return [e for e in host.events(1) if e["kind"] == m.EV_DOOR_CLOSED and e["compartment"] == 2]
+
+        ev = wait_for(closed, what="door closed")
+        assert ev[0]["data"] == bytes((1,))  # occupied
+        assert host.call(1, m.STATUS).fields["compartments"][1] & m.ST_OCCUPIED
     finally:
         host.close()
         locker.stop()
