@@ -157,7 +157,7 @@ class App:
             op = self.ops[comp]
             waited = ticks_diff(now, op[1])
             if op[0] == _Q:
-                if op[2] == ev.SRC_HOST and waited > _QUEUE_LIMIT_MS and self._cancel(comp):
+                if op[2] == ev.SRC_HOST and waited > _QUEUE_LIMIT_MS and self.locks.cancel(comp):
                     del self.ops[comp]
                     self._finish(comp, op, ev.REFUSED, ev.REFUSE_BUSY)
                 continue
@@ -173,16 +173,6 @@ class App:
                 self._finish(comp, op, ev.SENSOR_FAULTY, 0)
             else:
                 self._finish(comp, op, ev.JAMMED, 0)
-
-    def _cancel(self, comp):
-        q = getattr(self.locks, "_queue", None)
-        if q is None:
-            return False
-        for k in range(len(q)):
-            if q[k][0] == comp:
-                q.pop(k)
-                return True
-        return False
 
     # -- doors ---------------------------------------------------------------------------------
     def _door_changed(self, comp, now):
@@ -231,7 +221,7 @@ class App:
                 self._mismatch[comp] = now
             elif ticks_diff(now, self._mismatch[comp]) >= _PLAUSIBLE_MS:
                 self._set_fault(comp, True)
-        faults = getattr(self.locks, "faults", None)
+        faults = self.locks.faults
         while faults:
             b = faults.pop(0)
             self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((ev.FAULT_LOCK, b)))
@@ -342,10 +332,7 @@ class App:
 
     def healthy(self, now):
         """What the watchdog is fed on: the loop ran, and no lock is stuck energised."""
-        on = getattr(self.locks, "_on", -1)
-        if on >= 0 and ticks_diff(now, self.locks._on_at) > 3 * self.locks.pulse_ms:
-            return False
-        return True
+        return not self.locks.stuck(now)
 
     def feed(self, now):
         if self.wdt is not None and self.healthy(now):

@@ -56,6 +56,16 @@ class SerialLockBoard:
             raise ValueError("no such lock")
         self._queue.append([lock, callback])
 
+    def cancel(self, lock):
+        for k in range(len(self._queue)):
+            if self._queue[k][0] == lock:
+                self._queue.pop(k)
+                return True
+        return False
+
+    def stuck(self, now):
+        return False  # the lock board times its own pulses
+
     def pending(self, lock):
         if self._cur is not None and self._cur[1] == "u" and self._cur[2] == lock:
             return True

@@ -266,3 +266,23 @@ def test_door_found_open_at_boot_is_journaled_not_forced():
     evs = r.events()
     assert (evs[-1][0], evs[-1][1], evs[-1][3]) == (ev.DOOR_OPENED, 2, bytes((ev.WHY_UNKNOWN,)))
     assert ev.FORCED_DOOR not in [e[0] for e in evs]
+
+
+def test_watchdog_fed_only_while_no_coil_is_stuck():
+    class Dog:
+        fed = 0
+
+        def feed(self):
+            Dog.fed += 1
+
+    r = Rig()
+    r.app.wdt = Dog()
+    r.app.feed(r.app.step())
+    assert Dog.fed == 1
+    r.open(0)
+    r.app.step()
+    assert r.lock_pins[0].v == 1
+    r.clock.advance(2000)  # the loop stalled with the coil on: 4 x its pulse
+    assert not r.app.healthy(r.clock.ms())
+    r.app.feed(r.clock.ms())
+    assert Dog.fed == 1
