@@ -280,7 +280,7 @@ def test_watchdog_fed_only_while_no_coil_is_stuck():
     r.app.feed(r.app.step())
     assert Dog.fed == 1
     r.open(0)
-    r.app.step()
+    r.run(100)
     assert r.lock_pins[0].v == 1
     r.clock.advance(2000)  # the loop stalled with the coil on: 4 x its pulse
     assert not r.app.healthy(r.clock.ms())
