@@ -90,6 +90,14 @@ def test_wire_gpio_board_outputs_off_and_app_runs():
     assert mach.fed == 1 and app.count == 3 and len(app.zones) == 1 and mach.pins[6] == 0
 
 
+def test_wire_matrix_keypad():
+    mach = FakeMachine()
+    cfg = _cfg({"type": "gpio", "pins": [10, 11, 12]})
+    cfg["keypad"] = {"rows": [40, 41, 42, 43], "cols": [44, 45, 46]}
+    hw = fw_main.wire(cfg, mach)
+    assert hw["keypad"].any() == 0 and [mach.pins[n] for n in (40, 41, 42, 43)] == [1, 1, 1, 1]
+
+
 def test_wire_lock_board_on_a_uart():
     mach = FakeMachine()
     cfg = _cfg({"type": "kerong", "uart": 1, "baud": 9600})
