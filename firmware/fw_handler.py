@@ -1,9 +1,12 @@
 # The firmware-update messages of the wire protocol (FW_STATUS, FW_BEGIN, FW_CHUNK, FW_COMMIT,
 # FW_CONFIRM; PROTOCOL.md section 4) mapped onto the board's Updater (fwupdate.py).
 #
-# A refusal the spec has a value for uses it (FW_COMMIT results SIZE_MISMATCH, HASH_MISMATCH,
-# NO_IMAGE, WRITE_ERROR); every other refusal is a NAK whose detail is one of REFUSAL_CODES below,
-# so the host can name the reason (bad signature, wrong board family, downgrade, ...).
+# As the spec says: FW_BEGIN restarts the transfer; FW_CHUNK continues it (also after a reboot: the
+# staging and its offset are on flash), a gap gets NAK BAD_STATE with detail = received; FW_CHUNK or
+# FW_COMMIT with nothing begun gets NAK BAD_STATE. A refusal the spec has a value for uses it (FW_COMMIT
+# results SIZE_MISMATCH, HASH_MISMATCH, WRITE_ERROR); every other refusal is a NAK (BAD_PAYLOAD for
+# the image, BUSY) whose detail is one of REFUSAL_CODES below, so the host can name the reason (bad
+# signature, wrong board family, downgrade, ...).
 #
 # FW_BEGIN's version string may end in "!": the maintainer explicitly allows a downgrade.
 from firmware import events as ev
@@ -23,14 +26,14 @@ for _name in REFUSAL_CODES:
     REFUSAL_NAMES[REFUSAL_CODES[_name]] = _name
 
 _COMMIT_RESULTS = {"size": m.FW_SIZE_MISMATCH, "length": m.FW_SIZE_MISMATCH, "hash": m.FW_HASH_MISMATCH,
-                   "state": m.FW_NO_IMAGE, "flash": m.FW_WRITE_ERROR}
+                   "state": m.FW_SIZE_MISMATCH, "flash": m.FW_WRITE_ERROR}
 FW_TYPES = (m.FW_STATUS, m.FW_BEGIN, m.FW_CHUNK, m.FW_COMMIT, m.FW_CONFIRM)
 _STATES = {"idle": m.FW_IDLE, "receiving": m.FW_RECEIVING, "ready": m.FW_READY, "testing": m.FW_TESTING}
 
 
 def _nak(exc, code=NAK_BAD_STATE):
     if exc.code in ("signature", "manifest", "magic", "format", "header", "family", "protocol", "mpy",
-                    "downgrade", "hash", "length", "key"):
+                    "downgrade", "hash", "length", "key", "size"):
         code = NAK_BAD_PAYLOAD
     elif exc.code == "busy":
         code = NAK_BUSY
@@ -99,20 +102,22 @@ class FwHandler:
         if not allow and current is not None and claimed <= fwimage.parse_version(current):
             # Refused before a byte is sent; the signed manifest is checked again once it arrives.
             raise fwimage.ImageError("downgrade", "version %s is not newer than the running %s" % (version, current))
-        self.updater.begin(f["size"], fwimage.hexlify(f["sha256"]), allow)
+        self.updater.begin(f["size"], fwimage.hexlify(f["sha256"]), allow, resume=False)
         return {"chunk_size": m.FW_CHUNK_MAX}
 
     def _chunk(self, f):
         try:
             return {"received": self.updater.write(f["offset"], f["data"])}
         except fwimage.ImageError as exc:
-            if exc.code != "offset":
-                raise
-            # A gap: tell the host how much is contiguous; it resends from there.
-            st = self.updater.status()
-            return {"received": st["offset"]}
+            if exc.code == "offset":  # a gap: the host resends from what is contiguous
+                raise NakError(NAK_BAD_STATE, self.updater.status()["offset"], exc.message) from None
+            if exc.code == "state":
+                raise NakError(NAK_BAD_STATE, 0, exc.message) from None
+            raise
 
     def _commit(self):
+        if self.updater.status()["total"] == 0:
+            raise NakError(NAK_BAD_STATE, 0, "no FW_BEGIN: nothing to commit")
         try:
             self.updater.commit()
         except fwimage.ImageError as exc:

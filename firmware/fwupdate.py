@@ -70,8 +70,9 @@ class Updater:
         self.last_error = "%s: %s" % (code, message)
         raise ImageError(code, message)
 
-    def begin(self, total, sha256=None, allow_downgrade=False):
-        """Start or resume receiving an image of `total` bytes. Returns the offset to send from."""
+    def begin(self, total, sha256=None, allow_downgrade=False, resume=True):
+        """Start receiving an image of `total` bytes, or with resume, continue one already being received
+        (same size, SHA-256 and downgrade flag). Returns the offset to send from."""
         if self._on_trial():
             self._refuse("busy", "version %s is on trial and not confirmed yet; update after it confirms"
                          % self.running_version())
@@ -79,7 +80,7 @@ class Updater:
             self._refuse("size", "image size %r out of range %d..%d bytes"
                          % (total, fwimage.HEADER_SIZE + fwimage.SIG_SIZE, self.max_image))
         st = self._state()
-        if st and st.get("total") == total and st.get("sha256") == sha256 \
+        if resume and st and st.get("total") == total and st.get("sha256") == sha256 \
                 and bool(st.get("allow_downgrade")) == bool(allow_downgrade):
             if not self.fs.exists(STAGED_IMAGE):
                 self.fs.write_new(STAGED_IMAGE, b"")

@@ -10,7 +10,7 @@ import time
 from firmware import fwimage
 from firmware.fw_handler import REFUSAL_NAMES
 from protocol import messages as m
-from protocol.errors import nak_name
+from protocol.errors import NAK_BAD_STATE, nak_name
 from server.firmware.link import LinkError, NakReply
 
 COMMIT_RESULTS = {m.FW_SIZE_MISMATCH: "size mismatch", m.FW_HASH_MISMATCH: "hash mismatch (a chunk was corrupted)",
@@ -140,13 +140,9 @@ class Flasher:
     def _status(self):
         return self._retrying(m.FW_STATUS)
 
-    def _send(self, chunk):
-        st = self._status()
-        offset = st["received"] if st["size"] == len(self.image) else 0
-        if offset:
-            self.resumes += 1
-            self.resume_offsets.append(offset)
-            self.log("resuming at byte %d of %d" % (offset, len(self.image)))
+    def _send(self, chunk, offset=0):
+        """Send from `offset` (0 right after FW_BEGIN, which restarts the transfer) to the end."""
+        self.chunk = chunk
         progress = Progress(len(self.image), offset, self.clock)
         self.progress = progress
         self.on_progress(progress)
@@ -158,8 +154,8 @@ class Flasher:
                 offset = self._resync(chunk)
                 continue
             except NakReply as exc:
-                if exc.detail and REFUSAL_NAMES.get(exc.detail) == "state":
-                    offset = self._resync(chunk)  # the board lost its staging (power cut early on)
+                if exc.code == NAK_BAD_STATE:  # a gap (detail = received) or staging lost: ask, go on
+                    offset = self._resync(chunk)
                     continue
                 self._refused(exc, "image")
             offset = reply["received"]
@@ -167,18 +163,15 @@ class Flasher:
             self.on_progress(progress)
 
     def _resync(self, chunk):
-        """After a dropped link or a board reset: where does the board stand?"""
+        """After a dropped link or a board reset: where does the board stand? The staging and its offset
+        survive on the board's flash, so FW_CHUNK simply continues from `received` (FW_BEGIN would
+        restart the transfer)."""
         st = self._status()
         if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
             self.resumes += 1
             self.resume_offsets.append(st["received"])
             self.log("link back; board has %d of %d bytes, resuming" % (st["received"], len(self.image)))
-            try:
-                self._retrying(m.FW_BEGIN, {"size": len(self.image), "sha256": self.sha256,
-                                            "version": self.version + ("!" if self.allow_downgrade else "")})
-            except NakReply as exc:
-                self._refused(exc, "update")
-            return self._status()["received"]
+            return st["received"]
         self.log("board restarted the transfer (state %s)" % STATE_NAMES.get(st["state"], st["state"]))
         self._begin()
         return self._status()["received"]
@@ -191,11 +184,15 @@ class Flasher:
                 st = self._status()
                 if st["state"] in (m.FW_READY, m.FW_TESTING):
                     return
-                if st["state"] == m.FW_RECEIVING and st["received"] == len(self.image):
+                if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
+                    self._send(self.chunk, st["received"])  # nothing left to send if it was complete
                     continue
                 self._send(self._begin())
                 continue
             except NakReply as exc:
+                if exc.code == NAK_BAD_STATE:  # the board holds nothing begun: start over
+                    self._send(self._begin())
+                    continue
                 self._refused(exc, "image")
             if reply["result"] != m.FW_OK:
                 raise FlashError("image refused at commit: %s" % COMMIT_RESULTS.get(reply["result"], reply["result"]),
