@@ -290,9 +290,10 @@ def _rollback(fs, p, why):
             fs.write_json(POINTER, p)
             return p
         raise NoFirmware(why + "; no fallback slot")
+    bad = slot_manifest(fs, p["active"], check_files=False)
     new = {"active": fallback, "fallback": None, "trial": False, "tries": 0,
            "budget": p.get("budget", DEFAULT_BUDGET), "note": "rolled back: " + why,
-           "rejected": p["active"]}
+           "rejected": p["active"], "rejected_version": bad["version"] if bad else None}
     fs.write_json(POINTER, new)
     return new
 

@@ -133,10 +133,10 @@ class FwHandler:
         ok, failures = self.updater.confirm_if_healthy(self.checks)
         if ok:
             if self.emit is not None:
-                self.emit(m.EV_FW_UPDATED, b"")
+                self.emit(m.EV_FW_UPDATED, m.encode_event_data(m.EV_FW_UPDATED,
+                                                               {"version": self.running_version()[:15]}))
             return {"state": m.FW_IDLE}
-        if self.emit is not None:
-            self.emit(m.EV_FW_ROLLBACK, b"")
+        # FW_ROLLBACK is journaled by the previous version when it boots (attach), for every kind of rollback
         if self.reset is not None:
             self.reset()  # into the old version, after this reply has gone out
         raise NakError(NAK_BAD_STATE, REFUSAL_CODES["selftest"], "self-test failed: " + ", ".join(failures))
@@ -160,4 +160,9 @@ def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
 
     handler = FwHandler(up, default_checks(app), emit, reset_soon)
     server.fw = handler
+    if up.first_trial_boot():
+        app.reset_cause = m.RESET_FW_UPDATE  # HELLO tells the host this is the new version's first boot
+    rejected = up.rollback_notice()
+    if rejected is not None:
+        emit(m.EV_FW_ROLLBACK, m.encode_event_data(m.EV_FW_ROLLBACK, {"version": rejected[:15]}))
     return handler

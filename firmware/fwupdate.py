@@ -236,6 +236,21 @@ class Updater:
         self.fs.write_json(d + "/slot.json", manifest)
 
     # --- after boot ---
+    def rollback_notice(self):
+        """Once after a rollback (failed self-test, boot budget spent, damaged slot): the version that
+        was rejected, so the firmware can journal FW_ROLLBACK; None otherwise."""
+        p = self._pointer()
+        if not p or "rejected" not in p or p.get("reported"):
+            return None
+        p["reported"] = True
+        self.fs.write_json(boot_select.POINTER, p)
+        return p.get("rejected_version") or "unknown"
+
+    def first_trial_boot(self):
+        """True on the first boot of a new version (HELLO reports reset cause FW_UPDATE)."""
+        p = self._pointer()
+        return bool(p and p.get("trial") and p.get("tries") == 1 and p.get("active") == self.running_slot)
+
     def confirm(self):
         p = self._pointer()
         if not p or not p.get("trial"):

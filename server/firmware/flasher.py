@@ -82,6 +82,7 @@ class Flasher:
         self.resumes = 0
         self.resume_offsets = []
         self.before = None
+        self.after_hello = None
 
     # --- helpers ---
     def _call(self, msg_type, fields=None, auth=None):
@@ -218,6 +219,7 @@ class Flasher:
                     pass
         if hello is None:
             raise FlashError("board did not come back within %.0f s after the reboot" % self.boot_wait_s)
+        self.after_hello = hello
         if hello["fw_version"] != self.version:
             raise FlashError("board came back on %s, not %s (it rolled back)" % (hello["fw_version"], self.version),
                              hello["fw_version"])
