@@ -59,6 +59,8 @@ def default_checks(app):
 
 
 class FwHandler:
+    TYPES = FW_TYPES  # what the protocol server hands to handle()
+
     def __init__(self, updater, checks=None, emit=None, reset=None):
         self.updater = updater
         self.checks = checks or {}

@@ -62,6 +62,7 @@ def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
     (tmp_path / "board.key").write_text(BOARD_KEY.hex() + "\n")
     (tmp_path / "fleet.key").write_text(FLEET.hex() + "\n")
     link = _link(board)
+    assert link.call(m.HELLO)["capabilities"] & m.CAP_FW_UPDATE
     link.call(m.SET_CODE, {"compartment": 2, "kind": m.CODE_PICKUP, "salt": b"s" * 8, "code_hash": b"h" * 16,
                            "expiry": 0xFFFFFFF0})
     events_before = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
