@@ -264,3 +264,14 @@ def test_lock_out_ends_on_a_sped_up_clock():
     finally:
         host.close()
         locker.stop()
+
+
+def test_reboot_command_replies_then_restarts(sim):
+    locker, host = sim
+    boots = locker.board(1).boots
+    r = host.call(1, m.REBOOT, {"delay_ms": 100})
+    assert r.ok
+    wait_for(lambda: locker.board(1).boots == boots + 1 and locker.board(1).running(), what="reboot")
+    assert host.call(1, m.HELLO).fields["reset_cause"] == m.RESET_HARD
+    r = host.call(1, m.TIME_GET)
+    assert r.ok and r.fields["uptime_s"] <= 1
