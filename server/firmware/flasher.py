@@ -66,7 +66,7 @@ def _manifest_version(image):
 
 
 class Flasher:
-    def __init__(self, link, image, allow_downgrade=False, on_progress=None, log=None, max_link_failures=8,
+    def __init__(self, link, image, allow_downgrade=False, on_progress=None, log=None, max_link_failures=20,
                  boot_wait_s=30.0, clock=time.monotonic):
         self.link = link
         self.image = image
