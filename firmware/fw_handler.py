@@ -61,8 +61,9 @@ def default_checks(app):
 class FwHandler:
     TYPES = FW_TYPES  # what the protocol server hands to handle()
 
-    def __init__(self, updater, checks=None, emit=None, reset=None):
+    def __init__(self, updater, checks=None, emit=None, reset=None, busy=None):
         self.updater = updater
+        self.busy = busy  # callable: True while a door is mid-operation (no install, no reboot then)
         self.checks = checks or {}
         self.emit = emit  # emit(kind, data) -> journal an event, or None
         self.reset = reset  # called to reboot after a failed self-test, or None
@@ -120,6 +121,8 @@ class FwHandler:
     def _commit(self):
         if self.updater.status()["total"] == 0:
             raise NakError(NAK_BAD_STATE, 0, "no FW_BEGIN: nothing to commit")
+        if self.busy is not None and self.busy():
+            raise NakError(NAK_BUSY, REFUSAL_CODES["busy"], "a door is mid-operation; commit again shortly")
         try:
             self.updater.commit()
         except fwimage.ImageError as exc:
@@ -151,7 +154,7 @@ def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
     if not keys:
         return None
     up = Updater(root, keys, cfg.get("family", ""), protocol_version=PROTOCOL_VERSION, fs=fs,
-                 mpy_version=mpy_version)
+                 mpy_version=mpy_version, tick=lambda: app.feed(app.clock.ms()))
 
     def emit(kind, data):
         app.emit(kind, ev.BOARD, data)
@@ -160,7 +163,7 @@ def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
         # the same path as a REBOOT command: the reply goes out first, then the board resets
         server._reboot_at = ticks_add(app.clock.ms(), 100)
 
-    handler = FwHandler(up, default_checks(app), emit, reset_soon)
+    handler = FwHandler(up, default_checks(app), emit, reset_soon, busy=lambda: bool(app.ops))
     server.fw = handler
     if up.first_trial_boot():
         app.reset_cause = m.RESET_FW_UPDATE  # HELLO tells the host this is the new version's first boot

@@ -30,7 +30,7 @@ MAX_IMAGE = 768 * 1024
 
 class Updater:
     def __init__(self, root, keys, family, protocol_version=None, fs=None, mpy_version=None, max_image=MAX_IMAGE,
-                 running_slot=None):
+                 running_slot=None, tick=None):
         self.fs = fs or boot_select.FlashFs(root)
         self.keys = keys
         self.family = family
@@ -42,6 +42,8 @@ class Updater:
         self.running_slot = running_slot or (p["active"] if p else None)
         self.last_error = None
         self._early_checked = False
+        # called between blocks of the long steps (hashing, installing), e.g. to feed the watchdog
+        self.tick = tick or _nothing
 
     # --- what is running ---
     def running_manifest(self):
@@ -177,7 +179,9 @@ class Updater:
             if st.get("sha256") and self._image_sha256() != st["sha256"]:
                 raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
             with self.fs.open_read(STAGED_IMAGE) as f:
-                manifest = fwimage.verify_image(f, size, self.keys)
+                manifest, _ = fwimage.verify_signature(f, size, self.keys)
+                for _entry, _chunk in fwimage.iter_file_chunks(f, manifest):
+                    self.tick()
             self._check_policy(manifest, st)
         except ImageError as exc:
             self._refuse(exc.code, exc.message, clear=True)
@@ -204,6 +208,7 @@ class Updater:
                 if not block:
                     break
                 h.update(block)
+                self.tick()
         return fwimage.hexlify(h.digest())
 
     def _install(self, slot, size):
@@ -226,6 +231,7 @@ class Updater:
                         w = None
                     else:
                         w.write(chunk)
+                    self.tick()
             finally:
                 if w is not None:
                     w.close()
@@ -288,3 +294,7 @@ class Updater:
             return False, failures
         self.confirm()
         return True, []
+
+
+def _nothing():
+    pass

@@ -10,7 +10,7 @@ import time
 from firmware import fwimage
 from firmware.fw_handler import REFUSAL_NAMES
 from protocol import messages as m
-from protocol.errors import NAK_BAD_STATE, nak_name
+from protocol.errors import NAK_BAD_STATE, NAK_BUSY, nak_name
 from server.firmware.link import LinkError, NakReply
 
 COMMIT_RESULTS = {m.FW_SIZE_MISMATCH: "size mismatch", m.FW_HASH_MISMATCH: "hash mismatch (a chunk was corrupted)",
@@ -178,6 +178,7 @@ class Flasher:
         return self._status()["received"]
 
     def _commit(self):
+        busy_waits = 0
         while True:
             try:
                 reply = self._call(m.FW_COMMIT)
@@ -193,6 +194,10 @@ class Flasher:
             except NakReply as exc:
                 if exc.code == NAK_BAD_STATE:  # the board holds nothing begun: start over
                     self._send(self._begin())
+                    continue
+                if exc.code == NAK_BUSY and REFUSAL_NAMES.get(exc.detail) == "busy" and busy_waits < 60:
+                    busy_waits += 1  # a door is mid-operation: the board installs once it is done
+                    time.sleep(0.5)
                     continue
                 self._refused(exc, "image")
             if reply["result"] != m.FW_OK:

@@ -113,3 +113,21 @@ def test_fwupd_handler_allows_explicit_downgrade():
     h.handle(m.FW_CHUNK, {"offset": 0, "data": image})
     assert h.handle(m.FW_COMMIT, {}) == {"result": m.FW_OK}
     clean(root)
+
+
+def test_fwupd_handler_no_install_while_a_door_is_busy():
+    root, h, _resets = _board()
+    ticks = []
+    h.updater.tick = lambda: ticks.append(1)
+    door_busy = [True]
+    h.busy = lambda: door_busy[0]
+    image = make_image("1.1.0")
+    h.handle(m.FW_BEGIN, _begin(image, "1.1.0"))
+    h.handle(m.FW_CHUNK, {"offset": 0, "data": image})
+    code, detail = _nak(h, m.FW_COMMIT)
+    assert (code, fw_handler.REFUSAL_NAMES[detail]) == (NAK_BUSY, "busy")
+    assert h.handle(m.FW_STATUS, {})["state"] == m.FW_RECEIVING  # nothing installed, nothing lost
+    door_busy[0] = False
+    assert h.handle(m.FW_COMMIT, {}) == {"result": m.FW_OK}
+    assert len(ticks) >= 3  # the long steps let the firmware feed its watchdog
+    clean(root)
