@@ -13,6 +13,9 @@ SUBCOMMANDS = {
     "serve": "server.serve:serve",
     "housekeeping": "server.serve:housekeeping_cmd",
     "seed-demo": "server.seed:seed_demo_cmd",
+    "firmware": "server.firmware.cli:firmware",
+    "flash": "server.firmware.cli:flash",
+    "sim": "hardware_sim.cli:sim",
 }
 
 
