@@ -17,13 +17,14 @@ class ContractError(ValueError):
 
 
 class Page:
-    __slots__ = ("records", "rejected", "next_cursor", "has_more")
+    __slots__ = ("records", "rejected", "next_cursor", "has_more", "last_key")
 
-    def __init__(self, records, rejected, next_cursor, has_more):
+    def __init__(self, records, rejected, next_cursor, has_more, last_key):
         self.records = records        # canonical records
         self.rejected = rejected      # {"id", "errors": [(key, message)], "raw"}
         self.next_cursor = next_cursor
         self.has_more = has_more
+        self.last_key = last_key      # (updated_at text, id) of the page's last entry: updated_since paging
 
 
 def parse_page(body, station_id, today=None):
@@ -47,8 +48,6 @@ def parse_page(body, station_id, today=None):
     next_cursor = doc.get("next_cursor")
     if next_cursor is not None and not isinstance(next_cursor, str):
         raise ContractError("'next_cursor' is not a string")
-    if has_more and not next_cursor:
-        raise ContractError("'has_more' is true but there is no 'next_cursor'")
 
     by_id = {}
     rejected = []
@@ -65,7 +64,10 @@ def parse_page(body, station_id, today=None):
                 "version", "two different records with the same id and version %d in one page" % rec["version"])]})
             by_id[rec["id"]] = None
     records = [r for r in by_id.values() if r is not None]
-    return Page(records, rejected, next_cursor, has_more)
+    last_key = None
+    if accounts and isinstance(accounts[-1], dict):
+        last_key = (accounts[-1].get("updated_at"), accounts[-1].get("id"))
+    return Page(records, rejected, next_cursor, has_more, last_key)
 
 
 def record_from_json(raw, station_id, today=None):

@@ -236,6 +236,10 @@ class StationSimulator:
                 if acc is None or acc.deleted:
                     rejected.append({"key": key, "error": "no such account"})
                     continue
+                if acc.values.get(u.get("field")) != u.get("base_value"):
+                    # Compare-and-set: the station changed the field since cunbox last saw it.
+                    rejected.append({"key": key, "error": "conflict: %s changed at the station" % u.get("field")})
+                    continue
                 with self.lock:
                     acc.values[u["field"]] = u["value"]
                     self._bump(st, acc, None)
