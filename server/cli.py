@@ -9,6 +9,7 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
+    "station": "server.stations.cli:station_cli",
 }
 
 
