@@ -62,9 +62,11 @@ def private_pg_database(server_url):
 @pytest.fixture(scope="session")
 def pg_migrated(pg_server_url):
     url, drop = private_pg_database(pg_server_url)
-    migrate.upgrade(url)
-    yield url
-    drop()
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        drop()
 
 
 @pytest.fixture
@@ -110,7 +112,8 @@ def build_world(db, layout=None, lockers=1, extra_station=True):
         post = provisioning.carrier(s, "post", "China Post", "postal")
         sf = provisioning.carrier(s, "sf", "SF Express", "express")
         w.carrier_id, w.other_carrier_id = post.id, sf.id
-        courier = accounts.create_user(s, "courier", "courier-post", "pw-courier", "Li", carrier_id=post.id, method=FAST)
+        courier = accounts.create_user(s, "courier", "courier-post", "pw-courier", "Li", carrier_id=post.id,
+                                       method=FAST)
         other = accounts.create_user(s, "courier", "courier-sf", "pw-sf", "Wang", carrier_id=sf.id, method=FAST)
         op = accounts.create_user(s, "operator", "op-dongcun", "pw-op", "Zhao", station_id=st.id, method=FAST)
         maint = accounts.create_user(s, "maintainer", "maint", "pw-maint", "Sun", method=FAST)
