@@ -1,5 +1,6 @@
 """Shared pieces for the station sync tests: a migrated database file, stations, the simulator."""
 import os
+import uuid
 
 import pytest
 
@@ -21,17 +22,25 @@ def sqlite_db(tmp_path, name="cunbox.sqlite3"):
     return migrated_database("sqlite:///%s" % (tmp_path / name))
 
 
-def postgres_db():
+@pytest.fixture
+def pg_sync_db():
+    """A private, migrated database on the PostgreSQL server (dropped afterwards)."""
     url = os.environ.get("CUNBOX_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("CUNBOX_TEST_POSTGRES_URL is not set (.ci/run sets it to the local PostgreSQL)")
     from sqlalchemy import create_engine, text
-    eng = create_engine(url)
-    with eng.begin() as conn:   # a clean schema for this test
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    eng.dispose()
-    return migrated_database(url)
+    name = "cunbox_sync_%s" % uuid.uuid4().hex[:12]
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('CREATE DATABASE "%s"' % name))
+    db = migrated_database(url.rsplit("/", 1)[0] + "/" + name)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name))
+        admin.dispose()
 
 
 def add_station(db, name="东村服务站"):

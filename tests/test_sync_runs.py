@@ -1,13 +1,13 @@
 """Sync runs against the reference station system, on a real SQLite database file (and PostgreSQL)."""
 import pytest
-from _sync_helpers import NO, YES, accounts_of, add_station, configure, person, postgres_db, sim, snapshot, sqlite_db
+from _sync_helpers import NO, YES, accounts_of, add_station, configure, person, pg_sync_db, sim, snapshot, sqlite_db
 from sqlalchemy import select
 
 from server.clock import utcnow
 from server.stations import runner
 from server.stations.models import StationSyncConflict, StationSyncRun, StationSyncSource
 
-__all__ = ["sim"]
+__all__ = ["sim", "pg_sync_db"]
 
 
 @pytest.fixture
@@ -240,13 +240,24 @@ def test_second_run_refused_while_lease_held(db, sim):
 
 
 @pytest.mark.postgres
-def test_first_and_incremental_sync_on_postgres(sim):
-    db = postgres_db()
-    try:
-        sid = setup_station(db, sim)
-        assert runner.sync_station(db, sid).counts["created"] == 120
-        sim.upsert(str(sid), "A0004", **person(4, consent=YES, name="改名"))
-        r = runner.sync_station(db, sid)
-        assert r.counts["updated"] == 1 and accounts_of(db, sid)["A0004"].name == "改名"
-    finally:
-        db.dispose()
+def test_first_incremental_and_crash_resume_on_postgres(pg_sync_db, sim, monkeypatch):
+    db = pg_sync_db
+    sid = setup_station(db, sim)
+    real = runner.apply_records
+    calls = {"n": 0}
+
+    def crashing(s, *a, **kw):
+        calls["n"] += 1
+        real(s, *a, **kw)
+        if calls["n"] == 2:
+            s.flush()
+            raise KeyboardInterrupt("crash in page 2")
+    monkeypatch.setattr(runner, "apply_records", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        runner.sync_station(db, sid)
+    monkeypatch.setattr(runner, "apply_records", real)
+    assert len(accounts_of(db, sid)) == 50
+    assert runner.sync_station(db, sid).counts["created"] == 70
+    sim.upsert(str(sid), "A0004", **person(4, consent=YES, name="改名"))
+    r = runner.sync_station(db, sid)
+    assert r.counts["updated"] == 1 and accounts_of(db, sid)["A0004"].name == "改名"
