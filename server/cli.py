@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "db": "server.migrate:db_cli",
     "serve": "server.serve:serve",
     "housekeeping": "server.serve:housekeeping_cmd",
+    "seed-demo": "server.seed:seed_demo_cmd",
     "station": "server.stations.cli:station_cli",
 }
 

@@ -2,11 +2,13 @@
 
 SQLite: WAL journal, a busy timeout, and BEGIN IMMEDIATE for write transactions, so concurrent
 writers queue on the database lock instead of failing half-way. PostgreSQL: READ COMMITTED with
-row locks taken by the services (SELECT ... FOR UPDATE [SKIP LOCKED]); unique constraints are the
-last line of defence (see models.Parcel.active_compartment_id).
+row locks taken by the services (SELECT ... FOR NO KEY UPDATE [SKIP LOCKED]: "no key" so that the
+KEY SHARE locks which foreign-key checks take on the same rows never turn into lock-upgrade
+deadlocks); unique constraints are the last line of defence (models.Parcel.active_compartment_id).
 """
 import contextlib
 import pathlib
+import threading
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -53,11 +55,15 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(cunbox_write=True), expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead of
+        # polling the database lock (sqlite's busy handler sleeps in coarse steps under contention);
+        # other processes still wait through the busy timeout.
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def transaction(self):
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write() as session, session.begin():
+        with self._write_lock, self._write() as session, session.begin():
             session.info["settings"] = self.settings
             yield session
 
