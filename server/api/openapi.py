@@ -285,5 +285,10 @@ def document():
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                                       "description": "token from /auth/login, or a locker "
                                                                      "credential"}}},
-        "paths": _paths(),
+        "paths": dict(_paths(), **station_sync_paths()),
     }
+
+
+def station_sync_paths():
+    from server.stations.api import OPENAPI_PATHS
+    return OPENAPI_PATHS
