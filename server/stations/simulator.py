@@ -11,6 +11,7 @@ systems do: broken JSON, a 500 halfway through, a reply for another station, an 
 import datetime as _dt
 import json
 import threading
+import time
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -39,6 +40,7 @@ class StationSimulator:
         self.stations = {}
         self.faults = {}              # see _fault(); e.g. {"mode": "http_500", "after_pages": 2}
         self.pages_served = 0
+        self.page_delay = 0.0         # seconds to wait before serving each page (a slow county system)
         self.requests = []            # (method, path, query) for assertions in tests
         self.lock = threading.Lock()
         self._server = None
@@ -174,6 +176,8 @@ class StationSimulator:
         return None
 
     def _accounts(self, st, req):
+        if self.page_delay:
+            time.sleep(self.page_delay)
         try:
             limit = min(int(req.args.get("limit", 500)), PAGE_LIMIT_MAX)
         except ValueError:
