@@ -2,8 +2,9 @@
 
 1. Deposit+pickup cycles per second through the HTTP API, 16 concurrent clients, against a real
    waitress server in a separate process on loopback; SQLite file, and PostgreSQL when
-   CUNBOX_TEST_POSTGRES_URL is set. One cycle = deposit, door closed with the parcel, code typed at
-   the locker, door closed empty (4 HTTP requests; the client reads the code from the outbox as the
+   CUNBOX_TEST_POSTGRES_URL is set; the clients are spread over the 4 lockers of one station (codes
+   are issued under a per-locker lock). One cycle = deposit, door closed with the parcel, code typed
+   at the locker, door closed empty (4 HTTP requests; the client reads the code from the outbox as the
    villager would read the SMS). Reference: the same server's /api/v1/health throughput (the floor
    the framework and WSGI server allow on this machine).
 2. Assignment latency (the whole deposit service call, in process) with 100 vs 10,000 lockers in the
@@ -32,8 +33,8 @@ SECTION = "server"
 
 # ---- fixtures -------------------------------------------------------------------------------------
 
-def _prepare(url, compartments=48, phones=CLIENTS):
-    """Migrate and fill a database with one station, one locker, a courier and consenting villagers."""
+def _prepare(url, lockers=4, compartments=24, phones=CLIENTS):
+    """Migrate and fill a database: one station with `lockers` lockers, a courier, consenting villagers."""
     from server import migrate
     from server.db import Database
     from server.services import accounts, provisioning
@@ -43,14 +44,15 @@ def _prepare(url, compartments=48, phones=CLIENTS):
     with db.transaction() as s:
         town = provisioning.township(s, "Bench township", "Bench county")
         st = provisioning.station(s, town, "Bench station", "Bench village")
-        lk = provisioning.locker(s, st, "Bench locker", "socket://127.0.0.1:1",
-                                 [(1, [("S", False, "middle")] * (compartments // 2)),
-                                  (2, [("M", False, "low")] * (compartments - compartments // 2))])
         carrier = provisioning.carrier(s, "post", "China Post", "postal")
         courier = accounts.create_user(s, "courier", "bench-courier", "pw", "Bench", carrier_id=carrier.id)
-        info = {"locker_id": lk.id, "courier_token": accounts.issue_token(s, user=courier),
-                "locker_token": accounts.issue_token(s, locker=lk),
+        info = {"lockers": [], "courier_token": accounts.issue_token(s, user=courier),
                 "phones": ["139%08d" % i for i in range(phones)]}
+        for n in range(lockers):
+            lk = provisioning.locker(s, st, "Bench locker %d" % n, "socket://127.0.0.1:1",
+                                     [(1, [("S", False, "middle")] * (compartments // 2)),
+                                      (2, [("M", False, "low")] * (compartments - compartments // 2))])
+            info["lockers"].append((lk.id, accounts.issue_token(s, locker=lk)))
         for p in info["phones"]:
             provisioning.account(s, st, "villager", p, consent=True)
     db.dispose()
@@ -169,11 +171,11 @@ def _cycles(url, port, info, seconds):
     from server.db import make_engine
     engine = make_engine(url)
     code_re = re.compile(r"取件码(\d{8})")
-    lk = info["locker_id"]
     latencies = []
 
     def work(i, stop):
         c, n = Client(port), 0
+        lk, locker_token = info["lockers"][i % len(info["lockers"])]
         with engine.connect() as conn:
             while not stop.is_set():
                 t0 = time.perf_counter()
@@ -182,17 +184,17 @@ def _cycles(url, port, info, seconds):
                                       "recipient_phone": info["phones"][i], "size": "S"})
                 assert status == 201, dep
                 comp = dep["compartment"]["id"]
-                status, out = c.call("POST", "/api/v1/lockers/%d/door-events" % lk, info["locker_token"],
+                status, out = c.call("POST", "/api/v1/lockers/%d/door-events" % lk, locker_token,
                                      {"compartment_id": comp, "event": "closed", "occupied": True})
                 assert status == 200 and out["outcome"] == "deposit_confirmed", out
                 body = conn.execute(text("SELECT body FROM notifications WHERE parcel_id = :p "
                                          "AND kind = 'pickup_code'"), {"p": dep["parcel"]["id"]}).scalar_one()
                 conn.rollback()
                 code = code_re.search(body).group(1)
-                status, out = c.call("POST", "/api/v1/lockers/%d/codes/verify" % lk, info["locker_token"],
+                status, out = c.call("POST", "/api/v1/lockers/%d/codes/verify" % lk, locker_token,
                                      {"code": code, "source": "bench-%d" % i})
                 assert status == 200, out
-                status, out = c.call("POST", "/api/v1/lockers/%d/door-events" % lk, info["locker_token"],
+                status, out = c.call("POST", "/api/v1/lockers/%d/door-events" % lk, locker_token,
                                      {"compartment_id": comp, "event": "closed", "occupied": False})
                 assert status == 200 and out["outcome"] == "picked_up", out
                 latencies.append(time.perf_counter() - t0)

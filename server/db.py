@@ -53,6 +53,7 @@ class Database:
         self.settings = settings or {"PUBLIC_URL": "http://127.0.0.1:8000"}
         self.engine = engine or make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.retries = 0  # transactions re-run after losing a race (see run())
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(cunbox_write=True), expire_on_commit=False)
         # SQLite has one writer at a time. Threads of this process queue on a lock instead of
@@ -90,6 +91,7 @@ class Database:
                 code = getattr(getattr(exc, "orig", None), "sqlstate", None)
                 if code not in ("40001", "40P01") or attempt == retries:
                     raise
+            self.retries += 1
 
     def dispose(self):
         self.engine.dispose()
