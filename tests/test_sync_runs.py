@@ -322,3 +322,24 @@ def test_killed_process_then_rerun_equals_one_clean_run(tmp_path, sim):
     with crash_db.reading() as s:
         first = s.scalars(select(StationSyncRun).order_by(StationSyncRun.id)).first()
         assert first.status == "failed" and "interrupted" in first.error
+
+
+def test_per_field_times_from_the_station_decide_last_writer(db, sim):
+    import datetime as dt
+    sid = setup_station(db, sim, n=5)
+    runner.sync_station(db, sid)
+    t_local = utcnow()
+
+    def edit(s):
+        from server.models import Account
+        a = s.scalar(select(Account).where(Account.station_id == sid, Account.station_account_id == "A0001"))
+        a.name, a.updated_at = "柜端改名", t_local
+    db.run(edit)
+    utc = dt.timezone.utc
+    # The station renamed too, an hour before the locker edit (its record is newer, the field is not).
+    sim.upsert(str(sid), "A0001", field_times={"name": t_local.replace(tzinfo=utc) - dt.timedelta(hours=1)},
+               **person(1, name="站点改名"))
+    r = runner.sync_station(db, sid)
+    assert r.counts["conflicts"] == 0, r.text()
+    assert accounts_of(db, sid)["A0001"].name == "柜端改名"
+    assert snapshot(db, sid)["A0001"]["pending"].keys() == {"name"}   # still to be pushed with the new base
