@@ -217,6 +217,8 @@ def _validate_rows(rows, report, station_keys, today):
             continue
         flat = {k: (row[i] if i < len(row) else None) for k, i in index.items()}
         station = flat.pop("station", None)
+        if isinstance(station, float) and station == int(station):
+            station = int(station)           # a spreadsheet number cell: 12.0 is station 12
         if not _blank(station) and station_keys and str(station).strip() not in station_keys:
             report.row_error(rownum, "station", "row belongs to station %r, not this one; refused" % str(station))
             continue
