@@ -85,7 +85,7 @@ class ParseReport:
             len(self.records), len(self.rejected_rows))]
         if self.ignored_columns:
             lines.append("  ignored columns: %s" % ", ".join(self.ignored_columns))
-        for e in self.errors:
+        for e in sorted(self.errors, key=lambda e: -1 if e.row is None else e.row):
             where = "file" if e.row is None else "row %d" % e.row
             col = " [%s]" % self.columns.get(e.column, e.column) if e.column else ""
             lines.append("  %s%s: %s" % (where, col, e.message))
