@@ -60,13 +60,22 @@ class Database:
         # polling the database lock (sqlite's busy handler sleeps in coarse steps under contention);
         # other processes still wait through the busy timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._local = threading.local()
 
     @contextlib.contextmanager
     def transaction(self):
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write_lock, self._write() as session, session.begin():
-            session.info["settings"] = self.settings
-            yield session
+        if self.is_sqlite and getattr(self._local, "writing", False):
+            # A second write transaction from inside the first would wait for itself forever.
+            raise RuntimeError("nested write transaction: pass the session to helpers instead")
+        with self._write_lock:
+            self._local.writing = True
+            try:
+                with self._write() as session, session.begin():
+                    session.info["settings"] = self.settings
+                    yield session
+            finally:
+                self._local.writing = False
 
     @contextlib.contextmanager
     def reading(self):

@@ -108,7 +108,7 @@ def test_concurrent_deposit_and_pickup_cycles_complete_without_errors(any_db):
 
     def worker(i):
         try:
-            for n in range(4):
+            for n in range(3):
                 r = deposits.start_deposit(db, w.courier, w.locker_id, "CY%02d%04d" % (i, n), w.consenting_phone,
                                            "S")
                 comp = r["compartment"]["id"]
@@ -126,6 +126,15 @@ def test_concurrent_deposit_and_pickup_cycles_complete_without_errors(any_db):
         t.join()
     assert errors == []
     with db.reading() as s:
-        assert s.scalar(select(func.count()).select_from(Parcel).where(Parcel.state == "picked_up")) == 32
+        assert s.scalar(select(func.count()).select_from(Parcel).where(Parcel.state == "picked_up")) == 24
         assert s.scalar(select(func.count()).select_from(Compartment).where(
             Compartment.locker_id == w.locker_id, Compartment.state != "free")) == 0
+
+
+def test_a_nested_write_transaction_is_an_error_not_a_hang(db):
+    with pytest.raises(RuntimeError, match="nested"):
+        with db.transaction():
+            with db.transaction():
+                pass
+    with db.transaction() as s:  # and the database is usable afterwards
+        assert s.execute(select(func.count()).select_from(Parcel)).scalar() == 0

@@ -158,9 +158,11 @@ def test_wrong_codes_are_throttled_per_source_and_per_locker(db, app, client):
     for i in range(5):
         r = client.post(url, headers=bearer(w.locker_token), json={"code": "%08d" % i, "source": "keypad"})
         assert r.status_code == 403 and r.get_json()["error"]["code"] == "wrong_code"
+    before = snapshot(db)
     r = client.post(url, headers=bearer(w.locker_token), json={"code": code, "source": "keypad"})
     assert r.status_code == 429 and r.get_json()["error"]["code"] == "throttled_source"
     assert r.headers["Retry-After"] == "600"
+    assert snapshot(db) == before  # even the right code is refused while throttled, and nothing changes
     # Another source (the QR scanner) still works until the locker-wide limit is reached.
     r = client.post(url, headers=bearer(w.locker_token), json={"code": code, "source": "scanner"})
     assert r.status_code == 200
