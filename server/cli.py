@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "firmware": "server.firmware.cli:firmware",
     "flash": "server.firmware.cli:flash",
     "sim": "hardware_sim.cli:sim",
+    "station": "server.stations.cli:station_cli",
 }
 
 
