@@ -1,0 +1,76 @@
+"""The state-changing calls the pages make, each a thin call into server/services/.
+
+Parts of the product land issue by issue (the station-sync import, the locker link, the firmware
+rollout); the pages ask `*_available()` and say plainly when a part is not installed rather than
+offering a button that cannot work.
+"""
+import importlib
+import importlib.util
+
+from server.services import alarms
+from server.web.messages import CATALOGUES
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _module(name):
+    try:
+        if importlib.util.find_spec(name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(name)
+
+
+def message_key(exc):
+    """A catalogue key for a service refusal, or the service's own (English) message when there is none."""
+    key = "svc." + exc.code
+    return key if key in CATALOGUES["zh"] else exc.message
+
+
+def attach_error(form, exc, field_by_code):
+    """Put a service refusal next to the field it concerns, or above the form if it concerns none."""
+    key = message_key(exc)
+    name = field_by_code.get(exc.code) or exc.details.get("field")
+    if name and any(f.name == name for f in form.fields):
+        form.add_error(name, key)
+    else:
+        form.form_error = key
+
+
+def acknowledge_alarm(db, principal, alarm_id):
+    return alarms.acknowledge(db, principal, alarm_id)
+
+
+# --- parts that land with other issues; each says whether it is installed -------------------------
+
+def phone_open_available():
+    return False
+
+
+def phone_open(db, locker_id, code, source):
+    raise NotImplementedError
+
+
+def import_available():
+    return False
+
+
+def import_residents(db, principal, filename, data, dry_run=False):
+    raise NotImplementedError
+
+
+def proxies_by_account(session, account_ids):
+    return {}
+
+
+def collect_available():
+    return False
+
+
+def collect(db, principal, parcel_id):
+    raise NotImplementedError
+
+
+def rollout_overview(db):
+    return {"available": False, "releases": [], "rollouts": []}
