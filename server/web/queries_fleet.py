@@ -46,7 +46,8 @@ def boards(session, station_id=None, now=None):
         st["boards"].append({"id": board.id, "locker": locker.name, "address": board.address,
                              "serial": board.serial_number, "firmware": board.firmware_version,
                              "last_seen": seen, "status": status, "link_quality": h.get("link_quality"),
-                             "reset_causes": h.get("reset_causes") or [], "faults": sorted(set(faults.get(board.id, [])))})
+                             "reset_causes": h.get("reset_causes") or [],
+                             "faults": sorted(set(faults.get(board.id, [])))})
     return stations
 
 
