@@ -227,6 +227,15 @@ ZH = {
     "svc.not_found": "找不到这条记录。",
     "svc.throttled": "尝试次数太多，请稍后再试。",
     "svc.wrong_role": "当前账号没有这个权限。",
+    "send.booked_sms": "预约成功。投递码已用短信发到 {phone}，请到柜机输入投递码放入。",
+    "send.deadline": "请在此前投递（北京时间）",
+    "send.another": "再寄一件",
+    "svc.code_expired": "取件码已过期，包裹在服务站柜台，请联系站点。",
+    "svc.unknown_link": "这个取件链接不存在或已失效。",
+    "svc.chilled_agreement_required": "生鲜放入冷藏格口需要寄件人同意。",
+    "svc.bad_size": "请选择格口大小。",
+    "svc.in_use": "格口正在使用，请先清空。",
+    "svc.wrong_code": "取件码不正确。",
 }
 
 EN = {
@@ -461,6 +470,15 @@ EN = {
     "svc.not_found": "No such record.",
     "svc.throttled": "Too many attempts; try again later.",
     "svc.wrong_role": "This account may not do that.",
+    "send.booked_sms": "Booked. The drop-off code went by SMS to {phone}; type it at the locker and put the parcel in.",
+    "send.deadline": "Drop off before (Beijing time)",
+    "send.another": "Book another",
+    "svc.code_expired": "The pickup code has expired; the parcel is at the station counter, ask the station.",
+    "svc.unknown_link": "This pickup link does not exist or is no longer valid.",
+    "svc.chilled_agreement_required": "Fresh produce goes into a chilled compartment only with the sender's agreement.",
+    "svc.bad_size": "Pick a compartment size.",
+    "svc.in_use": "The compartment is in use; empty it first.",
+    "svc.wrong_code": "Wrong code.",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}

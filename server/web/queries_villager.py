@@ -1,10 +1,12 @@
-"""Read-only queries for the villager's pickup page: the link token (and the code it carries) are the key."""
+"""The villager's pickup page: the link token finds the parcel; the code it carries is checked by the
+pickups service (throttled like a code typed at the locker) before the page shows it."""
 import hashlib
 
 from sqlalchemy import select
 
 from server.models import Carrier, Locker, Parcel, Station
-from server.services import codes
+
+HOLDING = ("in_locker", "overdue")
 
 
 def parcel_by_link(session, token):
@@ -14,23 +16,19 @@ def parcel_by_link(session, token):
     return session.scalar(select(Parcel).where(Parcel.link_token_hash == digest))
 
 
-def pickup_view(session, token, code):
-    """What the pickup page shows, or None when the link is unknown.
-
-    The clear code is never stored: it travels only in the notification and its link. The page shows
-    it (and its QR code) only when it matches the parcel's live pickup code."""
+def link_facts(session, token):
+    """What the page may show with the link alone (no code): where and what, not how to open."""
     p = parcel_by_link(session, token)
     if p is None:
         return None
     locker = session.get(Locker, p.locker_id)
     station = session.get(Station, p.station_id)
-    carrier = session.get(Carrier, p.carrier_id)
-    live = codes.live_code_of(session, p.id)
-    code_ok = bool(live is not None and code and len(code) == codes.CODE_DIGITS and code.isdigit()
-                   and codes.matches(live, code))
-    return {"id": p.id, "tracking_number": p.tracking_number, "carrier": carrier.name, "state": p.state,
-            "size": p.size, "perishable": p.perishable, "deposited_at": p.deposited_at,
+    return {"id": p.id, "tracking_number": p.tracking_number, "carrier": session.get(Carrier, p.carrier_id).name,
+            "state": p.state, "size": p.size, "perishable": p.perishable, "deposited_at": p.deposited_at,
             "released_at": p.released_at, "locker_id": locker.id, "locker": locker.name, "station": station.name,
-            "address": station.address, "deadline": live.expires_at if live is not None else None,
-            "code": code if code_ok else None, "code_given": bool(code), "fee_policy": p.fee_policy or {},
-            "storage_hours": station.storage_hours}
+            "address": station.address, "fee_policy": p.fee_policy or {}, "storage_hours": station.storage_hours,
+            "deadline": None, "code": None}
+
+
+def carriers(session):
+    return [{"id": c.id, "name": c.name} for c in session.scalars(select(Carrier).order_by(Carrier.name))]

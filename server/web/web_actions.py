@@ -7,7 +7,7 @@ offering a button that cannot work.
 import importlib
 import importlib.util
 
-from server.services import alarms
+from server.services import alarms, overdue, pickups, sends
 from server.web.messages import CATALOGUES
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
@@ -42,15 +42,30 @@ def acknowledge_alarm(db, principal, alarm_id):
     return alarms.acknowledge(db, principal, alarm_id)
 
 
-# --- parts that land with other issues; each says whether it is installed -------------------------
+def staff_open(db, principal, parcel_id, action):
+    """Retrieve an overdue parcel to the counter, or return it to its carrier (both open its door)."""
+    if action == "retrieve":
+        return overdue.retrieve(db, principal, parcel_id)
+    return overdue.return_to_carrier(db, principal, parcel_id)
+
+
+def collect(db, principal, parcel_id):
+    return sends.collect(db, principal, parcel_id)
+
+
+def collect_available():
+    return True
+
 
 def phone_open_available():
-    return False
+    return True
 
 
-def phone_open(db, locker_id, code, source):
-    raise NotImplementedError
+def phone_open(db, token, code, source):
+    return pickups.open_from_link(db, token, code, source)
 
+
+# --- parts that land with other issues; each says whether it is installed -------------------------
 
 def import_available():
     return False
@@ -62,14 +77,6 @@ def import_residents(db, principal, filename, data, dry_run=False):
 
 def proxies_by_account(session, account_ids):
     return {}
-
-
-def collect_available():
-    return False
-
-
-def collect(db, principal, parcel_id):
-    raise NotImplementedError
 
 
 def rollout_overview(db):
