@@ -19,6 +19,7 @@ def create_app(config=None):
 
     from server.api import register
     register(app)
+    app.register_blueprint(__import__("server.web", fromlist=["bp"]).bp)  # the web pages (server/web)
     return app
 
 

@@ -9,6 +9,7 @@ import os
 import secrets
 
 from flask import Blueprint, g, render_template
+from werkzeug.exceptions import HTTPException
 
 from server.web import csrf, i18n, session_auth
 
@@ -67,6 +68,19 @@ def _beijing_time(value, fmt="%Y-%m-%d %H:%M"):
     if value is None:
         return "—"
     return (value + datetime.timedelta(hours=8)).strftime(fmt)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc):
+    """Pages answer errors with a page, not the API's JSON."""
+    key = "err.not_found" if exc.code == 404 else "err.generic"
+    return render_template("web/error.html", title_key="err.title", message_key=key), exc.code or 500
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc):
+    log.exception("web: unhandled error")
+    return render_template("web/error.html", title_key="err.title", message_key="err.internal"), 500
 
 
 @bp.context_processor

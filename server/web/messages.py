@@ -236,6 +236,10 @@ ZH = {
     "svc.bad_size": "请选择格口大小。",
     "svc.in_use": "格口正在使用，请先清空。",
     "svc.wrong_code": "取件码不正确。",
+    "err.title": "出错了",
+    "err.generic": "请求无法完成。",
+    "err.internal": "服务器出错，这次操作没有改动任何数据。请稍后再试。",
+    "f.resident_search": "姓名、手机号或站点编号",
 }
 
 EN = {
@@ -479,6 +483,10 @@ EN = {
     "svc.bad_size": "Pick a compartment size.",
     "svc.in_use": "The compartment is in use; empty it first.",
     "svc.wrong_code": "Wrong code.",
+    "err.title": "Something went wrong",
+    "err.generic": "The request could not be completed.",
+    "err.internal": "The server failed; nothing was changed by this request. Please try again later.",
+    "f.resident_search": "Name, phone or station id",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}

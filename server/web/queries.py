@@ -97,7 +97,7 @@ def _compartment_labels(session, ids):
                            .join(Board, Board.id == Compartment.board_id)
                            .join(Locker, Locker.id == Compartment.locker_id)
                            .where(Compartment.id.in_(ids))).all()
-    return {r[0]: "%s · %d-%d" % (r[3], r[2], r[1] + 1) for r in rows}
+    return {r[0]: "%s · %d-%d" % (r[3], r[2], r[1]) for r in rows}
 
 
 def parcels(session, station_id, state=None, query=None, limit=PAGE):

@@ -22,7 +22,7 @@ def _door(session, compartment_id):
     if row is None:
         return None
     c, board_address, locker_name, station_name, station_address = row
-    return {"id": c.id, "label": "%d-%d" % (board_address, c.index + 1), "size": c.size, "chilled": c.chilled,
+    return {"id": c.id, "label": "%d-%d" % (board_address, c.index), "size": c.size, "chilled": c.chilled,
             "height_band": c.height_band, "door": c.door, "locker": locker_name, "station": station_name,
             "address": station_address}
 

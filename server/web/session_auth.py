@@ -18,11 +18,11 @@ MAX_SECONDS = 24 * 3600
 ROLES = ("operator", "maintainer", "courier")
 
 
-def sign_in(role, user_id, fingerprint, station_id=None, carrier_id=None, name=""):
+def sign_in(role, uid, fp, station_id=None, carrier_id=None, name=""):
     lang = session.get("lang")
     session.clear()
     now = int(time.time())
-    session.update({"role": role, "uid": user_id, "fp": fingerprint, "station_id": station_id,
+    session.update({"role": role, "uid": uid, "fp": fp, "station_id": station_id,
                     "carrier_id": carrier_id, "name": name, "since": now, "seen": now})
     if lang:
         session["lang"] = lang

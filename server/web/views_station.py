@@ -53,6 +53,10 @@ class SearchForm(Form):
     fields = (Field("q", "f.search", required=False, max_length=40),)
 
 
+class ResidentSearchForm(Form):
+    fields = (Field("q", "f.resident_search", required=False, max_length=40),)
+
+
 @bp.get("/station/parcels")
 @operator_only
 def station_parcels():
@@ -116,7 +120,7 @@ class ImportForm(Form):
 @bp.route("/station/residents", methods=["GET", "POST"])
 @operator_only
 def station_residents():
-    form = SearchForm(request.args)
+    form = ResidentSearchForm(request.args)
     form.validate()
     imp = ImportForm(request.form, request.files)
     report = None
