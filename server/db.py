@@ -21,7 +21,9 @@ def make_engine(url, **kw):
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kw)
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True, **kw)
+    if "poolclass" not in kw:
+        kw.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, **kw)
 
 
 def _sqlite_setup(engine):

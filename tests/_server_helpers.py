@@ -15,6 +15,7 @@ from server.models import Base, Notification
 from server.services import accounts, provisioning
 from server.services.principals import Principal
 
+FAST = "pbkdf2:sha256:1000"  # test passwords need no slow hashing
 PG_URL = os.environ.get("CUNBOX_TEST_POSTGRES_URL")
 SETTINGS = {"PUBLIC_URL": "http://cunbox.test", "THROTTLE_WINDOW_SECONDS": 600, "THROTTLE_PER_SOURCE": 5,
             "THROTTLE_PER_LOCKER": 30}
@@ -61,9 +62,11 @@ def private_pg_database(server_url):
 @pytest.fixture(scope="session")
 def pg_migrated(pg_server_url):
     url, drop = private_pg_database(pg_server_url)
-    migrate.upgrade(url)
-    yield url
-    drop()
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        drop()
 
 
 @pytest.fixture
@@ -109,10 +112,11 @@ def build_world(db, layout=None, lockers=1, extra_station=True):
         post = provisioning.carrier(s, "post", "China Post", "postal")
         sf = provisioning.carrier(s, "sf", "SF Express", "express")
         w.carrier_id, w.other_carrier_id = post.id, sf.id
-        courier = accounts.create_user(s, "courier", "courier-post", "pw-courier", "Li", carrier_id=post.id)
-        other = accounts.create_user(s, "courier", "courier-sf", "pw-sf", "Wang", carrier_id=sf.id)
-        op = accounts.create_user(s, "operator", "op-dongcun", "pw-op", "Zhao", station_id=st.id)
-        maint = accounts.create_user(s, "maintainer", "maint", "pw-maint", "Sun")
+        courier = accounts.create_user(s, "courier", "courier-post", "pw-courier", "Li", carrier_id=post.id,
+                                       method=FAST)
+        other = accounts.create_user(s, "courier", "courier-sf", "pw-sf", "Wang", carrier_id=sf.id, method=FAST)
+        op = accounts.create_user(s, "operator", "op-dongcun", "pw-op", "Zhao", station_id=st.id, method=FAST)
+        maint = accounts.create_user(s, "maintainer", "maint", "pw-maint", "Sun", method=FAST)
         w.courier = Principal("courier", user_id=courier.id, carrier_id=post.id)
         w.other_courier = Principal("courier", user_id=other.id, carrier_id=sf.id)
         w.operator = Principal("operator", user_id=op.id, station_id=st.id)
@@ -131,7 +135,7 @@ def build_world(db, layout=None, lockers=1, extra_station=True):
             st2 = provisioning.station(s, town, "Xicun station", "Xicun village")
             lk2 = provisioning.locker(s, st2, "Xicun locker", "socket://127.0.0.1:42099", [(1, [("M", False, "low")])])
             w.other_station_id, w.other_locker_id = st2.id, lk2.id
-            op2 = accounts.create_user(s, "operator", "op-xicun", "pw-op2", "Qian", station_id=st2.id)
+            op2 = accounts.create_user(s, "operator", "op-xicun", "pw-op2", "Qian", station_id=st2.id, method=FAST)
             w.other_operator_token = accounts.issue_token(s, user=op2)
             w.other_operator = Principal("operator", user_id=op2.id, station_id=st2.id)
             w.other_locker_token = accounts.issue_token(s, locker=lk2, label="locker")

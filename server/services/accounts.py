@@ -35,8 +35,8 @@ def normalise_phone(phone):
     return digits
 
 
-def create_user(session, role, login, password, name, carrier_id=None, station_id=None):
-    user = User(role=role, login=login, name=name, password_hash=generate_password_hash(password),
+def create_user(session, role, login, password, name, carrier_id=None, station_id=None, method="scrypt"):
+    user = User(role=role, login=login, name=name, password_hash=generate_password_hash(password, method=method),
                 carrier_id=carrier_id, station_id=station_id)
     session.add(user)
     session.flush()
