@@ -247,3 +247,47 @@ def test_every_page_at_phone_and_desktop_width(page_for, live):
         shoot(maint, name)
     for width in WIDTHS:
         assert (SHOTS / ("station-fees-%d.png" % width)).stat().st_size > 5000
+
+
+BOOK = ("账户编号,姓名,手机号,住址,同意柜递,同意日期,同意方式,代取人,无障碍\n"
+        "DC-101,孙丽,138 1111 0001,东村2组,是,2025年3月5日,纸质同意书,孙强:139 1111 0002,低位\n"
+        "DC-102,周平,12345,东村3组,否,,,,\n"
+        "DC-103,吴芳,+86 137-1111-0003,东村4组,同意,2025/6/1,电话,,\n")
+
+
+def test_operator_imports_a_resident_book_with_a_bad_row(page_for, live):
+    db, w = live.db, live.world
+    from server.models import Account
+
+    def names():
+        with db.reading() as s:
+            return {a.name for a in s.scalars(select(Account).where(Account.station_id == w.station_id))}
+
+    before = names()
+    op = page_for("op-dongcun")
+    op.goto(live.url + "/station/residents")
+    op.set_input_files("#f-file", files=[{"name": "东村名册.csv", "mimeType": "text/csv",
+                                          "buffer": BOOK.encode("gbk")}])
+    op.click("form[enctype] button[type=submit]")
+    op.wait_for_selector("#import-report")
+    # Refused whole, with the bad row named in the report and the error next to the file field.
+    assert "文件被拒绝" in op.inner_text("#import-status")
+    rows = op.locator("#import-report tr.rejected")
+    assert rows.count() == 1 and rows.first.locator("td").first.inner_text().strip() == "3"
+    assert "12345" in rows.first.inner_text()
+    assert "1处问题" in op.inner_text("#e-file")
+    assert names() == before
+    shoot(op, "station-import-rejected")
+
+    # The keeper chooses to import the good rows and skip the bad one.
+    op.set_input_files("#f-file", files=[{"name": "东村名册.csv", "mimeType": "text/csv",
+                                          "buffer": BOOK.encode("gbk")}])
+    op.check("#f-apply_valid_rows")
+    op.click("form[enctype] button[type=submit]")
+    op.wait_for_selector("#import-report")
+    assert "导入完成" in op.inner_text("#import-status")
+    assert names() == before | {"孙丽", "吴芳"}
+    shoot(op, "station-import-applied")
+    op.goto(live.url + "/station/residents?q=孙丽")
+    row = op.locator("tr[data-account]")
+    assert row.count() == 1 and "孙强" in row.inner_text() and "13811110001" in row.inner_text()

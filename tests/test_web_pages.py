@@ -192,3 +192,23 @@ def test_send_booking_form_rejects_bad_input_next_to_each_field(site):
         body = s.query(Notification).filter(Notification.parcel_id == sent.id).one().body
     code = re.search(r"投递码(\d{8})", body).group(1)
     assert code not in html
+
+
+def test_import_form_refuses_a_missing_file_and_another_stations_rows(site):
+    app, world, db = site
+    c = client_as(app, "op-dongcun")
+    before = snapshot(db)
+    r = c.post("/station/residents", data={"csrf_token": c.csrf}, content_type="multipart/form-data")
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "file") == "请填写此项。"
+    # Rows that say they belong to 西村's book are refused: a keeper imports only into their own station.
+    book = ("账户编号,姓名,手机号,同意柜递,站点编号\n"
+            "XC-NEW-1,外站户,13811112222,是,%d\n" % world.other_station_id).encode("utf-8")
+    from io import BytesIO
+    for extra, status in (({}, 400), ({"apply_valid_rows": "on"}, 200)):
+        r = c.post("/station/residents", data=dict(extra, csrf_token=c.csrf, file=(BytesIO(book), "book.csv")),
+                   content_type="multipart/form-data")
+        html = r.get_data(as_text=True)
+        assert r.status_code == status and field_error(html, "file")
+        assert 'class="rejected"' in html
+        assert_no_leak(html.replace("XC-NEW-1", ""), "import report")
+        assert snapshot(db)["accounts"] == before["accounts"]

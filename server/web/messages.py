@@ -240,6 +240,14 @@ ZH = {
     "err.generic": "请求无法完成。",
     "err.internal": "服务器出错，这次操作没有改动任何数据。请稍后再试。",
     "f.resident_search": "姓名、手机号或站点编号",
+    "f.apply_valid_rows": "有问题的行跳过，其余照常导入",
+    "err.import_rejected": "文件有{problems}处问题，未导入任何数据：见下方导入结果。",
+    "report.status_ok": "导入完成。",
+    "report.status_rejected": "文件被拒绝，没有改动任何数据。",
+    "report.status_failed": "导入失败，没有改动任何数据。",
+    "residents.dry_run_note": "试运行，未保存",
+    "residents.changes": "改动明细",
+    "err.import_skipped": "有{problems}行有问题，已跳过；其余行已导入。",
 }
 
 EN = {
@@ -487,6 +495,14 @@ EN = {
     "err.generic": "The request could not be completed.",
     "err.internal": "The server failed; nothing was changed by this request. Please try again later.",
     "f.resident_search": "Name, phone or station id",
+    "f.apply_valid_rows": "Skip the rows with problems and import the rest",
+    "err.import_rejected": "The file has {problems} problem(s); nothing was imported: see the report below.",
+    "report.status_ok": "Import done.",
+    "report.status_rejected": "File refused; nothing was changed.",
+    "report.status_failed": "Import failed; nothing was changed.",
+    "residents.dry_run_note": "dry run, nothing saved",
+    "residents.changes": "Changes",
+    "err.import_skipped": "{problems} row(s) with problems were skipped; the others were imported.",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}

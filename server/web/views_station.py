@@ -114,7 +114,8 @@ def station_alarm_ack(alarm_id):
 
 
 class ImportForm(Form):
-    fields = (Field("file", "f.import_file", kind="file"), Field("dry_run", "f.dry_run", kind="checkbox"))
+    fields = (Field("file", "f.import_file", kind="file"), Field("dry_run", "f.dry_run", kind="checkbox"),
+              Field("apply_valid_rows", "f.apply_valid_rows", kind="checkbox"))
 
 
 @bp.route("/station/residents", methods=["GET", "POST"])
@@ -124,7 +125,9 @@ def station_residents():
     form.validate()
     imp = ImportForm(request.form, request.files)
     report = None
-    if request.method == "POST" and imp.validate():
+    if request.method == "POST" and not web_actions.import_available():
+        imp.form_error = "residents.import_unavailable"
+    elif request.method == "POST" and imp.validate():
         upload = imp.cleaned["file"]
         data = upload.read(web_actions.IMPORT_MAX_BYTES + 1)
         if len(data) > web_actions.IMPORT_MAX_BYTES:
@@ -132,13 +135,20 @@ def station_residents():
         else:
             try:
                 report = web_actions.import_residents(db(), principal(), upload.filename, data,
-                                                      dry_run=imp.cleaned["dry_run"])
+                                                      dry_run=imp.cleaned["dry_run"],
+                                                      apply_valid_rows=imp.cleaned["apply_valid_rows"])
             except ApiError as exc:
-                imp.add_error("file", web_actions.message_key(exc), detail=exc.message)
+                imp.add_error("file", web_actions.message_key(exc))
+            else:
+                if not report["ok"]:
+                    imp.add_error("file", "err.import_rejected", problems=len(report["rejected"]))
+                elif report["rejected"]:
+                    imp.add_error("file", "err.import_skipped", problems=len(report["rejected"]))
     with db().reading() as s:
         accounts = queries.residents(s, _sid(), query=form.cleaned.get("q"))
         proxies = web_actions.proxies_by_account(s, [a.id for a in accounts])
-    status = 400 if request.method == "POST" and imp.errors else 200
+    refused = imp.form_error or (imp.errors and not (report and report["ok"]))
+    status = 400 if request.method == "POST" and refused else 200
     return render_template("web/station_residents.html", title_key="nav.residents", form=form, imp=imp,
                            report=report, accounts=accounts, proxies=proxies,
                            import_available=web_actions.import_available()), status

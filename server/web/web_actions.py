@@ -68,15 +68,43 @@ def phone_open(db, token, code, source):
 # --- parts that land with other issues; each says whether it is installed -------------------------
 
 def import_available():
-    return False
+    return _module("server.stations.runner") is not None
 
 
-def import_residents(db, principal, filename, data, dry_run=False):
-    raise NotImplementedError
+REPORT_COUNTS = ("created", "updated", "unchanged", "deleted", "conflicts", "rejected")
+
+
+def import_residents(db, principal, filename, data, dry_run=False, apply_valid_rows=False):
+    """Import the station book export (server.stations.runner) for the operator's own station.
+
+    Returns what the page shows: the outcome, the counts and every refused row with its reason."""
+    from server.stations import runner
+    result = runner.import_file(db, principal.station_id, data, filename or "upload", dry_run=dry_run,
+                                apply_valid_rows=apply_valid_rows)
+    parsed = result.parse_report.as_dict() if result.parse_report is not None else {}
+    summary = [("rows", parsed.get("rows_read", 0))] + [(k, result.counts.get(k, 0)) for k in REPORT_COUNTS]
+    rejected = [{"row": e["row"] if e["row"] is not None else "—",
+                 "reason": ("%s: %s" % (e["column"], e["message"])) if e["column"] else e["message"]}
+                for e in parsed.get("errors", [])]
+    rejected += [{"row": r.get("id"), "reason": "; ".join("%s: %s" % tuple(x) for x in r["errors"])}
+                 for r in result.rejected]
+    return {"ok": result.ok, "status": result.status, "error": result.error, "dry_run": dry_run,
+            "summary": summary, "rejected": rejected, "details": result.details[:50]}
 
 
 def proxies_by_account(session, account_ids):
-    return {}
+    """Who may collect for each account, from the station book as last synced (names and phones)."""
+    if not account_ids or _module("server.stations.models") is None:
+        return {}
+    from sqlalchemy import select
+
+    from server.stations.models import StationAccountState
+    out = {}
+    for account_id, values in session.execute(select(StationAccountState.account_id, StationAccountState.values)
+                                              .where(StationAccountState.account_id.in_(account_ids))):
+        out[account_id] = ["%s %s" % (p.get("name") or "", p.get("phone") or "") for p in (values or {})
+                           .get("proxies") or []]
+    return out
 
 
 def rollout_overview(db):
