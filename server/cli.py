@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "serve": "server.serve:serve",
     "housekeeping": "server.serve:housekeeping_cmd",
     "station": "server.stations.cli:station_cli",
+    "seed-demo": "server.seed:seed_demo_cmd",
 }
 
 
