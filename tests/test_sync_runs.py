@@ -261,3 +261,26 @@ def test_first_incremental_and_crash_resume_on_postgres(pg_sync_db, sim, monkeyp
     sim.upsert(str(sid), "A0004", **person(4, consent=YES, name="改名"))
     r = runner.sync_station(db, sid)
     assert r.counts["updated"] == 1 and accounts_of(db, sid)["A0004"].name == "改名"
+
+
+def test_schedule_in_the_server_syncs_when_configured(db, sim, monkeypatch):
+    import time
+
+    from server.app import create_app
+    sid = setup_station(db, sim, n=30)
+    monkeypatch.delenv("CUNBOX_STATION_SYNC_INTERVAL", raising=False)
+    assert "cunbox_station_sync" not in create_app({"DATABASE": db}).extensions   # off unless configured
+    app = create_app({"DATABASE": db, "STATION_SYNC_INTERVAL": 0.2})
+    scheduler = app.extensions["cunbox_station_sync"]
+    try:
+        deadline = time.time() + 20
+        while len(accounts_of(db, sid)) < 30 and time.time() < deadline:
+            time.sleep(0.1)
+        assert len(accounts_of(db, sid)) == 30
+        sim.upsert(str(sid), "A0001", **person(1, name="定时同步"))
+        while accounts_of(db, sid)["A0001"].name != "定时同步" and time.time() < deadline:
+            time.sleep(0.1)
+        assert accounts_of(db, sid)["A0001"].name == "定时同步"
+    finally:
+        scheduler.stop()
+    assert not scheduler.alive and scheduler.runs >= 2

@@ -115,8 +115,8 @@ def _existing_keys(s, keys):
 
 
 def push(db, station_id, client):
-    """Push pending updates in batches. Returns (accepted, rejected). Stops quietly when the station
-    system is down (the queue keeps them); a refused credential is raised to the caller."""
+    """Push pending updates in batches. Returns (accepted, rejected, error). When the station system
+    is down the queue keeps the updates and ``error`` says why; a refused credential is raised."""
     pushed = refused = 0
     last_id = 0
     while True:
@@ -126,13 +126,13 @@ def push(db, station_id, client):
                 StationOutbound.id > last_id).order_by(StationOutbound.id).limit(PUSH_BATCH)).all()
             batch = [(o.id, o.key, dict(o.payload, key=o.key)) for o in batch]
         if not batch:
-            return pushed, refused
+            return pushed, refused, None
         last_id = batch[-1][0]
         try:
             accepted, rejected = client.push_updates([p for _i, _k, p in batch])
         except (StationUnavailable, ContractError) as e:
             _mark_attempt(db, [i for i, _k, _p in batch], str(e))
-            return pushed, refused
+            return pushed, refused, "pushing updates: %s (kept in the queue)" % e
         except StationAuthError:
             raise
         accepted = set(accepted)

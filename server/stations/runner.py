@@ -255,7 +255,7 @@ def sync_station(db, station_id, dry_run=False, client=None, now=None, max_pages
             result.counts["queued"] = outbound.queue(s, station_id, src)
             _save_counts(s, result)
         db.run(prepare, retries=0)
-        pushed, push_rejected = outbound.push(db, station_id, client)
+        pushed, push_rejected, push_error = outbound.push(db, station_id, client)
         result.counts["pushed"], result.counts["push_rejected"] = pushed, push_rejected
         cursor = cfg["cursor"]
         while max_pages is None or result.counts["pages"] < max_pages:
@@ -278,6 +278,9 @@ def sync_station(db, station_id, dry_run=False, client=None, now=None, max_pages
             cursor = next_cursor
             if not page.has_more:
                 break
+        if push_error:
+            # The pull went through; the run still fails so the keeper sees the push did not.
+            result.status, result.error = "failed", push_error
     except (StationAuthError, StationUnavailable, ContractError) as e:
         result.status, result.error = "failed", str(e)
     except BaseException as e:
