@@ -14,7 +14,7 @@ import pytest
 from _web_world import PASSWORDS, LiveServer, build, make_app, make_db
 from sqlalchemy import select
 
-from server.models import Compartment, Notification, Parcel
+from server.models import Compartment, LockerCommand, Notification, Parcel
 from server.services import deposits, doors, qr
 
 CHROMIUM = "/usr/bin/chromium"
@@ -126,6 +126,16 @@ def test_courier_deposit_then_villager_pickup_end_to_end(page_for, live):
         assert comp.size == "M" and comp.state == "reserved"
         comp_id = comp.id
 
+    # The link sends the open command and the board answers "opened": the page shows it by itself.
+    assert "正在通知柜机开门" in courier.inner_text("#door-command")
+    with db.reading() as s:
+        cmd_id = s.scalars(select(LockerCommand.id).where(LockerCommand.parcel_id == parcel_id,
+                                                          LockerCommand.compartment_id == comp_id,
+                                                          LockerCommand.kind == "open")).one()
+    doors.mark_command(db, cmd_id, "sent")
+    doors.mark_command(db, cmd_id, "done", result="opened")
+    courier.wait_for_selector("#door-command[data-command=done]", timeout=15000)
+    assert "柜机已确认开门" in courier.inner_text("#door-command")
     # The locker reports the door opened and closed with the parcel inside (as the link would).
     doors.door_event(db, comp_id, "opened")
     doors.door_event(db, comp_id, "closed", occupied=True)

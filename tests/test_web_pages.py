@@ -212,3 +212,31 @@ def test_import_form_refuses_a_missing_file_and_another_stations_rows(site):
         assert 'class="rejected"' in html
         assert_no_leak(html.replace("XC-NEW-1", ""), "import report")
         assert snapshot(db)["accounts"] == before["accounts"]
+
+
+def test_fee_export_sums_each_carrier_of_the_month(site):
+    app, world, db = site
+    from server.models import Carrier, LedgerLine
+    c = client_as(app, "op-dongcun")
+    month = _ledger_month(db, world.station_id)
+    r = c.get("/station/fees.csv?month=" + month)
+    assert r.headers["Content-Type"].startswith("text/csv") and "attachment" in r.headers["Content-Disposition"]
+    text = r.get_data(as_text=True).lstrip("\ufeff")
+    import csv
+    rows = list(csv.DictReader(text.splitlines()))
+    totals = {row["carrier"]: row["amount_yuan"] for row in rows if row["kind"] == "total"}
+    with db.reading() as s:
+        want = {}
+        for line, name in s.query(LedgerLine, Carrier.name).join(Carrier, Carrier.id == LedgerLine.carrier_id) \
+                .filter(LedgerLine.station_id == world.station_id):
+            if line.at.strftime("%Y-%m") == month:
+                want[name] = want.get(name, 0) + line.amount_cents
+    assert totals == {name: "%.2f" % (cents / 100) for name, cents in want.items()} and totals
+
+
+def test_signing_out_ends_the_session(site):
+    app, _, _ = site
+    c = client_as(app, "op-dongcun")
+    assert c.get("/station/").status_code == 200
+    assert c.post("/logout", data={"csrf_token": c.csrf}).status_code == 302
+    assert c.get("/station/").status_code == 302

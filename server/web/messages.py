@@ -248,6 +248,10 @@ ZH = {
     "residents.dry_run_note": "试运行，未保存",
     "residents.changes": "改动明细",
     "err.import_skipped": "有{problems}行有问题，已跳过；其余行已导入。",
+    "courier.cmd_waiting": "正在通知柜机开门…",
+    "courier.cmd_done": "柜机已确认开门",
+    "courier.cmd_failed": "柜机开门失败，请取消后改送柜台",
+    "home.send": "村民寄件预约",
 }
 
 EN = {
@@ -503,6 +507,10 @@ EN = {
     "residents.dry_run_note": "dry run, nothing saved",
     "residents.changes": "Changes",
     "err.import_skipped": "{problems} row(s) with problems were skipped; the others were imported.",
+    "courier.cmd_waiting": "Asking the locker to open…",
+    "courier.cmd_done": "The locker confirmed the door opened",
+    "courier.cmd_failed": "The locker could not open this door; cancel and take the parcel to the counter",
+    "home.send": "Villagers: book a send",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}

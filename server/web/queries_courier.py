@@ -1,7 +1,7 @@
 """Read-only queries for the courier handheld, scoped to the courier's carrier."""
 from sqlalchemy import select
 
-from server.models import Board, Compartment, Locker, Parcel, Station
+from server.models import Board, Compartment, Locker, LockerCommand, Parcel, Station
 
 
 def lockers(session):
@@ -32,9 +32,16 @@ def parcel(session, carrier_id, parcel_id):
     p = session.scalar(select(Parcel).where(Parcel.id == parcel_id, Parcel.carrier_id == carrier_id))
     if p is None:
         return None
+    door = _door(session, p.active_compartment_id or p.compartment_id)
+    cmd = None
+    if door is not None:
+        cmd = session.scalar(select(LockerCommand).where(LockerCommand.parcel_id == p.id, LockerCommand.kind == "open",
+                                                         LockerCommand.compartment_id == door["id"])
+                             .order_by(LockerCommand.id.desc()))
     return {"id": p.id, "tracking_number": p.tracking_number, "state": p.state, "size": p.size,
-            "phone": p.phone, "perishable": p.perishable, "reserved_until": p.reserved_until,
-            "door": _door(session, p.active_compartment_id or p.compartment_id)}
+            "phone": p.phone, "perishable": p.perishable, "reserved_until": p.reserved_until, "door": door,
+            # What the locker did with the open command: queued / sent / done (+ result) / failed.
+            "command": {"state": cmd.state, "result": cmd.result} if cmd is not None else None}
 
 
 def outbound(session, carrier_id):

@@ -77,7 +77,7 @@ def courier_parcel_json(parcel_id):
     view = _parcel_or_404(parcel_id)
     if view is None:
         return jsonify({"error": "not_found"}), 404
-    return jsonify({"state": view["state"]})
+    return jsonify({"state": view["state"], "command": view["command"]})
 
 
 @bp.post("/courier/parcel/<int:parcel_id>/<any(did_not_fit, cancel):action>")
