@@ -39,7 +39,8 @@ def make_db(tmp_path):
 
 
 def make_app(db):
-    return create_app({"DATABASE": db, "SECRET_KEY": "web-tests-secret", "PUBLIC_URL": SETTINGS["PUBLIC_URL"]})
+    return create_app({"DATABASE": db, "SECRET_KEY": "web-tests-secret", "PUBLIC_URL": SETTINGS["PUBLIC_URL"],
+                       "WEB_POLL_MS": 700})
 
 
 def deposit_confirmed(db, courier, locker_id, tracking, phone, size="S", perishable=False, at=None):

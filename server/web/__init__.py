@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, current_app, g, render_template
 from werkzeug.exceptions import HTTPException
 
 from server.web import csrf, i18n, session_auth
@@ -91,6 +91,8 @@ def _template_globals():
         "lang_url": i18n.lang_switch_url,
         "csrf_token": csrf.token,
         "user": g.get("user"),
+        # How often live pages poll the server (ms); tests shorten it.
+        "poll_ms": current_app.config.get("WEB_POLL_MS", 3000),
     }
 
 
