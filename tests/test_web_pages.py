@@ -224,12 +224,13 @@ def test_fee_export_sums_each_carrier_of_the_month(site):
     text = r.get_data(as_text=True).lstrip("\ufeff")
     import csv
     rows = list(csv.DictReader(text.splitlines()))
-    totals = {row["carrier"]: row["amount_yuan"] for row in rows if row["kind"] == "total"}
+    totals = {row["carrier"]: row["amount_yuan"] for row in rows
+              if row["kind"] == "total" and row["payer"] == "carrier"}
     with db.reading() as s:
         want = {}
         for line, name in s.query(LedgerLine, Carrier.name).join(Carrier, Carrier.id == LedgerLine.carrier_id) \
                 .filter(LedgerLine.station_id == world.station_id):
-            if line.at.strftime("%Y-%m") == month:
+            if line.at.strftime("%Y-%m") == month and line.payer == "carrier":
                 want[name] = want.get(name, 0) + line.amount_cents
     assert totals == {name: "%.2f" % (cents / 100) for name, cents in want.items()} and totals
 

@@ -252,6 +252,8 @@ ZH = {
     "courier.cmd_done": "柜机已确认开门",
     "courier.cmd_failed": "柜机开门失败，请取消后改送柜台",
     "home.send": "村民寄件预约",
+    "fees.carrier_owes": "快递公司应付",
+    "fees.recipient_paid": "收件人超期费",
 }
 
 EN = {
@@ -511,6 +513,8 @@ EN = {
     "courier.cmd_done": "The locker confirmed the door opened",
     "courier.cmd_failed": "The locker could not open this door; cancel and take the parcel to the counter",
     "home.send": "Villagers: book a send",
+    "fees.carrier_owes": "Carrier owes",
+    "fees.recipient_paid": "Recipients' late fees",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}

@@ -163,11 +163,15 @@ def ledger(session, station_id, month):
         lines.append({"at": line.at, "carrier": carrier, "tracking_number": tracking, "kind": line.kind,
                       "payer": line.payer, "compartment_hours": line.compartment_hours,
                       "amount_cents": line.amount_cents})
+        # What the carrier owes the station; late fees paid by recipients are kept apart.
         t = totals.setdefault(carrier, {"carrier": carrier, "lines": 0, "compartment_hours": 0.0,
-                                        "amount_cents": 0, "by_kind": {}})
+                                        "amount_cents": 0, "recipient_cents": 0, "by_kind": {}})
         t["lines"] += 1
         t["compartment_hours"] += line.compartment_hours
-        t["amount_cents"] += line.amount_cents
+        if line.payer == "carrier":
+            t["amount_cents"] += line.amount_cents
+        else:
+            t["recipient_cents"] += line.amount_cents
         t["by_kind"][line.kind] = t["by_kind"].get(line.kind, 0) + line.amount_cents
     return lines, sorted(totals.values(), key=lambda t: t["carrier"])
 

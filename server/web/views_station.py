@@ -194,8 +194,11 @@ def station_fees_csv():
         w.writerow([month, ln["carrier"], ln["at"].isoformat(sep=" "), ln["tracking_number"] or "", ln["kind"],
                     ln["payer"], "%.2f" % ln["compartment_hours"], "%.2f" % (ln["amount_cents"] / 100)])
     for tot in totals:
-        w.writerow([month, tot["carrier"], "", "", "total", "", "%.2f" % tot["compartment_hours"],
+        w.writerow([month, tot["carrier"], "", "", "total", "carrier", "%.2f" % tot["compartment_hours"],
                     "%.2f" % (tot["amount_cents"] / 100)])
+        if tot["recipient_cents"]:
+            w.writerow([month, tot["carrier"], "", "", "total", "recipient", "",
+                        "%.2f" % (tot["recipient_cents"] / 100)])
     # A UTF-8 byte order mark so the station PC's spreadsheet reads the Chinese carrier names.
     body = "\ufeff" + buf.getvalue()
     return Response(body, mimetype="text/csv; charset=utf-8",
