@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "housekeeping": "server.serve:housekeeping_cmd",
     "station": "server.stations.cli:station_cli",
     "seed-demo": "server.seed:seed_demo_cmd",
+    "firmware": "server.firmware.cli:firmware",
+    "flash": "server.firmware.cli:flash",
 }
 
 
