@@ -25,6 +25,7 @@ PASSWORDS = {"op-dongcun": "pw-op-dongcun", "op-xicun": "pw-op-xicun", "maint": 
 # Strings that exist only in 西村's data: none may appear on a page 东村's operator can reach.
 LEAK_MARKERS = ("西村", "XC-SECRET", "13900000009", "机密户")
 PORTS = range(46000, 46100)
+FLEET_KEY = bytes(range(32))          # the fleet key the test server checks firmware uploads with
 
 
 class World:
@@ -34,13 +35,27 @@ class World:
 def make_db(tmp_path):
     path = tmp_path / "cunbox-web.sqlite3"
     url = "sqlite:///%s" % path
-    migrate.upgrade(url)
+    # "heads": the station-sync and firmware-rollout migrations both branch from 0002 until the lead
+    # merges them with an Alembic merge revision; upgrading every head builds the whole schema either way.
+    migrate.upgrade(url, "heads")
     return Database(url, settings=dict(SETTINGS))
 
 
 def make_app(db):
     return create_app({"DATABASE": db, "SECRET_KEY": "web-tests-secret", "PUBLIC_URL": SETTINGS["PUBLIC_URL"],
-                       "WEB_POLL_MS": 700})
+                       "WEB_POLL_MS": 700, "FW_KEYS": [FLEET_KEY]})
+
+
+def firmware_image(version, key=FLEET_KEY, family="cunbox-locker-v1"):
+    """A signed firmware image as `cunbox firmware build` makes it (small, for the upload form)."""
+    import hashlib
+    import json
+
+    from firmware import fwimage
+    body = ("firmware %s" % version).encode() * 20
+    manifest = {"format": 1, "version": version, "family": family, "min_protocol": 1,
+                "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
+    return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
 
 
 def deposit_confirmed(db, courier, locker_id, tracking, phone, size="S", perishable=False, at=None):

@@ -107,5 +107,13 @@ def proxies_by_account(session, account_ids):
     return out
 
 
-def rollout_overview(db):
-    return {"available": False, "releases": [], "rollouts": []}
+def rollouts_available():
+    return _module("server.firmware.rollout") is not None
+
+
+def firmware():
+    """The firmware-rollout service (server.firmware.rollout) and its fleet keys, or None if not installed."""
+    if not rollouts_available():
+        return None
+    from server.firmware import api, rollout
+    return rollout, api.fleet_keys
