@@ -354,3 +354,42 @@ def test_maintainer_uploads_a_release_and_starts_a_rollout(page_for, live):
     m.goto(live.url + "/fleet/releases")
     assert m.locator("tr[data-rollout='%d']" % rollout_id).count() == 1
     shoot(m, "fleet-releases-with-rollout")
+
+
+def test_villager_books_a_send_and_the_courier_collects_it(page_for, live):
+    from server.services import pickups
+    from server.services.principals import Principal
+    db, w = live.db, live.world
+    villager = page_for(None, width=360)
+    villager.goto(live.url + "/send")
+    villager.fill("#f-phone", w.consenting_phone)
+    villager.select_option("#f-locker_id", str(w.locker2_id))
+    villager.select_option("#f-carrier_id", str(w.carrier_id))
+    villager.select_option("#f-size", "M")
+    villager.click("#send-form button[type=submit]")
+    villager.wait_for_selector("#send-booked")
+    shoot(villager, "villager-send-booked")
+    with db.reading() as s:
+        sent = s.scalars(select(Parcel).where(Parcel.direction == "out", Parcel.locker_id == w.locker2_id)).one()
+        body = s.scalars(select(Notification.body).where(Notification.parcel_id == sent.id)).one()
+    code = re.search(r"投递码(\d{8})", body).group(1)
+    assert code not in villager.content()
+    # At the locker the villager types the drop-off code (the board asks the server), puts it in, closes.
+    out = pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker2_id), w.locker2_id, code)
+    cid = out["compartment"]["id"]
+    doors.door_event(db, cid, "opened")
+    doors.door_event(db, cid, "closed", occupied=True)
+    assert parcel_state(db, sent.id) == "awaiting_collection"
+
+    courier = page_for("courier-post", width=360)
+    courier.goto(live.url + "/courier/collect")
+    card = courier.locator("section[data-parcel='%d']" % sent.id)
+    assert card.count() == 1 and "东村2号柜" in card.inner_text()
+    shoot(courier, "courier-collect-waiting")
+    card.locator("button").click()
+    courier.wait_for_selector("text=柜门已打开，请取出寄件")
+    doors.door_event(db, cid, "opened")
+    doors.door_event(db, cid, "closed", occupied=False)
+    assert parcel_state(db, sent.id) == "collected"
+    courier.goto(live.url + "/courier/collect")
+    assert courier.locator("section[data-parcel='%d']" % sent.id).count() == 0

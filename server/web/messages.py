@@ -310,6 +310,7 @@ ZH = {
     "svc.no_fleet_key": "服务器没有设备密钥（CUNBOX_FW_KEY_FILE），无法校验固件。",
     "svc.bad_scope": "站点、百分比、控制板编号三者只能选一个。",
     "svc.rollout_finished": "这个推送已经结束。",
+    "svc.import_busy": "本站的名册同步正在进行，请稍后再导入。",
 }
 
 EN = {
@@ -627,6 +628,7 @@ EN = {
     "svc.no_fleet_key": "The server holds no fleet key (CUNBOX_FW_KEY_FILE) to verify releases.",
     "svc.bad_scope": "Choose exactly one of station, percent or board ids.",
     "svc.rollout_finished": "This rollout has finished.",
+    "svc.import_busy": "A sync of this station's book is running; import again in a moment.",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}
