@@ -5,6 +5,7 @@ on 东村's pages: every 西村 row carries a marker from LEAK_MARKERS). Parcels
 and flagged overdue through the services exactly as the courier handheld and the locker link would.
 """
 import datetime
+import pathlib
 import socket
 import threading
 
@@ -158,3 +159,27 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+
+
+_TEMPLATE = {}
+
+
+def built_copy(tmp_path):
+    """(db, world) on a fresh copy of a county built once per test run: the migrations, password
+    hashing and deposits are paid once, and every test still gets its own SQLite file."""
+    import shutil
+    import tempfile
+    if "path" not in _TEMPLATE:
+        root = pathlib.Path(tempfile.mkdtemp(prefix="cunbox-web-template-"))
+        db = make_db(root)
+        _TEMPLATE["world"] = build(db)
+        db.dispose()                      # closes the last connection: the WAL is folded into the file
+        _TEMPLATE["path"] = root / "cunbox-web.sqlite3"
+    path = tmp_path / "cunbox-web.sqlite3"
+    shutil.copy(_TEMPLATE["path"], path)
+    db, world = Database("sqlite:///%s" % path, settings=dict(SETTINGS)), _TEMPLATE["world"]
+    with db.transaction() as s:       # boards "seen" relative to now, however long ago the template was built
+        now = utcnow()
+        for board in s.query(Board).filter(Board.locker_id.in_((world.locker_id, world.locker2_id))):
+            board.last_seen_at = now if board.locker_id == world.locker_id else now - datetime.timedelta(hours=1)
+    return db, world

@@ -11,7 +11,7 @@ import pathlib
 import re
 
 import pytest
-from _web_world import PASSWORDS, LiveServer, build, make_app, make_db
+from _web_world import PASSWORDS, LiveServer, built_copy, make_app
 from sqlalchemy import select
 
 from server.models import Compartment, LockerCommand, Notification, Parcel
@@ -40,8 +40,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    db = make_db(tmp_path_factory.mktemp("web-browser"))
-    world = build(db)
+    db, world = built_copy(tmp_path_factory.mktemp("web-browser"))
     app = make_app(db)
     with LiveServer(app) as server:
         server.db, server.world = db, world

@@ -5,15 +5,14 @@ from urllib.parse import quote
 
 import pytest
 from _server_helpers import snapshot
-from _web_world import LEAK_MARKERS, PASSWORDS, build, make_app, make_db
+from _web_world import LEAK_MARKERS, PASSWORDS, built_copy, make_app
 
 from server.models import Alarm, Parcel
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    db = make_db(tmp_path_factory.mktemp("web-pages"))
-    world = build(db)
+    db, world = built_copy(tmp_path_factory.mktemp("web-pages"))
     app = make_app(db)
     yield app, world, db
     db.dispose()

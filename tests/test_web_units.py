@@ -3,7 +3,7 @@ import pathlib
 import re
 
 import pytest
-from _web_world import PASSWORDS, build, make_app, make_db
+from _web_world import PASSWORDS, built_copy, make_app
 
 from server.web.forms import Field, Form, phone_field, tracking_field
 from server.web.messages import CATALOGUES
@@ -60,8 +60,7 @@ def test_fields_parse_and_refuse_with_a_message_key():
 
 @pytest.fixture
 def site(tmp_path):
-    db = make_db(tmp_path)
-    world = build(db)
+    db, world = built_copy(tmp_path)
     app = make_app(db)
     yield app, world
     db.dispose()
