@@ -218,6 +218,8 @@ def _parcel_page(parcel_id, extend=None, status=200):
         p = parcels_service.get_parcel(db(), principal(), parcel_id)
     except ApiError:
         return render_template("web/error.html", title_key="err.not_found_title", message_key="err.not_found"), 404
+    for e in p["events"]:       # the service speaks ISO UTC; the page shows Beijing time like everywhere else
+        e["at_dt"] = datetime.datetime.fromisoformat(e["at"].replace("Z", "+00:00")).replace(tzinfo=None)
     with db().reading() as s:
         rows = queries.parcels(s, _sid(), limit=1, parcel_id=parcel_id)
     return render_template("web/station_parcel.html", title_key="nav.parcels", p=p, row=rows[0] if rows else None,
