@@ -380,3 +380,42 @@ def decode_payload(msg_type, payload, is_reply=False):
     if i != len(payload):
         raise _bad("%s: %d unexpected trailing bytes" % (type_name(msg_type), len(payload) - i))
     return d
+
+
+# ---- event data -----------------------------------------------------------------------------------
+# The `data` blob of an event record, per kind (kinds not listed carry no data). Firmware writes it
+# with encode_event_data, the server reads it with decode_event_data; both sides share this table.
+EVENT_DATA_LAYOUTS = {
+    EV_BOOT: (("reset_cause", _U8, 0),),
+    EV_OPEN_RESULT: (("result", _U8, 0), ("reason", _U8, 0), ("reference", _U32, 0)),
+    EV_PICKUP_OFFLINE: (("code_id", _BYTES, 4),),      # first 4 bytes of the installed code_hash
+    EV_DROPOFF_OFFLINE: (("code_id", _BYTES, 4),),
+    EV_CODE_EXPIRED: (("code_id", _BYTES, 4),),
+    EV_CODE_REJECTED: (("failures", _U8, 0),),          # consecutive wrong codes so far
+    EV_THROTTLED: (("lockout_s", _U16, 0),),
+    EV_DOOR_LEFT_OPEN: (("open_s", _U16, 0),),
+    EV_TEMPERATURE: (("zone", _U8, 0), ("temp_c10", _I16, 0)),
+    EV_TEMP_EXCURSION: (("zone", _U8, 0), ("temp_c10", _I16, 0)),
+    EV_SENSOR_FAULT: (("faults", _U8, 0),),             # ST_FAULT_* bits
+    EV_LOCK_FAULT: (("faults", _U8, 0),),
+    EV_TIME_SET: (("previous", _U32, 0),),
+    EV_EVENTS_LOST: (("count", _U32, 0),),
+    EV_FW_UPDATED: (("version", _STR, 15),),
+    EV_FW_ROLLBACK: (("version", _STR, 15),),
+    EV_CONFIG_CHANGED: (("key", _STR, 15),),
+}
+
+
+def encode_event_data(kind, fields=None):
+    """The data blob for an event of `kind` (LocalProtocolError on bad fields)."""
+    out = bytearray()
+    _put_fields(out, EVENT_DATA_LAYOUTS.get(kind, ()), {} if fields is None else fields)
+    return bytes(out)
+
+
+def decode_event_data(kind, data):
+    """Fields of an event's data blob (RemoteProtocolError if it does not match its kind's layout)."""
+    d, i = _get_fields(data, 0, EVENT_DATA_LAYOUTS.get(kind, ()))
+    if i != len(data):
+        raise _bad("event %s: %d unexpected trailing data bytes" % (EVENT_NAMES.get(kind, kind), len(data) - i))
+    return d

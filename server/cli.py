@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "seed-demo": "server.seed:seed_demo_cmd",
     "firmware": "server.firmware.cli:firmware",
     "flash": "server.firmware.cli:flash",
+    "sim": "hardware_sim.cli:sim",
 }
 
 

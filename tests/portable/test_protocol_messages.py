@@ -98,3 +98,51 @@ def test_auth_required_set():
         assert m.requires_auth(t)
     for t in (m.HELLO, m.STATUS, m.TIME_GET, m.EVENTS, m.CONFIG_GET, m.FW_STATUS):
         assert not m.requires_auth(t)
+
+
+EVENT_SAMPLES = {
+    m.EV_BOOT: {"reset_cause": m.RESET_WATCHDOG},
+    m.EV_OPEN_RESULT: {"result": m.OPEN_JAMMED, "reason": m.REASON_DEPOSIT, "reference": 0xFFFFFFFF},
+    m.EV_PICKUP_OFFLINE: {"code_id": b"\x01\x02\x03\x04"},
+    m.EV_DROPOFF_OFFLINE: {"code_id": b"\x00\x00\x00\x00"},
+    m.EV_CODE_EXPIRED: {"code_id": b"\xff\xfe\xfd\xfc"},
+    m.EV_CODE_REJECTED: {"failures": 3},
+    m.EV_THROTTLED: {"lockout_s": 600},
+    m.EV_DOOR_LEFT_OPEN: {"open_s": 300},
+    m.EV_TEMPERATURE: {"zone": 0, "temp_c10": -180},
+    m.EV_TEMP_EXCURSION: {"zone": 1, "temp_c10": 95},
+    m.EV_SENSOR_FAULT: {"faults": m.ST_FAULT_DOOR_SENSOR},
+    m.EV_LOCK_FAULT: {"faults": m.ST_FAULT_LOCK},
+    m.EV_TIME_SET: {"previous": 0},
+    m.EV_EVENTS_LOST: {"count": 12},
+    m.EV_FW_UPDATED: {"version": "0.2.0"},
+    m.EV_FW_ROLLBACK: {"version": "0.1.0-rc.1+abcd"},
+    m.EV_CONFIG_CHANGED: {"key": "door_alarm_s"},
+}
+
+
+def test_event_data_round_trip_every_kind():
+    for kind in m.EVENT_NAMES:
+        fields = EVENT_SAMPLES.get(kind, {})
+        assert (kind in m.EVENT_DATA_LAYOUTS) == (kind in EVENT_SAMPLES), m.EVENT_NAMES[kind]
+        data = m.encode_event_data(kind, fields)
+        assert len(data) <= m.EVENT_DATA_MAX
+        assert m.decode_event_data(kind, data) == fields
+        rec = {"seq": 1, "time": 2, "kind": kind, "compartment": 3, "data": data}
+        p = m.encode_payload(m.EVENTS, {"more": 0, "events": [rec]}, True)
+        assert m.decode_payload(m.EVENTS, p, True)["events"][0] == rec
+
+
+def test_event_data_errors():
+    raises(LocalProtocolError, m.encode_event_data, m.EV_OPEN_RESULT, {"result": 0, "reason": 1})
+    raises(LocalProtocolError, m.encode_event_data, m.EV_DOOR_OPENED, {"x": 1})
+    raises(LocalProtocolError, m.encode_event_data, m.EV_FW_UPDATED, {"version": "x" * 16})
+    raises(RemoteProtocolError, m.decode_event_data, m.EV_OPEN_RESULT, b"\x00\x01\x00")
+    raises(RemoteProtocolError, m.decode_event_data, m.EV_DOOR_CLOSED, b"\x00")
+
+
+def test_vector_events_carry_layout_data():
+    for v in _frame_vectors():
+        if v["type_name"] == "EVENTS" and v["is_reply"]:
+            for ev in from_json(v["fields"])["events"]:
+                m.decode_event_data(ev["kind"], ev["data"])
