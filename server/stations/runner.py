@@ -183,6 +183,7 @@ def apply_records(s, station_id, records, result, now, overlay=None):
     """Merge canonical records into the station's accounts. With ``overlay`` (a dict) nothing is
     written: merged states are kept in the overlay so later pages of a dry run see them."""
     existing = store.load_states(s, station_id, [r["id"] for r in records])
+    creates = []
     for rec in records:
         ex = existing.get(rec["id"])
         if overlay is not None and rec["id"] in overlay:
@@ -203,10 +204,11 @@ def apply_records(s, station_id, records, result, now, overlay=None):
         if overlay is not None:
             if out.state is not None:
                 overlay[rec["id"]] = out.state
-            continue
-        row = store.apply_outcome(s, station_id, out, ex, result.run_id, now)
-        if row is not None:
-            existing[rec["id"]] = (row, row.account)
+        elif out.action == "create" and ex is None:
+            creates.append(out)            # inserted together below: a first sync is mostly creates
+        else:
+            store.apply_outcome(s, station_id, out, ex, result.run_id, now)
+    store.bulk_create(s, station_id, creates, now)
 
 
 def _describe(result, out):
@@ -260,7 +262,7 @@ def sync_station(db, station_id, dry_run=False, client=None, now=None, max_pages
         cursor = cfg["cursor"]
         while max_pages is None or result.counts["pages"] < max_pages:
             page, next_cursor = _fetch(client, cfg, cursor)
-            _check_page(result, page, cfg, cursor, next_cursor)
+            _record_rejected(result, page)
 
             def apply(s, page=page, next_cursor=next_cursor):
                 apply_records(s, station_id, page.records, result, utcnow())
@@ -306,7 +308,7 @@ def _fetch(client, cfg, cursor):
     return page, next_cursor
 
 
-def _check_page(result, page, cfg, cursor, next_cursor):
+def _record_rejected(result, page):
     for r in page.rejected:
         result.counts["rejected"] += 1
         result.rejected.append({"id": r["id"], "errors": [list(e) for e in r["errors"]]})
@@ -324,7 +326,7 @@ def _dry_sync(db, station_id, cfg, client, result, max_pages):
             result.counts["queued"] = outbound.count_would_queue(s, station_id)
             while max_pages is None or result.counts["pages"] < max_pages:
                 page, next_cursor = _fetch(client, cfg, cursor)
-                _check_page(result, page, cfg, cursor, next_cursor)
+                _record_rejected(result, page)
                 apply_records(s, station_id, page.records, result, utcnow(), overlay=overlay)
                 result.counts["pages"] += 1
                 cursor = next_cursor
