@@ -1,7 +1,8 @@
 # Chilled zones: a probe per zone, a cooling relay driven with hysteresis, minimum on and off times
-# to spare the compressor, readings journaled periodically and excursions journaled when they
-# start and end. If the probe fails the relay cycles (min on / min off) so produce is not left
-# warm, and a SENSOR_FAULT is journaled.
+# to spare the compressor, readings journaled periodically (TEMPERATURE), an excursion journaled
+# when it begins (TEMP_EXCURSION) and a reading when it ends. If the probe fails the relay cycles
+# (min on / min off) so produce is not left warm, and a TEMPERATURE with the protocol's
+# "unavailable" value (-32768) is journaled; the next good reading is journaled at once.
 from firmware import events as ev
 from firmware.compat import ticks_diff
 
@@ -43,14 +44,14 @@ class Zone:
         if t is None:
             if not self.probe_failed:
                 self.probe_failed = True
-                emit(ev.SENSOR_FAULT, ev.BOARD, bytes((0xFF, ev.WHAT_PROBE, self.index)))
+                emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(ev.TEMP_INVALID))
             self.temp = None
             if may_switch:
                 self._set_relay(not self.cooling, now)
             return
         if self.probe_failed:
             self.probe_failed = False
-            emit(ev.SENSOR_FAULT, ev.BOARD, bytes((0, ev.WHAT_PROBE, self.index)))
+            self._reported = now - self.report_ms  # report the first good reading at once
         self.temp = t
         if may_switch:
             if t > self.setpoint + self.hysteresis:
@@ -62,14 +63,13 @@ class Zone:
                 self._warm_since = now
             elif not self._in_excursion and ticks_diff(now, self._warm_since) >= self.excursion_ms:
                 self._in_excursion = True
-                secs = ticks_diff(now, self._warm_since) // 1000
-                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((1,)) + ev.u16(secs))
+                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t))
         elif self._warm_since is not None:
-            if self._in_excursion:
-                secs = ticks_diff(now, self._warm_since) // 1000
-                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((0,)) + ev.u16(secs))
+            if self._in_excursion:  # back in range: a reading marks the end of the excursion
+                self._reported = now
+                emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t))
             self._warm_since = None
             self._in_excursion = False
         if ticks_diff(now, self._reported) >= self.report_ms:
             self._reported = now
-            emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((1 if self.cooling else 0,)))
+            emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t))
