@@ -6,7 +6,7 @@
 # and the hardware main.py wired), so it runs the same on a board, in the simulator and in tests.
 from firmware import events as ev
 from firmware.codes import CODE_LEN, CodeStore
-from firmware.compat import ticks_diff, u32_be
+from firmware.compat import ticks_add, ticks_diff, u32_be
 from firmware.journal import Journal
 from firmware.qrpayload import parse_payload
 from firmware.throttle import Throttle
@@ -200,6 +200,12 @@ class App:
             self.emit(ev.SENSOR_FAULT, comp, bytes((ev.FAULT_DOOR if on else 0,)))
 
     def _housekeeping(self, now):
+        self.throttle.poll(now)
+        if self._unix_base:  # carry whole seconds into the base: ticks wrap, wall time must not
+            secs = ticks_diff(now, self._unix_at) // 1000
+            if secs > 0:
+                self._unix_base += secs
+                self._unix_at = ticks_add(self._unix_at, secs * 1000)
         for comp in range(self.count):
             opened = self._opened_at[comp]
             if opened is not None and not self._left_reported[comp] and ticks_diff(now, opened) >= self.left_open_ms:

@@ -4,7 +4,7 @@
 # (min on / min off) so produce is not left warm, and a TEMPERATURE with the protocol's
 # "unavailable" value (-32768) is journaled; the next good reading is journaled at once.
 from firmware import events as ev
-from firmware.compat import ticks_diff
+from firmware.compat import ticks_add, ticks_diff
 
 
 class Zone:
@@ -25,8 +25,9 @@ class Zone:
         self.temp = None
         self.cooling = False
         self.probe_failed = False
-        self._switched = now - min_off_ms  # the compressor may start at once after boot
-        self._reported = now - report_ms
+        # deadlines, dropped once passed (ticks wrap on MicroPython): None = may switch / report now
+        self._hold_until = None
+        self._next_report = None
         self._warm_since = None
         self._in_excursion = False
         relay.value(1 - relay_on)
@@ -34,13 +35,14 @@ class Zone:
     def _set_relay(self, on, now):
         if on != self.cooling:
             self.cooling = on
-            self._switched = now
+            self._hold_until = ticks_add(now, self.min_on_ms if on else self.min_off_ms)
             self.relay.value(self.relay_on if on else 1 - self.relay_on)
 
     def poll(self, now, emit):
         t = self.probe.read()
-        held = ticks_diff(now, self._switched)
-        may_switch = held >= (self.min_on_ms if self.cooling else self.min_off_ms)
+        if self._hold_until is not None and ticks_diff(now, self._hold_until) >= 0:
+            self._hold_until = None
+        may_switch = self._hold_until is None
         if t is None:
             if not self.probe_failed:
                 self.probe_failed = True
@@ -51,7 +53,7 @@ class Zone:
             return
         if self.probe_failed:
             self.probe_failed = False
-            self._reported = now - self.report_ms  # report the first good reading at once
+            self._next_report = None  # report the first good reading at once
         self.temp = t
         if may_switch:
             if t > self.setpoint + self.hysteresis:
@@ -66,10 +68,10 @@ class Zone:
                 emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t))
         elif self._warm_since is not None:
             if self._in_excursion:  # back in range: a reading marks the end of the excursion
-                self._reported = now
+                self._next_report = ticks_add(now, self.report_ms)
                 emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t))
             self._warm_since = None
             self._in_excursion = False
-        if ticks_diff(now, self._reported) >= self.report_ms:
-            self._reported = now
+        if self._next_report is None or ticks_diff(now, self._next_report) >= 0:
+            self._next_report = ticks_add(now, self.report_ms)
             emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t))

@@ -315,3 +315,29 @@ def test_full_journal_refuses_offline_pickup_and_reports_lost_events():
     evs = [ev.unpack(p) for _, p in j.read(0, 16, 10000)]
     lost = [e for e in evs if e[0] == ev.EVENTS_LOST]
     assert lost and int.from_bytes(lost[0][3], "big") >= 1 and j.dropped == 0
+
+
+def test_a_week_across_the_ticks_wrap():
+    # On MicroPython ticks wrap every 2**30 ms (12.4 days) and compare only within half of that;
+    # start just before the wrap and let a week pass: no phantom lock-out, rest, or time slip.
+    from firmware.compat import ticks_add
+
+    r = Rig(clock=Clock(ticks_add(0, -3000)), cfg={"throttle_free": 0, "throttle_base_ms": 30000})
+    r.app.set_time(1700000000)
+    r.open(0)
+    r.run(300, door_follows=0)
+    assert r.results == [(0, ev.OPENED, 0)]
+    r.door_pins[0].v = 0
+    r.fb_pins[0].v = 0
+    _install(r, 0, b"10203040")
+    r.keypad.feed(b"99999999#")
+    r.run(50)
+    assert r.said[-1] == "WAIT 30"
+    for _ in range(7 * 24 * 6):  # a week in 10-minute steps
+        r.clock.advance(600000)
+        r.app.step()
+    assert abs(r.app.unix() - (1700000000 + 7 * 86400)) <= 2
+    r.keypad.feed(b"10203040#")
+    r.run(300, door_follows=0)
+    assert r.said[-1] == "OPEN 1"
+    assert r.lock_pins[0].history.count(1) == 2
