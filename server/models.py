@@ -381,3 +381,7 @@ class LedgerLine(Base):
         # One line of each kind per parcel: a replayed event can never charge twice.
         UniqueConstraint("parcel_id", "kind", name="uq_ledger_lines_parcel_kind"),
     )
+
+# The locker link's tables (server/link/models.py) share this metadata, so migrations and the
+# schema check see one schema.
+from server.link import models as _link_models  # noqa: E402,F401
