@@ -12,6 +12,8 @@ SUBCOMMANDS = {
     "db": "server.migrate:db_cli",
     "serve": "server.serve:serve",
     "housekeeping": "server.serve:housekeeping_cmd",
+    "link": "server.link.cli:link_cmd",
+    "demo": "server.link.demo:demo_cmd",
 }
 
 

@@ -7,6 +7,7 @@ import urllib.request
 
 from sqlalchemy import func, select
 
+from server.link.demo import human_close
 from server.link.models import LinkEvent
 from server.models import AccessCode, Compartment, LockerCommand, Notification, Parcel
 
@@ -116,15 +117,11 @@ def commands(db, state=None):
 
 
 def put_and_close(sim, address, number):
-    sim.put_parcel(address, number)
-    time.sleep(0.3)  # the occupancy sensor settles (200 ms debounce) before the door is shut
-    sim.close_door(address, number)
+    human_close(sim, address, number, put=True)
 
 
 def take_and_close(sim, address, number):
-    sim.take_parcel(address, number)
-    time.sleep(0.3)
-    sim.close_door(address, number)
+    human_close(sim, address, number, take=True)
 
 
 def cut(sim, on=True):

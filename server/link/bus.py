@@ -26,6 +26,7 @@ REASONS = {"deposit": m.REASON_DEPOSIT, "pickup": m.REASON_PICKUP, "retrieve": m
            "return": m.REASON_RETURN, "dropoff": m.REASON_DROPOFF, "collect": m.REASON_COLLECT,
            "staff": m.REASON_OPERATOR}
 OK_RESULTS = (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN, m.OPEN_SENSOR_FAULT)
+BUSY_RETRY_S = 0.25  # a board refuses an OPEN as BUSY while its one lock supply is in use (500 ms pulses)
 
 
 class LeaseLost(Exception):
@@ -43,6 +44,7 @@ class _Board:
         self.next_poll = 0.0
         self.needs_sync = True
         self.inflight = {}  # command id -> command: outcome unknown until the journal says
+        self.deferred = []  # [(not before, command)]: the board was busy and did nothing; try again
 
 
 class Options:
@@ -136,7 +138,7 @@ class BusMaster(threading.Thread):
                 if not link_state.holds_lease(self.db, self.owner, self.locker_id):
                     raise LeaseLost()
                 lease_at = now + self.opt.lease_check_s
-            busy = self._one_command()
+            busy = self._one_command() or self._deferred_due()
             for b in self.boards.values():
                 if self.stopping.is_set():
                     return
@@ -305,6 +307,22 @@ class BusMaster(threading.Thread):
         self._execute(b, cmd)
         return True
 
+    def _deferred_due(self):
+        now = time.monotonic()
+        for b in self.boards.values():
+            if b.deferred and b.online and b.deferred[0][0] <= now:
+                _at, cmd = b.deferred.pop(0)
+                if cmd["kind"] == "open" and not link_commands.open_is_fresh(_aged(cmd)):
+                    link_commands.finish(self.db, cmd["id"], "failed", "busy_until_expired")
+                    return True
+                self._execute(b, cmd)
+                return True
+        return False
+
+    def _defer(self, b, cmd):
+        b.deferred.append((time.monotonic() + BUSY_RETRY_S, cmd))
+        b.deferred.sort(key=lambda d: d[0])
+
     def _execute(self, b, cmd):
         if cmd["kind"] == "open":
             self._open(b, cmd)
@@ -318,6 +336,12 @@ class BusMaster(threading.Thread):
             r = self.call(b.address, m.OPEN, fields)
         except LocalProtocolError as exc:
             link_commands.finish(self.db, cmd["id"], "failed", "link_error:%s" % exc)
+            return
+        if r.ok and r.fields["result"] == m.OPEN_REFUSED and r.fields["detail"] == m.REFUSE_BUSY:
+            self._defer(b, cmd)  # nothing was pulsed: the same open goes out again as a new request
+            return
+        if r.kind == NAK and r.nak_code == NAK_BUSY:
+            self._defer(b, cmd)
             return
         if r.ok:
             res = r.fields["result"]

@@ -139,7 +139,8 @@ def apply_one(db, event_id):
             comp = s.scalar(select(Compartment).where(Compartment.board_id == board.id,
                                                       Compartment.index == ev.compartment))
         info = {"kind": ev.kind, "compartment_id": comp.id if comp else None,
-                "chilled": bool(comp and comp.chilled), "board_id": board.id, "locker_id": board.locker_id, "data": _decoded({"kind": ev.kind, "data": ev.data}),
+                "chilled": bool(comp and comp.chilled), "board_id": board.id, "locker_id": board.locker_id,
+                "data": _decoded({"kind": ev.kind, "data": ev.data}),
                 "occupied": ev.occupied, "at": _event_time(ev), "reference": ev.reference, "address": board.address}
     try:
         return _apply(once, info)
@@ -182,6 +183,10 @@ def _open_result(s, e):
     if cmd is None or cmd.locker_id != e["locker_id"]:
         return {"outcome": "no_command", "reference": ref}
     name = result_name(e["data"].get("result", -1), 0)
+    if e["data"].get("result") == m.OPEN_REFUSED:
+        # Nothing was pulsed. The link decides from the reply (a busy board is asked again); an
+        # open left unresolved goes out again as a new request while it is still wanted.
+        return {"outcome": "refusal_noted", "command_id": cmd.id}
     if cmd.state in ("queued", "sent"):
         cmd.state = "done" if e["data"].get("result") in (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN,
                                                           m.OPEN_SENSOR_FAULT) else "failed"
