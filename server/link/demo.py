@@ -65,7 +65,7 @@ class Day:
             v = fn()
             if v:
                 return v
-            time.sleep(0.02)
+            time.sleep(0.05)
         self._error("timed out: " + what)
         return None
 
@@ -184,7 +184,7 @@ class Day:
     def run(self):
         from server.demo_stack import Stack
         self.stack = Stack(lockers=self.n_lockers, boards=2, per_board=8, transport=self.transport, baud=self.baud,
-                           status_period_s=0.2, wait_s=10, couriers_per_carrier=2)
+                           status_period_s=0.2, wait_s=10, couriers_per_carrier=2, board_loop_ms=5)
         self.stack.start()
         self.db = self.stack.db
         started = time.monotonic()

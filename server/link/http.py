@@ -6,13 +6,10 @@ and answers with the command as it then stands. Either way the response names th
 (/api/v1/commands/<id>, field "status_url" and the Location header) for the handheld to poll.
 """
 import json
-import time
 
 from flask import request
 
 from server.services import link_commands
-
-POLL_S = 0.01
 
 
 def attach(app, wait_s=8.0):
@@ -30,11 +27,9 @@ def attach(app, wait_s=8.0):
         if not isinstance(cmd, dict) or "id" not in cmd:
             return response
         db = app.extensions["cunbox_db"]
-        deadline = time.monotonic() + float(app.config["LINK_WAIT_SECONDS"])
         state, result = cmd.get("state"), cmd.get("result")
-        while state in ("queued", "sent") and time.monotonic() < deadline:
-            time.sleep(POLL_S)
-            state, result = link_commands.state_of(db, cmd["id"])
+        if state in ("queued", "sent"):
+            state, result = link_commands.wait_final(db, cmd["id"], float(app.config["LINK_WAIT_SECONDS"]))
         cmd["state"], cmd["result"] = state, result
         url = "/api/v1/commands/%d" % cmd["id"]
         cmd["status_url"] = url

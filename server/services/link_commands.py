@@ -10,6 +10,9 @@ Code commands are triggers: the link installs whatever code is live for the comp
 (or clears it if none is), so commands that arrive out of order or twice still leave the board
 holding exactly the live codes.
 """
+import threading
+import time
+
 from sqlalchemy import select
 
 from server import clock
@@ -24,6 +27,11 @@ def claim_next(db, locker_id, owner, now=None):
 
     Checked against the lease in the same transaction: a worker that lost its lease claims nothing.
     Door opens older than OPEN_STALE_S are failed ('expired') instead of claimed."""
+    with db.reading() as s:  # the common case, nothing queued, costs one read and no write lock
+        if s.scalar(select(LockerCommand.id).where(LockerCommand.locker_id == locker_id,
+                                                   LockerCommand.state == "queued").limit(1)) is None:
+            return None
+
     def fn(s):
         at = now or clock.utcnow()
         lease = s.get(LinkLease, locker_id)
@@ -69,7 +77,40 @@ def finish(db, command_id, state, result):
         if att is not None:
             att.outcome = result
         return True
-    return db.run(fn)
+    changed = db.run(fn)
+    if changed:
+        _finished(command_id)
+    return changed
+
+
+# In-process waiters (the HTTP request that queued a command) are told at once; waiters in other
+# processes than the link worker's fall back to reading the row.
+_done = threading.Condition()
+_done_ids = {}
+
+
+def _finished(command_id):
+    with _done:
+        _done_ids[command_id] = time.monotonic()
+        if len(_done_ids) > 10000:
+            for k in sorted(_done_ids, key=_done_ids.get)[:5000]:
+                del _done_ids[k]
+        _done.notify_all()
+
+
+def wait_final(db, command_id, timeout, poll_s=0.25):
+    """Wait until the command is done or failed, or timeout; returns (state, result)."""
+    end = time.monotonic() + timeout
+    state, result = state_of(db, command_id)
+    while state in ("queued", "sent"):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        with _done:
+            if command_id not in _done_ids:
+                _done.wait(min(left, poll_s))
+        state, result = state_of(db, command_id)
+    return state, result
 
 
 def retry_later(db, command_id, owner):

@@ -188,11 +188,23 @@ def _open_result(s, e):
         # open left unresolved goes out again as a new request while it is still wanted.
         return {"outcome": "refusal_noted", "command_id": cmd.id}
     if cmd.state in ("queued", "sent"):
+        from server.services import link_commands
+        s.info.setdefault("cunbox_finished", []).append(cmd.id)
+        _notify_after_commit(s, link_commands)
         cmd.state = "done" if e["data"].get("result") in (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN,
                                                           m.OPEN_SENSOR_FAULT) else "failed"
         cmd.result = name
         return {"outcome": "command_resolved", "command_id": cmd.id, "result": name}
     return {"outcome": "command_already_final", "command_id": cmd.id}
+
+
+def _notify_after_commit(s, link_commands):
+    from sqlalchemy import event
+
+    @event.listens_for(s, "after_commit", once=True)
+    def _after(sess):
+        for cid in sess.info.pop("cunbox_finished", ()):
+            link_commands._finished(cid)
 
 
 def _code_by_prefix(db, comp_id, prefix):
