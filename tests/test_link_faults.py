@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from _link_helpers import (call, clear_code, code_installed, commands, cut, deposit, duplicate_events, parcel_state,
+from _link_helpers import (call, clear_code, code_installed, cut, deposit, duplicate_events, parcel_state,
                            pulses, put_and_close, take_and_close, wait_for, where)
 from sqlalchemy import select
 
@@ -139,30 +139,35 @@ def test_line_noise_one_percent(stack):
     lid = stack.locker_ids[0]
     sim = stack.sims[lid]
     sim.set_noise(0.01)
-    done = []
-    for k in range(4):
-        status, out = deposit(stack, lid, "SF400000%d" % k, "1380000000%d" % (k % 3 + 1), size="S")
-        assert status == 201, out
-        pid = out["parcel"]["id"]
-        addr, number = where(stack.db, pid)
-        if out["command"]["state"] != "done":  # slow under noise: the handheld polls
-            wait_for(lambda: commands(stack.db) and _cmd_state(stack, out["command"]["id"]) == "done",
-                     what="open command done")
-        wait_for(lambda: sim.compartment(addr, number).door_open, what="door open")
-        put_and_close(sim, addr, number)
-        wait_for(lambda: parcel_state(stack.db, pid) == "in_locker", timeout=30, what="deposit confirmed")
-        done.append((pid, addr, number))
+    done = [_deposit_under_noise(stack, sim, lid, k) for k in range(4)]
     for pid, addr, number in done:
-        wait_for(lambda: code_installed(stack.db, sim, pid), timeout=30, what="code installed")
-        sim.type_code(addr, clear_code(stack.db, pid) + "#")
-        wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by code")
-        take_and_close(sim, addr, number)
-        wait_for(lambda: parcel_state(stack.db, pid) == "picked_up", timeout=30, what="pickup recorded")
-        assert pulses(sim, addr, number) == 2, (pid, addr, number)
+        _pickup_under_noise(stack, sim, pid, addr, number)
     counts = sim.faults.counts
     assert sum(counts.values()) > 0, counts  # the noise really hit the wire
     assert duplicate_events(stack.db) == []
     assert sim.total_pulses() == 2 * len(done)
+
+
+def _deposit_under_noise(stack, sim, lid, k):
+    status, out = deposit(stack, lid, "SF400000%d" % k, "1380000000%d" % (k % 3 + 1), size="S")
+    assert status == 201, out
+    pid, cid = out["parcel"]["id"], out["command"]["id"]
+    addr, number = where(stack.db, pid)
+    # slow under noise: if the request's wait ran out, the handheld polls the command
+    wait_for(lambda: _cmd_state(stack, cid) == "done", timeout=30, what="open command done")
+    wait_for(lambda: sim.compartment(addr, number).door_open, what="door open")
+    put_and_close(sim, addr, number)
+    wait_for(lambda: parcel_state(stack.db, pid) == "in_locker", timeout=30, what="deposit confirmed")
+    return pid, addr, number
+
+
+def _pickup_under_noise(stack, sim, pid, addr, number):
+    wait_for(lambda: code_installed(stack.db, sim, pid), timeout=30, what="code installed")
+    sim.type_code(addr, clear_code(stack.db, pid) + "#")
+    wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by code")
+    take_and_close(sim, addr, number)
+    wait_for(lambda: parcel_state(stack.db, pid) == "picked_up", timeout=30, what="pickup recorded")
+    assert pulses(sim, addr, number) == 2, (pid, addr, number)
 
 
 def _cmd_state(st, cid):
