@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "housekeeping": "server.serve:housekeeping_cmd",
     "link": "server.link.cli:link_cmd",
     "demo": "server.link.demo:demo_cmd",
+    "sim": "hardware_sim.cli:sim",
 }
 
 
