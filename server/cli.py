@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "link": "server.link.cli:link_cmd",
     "demo": "server.link.demo:demo_cmd",
     "sim": "hardware_sim.cli:sim",
+    "seed-demo": "server.seed:seed_demo_cmd",
 }
 
 
