@@ -50,7 +50,7 @@ def test_upgrade_from_empty_downgrade_one_step_and_back(empty_url):
     assert _tables(empty_url) == set(Base.metadata.tables)
     assert _diff(empty_url) == []  # the migrations build exactly the models' schema
 
-    migrate.downgrade(empty_url)  # one step
+    migrate.downgrade(empty_url, "0001")  # back below 0002 (and the link's link_0001 above it)
     assert migrate.current_revision(empty_url) == "0001"
     assert {"temperature_readings", "alarms", "ledger_lines"}.isdisjoint(_tables(empty_url))
     assert "parcels" in _tables(empty_url)
@@ -68,8 +68,8 @@ def test_cli_db_upgrade_and_downgrade(tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["db", "upgrade", "--url", url])
     assert r.exit_code == 0, r.output
-    assert "database at 0002" in r.output
+    assert "database at link_0001" in r.output
     r = runner.invoke(main, ["db", "downgrade", "--url", url])
-    assert r.exit_code == 0 and "database at 0001" in r.output
+    assert r.exit_code == 0 and "database at 0002" in r.output
     r = runner.invoke(main, ["db", "current", "--url", url])
-    assert r.output.strip() == "0001"
+    assert r.output.strip() == "0002"
