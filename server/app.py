@@ -1,4 +1,6 @@
 """Flask application factory."""
+import os
+
 from flask import Flask
 
 from server import config as server_config
@@ -19,6 +21,10 @@ def create_app(config=None):
 
     from server.api import register
     register(app)
+    if cfg.get("LINK_IN_PROCESS", os.environ.get("CUNBOX_LINK") == "in-process"):
+        # SQLite deployments are one process: the locker link runs as threads of the server
+        from server.link.worker import start_in_process
+        start_in_process(app)
     return app
 
 
