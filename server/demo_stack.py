@@ -54,7 +54,7 @@ class Stack:
         migrate.upgrade(self.db_url)
         self.sealer = Sealer(load_secret(self.root))
         self.app = create_app({"DATABASE_URL": self.db_url, "PUBLIC_URL": "http://%s:%s" % (self.host, self.port or 0),
-                               "LINK_WAIT_SECONDS": self.wait_s})
+                               "LINK_WAIT_SECONDS": self.wait_s, "LINK_IN_PROCESS": False})
         self.db = self.app.extensions["cunbox_db"]
         self.app.extensions["cunbox_link_sealer"] = self.sealer
         self._seed_and_start_lockers()
