@@ -211,7 +211,8 @@ class BusMaster(threading.Thread):
             if not self._read_events(b, st):
                 return
             self._resolve_inflight(b)
-        b.next_poll = time.monotonic() + self.opt.status_period_s
+        # fixed rate: the period counts from when this poll was due, not from when it finished
+        b.next_poll = max(b.next_poll + self.opt.status_period_s, time.monotonic() + self.opt.status_period_s / 4)
 
     def _seen(self, b):
         b.fails = 0
@@ -277,16 +278,21 @@ class BusMaster(threading.Thread):
 
     # -- events --------------------------------------------------------------------------------------
     def _read_events(self, b, status):
-        occupancy = {}
-        for i, st in enumerate(status["compartments"]):
-            if not st & m.ST_NO_OCCUPANCY_SENSOR and not st & m.ST_FAULT_OCCUPANCY:
-                occupancy[i + 1] = bool(st & m.ST_OCCUPIED)
         while True:
             r = self.call(b.address, m.EVENTS, {"cursor": b.cursor, "max_count": 16}, auth=b.has_key or None)
             if not r.ok:
                 self._failed(b, "events: %s" % r.kind)
                 return False
             evs = r.fields["events"]
+            occupancy = {}
+            if any(e["kind"] == m.EV_DOOR_CLOSED for e in evs):
+                # what is inside now, read *after* the door closed (the STATUS that led here may be
+                # older than the closing); without it the batch is read again next time
+                fresh = self.call(b.address, m.STATUS)
+                if not fresh.ok:
+                    self._failed(b, "status after events: %s" % fresh.kind)
+                    return False
+                occupancy = _occupancy(fresh.fields)
             if evs:
                 top = link_events.store(self.db, b.board_id, evs, occupancy)  # committed before the ACK
                 self.stats["events"] += len(evs)
@@ -416,6 +422,15 @@ def _aged(cmd):
     if "_claimed" not in cmd:
         return cmd
     return dict(cmd, age_s=cmd["age_s"] + time.monotonic() - cmd["_claimed"])
+
+
+def _occupancy(status):
+    """{compartment number: occupied} for compartments with a working occupancy sensor."""
+    out = {}
+    for i, st in enumerate(status["compartments"]):
+        if not st & m.ST_NO_OCCUPANCY_SENSOR and not st & m.ST_FAULT_OCCUPANCY:
+            out[i + 1] = bool(st & m.ST_OCCUPIED)
+    return out
 
 
 def _set_code_fields(index, code):
