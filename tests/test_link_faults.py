@@ -139,7 +139,7 @@ def test_line_noise_one_percent(stack):
     lid = stack.locker_ids[0]
     sim = stack.sims[lid]
     sim.set_noise(0.01)
-    done = [_deposit_under_noise(stack, sim, lid, k) for k in range(4)]
+    done = [_deposit_under_noise(stack, sim, lid, k) for k in range(3)]
     for pid, addr, number in done:
         _pickup_under_noise(stack, sim, pid, addr, number)
     counts = sim.faults.counts
