@@ -86,3 +86,15 @@ def _alarms(st, kind):
     from server.models import Alarm
     with st.db.reading() as s:
         return s.scalars(select(Alarm).where(Alarm.kind == kind)).all()
+
+
+def test_jammed_lock_fails_the_deposit_once(stack):
+    lid = stack.locker_ids[0]
+    sim = stack.sims[lid]
+    sim.jam(1, 1)  # the smallest compartment, the one a small parcel gets, will not open
+    status, out = deposit(stack, lid, "SF2000009", "13800000002")
+    assert status == 201, out
+    assert out["command"]["state"] == "failed" and out["command"]["result"] == "jammed", out["command"]
+    assert pulses(sim, 1, 1) == 1  # acknowledged is not opened, and a jam is not retried
+    assert parcel_state(stack.db, out["parcel"]["id"]) == "cancelled"  # the courier's retry reserves afresh
+    assert _alarms(stack, "door_failed")
