@@ -1,6 +1,4 @@
 """Flask application factory."""
-import os
-
 from flask import Flask
 
 from server import config as server_config
@@ -21,10 +19,10 @@ def create_app(config=None):
 
     from server.api import register
     register(app)
-    if cfg.get("LINK_IN_PROCESS", os.environ.get("CUNBOX_LINK") == "in-process"):
-        # SQLite deployments are one process: the locker link runs as threads of the server
-        from server.link.worker import start_in_process
-        start_in_process(app)
+    # the locker link: threads of this process (SQLite), or only the bounded wait for doors when
+    # `cunbox link` workers run elsewhere (LINK_MODE / CUNBOX_LINK: in-process | workers)
+    from server.link.worker import configure
+    configure(app)
     return app
 
 
