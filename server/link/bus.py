@@ -196,6 +196,8 @@ class BusMaster(threading.Thread):
     # -- polling -------------------------------------------------------------------------------------
     def _poll(self, b):
         self.stats["polls"] += 1
+        # fixed rate: the period counts from when this poll was due (a failure reschedules sooner)
+        b.next_poll = max(b.next_poll + self.opt.status_period_s, time.monotonic() + self.opt.status_period_s / 4)
         r = self.call(b.address, m.STATUS)
         if not r.ok:
             self._failed(b, "status: %s" % r.kind)
@@ -211,8 +213,6 @@ class BusMaster(threading.Thread):
             if not self._read_events(b, st):
                 return
             self._resolve_inflight(b)
-        # fixed rate: the period counts from when this poll was due, not from when it finished
-        b.next_poll = max(b.next_poll + self.opt.status_period_s, time.monotonic() + self.opt.status_period_s / 4)
 
     def _seen(self, b):
         b.fails = 0
