@@ -221,6 +221,8 @@ class BusMaster(threading.Thread):
             b.needs_sync = True
             hello = self.call(b.address, m.HELLO)
             out = link_state.board_seen(self.db, b.board_id, hello.fields if hello.ok else None)
+            if out.get("replaced"):
+                b.cursor = 0  # its events are stored above the old board's (board_seen moved the offset)
             log.info("locker %d board %d online %s", self.locker_id, b.address, out)
 
     def _failed(self, b, why):
@@ -284,6 +286,13 @@ class BusMaster(threading.Thread):
                 self._failed(b, "events: %s" % r.kind)
                 return False
             evs = r.fields["events"]
+            if not evs and b.cursor and status.get("events_pending"):
+                # it holds unacknowledged events but none above our cursor: its journal started
+                # again from seq 1 (wiped flash, a swapped board): read it from the start
+                b.cursor = link_state.journal_restarted(self.db, b.board_id, b.cursor)
+                b.needs_sync = True
+                status = dict(status, events_pending=0)
+                continue
             occupancy = {}
             if any(e["kind"] == m.EV_DOOR_CLOSED for e in evs):
                 # what is inside now, read *after* the door closed (the STATUS that led here may be
