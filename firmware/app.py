@@ -137,6 +137,12 @@ class App:
             del self.ops[lock]
             self._finish(lock, op, ev.REFUSED, ev.REFUSE_LOCK_FAULT)
             return
+        if not self.door_fault[lock] and self.doors.active(lock):
+            # the door opened while the pulse waited its turn (someone pulled it): it is open now
+            del self.ops[lock]
+            self.locks.release(lock, t)
+            self._finish(lock, op, ev.OPENED, 0)
+            return
         op[0] = _W
         op[1] = t
 

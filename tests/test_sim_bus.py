@@ -63,3 +63,19 @@ def test_a_scripted_person_deposits_and_status_shows_the_parcel():
         assert host.call(1, m.STATUS).fields["compartments"][1] & m.ST_OCCUPIED  # the parcel is in
     finally:
         stop(locker, host)
+
+
+def test_tcp_bridge_connection_drops_and_comes_back():
+    from hardware_sim.hostclient import HostClient
+
+    locker, host = start(transport="tcp", compartments=2)
+    try:
+        assert open_(host, 1, 1)["result"] == m.OPEN_OPENED
+        counter = host.session.board_counter(1)
+        host.close()  # the 4G link drops; the board goes on alone
+        locker.close_door(1, 1)
+        host = HostClient(locker.url, locker.baud, locker.keys, counters={1: counter})
+        wait_for(lambda: host.call(1, m.STATUS).fields["compartments"][0] & m.ST_LOCKED, what="relatched")
+        assert open_(host, 1, 2)["result"] == m.OPEN_OPENED
+    finally:
+        stop(locker, host)
