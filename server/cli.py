@@ -17,6 +17,10 @@ SUBCOMMANDS = {
     "flash": "server.firmware.cli:flash",
     "sim": "hardware_sim.cli:sim",
     "station": "server.stations.cli:station_cli",
+    "link": "server.link.cli:link_cmd",
+    "demo": "server.link.demo:demo_cmd",
+    "sim": "hardware_sim.cli:sim",
+    "seed-demo": "server.seed:seed_demo_cmd",
 }
 
 
