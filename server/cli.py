@@ -10,17 +10,15 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
     "db": "server.migrate:db_cli",
-    "serve": "server.serve:serve",
-    "housekeeping": "server.serve:housekeeping_cmd",
-    "seed-demo": "server.seed:seed_demo_cmd",
+    "demo": "server.link.demo:demo_cmd",
     "firmware": "server.firmware.cli:firmware",
     "flash": "server.firmware.cli:flash",
+    "housekeeping": "server.serve:housekeeping_cmd",
+    "link": "server.link.cli:link_cmd",
+    "seed-demo": "server.seed:seed_demo_cmd",
+    "serve": "server.serve:serve",
     "sim": "hardware_sim.cli:sim",
     "station": "server.stations.cli:station_cli",
-    "link": "server.link.cli:link_cmd",
-    "demo": "server.link.demo:demo_cmd",
-    "sim": "hardware_sim.cli:sim",
-    "seed-demo": "server.seed:seed_demo_cmd",
 }
 
 
