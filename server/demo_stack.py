@@ -4,6 +4,8 @@ lockers on real pseudo-terminals (or TCP), the locker link and the HTTP server (
 `make run` (server/run_demo.py) starts a Stack and waits for Ctrl-C; `cunbox demo`, the link's
 end-to-end tests and bench/bench_link.py build the very same Stack.
 """
+import hashlib
+import hmac
 import logging
 import os
 import pathlib
@@ -52,9 +54,12 @@ class Stack:
         from server.link.keys import Sealer, load_secret
         from server.serve import BackgroundServer, free_port
         migrate.upgrade(self.db_url)
-        self.sealer = Sealer(load_secret(self.root))
+        secret = load_secret(self.root)
+        self.sealer = Sealer(secret)
+        # web sessions get their own key derived from the instance's secret, so they outlive a restart
+        web_key = hmac.new(secret, b"cunbox web sessions", hashlib.sha256).hexdigest()
         self.app = create_app({"DATABASE_URL": self.db_url, "PUBLIC_URL": "http://%s:%s" % (self.host, self.port or 0),
-                               "LINK_WAIT_SECONDS": self.wait_s, "LINK_IN_PROCESS": False})
+                               "LINK_WAIT_SECONDS": self.wait_s, "LINK_IN_PROCESS": False, "SECRET_KEY": web_key})
         self.db = self.app.extensions["cunbox_db"]
         self.app.extensions["cunbox_link_sealer"] = self.sealer
         self._seed_and_start_lockers()
@@ -192,18 +197,47 @@ class Stack:
         return self.sims[locker_id]
 
 
-def walkthrough(stack):
+def walkthrough(stack, consoles, sms_log):
+    """What `make run` prints: where everything is, then a two-line walkthrough a person can follow."""
     lid = stack.locker_ids[0]
     c = stack.tokens["couriers"][0]
+    op = stack.seeded["operators"][0] if getattr(stack, "seeded", None) else None
     phone = stack.accounts[0]["phone"]
-    return [
-        "cunbox is up: API %s/api/v1 (OpenAPI %s/api/v1/openapi.json); %d simulated lockers on %s"
-        % (stack.url, stack.url, len(stack.sims), ", ".join(s.url for s in stack.sims.values())),
+    lines = [
+        "cunbox is up: web pages %s/ — API %s/api/v1 (OpenAPI %s/api/v1/openapi.json); %d simulated lockers on %s"
+        % (stack.url, stack.url, stack.url, len(stack.sims), ", ".join(s.url for s in stack.sims.values())),
+        "Locker consoles (you, standing at the locker; `help` lists commands): %s"
+        % "; ".join("locker %d: nc 127.0.0.1 %d" % (k, srv.port) for k, srv in consoles.items()),
+        "1) Courier: sign in at %s/courier/login as %s / %s and deposit a parcel for %s at locker %d; at that "
+        "locker's console `put B C` and `close B C` for the door the page shows (board B, door C)."
+        % (stack.url, c.get("login", "?"), c.get("password", "?"), phone, lid),
+        "2) Villager: the pickup SMS (code and link) lands in %s; at the console `type B <code>#` opens the door. "
+        "Station operator: %s/login as %s / %s."
+        % (sms_log, stack.url, op["login"] if op else "?", op["password"] if op else "?"),
         "Try: curl -X POST %s/api/v1/deposits -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
         "-d '{\"locker_id\": %d, \"tracking_number\": \"SF1000001\", \"recipient_phone\": \"%s\", "
-        "\"size\": \"S\"}'  -> a simulated door opens; `cunbox demo --parcels 20` runs a whole day."
+        "\"size\": \"S\"}'  (the same deposit from a script); `cunbox demo --parcels 20` runs a whole day."
         % (stack.url, c["token"], lid, phone),
     ]
+    return lines
+
+
+def start_consoles(stack):
+    """A line console per simulated locker on loopback (hardware_sim.control), for a person to act."""
+    from hardware_sim.control import ControlServer, Controller
+    base = int(os.environ.get("CUNBOX_CONSOLE_PORT", "0"))
+    return {lid: ControlServer(Controller(sim), port=base + i if base else 0)
+            for i, (lid, sim) in enumerate(sorted(stack.sims.items()))}
+
+
+def start_housekeeping(stack, sms_log, stop, period=2.0):
+    """Expire reservations, flag overdue parcels and deliver SMS (to a file) as `cunbox serve` does."""
+    from server.serve import housekeeping_loop
+    from server.services.notify import FileSmsAdapter
+    t = threading.Thread(target=housekeeping_loop, args=(stack.db, FileSmsAdapter(sms_log), stop, period),
+                         name="housekeeping", daemon=True)
+    t.start()
+    return t
 
 
 def run(argv=None):
@@ -223,14 +257,21 @@ def run(argv=None):
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     stack = Stack(root=str(root), transport=transport, port=port, auto_close_ms=None, county=True)
+    consoles = {}
     try:
         stack.start()
-        for line in walkthrough(stack):
+        consoles = start_consoles(stack)
+        sms_log = root / "sms-outbox.log"
+        start_housekeeping(stack, sms_log, stop)
+        for line in walkthrough(stack, consoles, sms_log):
             print(line, flush=True)
         while not stop.wait(0.5):
             pass
     finally:
         print("cunbox: stopping", flush=True)
+        stop.set()
+        for srv in consoles.values():
+            srv.stop()
         stack.stop()
     return 0
 

@@ -34,13 +34,15 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig, port):
             if not line:
                 break
             lines.append(line)
-            if line.startswith("Try:"):
+            if line.startswith("Try:"):  # the last line of the walkthrough
                 break
         out = "".join(lines)
-        assert "cunbox is up: API http://127.0.0.1:%d/api/v1" % port in out, out
+        assert "cunbox is up: web pages http://127.0.0.1:%d/" % port in out, out
         assert "/dev/pts/" in out  # simulated lockers on real pseudo-terminals
         with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/health" % port, timeout=10) as r:
             assert r.status == 200
+        with urllib.request.urlopen("http://127.0.0.1:%d/courier/login" % port, timeout=10) as r:
+            assert r.status == 200  # the page the walkthrough sends the courier to
         # the walkthrough's deposit works as printed: the request returns once a simulated door opened
         token = re.search(r"Bearer ([^']+)'", out).group(1)
         body = json.loads(re.search(r"-d '(\{.*?\})'", out).group(1))
@@ -49,6 +51,17 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig, port):
         with urllib.request.urlopen(req, timeout=30) as r:
             dep = json.loads(r.read())
         assert r.status == 201 and dep["command"]["state"] == "done" and dep["command"]["result"] == "opened", dep
+        # ... then the person at the locker: parcel in, door shut, via the console the walkthrough names
+        console_port = int(re.search(r"locker %d: nc 127\.0\.0\.1 (\d+)" % body["locker_id"], out).group(1))
+        board, door = dep["command"]["payload"]["board"], dep["command"]["payload"]["index"]
+        assert _console(console_port, "put %d %d" % (board, door)) == "ok"
+        assert _console(console_port, "close %d %d" % (board, door)) == "ok"
+        # the pickup SMS lands in the file the walkthrough names, with the code in it
+        sms_log = re.search(r"lands in (\S+);", out).group(1)
+        code = _wait(lambda: _code_in(sms_log, body["recipient_phone"]), "pickup SMS with a code")
+        # the villager types the code at the locker: the same door opens, with no server round trip
+        assert _console(console_port, "type %d %s#" % (board, code)) == "ok"
+        _wait(lambda: _door_open(json.loads(_console(console_port, "state %d" % board)), door), "door opened by code")
         proc.send_signal(sig)
         rc = proc.wait(30)
         rest = proc.stdout.read()
@@ -70,3 +83,39 @@ def test_demo_day_200_parcels():
     assert out["offline_pickups"] >= 2
     for k in ("deposit_p50_ms", "deposit_p95_ms", "pickup_p50_ms", "pickup_p95_ms"):
         assert out[k] > 0
+
+
+def _console(port, line):
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock, sock.makefile("rw") as f:
+        f.write(line + "\n")
+        f.flush()
+        return f.readline().strip()
+
+
+def _wait(fn, what, timeout=40):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def _code_in(path, phone):
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    for line in text.splitlines():
+        if phone in line:
+            m = re.search(r"取件码(\d{8})", line)
+            if m:
+                return m.group(1)
+    return None
+
+
+def _door_open(board_state, door):
+    return board_state["compartments"][door - 1]["door_open"]
