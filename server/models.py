@@ -337,6 +337,18 @@ class CodeAttempt(Base):
                       Index("ix_code_attempts_source_at", "source", "at"))
 
 
+class SignInAttempt(Base):
+    """Failed password sign-ins (API and web), counted per login name and per source for the growing
+    lock-out in services/throttle.py; a successful sign-in forgets its login's rows."""
+    __tablename__ = "sign_in_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (Index("ix_sign_in_attempts_login_at", "login", "at"),
+                      Index("ix_sign_in_attempts_source_at", "source", "at"))
+
+
 class TemperatureReading(Base):
     __tablename__ = "temperature_readings"
     id: Mapped[int] = mapped_column(primary_key=True)
