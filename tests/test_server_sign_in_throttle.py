@@ -11,7 +11,7 @@ from server.app import create_app
 from server.clock import utcnow
 from server.errors import Throttled
 from server.services import accounts
-from server.services.web_sessions import verify_password
+from server.services.accounts import verify_password
 
 
 def _without_throttle(snap):

@@ -1,4 +1,5 @@
-"""Users, passwords (werkzeug.security), bearer tokens (only their sha256 is stored), villagers."""
+"""Users, passwords (werkzeug.security), password sign-in (throttled) for API tokens (only their sha256 is
+stored) and web sessions, villagers."""
 import hashlib
 import re
 import secrets
@@ -121,6 +122,33 @@ def login(db, login_name, password, source="unknown", now=None):
     if out is None:
         raise Unauthorized("wrong login or password", code="bad_login")
     return out
+
+
+# ---- web page sessions ---------------------------------------------------------------------------
+# A browser keeps a signed session cookie instead of a bearer token, so a page sign-in creates no token
+# row. The fingerprint ties a session to the account's current password, active flag and role:
+# changing any of them ends every session (server/web/identity.py re-checks it on every request).
+
+WEB_ROLES = ("operator", "maintainer", "courier")
+
+
+def fingerprint(user):
+    return hashlib.sha256(("%s|%s|%s" % (user.password_hash, user.active, user.role)).encode()).hexdigest()[:32]
+
+
+def verify_password(db, login_name, password, roles=WEB_ROLES, source="unknown", now=None):
+    """The identity for a web session if the login and password match an active user of one of `roles`,
+    else None. Throttled like every password sign-in (password_sign_in): may raise Throttled."""
+    def identity(_s, user):
+        return {"role": user.role, "uid": user.id, "fp": fingerprint(user), "station_id": user.station_id,
+                "carrier_id": user.carrier_id, "name": user.name}
+    return password_sign_in(db, login_name, password, source, roles=roles, now=now, then=identity)
+
+
+def session_still_valid(db, uid, role, fp):
+    with db.reading() as s:
+        user = s.get(User, uid)
+        return user is not None and user.active and user.role == role and fingerprint(user) == fp
 
 
 def consenting_account(session, station_id, phone):

@@ -4,7 +4,7 @@ import math
 from flask import g, redirect, render_template, request, url_for
 
 from server.errors import Throttled
-from server.services.web_sessions import verify_password
+from server.services.accounts import verify_password
 from server.web import bp, session_auth
 from server.web.deps import db
 from server.web.forms import Field, Form
