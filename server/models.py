@@ -316,7 +316,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(16))  # pickup_code / dropoff_code / extended / revoked / overdue
+    kind: Mapped[str] = mapped_column(String(16))  # pickup_code / proxy_code / dropoff_code / extended / ...
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
