@@ -9,10 +9,11 @@
 // SCRIPT.py is run once (definitions), then each STEP is a Python statement run in its own
 // top-level call, with a full collection before it; the script records what it needs in globals
 // and the last STEP prints the result.
-import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript/micropython.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { copyInto, loadInterpreter } from "../tools/mpyfs.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const copies = [];
@@ -24,34 +25,10 @@ for (let i = 0; i < argv.length; i++) {
   else if (argv[i] === "--tree") trees.push(argv[++i].split("="));
   else rest.push(argv[i]);
 }
-const mp = await loadMicroPython({
-  heapsize: 512 * 1024,
-  stdout: (d) => process.stdout.write(d),
-  stderr: (d) => process.stderr.write(d),
-  linebuffer: false,
-});
+const mp = await loadInterpreter(512 * 1024);
 
-function mkdirs(p) {
-  let cur = "";
-  for (const part of p.split("/").filter(Boolean)) {
-    cur += "/" + part;
-    try { mp.FS.mkdir(cur); } catch (e) { /* exists */ }
-  }
-}
-
-function copyTree(src, dest) {
-  mkdirs(dest);
-  for (const name of fs.readdirSync(src)) {
-    if (name === "__pycache__" || name.startsWith(".")) continue;
-    const s = path.join(src, name);
-    const d = path.posix.join(dest, name);
-    if (fs.statSync(s).isDirectory()) copyTree(s, d);
-    else if (name.endsWith(".py") || name.endsWith(".mpy")) mp.FS.writeFile(d, fs.readFileSync(s));
-  }
-}
-
-for (const c of copies) copyTree(path.join(root, c), "/" + c);
-for (const [src, dest] of trees) copyTree(src, dest);
+for (const c of copies) copyInto(mp, path.join(root, c), "/" + c, [".py", ".mpy"]);
+for (const [src, dest] of trees) copyInto(mp, src, dest, [".py", ".mpy"]);
 try {
   mp.runPython("import sys\nsys.path.insert(0, '/')\nimport gc");
   mp.runPython(fs.readFileSync(path.resolve(rest[0]), "utf8"));

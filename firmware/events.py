@@ -5,6 +5,16 @@
 # board writes with decode_event_data).
 from firmware.compat import const
 
+# Refusal details of an unlock (ev.REFUSE_*) are the protocol's own numbers, defined once there.
+from protocol.messages import (  # noqa: F401 - re-exported
+    REFUSE_BUSY,
+    REFUSE_LOCK_FAULT,
+    REFUSE_NO_SUCH_COMPARTMENT,
+    REFUSE_NONE,
+    REFUSE_OUT_OF_SERVICE,
+    REFUSE_THROTTLED,
+)
+
 BOOT = const(1)  # board; reset_cause u8 (protocol RESET_*)
 DOOR_OPENED = const(2)  # no data
 DOOR_CLOSED = const(3)  # no data (what is inside: STATUS)
@@ -48,13 +58,6 @@ SENSOR_FAULTY = const(3)
 REFUSED = const(4)
 RESULT_NAMES = ("OPENED", "ALREADY_OPEN", "JAMMED", "SENSOR_FAULT", "REFUSED")
 
-# Refusal details: protocol.messages REFUSE_*.
-REFUSE_NONE = const(0)
-REFUSE_NO_SUCH_COMPARTMENT = const(1)
-REFUSE_OUT_OF_SERVICE = const(2)
-REFUSE_THROTTLED = const(3)
-REFUSE_LOCK_FAULT = const(4)
-REFUSE_BUSY = const(5)
 
 TEMP_INVALID = const(-32768)
 

@@ -23,6 +23,8 @@ manifest is parsed.
 import hashlib
 import json
 
+from protocol import auth
+
 MAGIC = b"CBFW"
 FORMAT = 1
 HEADER_SIZE = 16
@@ -43,27 +45,10 @@ class ImageError(Exception):
         return "%s: %s" % (self.code, self.message)
 
 
-# --- HMAC-SHA256 (RFC 2104). MicroPython has hashlib.sha256 but no hmac module. ---
-
-def hmac_sha256(key, data):
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key + b"\x00" * (64 - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    inner.update(data)
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-    outer.update(inner.digest())
-    return outer.digest()
-
-
-def equal_digest(a, b):
-    """Compare without an early exit, so timing says nothing about where two digests differ."""
-    if len(a) != len(b):
-        return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
+# HMAC-SHA256 (RFC 2104) and the constant-time compare are the protocol's own (protocol/auth.py, written
+# for MicroPython, which has hashlib.sha256 but no hmac module): one implementation for frames and images.
+hmac_sha256 = auth.hmac_sha256
+equal_digest = auth.equal
 
 
 def hexlify(data):

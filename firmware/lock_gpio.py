@@ -3,23 +3,23 @@
 # time (the supply is sized for one); each lock rests at least `rest_factor` times its pulse
 # before the next one, so no coil runs beyond its duty cycle. All outputs are off at boot.
 from firmware.compat import ticks_add, ticks_diff
+from firmware.lock_queue import LockQueue
 
 PULSE_MS = {"solenoid": 500, "motor": 1000}
 
 
-class GpioLocks:
+class GpioLocks(LockQueue):
     def __init__(self, pins, kind="solenoid", pulse_ms=0, rest_factor=4, gap_ms=50, active_level=1,
                  feedback=None, now=0):
         if kind not in PULSE_MS:
             raise ValueError("lock kind must be solenoid or motor")
+        LockQueue.__init__(self, len(pins))
         self.pins = pins
-        self.count = len(pins)
         self.pulse_ms = pulse_ms or PULSE_MS[kind]
         self.rest_ms = self.pulse_ms * rest_factor
         self.gap_ms = gap_ms
         self.on_level = active_level
         self.feedback_inputs = feedback  # DebouncedInputs, active = latch released; or None
-        self._queue = []  # [lock, callback]
         self._on = -1
         self._on_at = now
         # Rest and gap deadlines are kept only while they run and dropped once passed, so ticks
@@ -36,20 +36,6 @@ class GpioLocks:
 
     def energised(self):
         return self._on
-
-    def request(self, lock, callback):
-        """Queue one pulse; callback(lock, ok, started_ms) runs when the pulse starts."""
-        if not 0 <= lock < self.count:
-            raise ValueError("no such lock")
-        self._queue.append([lock, callback])
-
-    def cancel(self, lock):
-        """Drop a queued pulse that has not started; True if one was dropped."""
-        for k in range(len(self._queue)):
-            if self._queue[k][0] == lock:
-                self._queue.pop(k)
-                return True
-        return False
 
     def release(self, lock, now):
         """The door is open: switch this lock's coil off early (saves the coil and the next lock's wait)."""

@@ -10,6 +10,7 @@
 #     unlock   8A BOARD LOCK 11 XOR        answer  8A BOARD LOCK ST XOR   (ST 11 released, 00 latched)
 #     status   80 BOARD LOCK 33 XOR        answer  80 BOARD LOCK ST XOR
 from firmware.compat import ticks_diff
+from firmware.lock_queue import LockQueue
 
 
 def kerong_frame(addr, cmd, data=b""):
@@ -26,20 +27,19 @@ def x8a_frame(head, board, lock, arg):
     return bytes((head, board, lock, arg, head ^ board ^ lock ^ arg))
 
 
-class SerialLockBoard:
+class SerialLockBoard(LockQueue):
     """Shared transaction engine; subclasses know their frames."""
 
     per_board = 16
 
     def __init__(self, uart, count, now=0, timeout_ms=150, retries=2, status_period_ms=250):
+        LockQueue.__init__(self, count)
         self.uart = uart
-        self.count = count
         self.boards = (count + self.per_board - 1) // self.per_board
         self.timeout_ms = timeout_ms
         self.retries = retries
         self.status_period_ms = status_period_ms
         self._rx = bytearray()
-        self._queue = []  # [lock, callback]
         self._cur = None  # [frame, kind ('u'/'s'), lock or board, callback, sent_at, tries]
         self._released = bytearray(count)
         self._known = bytearray(count)
@@ -50,18 +50,6 @@ class SerialLockBoard:
 
     def all_off(self):
         pass  # the lock board owns its outputs
-
-    def request(self, lock, callback):
-        if not 0 <= lock < self.count:
-            raise ValueError("no such lock")
-        self._queue.append([lock, callback])
-
-    def cancel(self, lock):
-        for k in range(len(self._queue)):
-            if self._queue[k][0] == lock:
-                self._queue.pop(k)
-                return True
-        return False
 
     def stuck(self, now):
         return False  # the lock board times its own pulses

@@ -316,7 +316,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(16))  # pickup_code / dropoff_code / extended / revoked / overdue
+    kind: Mapped[str] = mapped_column(String(16))  # pickup_code / proxy_code / dropoff_code / extended / ...
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -335,6 +335,18 @@ class CodeAttempt(Base):
     at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (Index("ix_code_attempts_locker_at", "locker_id", "at"),
                       Index("ix_code_attempts_source_at", "source", "at"))
+
+
+class SignInAttempt(Base):
+    """Failed password sign-ins (API and web), counted per login name and per source for the growing
+    lock-out in services/throttle.py; a successful sign-in forgets its login's rows."""
+    __tablename__ = "sign_in_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (Index("ix_sign_in_attempts_login_at", "login", "at"),
+                      Index("ix_sign_in_attempts_source_at", "source", "at"))
 
 
 class TemperatureReading(Base):

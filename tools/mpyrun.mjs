@@ -7,10 +7,11 @@
 // `import protocol` works exactly as on a board whose flash holds those folders. The script's
 // arguments reach it as sys.argv[1:]. Exit status: the script's SystemExit code, 1 on an
 // uncaught exception, 0 otherwise.
-import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript/micropython.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { copyInto, loadInterpreter } from "./mpyfs.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 let heap = 2 * 1024 * 1024;
@@ -27,43 +28,12 @@ if (rest.length === 0) {
   process.exit(2);
 }
 
-const mp = await loadMicroPython({
-  heapsize: heap,
-  stdout: (d) => process.stdout.write(d),
-  stderr: (d) => process.stderr.write(d),
-  linebuffer: false,
-});
+const mp = await loadInterpreter(heap);
 
-function mkdirs(p) {
-  let cur = "";
-  for (const part of p.split("/").filter(Boolean)) {
-    cur += "/" + part;
-    try { mp.FS.mkdir(cur); } catch (e) { /* exists */ }
-  }
-}
-
-function copyTree(rel) {
+for (const rel of copies) {
   const abs = path.join(root, rel);
-  if (!fs.existsSync(abs)) return;
-  const st = fs.statSync(abs);
-  if (st.isFile()) {
-    mkdirs(path.posix.dirname("/" + rel));
-    mp.FS.writeFile("/" + rel, fs.readFileSync(abs));
-    return;
-  }
-  mkdirs("/" + rel);
-  for (const name of fs.readdirSync(abs)) {
-    if (name === "__pycache__" || name.startsWith(".")) continue;
-    const child = path.posix.join(rel, name);
-    const cabs = path.join(root, child);
-    if (fs.statSync(cabs).isDirectory()) copyTree(child);
-    else if (name.endsWith(".py") || name.endsWith(".json")) {
-      mp.FS.writeFile("/" + child, fs.readFileSync(cabs));
-    }
-  }
+  if (fs.existsSync(abs)) copyInto(mp, abs, "/" + rel, [".py", ".json"]);
 }
-
-for (const c of copies) copyTree(c);
 const script = fs.readFileSync(path.resolve(rest[0]), "utf8");
 const args = JSON.stringify(rest);
 const prelude = "import sys\nsys.path.insert(0, '/')\nsys.argv[:] = " + args + "\n";

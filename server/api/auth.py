@@ -1,7 +1,8 @@
-"""Password sign-in for couriers, station operators and maintainers -> bearer token."""
+"""Password sign-in for couriers, station operators and maintainers -> bearer token (throttled: 429 with
+Retry-After after repeated failures for the login or from the address)."""
 from flask import Blueprint, jsonify
 
-from server.api.common import BODIES, db, parse_body
+from server.api.common import BODIES, db, parse_body, source
 from server.services import accounts
 
 bp = Blueprint("auth", __name__)
@@ -10,4 +11,4 @@ bp = Blueprint("auth", __name__)
 @bp.post("/auth/login")
 def login():
     body = parse_body(BODIES["login"])
-    return jsonify(accounts.login(db(), body["login"], body["password"]))
+    return jsonify(accounts.login(db(), body["login"], body["password"], source=source()))

@@ -113,7 +113,8 @@ ERRORS = {
     "409": "the parcel is not in a state that allows this",
     "410": "the code has expired",
     "422": "refused by a business rule (no consent, no free compartment, ...); see `alternative`",
-    "429": "too many wrong codes (per source or per locker); see Retry-After",
+    "429": "too many wrong codes (per source or per locker) or failed sign-ins (per login or per source); "
+           "see Retry-After",
 }
 
 
@@ -171,7 +172,9 @@ def _paths():
         "/openapi.json": {"get": _op("This document", None, errors=(), ok_content={
             "description": "OpenAPI document", "content": {"application/json": {"schema": {"type": "object"}}}})},
         "/auth/login": {"post": _op("Sign in with login and password; returns a bearer token", "Login",
-                                    body="login", errors=("400", "401"))},
+                                    body="login", errors=("400", "401", "429"),
+                                    description="After repeated wrong passwords for a login or from an address, "
+                                                "sign-in is refused for a growing time (429, Retry-After).")},
         "/deposits": {"post": _op(
             "Start a deposit: consent check, compartment assignment, reservation, door open request", "DepositResult",
             roles=["courier"], body="deposit", ok_status="201", extra_ok={"200": _json(

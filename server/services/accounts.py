@@ -1,4 +1,5 @@
-"""Users, passwords (werkzeug.security), bearer tokens (only their sha256 is stored), villagers."""
+"""Users, passwords (werkzeug.security), password sign-in (throttled) for API tokens (only their sha256 is
+stored) and web sessions, villagers."""
 import hashlib
 import re
 import secrets
@@ -8,7 +9,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from server.clock import utcnow
 from server.errors import BadRequest, Unauthorized
-from server.models import Account, ApiToken, User
+from server.models import ROLES, Account, ApiToken, User
+from server.services import throttle
 from server.services.principals import Principal
 
 TOKEN_PREFIX = "cbx_"
@@ -73,16 +75,80 @@ def authenticate_token(db, token):
         return principal_for_user(user)
 
 
-def login(db, login_name, password):
-    """Password sign-in -> a fresh bearer token for the API."""
+class _BadSignIn(Exception):
+    pass
+
+
+# Checked when the login does not exist, so that timing does not tell which logins exist.
+_DUMMY_HASH = "scrypt:32768:8:1$x$" + "0" * 128
+
+
+def password_sign_in(db, login_name, password, source, roles=ROLES, now=None, then=None):
+    """The common path of every password sign-in (API token, web session), throttled per login name
+    and per source (services/throttle.py).
+
+    Returns then(session, user) for an active user of one of `roles` whose password matches; a wrong
+    login, password or role is counted (committed) and gives None; a locked-out login or source
+    raises Throttled before the password is looked at. Nothing else in the database changes.
+    """
+    key = (login_name or "").strip()[:80]
+
     def fn(s):
-        user = s.scalar(select(User).where(User.login == login_name))
-        if user is None or not user.active or not check_password_hash(user.password_hash, password):
-            raise Unauthorized("wrong login or password", code="bad_login")
+        at = now or utcnow()
+        throttle.check_sign_in(s, key, source, at)
+        user = s.scalar(select(User).where(User.login == key))
+        if user is None or not user.active or user.role not in roles:
+            check_password_hash(_DUMMY_HASH, password or "")
+            ok = False
+        else:
+            ok = check_password_hash(user.password_hash, password or "")
+        if not ok:
+            throttle.record_sign_in_failure(s, key, source, at)
+            return _BadSignIn()
+        throttle.forget_sign_in_failures(s, key)
+        return then(s, user) if then else user
+
+    out = db.run(fn)
+    return None if isinstance(out, _BadSignIn) else out
+
+
+def login(db, login_name, password, source="unknown", now=None):
+    """Password sign-in -> a fresh bearer token for the API."""
+    def token_for(s, user):
         token = issue_token(s, user=user, label="login")
         return {"token": token, "role": user.role, "user_id": user.id, "carrier_id": user.carrier_id,
                 "station_id": user.station_id, "name": user.name}
-    return db.run(fn)
+    out = password_sign_in(db, login_name, password, source, now=now, then=token_for)
+    if out is None:
+        raise Unauthorized("wrong login or password", code="bad_login")
+    return out
+
+
+# ---- web page sessions ---------------------------------------------------------------------------
+# A browser keeps a signed session cookie instead of a bearer token, so a page sign-in creates no token
+# row. The fingerprint ties a session to the account's current password, active flag and role:
+# changing any of them ends every session (server/web/identity.py re-checks it on every request).
+
+WEB_ROLES = ("operator", "maintainer", "courier")
+
+
+def fingerprint(user):
+    return hashlib.sha256(("%s|%s|%s" % (user.password_hash, user.active, user.role)).encode()).hexdigest()[:32]
+
+
+def verify_password(db, login_name, password, roles=WEB_ROLES, source="unknown", now=None):
+    """The identity for a web session if the login and password match an active user of one of `roles`,
+    else None. Throttled like every password sign-in (password_sign_in): may raise Throttled."""
+    def identity(_s, user):
+        return {"role": user.role, "uid": user.id, "fp": fingerprint(user), "station_id": user.station_id,
+                "carrier_id": user.carrier_id, "name": user.name}
+    return password_sign_in(db, login_name, password, source, roles=roles, now=now, then=identity)
+
+
+def session_still_valid(db, uid, role, fp):
+    with db.reading() as s:
+        user = s.get(User, uid)
+        return user is not None and user.active and user.role == role and fingerprint(user) == fp
 
 
 def consenting_account(session, station_id, phone):

@@ -7,8 +7,8 @@ from sqlalchemy import select
 from server import clock
 from server.errors import Conflict, NotFound, Refused
 from server.models import Account, Compartment, Locker, LockerCommand, Parcel, Station
-from server.services import accounts, assignment, audit, doors
-from server.services.principals import check_parcel, require_role
+from server.services import accounts, assignment, audit, doors, parcels
+from server.services.principals import require_role
 from server.services.serialize import compartment_json, parcel_json
 
 COUNTER_ALTERNATIVE = "station_counter"
@@ -101,24 +101,13 @@ def _result(parcel, comp, cmd, replayed):
             "command": doors.command_json(cmd) if cmd else None, "replayed": replayed}
 
 
-def _courier_parcel(s, principal, parcel_id, states):
-    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
-    if parcel is None:
-        raise NotFound("no parcel %s" % parcel_id)
-    check_parcel(principal, parcel)
-    if parcel.state not in states:
-        raise Conflict("parcel %s is %s; this needs it %s" % (parcel_id, parcel.state, " or ".join(states)),
-                       code="wrong_state", state=parcel.state)
-    return parcel
-
-
 def did_not_fit(db, principal, parcel_id, now=None):
     """The parcel did not fit: reserve the best compartment of the next size up and open it."""
     require_role(principal, "courier")
 
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
+        parcel = parcels.locked_parcel(s, principal, parcel_id, ("reserved",))
         old = s.get(Compartment, parcel.active_compartment_id)
         bigger = assignment.sizes_from(old.size, strictly_larger=True)
         account = s.get(Account, parcel.account_id) if parcel.account_id else None
@@ -148,7 +137,7 @@ def reopen(db, principal, parcel_id):
     require_role(principal, "courier")
 
     def fn(s):
-        parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
+        parcel = parcels.locked_parcel(s, principal, parcel_id, ("reserved",))
         comp = s.get(Compartment, parcel.active_compartment_id)
         cmd = doors.open_door(s, comp, "deposit", principal.actor, parcel)
         return _result(parcel, comp, cmd, replayed=False)
@@ -162,7 +151,7 @@ def cancel(db, principal, parcel_id, now=None):
 
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
+        parcel = parcels.locked_parcel(s, principal, parcel_id, ("reserved",))
         _free_reservation(s, parcel, "deposit_cancelled", principal.actor, at)
         return {"parcel": parcel_json(parcel)}
 

@@ -1,7 +1,8 @@
 """Notification outbox. Services add rows in their transaction; an SmsAdapter delivers them later.
 
 The pickup notification names the locker, its address, the storage period, the code and the pickup
-link (the locker rules require all five) and the fee policy after the free period. The clear code
+link (the locker rules require all five) and the fee policy after the free period. It also goes to the
+recipient's proxies from the station book (kind "proxy_code"), saying whom the parcel is for. The clear code
 lives in the outbox only until the message is sent; then it is blanked out.
 """
 import datetime
@@ -11,7 +12,8 @@ import re
 from sqlalchemy import select
 
 from server import clock
-from server.models import Notification
+from server.models import Account, Notification
+from server.stations.proxies import proxies_of
 
 CODE_RE = re.compile(r"(?<!\d)\d{8}(?!\d)")
 
@@ -34,10 +36,29 @@ def pickup_link(public_url, token, code):
 
 def pickup_message(session, parcel, code, link, expires_at, station, locker, carrier):
     deadline = (expires_at + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")  # Beijing time
-    body = ("【村邮柜】您的%s包裹%s已存入%s（%s）。取件码%s，请在%d小时内（%s前）取件。取件链接：%s 。%s" % (
+    text = ("%s包裹%s已存入%s（%s）。取件码%s，请在%d小时内（%s前）取件。取件链接：%s 。%s" % (
         carrier.name, parcel.tracking_number or "", locker.name, station.address, code, station.storage_hours,
         deadline, link, fee_text(parcel.fee_policy)))
-    return _add(session, parcel, "pickup_code", body)
+    row = _add(session, parcel, "pickup_code", "【村邮柜】您的" + text)
+    _to_proxies(session, parcel, text)
+    return row
+
+
+def _to_proxies(session, parcel, text):
+    """The same notice to everyone the station book lets collect for the recipient, saying whom the
+    parcel is for (name and masked phone), so a neighbour collecting for an elderly villager gets the
+    code too."""
+    proxies = [p for p in proxies_of(session, parcel.account_id) if p["phone"] != parcel.phone]
+    if not proxies:
+        return
+    account = session.get(Account, parcel.account_id)
+    body = "【村邮柜】代取通知：%s（%s）的%s" % (account.name, mask_phone(parcel.phone), text)
+    for p in proxies:
+        session.add(Notification(parcel_id=parcel.id, phone=p["phone"], kind="proxy_code", body=body))
+
+
+def mask_phone(phone):
+    return phone[:3] + "****" + phone[-4:] if phone and len(phone) >= 7 else (phone or "")
 
 
 def dropoff_message(session, parcel, code, expires_at, station, locker):

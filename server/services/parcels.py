@@ -1,7 +1,7 @@
 """Reading parcels and door commands, scoped to who asks."""
 from sqlalchemy import or_, select
 
-from server.errors import NotFound
+from server.errors import Conflict, NotFound
 from server.models import LockerCommand, Parcel, ParcelEvent
 from server.services import doors
 from server.services.principals import check_parcel, check_station
@@ -21,6 +21,19 @@ def get_parcel(db, principal, parcel_id):
         out["events"] = [{"at": iso(e.at), "from_state": e.from_state, "to_state": e.to_state,
                           "action": e.action, "actor": e.actor} for e in events]
         return out
+
+
+def locked_parcel(s, principal, parcel_id, states):
+    """The parcel, row-locked for the caller's transaction, if the caller may reach it (else NotFound)
+    and it is in one of `states` (else Conflict wrong_state)."""
+    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
+    if parcel is None:
+        raise NotFound("no parcel %s" % parcel_id)
+    check_parcel(principal, parcel)
+    if parcel.state not in states:
+        raise Conflict("parcel %s is %s; this needs it %s" % (parcel_id, parcel.state, " or ".join(states)),
+                       code="wrong_state", state=parcel.state)
+    return parcel
 
 
 def station_parcels(db, principal, station_id, state=None, search=None, limit=200):

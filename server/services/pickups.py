@@ -9,8 +9,8 @@ from sqlalchemy import select
 from server import clock
 from server.errors import Conflict, Forbidden, Gone, NotFound, Refused
 from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
-from server.services import assignment, audit, codes, doors, lifecycle, notify, throttle
-from server.services.principals import check_parcel, require_role
+from server.services import assignment, audit, codes, doors, lifecycle, notify, parcels, throttle
+from server.services.principals import require_role
 from server.services.serialize import compartment_json, parcel_json
 
 
@@ -172,14 +172,7 @@ def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
 def operator_parcel(s, principal, parcel_id, states):
     """The parcel, locked, if the caller is its station's operator and it is in one of `states`."""
     require_role(principal, "operator")
-    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
-    if parcel is None:
-        raise NotFound("no parcel %s" % parcel_id)
-    check_parcel(principal, parcel)
-    if parcel.state not in states:
-        raise Conflict("parcel %s is %s; this needs it %s" % (parcel_id, parcel.state, " or ".join(states)),
-                       code="wrong_state", state=parcel.state)
-    return parcel
+    return parcels.locked_parcel(s, principal, parcel_id, states)
 
 
 def resend(db, principal, parcel_id, now=None):

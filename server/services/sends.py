@@ -1,22 +1,40 @@
-"""Sends of farm produce out of the village: booking with a drop-off code, drop-off at the locker
-(pickups.verify_at_locker with the drop-off code), collection by the chosen carrier's courier."""
+"""Sends of farm produce out of the village: booking with a drop-off code (by the station for a villager,
+or by the villager on the public page), drop-off at the locker (pickups.verify_at_locker with the
+drop-off code), collection by the chosen carrier's courier."""
 import datetime
 
 from sqlalchemy import select
 
 from server import clock
-from server.errors import Conflict, NotFound, Refused
+from server.errors import BadRequest, Conflict, NotFound, Refused
 from server.models import SIZES, Account, Carrier, Locker, Parcel, Station
-from server.services import audit, codes, doors, lifecycle, notify
-from server.services.principals import check_parcel, check_station, require_role
+from server.services import accounts, audit, codes, doors, lifecycle, notify
+from server.services.principals import Principal, check_parcel, check_station, require_role
 from server.services.serialize import parcel_json
 
 
+VILLAGER = Principal("villager", label="villager")
+
+
 def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable=False, chilled_agreed=False,
-              now=None):
-    """Book a send for a villager (the station books on their behalf). Fresh produce goes only to a
-    chilled compartment, and only with the sender's declared agreement. Returns the drop-off code once."""
-    require_role(principal, "operator")
+              now=None, phone=None):
+    """Book a send of produce. Fresh produce goes only to a chilled compartment, and only with the
+    sender's declared agreement.
+
+    - The station books on a villager's behalf: `principal` is the station's operator, `account_id`
+      the villager's account; the drop-off code is returned once (and sent by SMS).
+    - A villager books from the public page: `principal` is VILLAGER, `account_id` None, `phone` the
+      sender's number, which must be in the resident book of the locker's station. Anyone can type any
+      number, so the drop-off code is never returned: it goes only by SMS to that phone. The audit
+      trail names the account ("villager:account:<id>").
+    """
+    require_role(principal, "operator", "villager")
+    by_villager = principal.role == "villager"
+    if by_villager:
+        if account_id is not None:
+            raise BadRequest("a villager's booking names the sender by phone, not by account",
+                             code="bad_booking", field="account_id")
+        phone = accounts.normalise_phone(phone)
     if size not in SIZES:
         raise Refused("size must be one of %s" % ", ".join(SIZES), code="bad_size")
     if perishable and not chilled_agreed:
@@ -26,13 +44,18 @@ def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable
 
     def fn(s):
         at = now or clock.utcnow()
-        account = s.get(Account, account_id)
-        if account is None or account.deleted_at is not None:
-            raise NotFound("no account %s" % account_id)
-        check_station(principal, account.station_id)
-        locker = s.get(Locker, locker_id)
-        if locker is None or locker.station_id != account.station_id:
-            raise NotFound("no locker %s at this station" % locker_id)
+        if by_villager:
+            account, locker = _villager_account(s, phone, locker_id)
+            actor = "villager:account:%d" % account.id
+        else:
+            account = s.get(Account, account_id)
+            if account is None or account.deleted_at is not None:
+                raise NotFound("no account %s" % account_id)
+            check_station(principal, account.station_id)
+            locker = s.get(Locker, locker_id)
+            if locker is None or locker.station_id != account.station_id:
+                raise NotFound("no locker %s at this station" % locker_id)
+            actor = principal.actor
         if s.get(Carrier, carrier_id) is None:
             raise NotFound("no carrier %s" % carrier_id)
         station = s.get(Station, locker.station_id)
@@ -42,13 +65,28 @@ def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable
                         phone=account.phone, created_at=at)
         s.add(parcel)
         s.flush()
-        audit.created(s, parcel, "send_booked", principal.actor, at=at)
+        audit.created(s, parcel, "send_booked", actor, at=at)
         expires = at + datetime.timedelta(hours=station.storage_hours)
-        code, _row = codes.issue(s, parcel, "dropoff", expires, None, principal.actor, now=at)
+        code, _row = codes.issue(s, parcel, "dropoff", expires, None, actor, now=at)
         notify.dropoff_message(s, parcel, code, expires, station, locker)
+        if by_villager:
+            return {"parcel_id": parcel.id, "phone": account.phone, "expires_at": clock.iso(expires)}
         return {"parcel": parcel_json(parcel), "dropoff_code": code, "expires_at": clock.iso(expires)}
 
     return db.run(fn)
+
+
+def _villager_account(s, phone, locker_id):
+    """(account, locker) for a villager's own booking: the phone's account at the locker's station."""
+    locker = s.get(Locker, locker_id)
+    if locker is None:
+        raise NotFound("no locker %s" % locker_id, field="locker_id")
+    account = s.scalar(select(Account).where(Account.station_id == locker.station_id, Account.phone == phone,
+                                             Account.deleted_at.is_(None)).order_by(Account.id))
+    if account is None:
+        raise NotFound("no resident with phone %s at this locker's station; ask the station keeper to add "
+                       "you to the resident book" % phone, code="no_account", field="phone")
+    return account, locker
 
 
 def collect(db, principal, parcel_id, now=None):

@@ -1,5 +1,5 @@
 """Re-check a session's identity against the database on every request (disabled or re-keyed users)."""
-from server.services.web_sessions import session_still_valid
+from server.services.accounts import session_still_valid
 from server.web.deps import db
 
 

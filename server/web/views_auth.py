@@ -1,7 +1,10 @@
 """Home, sign-in and sign-out for operators, maintainers and couriers."""
+import math
+
 from flask import g, redirect, render_template, request, url_for
 
-from server.services.web_sessions import verify_password
+from server.errors import Throttled
+from server.services.accounts import verify_password
 from server.web import bp, session_auth
 from server.web.deps import db
 from server.web.forms import Field, Form
@@ -23,16 +26,24 @@ def home():
 
 def _login(roles, template, title_key, body_class=""):
     form = LoginForm(request.form)
+    retry_after = None
     if request.method == "POST" and form.validate():
-        ident = verify_password(db(), form.cleaned["login"], form.cleaned["password"], roles=roles)
-        if ident is None:
-            form.add_error("password", "err.bad_login")
+        try:
+            ident = verify_password(db(), form.cleaned["login"], form.cleaned["password"], roles=roles,
+                                    source="ip:%s" % (request.remote_addr or "unknown"))
+        except Throttled as exc:
+            ident, retry_after = None, exc.details["retry_after"]
+            form.add_error("password", "err.sign_in_locked", minutes=max(1, math.ceil(retry_after / 60)))
         else:
-            session_auth.sign_in(**ident)
-            default = url_for(HOME_BY_ROLE[ident["role"]])
-            return redirect(session_auth.safe_next(request.args.get("next"), default))
-    status = 400 if request.method == "POST" else 200
-    return render_template(template, form=form, title_key=title_key, body_class=body_class), status
+            if ident is None:
+                form.add_error("password", "err.bad_login")
+            else:
+                session_auth.sign_in(**ident)
+                default = url_for(HOME_BY_ROLE[ident["role"]])
+                return redirect(session_auth.safe_next(request.args.get("next"), default))
+    status = (429 if retry_after else 400) if request.method == "POST" else 200
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return render_template(template, form=form, title_key=title_key, body_class=body_class), status, headers
 
 
 @bp.route("/login", methods=["GET", "POST"])

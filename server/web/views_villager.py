@@ -6,8 +6,7 @@ from flask import render_template, request
 
 from server.errors import ApiError
 from server.models import SIZES
-from server.services import pickups, qr
-from server.services.web_sends import book_for_villager
+from server.services import pickups, qr, sends
 from server.web import bp, queries_courier, queries_villager, web_actions
 from server.web.deps import db
 from server.web.forms import CODE_RE, Field, Form, phone_field
@@ -107,10 +106,10 @@ def villager_send():
     booked = None
     if request.method == "POST" and form.validate():
         try:
-            booked = book_for_villager(db(), form.cleaned["phone"], int(form.cleaned["locker_id"]),
-                                       int(form.cleaned["carrier_id"]), form.cleaned["size"],
-                                       perishable=form.cleaned["perishable"],
-                                       chilled_agreed=form.cleaned["chilled_agreed"])
+            booked = sends.book_send(db(), sends.VILLAGER, None, int(form.cleaned["locker_id"]),
+                                     int(form.cleaned["carrier_id"]), form.cleaned["size"],
+                                     perishable=form.cleaned["perishable"],
+                                     chilled_agreed=form.cleaned["chilled_agreed"], phone=form.cleaned["phone"])
         except ApiError as exc:
             web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone",
                                                  "chilled_agreement_required": "chilled_agreed",
