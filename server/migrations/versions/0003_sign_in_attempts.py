@@ -1,7 +1,7 @@
 """failed sign-in attempts, for the growing sign-in lock-out
 
 Revision ID: 0003
-Revises: sync0001
+Revises: link_0001
 Create Date: 2026-11-29 03:10:00.000000
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0003'
-down_revision = 'sync0001'
+down_revision = 'link_0001'
 branch_labels = None
 depends_on = None
 
