@@ -19,8 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("sig,port", [(signal.SIGINT, 47401), (signal.SIGTERM, 47402)])
-def test_make_run_starts_serves_and_stops(tmp_path, sig, port):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_make_run_starts_serves_and_stops(tmp_path, sig):
+    port = _free_port()  # the OS picks it: a fixed port may be another run's server on a shared machine
     env = dict(os.environ, CUNBOX_INSTANCE_DIR=str(tmp_path / "instance"), CUNBOX_PORT=str(port),
                PYTHONUNBUFFERED="1")
     env.pop("CUNBOX_DATABASE_URL", None)
@@ -119,3 +120,10 @@ def _code_in(path, phone):
 
 def _door_open(board_state, door):
     return board_state["compartments"][door - 1]["door_open"]
+
+
+def _free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
