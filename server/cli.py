@@ -9,6 +9,9 @@ import click
 
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
+    "db": "server.migrate:db_cli",
+    "serve": "server.serve:serve",
+    "housekeeping": "server.serve:housekeeping_cmd",
 }
 
 

@@ -1,0 +1,84 @@
+# Locks driven straight from GPIO through a driver chip (ULN2803 or MOSFETs): one output per lock.
+# A pulse is bounded (default 500 ms solenoid, 1000 ms motor); only one lock is energised at a
+# time (the supply is sized for one); each lock rests at least `rest_factor` times its pulse
+# before the next one, so no coil runs beyond its duty cycle. All outputs are off at boot.
+from firmware.compat import ticks_diff
+
+PULSE_MS = {"solenoid": 500, "motor": 1000}
+
+
+class GpioLocks:
+    def __init__(self, pins, kind="solenoid", pulse_ms=0, rest_factor=4, gap_ms=50, active_level=1,
+                 feedback=None, now=0):
+        if kind not in PULSE_MS:
+            raise ValueError("lock kind must be solenoid or motor")
+        self.pins = pins
+        self.count = len(pins)
+        self.pulse_ms = pulse_ms or PULSE_MS[kind]
+        self.rest_ms = self.pulse_ms * rest_factor
+        self.gap_ms = gap_ms
+        self.on_level = active_level
+        self.feedback_inputs = feedback  # DebouncedInputs, active = latch released; or None
+        self._queue = []  # [lock, callback]
+        self._on = -1
+        self._on_at = now
+        self._off_at = now
+        self._rested = [None] * self.count  # when each lock was last switched off
+        self.all_off()
+
+    def all_off(self):
+        for p in self.pins:
+            p.value(1 - self.on_level)
+        self._on = -1
+
+    def energised(self):
+        return self._on
+
+    def request(self, lock, callback):
+        """Queue one pulse; callback(lock, ok, started_ms) runs when the pulse starts."""
+        if not 0 <= lock < self.count:
+            raise ValueError("no such lock")
+        self._queue.append([lock, callback])
+
+    def pending(self, lock):
+        if self._on == lock:
+            return True
+        for q in self._queue:
+            if q[0] == lock:
+                return True
+        return False
+
+    def poll(self, now):
+        if self._on >= 0:
+            if ticks_diff(now, self._on_at) >= self.pulse_ms:
+                self.pins[self._on].value(1 - self.on_level)
+                self._rested[self._on] = now
+                self._on = -1
+                self._off_at = now
+            return
+        if not self._queue or ticks_diff(now, self._off_at) < self.gap_ms:
+            return
+        for k in range(len(self._queue)):
+            lock, cb = self._queue[k]
+            last = self._rested[lock]
+            if last is None or ticks_diff(now, last) >= self.rest_ms:
+                self._queue.pop(k)
+                self._on = lock
+                self._on_at = now
+                self.pins[lock].value(self.on_level)
+                cb(lock, True, now)
+                return
+
+    def feedback(self, lock):
+        """True when the latch reports released, False engaged, None when not wired."""
+        fb = self.feedback_inputs
+        if fb is None or not fb.wired(lock):
+            return None
+        return fb.active(lock)
+
+    def poll_inputs(self, now, changed):
+        if self.feedback_inputs is not None:
+            self.feedback_inputs.poll(now, changed)
+
+    def healthy(self):
+        return True

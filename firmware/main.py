@@ -1,0 +1,90 @@
+# Board entry point. Copied to the board's root as main.py (next to the protocol/ and firmware/
+# folders). It only wires the real hardware from /config.json and starts the app; all logic lives
+# in modules that receive their hardware, so the simulator can run them with a fake `machine`.
+#
+# /config.json (written at provisioning), pins are GPIO numbers:
+# {"address": 3, "locker_id": "LK-0001", "key": "<32+ hex chars>", "compartments": 16,
+#  "locks": {"type": "gpio", "kind": "solenoid", "pins": [...], "feedback_pins": [...]}
+#        or {"type": "kerong" | "8a", "uart": 1, "tx": 17, "rx": 16, "baud": 9600},
+#  "doors": {"pins": [...], "open_level": 1, "pull": "up"}, "occupancy": {"pins": [...]},
+#  "bus": {"uart": 2, "tx": 25, "rx": 26, "de": 27, "baud": 9600},
+#  "keypad": {"uart": 0, ...}, "scanner": {"uart": ..., "baud": 9600},
+#  "zones": [{"adc": 34, "relay": 5, "setpoint": 40, "hysteresis": 10}], "wdt_ms": 8000}
+import json
+
+CONFIG = "/config.json"
+FLASH = "/flash"
+
+# machine.reset_cause() values -> protocol RESET_* numbers
+_CAUSES = (("PWRON_RESET", 1), ("HARD_RESET", 2), ("WDT_RESET", 3), ("DEEPSLEEP_RESET", 4), ("SOFT_RESET", 5))
+
+
+def reset_cause(machine):
+    c = machine.reset_cause()
+    for name, value in _CAUSES:
+        if getattr(machine, name, None) == c:
+            return value
+    return 0
+
+
+def wire(cfg, machine):
+    """The hardware objects the config names, as the dict firmware.board.build() takes."""
+    Pin = machine.Pin
+    pull = {"up": Pin.PULL_UP, "down": getattr(Pin, "PULL_DOWN", None), None: None}
+
+    def outputs(nums, off):
+        return [Pin(n, Pin.OUT, value=off) for n in nums]
+
+    def inputs(spec):
+        p = pull[spec.get("pull", "up")]
+        return [None if n is None else Pin(n, Pin.IN, p) for n in spec.get("pins", [])]
+
+    def uart(spec):
+        u = machine.UART(spec["uart"], baudrate=spec.get("baud", 9600))
+        if "tx" in spec:
+            u.init(baudrate=spec.get("baud", 9600), tx=Pin(spec["tx"]), rx=Pin(spec["rx"]))
+        return u
+
+    hw = {"reset_cause": reset_cause(machine), "uid": machine.unique_id(), "reset": machine.reset}
+    locks = cfg.get("locks", {})
+    if locks.get("type", "gpio") == "gpio":
+        hw["lock_pins"] = outputs(locks["pins"], 1 - locks.get("active", 1))  # all off from the first instant
+        if locks.get("feedback_pins"):
+            hw["feedback_pins"] = inputs({"pins": locks["feedback_pins"], "pull": locks.get("pull", "up")})
+    else:
+        hw["lock_uart"] = uart(locks)
+    hw["door_pins"] = inputs(cfg["doors"])
+    if cfg.get("occupancy"):
+        hw["occupancy_pins"] = inputs(cfg["occupancy"])
+    from firmware.rs485 import Rs485
+
+    bus = cfg["bus"]
+    hw["bus"] = Rs485(uart(bus), Pin(bus["de"], Pin.OUT, value=0) if "de" in bus else None)
+    for name in ("keypad", "scanner"):
+        if cfg.get(name):
+            hw[name] = uart(cfg[name])
+    hw["zones"] = [(machine.ADC(Pin(z["adc"])), Pin(z["relay"], Pin.OUT, value=1 - z.get("relay_on", 1)))
+                   for z in cfg.get("zones", [])]
+    if cfg.get("wdt_ms"):
+        hw["wdt"] = machine.WDT(timeout=cfg["wdt_ms"])
+    return hw
+
+
+def main():
+    import time
+
+    import machine
+
+    from firmware import board
+    from firmware.compat import TicksClock
+
+    with open(CONFIG) as f:
+        cfg = json.load(f)
+    hw = wire(cfg, machine)
+    hw["idle"] = lambda: time.sleep_ms(1)
+    app = board.build(cfg, hw, TicksClock(), FLASH)
+    board.run_forever(app, board.build_server(app, cfg, hw), time.sleep_ms)
+
+
+if __name__ == "__main__":
+    main()

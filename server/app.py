@@ -1,0 +1,26 @@
+"""Flask application factory."""
+from flask import Flask
+
+from server import config as server_config
+from server.db import Database
+
+
+def create_app(config=None):
+    """Build the app. `config` overrides the environment (CUNBOX_DATABASE_URL, ...); pass
+    {"DATABASE": Database(...)} to share an existing Database. The schema must already exist
+    (`cunbox db upgrade`); the app never creates tables."""
+    cfg = server_config.load(config)
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(cfg)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    db = cfg.get("DATABASE") or Database(cfg["DATABASE_URL"], settings=cfg)
+    app.extensions["cunbox_db"] = db
+
+    from server.api import register
+    register(app)
+    return app
+
+
+def get_db(app):
+    return app.extensions["cunbox_db"]

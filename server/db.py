@@ -1,0 +1,89 @@
+"""Engine and transactions. Services run their work inside `Database.transaction()`.
+
+SQLite: WAL journal, a busy timeout, and BEGIN IMMEDIATE for write transactions, so concurrent
+writers queue on the database lock instead of failing half-way. PostgreSQL: READ COMMITTED with
+row locks taken by the services (SELECT ... FOR UPDATE [SKIP LOCKED]); unique constraints are the
+last line of defence (see models.Parcel.active_compartment_id).
+"""
+import contextlib
+import pathlib
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+
+def make_engine(url, **kw):
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False}, **kw)
+        _sqlite_setup(engine)
+        return engine
+    if "poolclass" not in kw:
+        kw.update(pool_size=20, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, **kw)
+
+
+def _sqlite_setup(engine):
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take transaction control away from the sqlite3 module; we emit BEGIN ourselves.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take the database lock up front: no read-then-upgrade deadlocks between writers.
+        mode = "IMMEDIATE" if conn.get_execution_options().get("cunbox_write") else "DEFERRED"
+        conn.exec_driver_sql("BEGIN " + mode)
+
+
+class Database:
+    def __init__(self, url, engine=None, settings=None):
+        self.url = url
+        self.settings = settings or {"PUBLIC_URL": "http://127.0.0.1:8000"}
+        self.engine = engine or make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.engine.execution_options(cunbox_write=True), expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        with self._write() as session, session.begin():
+            session.info["settings"] = self.settings
+            yield session
+
+    @contextlib.contextmanager
+    def reading(self):
+        with self._read() as session, session.begin():
+            yield session
+
+    def run(self, fn, retries=4):
+        """Run fn(session) in a write transaction, retrying when a concurrent writer won a race.
+
+        A unique-constraint violation (two requests inserting the same tracking number, two
+        transactions reserving one compartment) or a PostgreSQL serialization failure / deadlock
+        rolls back everything fn did; the retry then sees the winner's committed rows.
+        """
+        for attempt in range(retries + 1):
+            try:
+                with self.transaction() as session:
+                    return fn(session)
+            except IntegrityError:
+                if attempt == retries:
+                    raise
+            except DBAPIError as exc:
+                code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+                if code not in ("40001", "40P01") or attempt == retries:
+                    raise
+
+    def dispose(self):
+        self.engine.dispose()

@@ -1,0 +1,100 @@
+"""`cunbox serve`: the API under waitress (a production WSGI server), with the housekeeping loop
+(expired reservations, overdue parcels, notification delivery) in a background thread."""
+import logging
+import pathlib
+import socket
+import threading
+
+import click
+
+log = logging.getLogger("cunbox.serve")
+
+
+def make_server(app, host="127.0.0.1", port=8000, threads=8):
+    from waitress.server import create_server
+    return create_server(app, host=host, port=port, threads=threads, ident="cunbox", connection_limit=200,
+                         channel_timeout=60)
+
+
+class BackgroundServer:
+    """A waitress server running in a thread (tests and benchmarks talk to it over loopback)."""
+
+    def __init__(self, app, host="127.0.0.1", port=0, threads=8):
+        self.server = make_server(app, host, port or free_port(host), threads)
+        self.port = int(self.server.effective_port)
+        self.url = "http://%s:%d" % (host, self.port)
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="waitress")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+def free_port(host="127.0.0.1", first=42000, last=42099):
+    """A free TCP port in cunbox's development range."""
+    for port in range(first, last + 1):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in %d-%d" % (first, last))
+
+
+def housekeeping_loop(db, adapter, stop, period=60.0):
+    from server.services import housekeeping
+    while not stop.wait(period):
+        try:
+            housekeeping.run_once(db, adapter)
+        except Exception:  # noqa: BLE001 - keep serving; the next round retries
+            log.exception("housekeeping failed")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--housekeeping-period", default=60.0, show_default=True, type=float,
+              help="seconds between housekeeping rounds (0 disables)")
+def serve(host, port, threads, housekeeping_period):
+    """Serve the cunbox API (waitress). The database must be migrated (`cunbox db upgrade`)."""
+    from server import migrate
+    from server.app import create_app
+    from server.services.notify import FileSmsAdapter
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    app = create_app()
+    db = app.extensions["cunbox_db"]
+    if migrate.current_revision(db.url) is None:
+        raise click.ClickException("the database at %s has no schema; run `cunbox db upgrade` first" % db.url)
+    stop = threading.Event()
+    if housekeeping_period > 0:
+        adapter = FileSmsAdapter(pathlib.Path("instance") / "sms-outbox.log")
+        threading.Thread(target=housekeeping_loop, args=(db, adapter, stop, housekeeping_period), daemon=True,
+                         name="housekeeping").start()
+    server = make_server(app, host, port, threads)
+    click.echo("cunbox API on http://%s:%d/api/v1 (OpenAPI: /api/v1/openapi.json)" % (host, port))
+    try:
+        server.run()
+    finally:
+        stop.set()
+
+
+@click.command("housekeeping")
+def housekeeping_cmd():
+    """Run one housekeeping round now: expire reservations, flag overdue parcels, send notifications."""
+    from server.app import create_app
+    from server.services import housekeeping
+    from server.services.notify import FileSmsAdapter
+    app = create_app()
+    out = housekeeping.run_once(app.extensions["cunbox_db"], FileSmsAdapter(pathlib.Path("instance") /
+                                                                              "sms-outbox.log"))
+    click.echo(" ".join("%s=%s" % kv for kv in out.items()))

@@ -1,0 +1,163 @@
+"""Courier deposits: consent check, assignment, reservation with a time limit, door request;
+'did not fit' moves to the next size up; a retried request never reserves a second compartment."""
+import datetime
+
+from sqlalchemy import select
+
+from server import clock
+from server.errors import Conflict, NotFound, Refused
+from server.models import Compartment, Locker, LockerCommand, Parcel, Station
+from server.services import accounts, assignment, audit, doors
+from server.services.principals import check_parcel, require_role
+from server.services.serialize import compartment_json, parcel_json
+
+COUNTER_ALTERNATIVE = "station_counter"
+
+
+def start_deposit(db, principal, locker_id, tracking_number, phone, size, perishable=False, now=None):
+    """Reserve a compartment for an inbound parcel and ask its door to open.
+
+    Returns {"parcel", "compartment", "command", "replayed"}; replayed is True when this tracking number
+    was already deposited or reserved by this carrier (nothing new is reserved then).
+    """
+    require_role(principal, "courier")
+    phone = accounts.normalise_phone(phone)
+
+    def fn(s):
+        at = now or clock.utcnow()
+        locker = s.get(Locker, locker_id)
+        if locker is None:
+            raise NotFound("no locker %s" % locker_id)
+        existing = s.scalar(select(Parcel).where(Parcel.carrier_id == principal.carrier_id,
+                                                 Parcel.tracking_number == tracking_number).with_for_update())
+        if existing is not None:
+            return _replay(s, existing, locker_id, phone)
+        account, why = accounts.consenting_account(s, locker.station_id, phone)
+        if account is None:
+            raise Refused(_consent_message(why, phone), code=why, alternative=COUNTER_ALTERNATIVE)
+        expire_reservations_in(s, locker_id, at)
+        comp = assignment.choose(s, locker_id, assignment.sizes_from(size), perishable, account.height_preference)
+        if comp is None:
+            raise Refused("no free %scompartment of size %s or larger in locker %s" % (
+                "chilled " if perishable else "", size, locker_id), code="no_free_compartment",
+                alternative=COUNTER_ALTERNATIVE)
+        station = s.get(Station, locker.station_id)
+        parcel = Parcel(direction="in", carrier_id=principal.carrier_id, tracking_number=tracking_number,
+                        station_id=locker.station_id, locker_id=locker_id, size=size, perishable=bool(perishable),
+                        state="reserved", account_id=account.id, phone=phone, courier_id=principal.user_id,
+                        active_compartment_id=comp.id, compartment_id=comp.id,
+                        reserved_until=at + datetime.timedelta(minutes=station.reservation_minutes), created_at=at)
+        s.add(parcel)
+        s.flush()
+        audit.created(s, parcel, "deposit_started", principal.actor, {"compartment_id": comp.id}, at=at)
+        cmd = doors.open_door(s, comp, "deposit", principal.actor, parcel)
+        return _result(parcel, comp, cmd, replayed=False)
+
+    return db.run(fn)
+
+
+def _consent_message(why, phone):
+    if why == "no_account":
+        return ("no villager account with phone %s at this station; locker delivery needs the recipient's "
+                "recorded consent: hand the parcel in at the station counter" % phone)
+    return ("the recipient %s has not agreed to locker delivery; hand the parcel in at the station counter"
+            % phone)
+
+
+def _replay(s, parcel, locker_id, phone):
+    if parcel.direction != "in" or parcel.phone != phone or parcel.locker_id != locker_id:
+        raise Conflict("tracking number %s is already used by this carrier for another parcel"
+                       % parcel.tracking_number, code="tracking_number_in_use", parcel_id=parcel.id)
+    comp = s.get(Compartment, parcel.active_compartment_id) if parcel.active_compartment_id else None
+    cmd = None
+    if comp is not None:
+        cmd = s.scalar(select(LockerCommand).where(LockerCommand.parcel_id == parcel.id,
+                                                   LockerCommand.kind == "open")
+                       .order_by(LockerCommand.id.desc()))
+    return _result(parcel, comp, cmd, replayed=True)
+
+
+def _result(parcel, comp, cmd, replayed):
+    return {"parcel": parcel_json(parcel), "compartment": compartment_json(comp) if comp else None,
+            "command": doors.command_json(cmd) if cmd else None, "replayed": replayed}
+
+
+def _courier_parcel(s, principal, parcel_id, states):
+    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+    if parcel is None:
+        raise NotFound("no parcel %s" % parcel_id)
+    check_parcel(principal, parcel)
+    if parcel.state not in states:
+        raise Conflict("parcel %s is %s; this needs it %s" % (parcel_id, parcel.state, " or ".join(states)),
+                       code="wrong_state", state=parcel.state)
+    return parcel
+
+
+def did_not_fit(db, principal, parcel_id, now=None):
+    """The parcel did not fit: reserve the best compartment of the next size up and open it."""
+    require_role(principal, "courier")
+
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
+        old = s.get(Compartment, parcel.active_compartment_id)
+        bigger = assignment.sizes_from(old.size, strictly_larger=True)
+        from server.models import Account
+        account = s.get(Account, parcel.account_id) if parcel.account_id else None
+        comp = assignment.choose(s, parcel.locker_id, bigger, parcel.perishable,
+                                 account.height_preference if account else None)
+        if comp is None:
+            raise Refused("no free compartment larger than %s in locker %s" % (old.size, parcel.locker_id),
+                          code="no_larger_compartment", alternative=COUNTER_ALTERNATIVE)
+        old.state = "free"
+        parcel.active_compartment_id = None
+        s.flush()
+        parcel.active_compartment_id = comp.id
+        parcel.compartment_id = comp.id
+        parcel.size = comp.size
+        station = s.get(Station, parcel.station_id)
+        parcel.reserved_until = at + datetime.timedelta(minutes=station.reservation_minutes)
+        audit.transition(s, parcel, "reserved", "did_not_fit", principal.actor,
+                         {"from_compartment_id": old.id, "to_compartment_id": comp.id}, at=at)
+        cmd = doors.open_door(s, comp, "deposit", principal.actor, parcel)
+        return _result(parcel, comp, cmd, replayed=False)
+
+    return db.run(fn)
+
+
+def cancel(db, principal, parcel_id, now=None):
+    """The courier gives up a reservation (e.g. takes the parcel to the counter instead)."""
+    require_role(principal, "courier")
+
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
+        _free_reservation(s, parcel, "deposit_cancelled", principal.actor, at)
+        return {"parcel": parcel_json(parcel)}
+
+    return db.run(fn)
+
+
+def _free_reservation(s, parcel, action, actor, at):
+    comp = s.get(Compartment, parcel.active_compartment_id)
+    if comp.state == "reserved":
+        comp.state = "free"
+    parcel.active_compartment_id = None
+    parcel.reserved_until = None
+    audit.transition(s, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor, at=at)
+
+
+def expire_reservations_in(s, locker_id, at):
+    """Reservations past their time limit, with the door closed, give their compartment back."""
+    q = (select(Parcel).join(Compartment, Compartment.id == Parcel.active_compartment_id)
+         .where(Parcel.state == "reserved", Parcel.reserved_until < at, Compartment.door == "closed"))
+    if locker_id is not None:
+        q = q.where(Parcel.locker_id == locker_id)
+    expired = s.scalars(q.with_for_update(of=Parcel)).all()
+    for parcel in expired:
+        _free_reservation(s, parcel, "reservation_expired", "system", at)
+    return len(expired)
+
+
+def expire_reservations(db, now=None):
+    return db.run(lambda s: expire_reservations_in(s, None, now or clock.utcnow()))

@@ -1,0 +1,144 @@
+"""The seam between the business logic and the locker link.
+
+Opening a door is a *request*: a DoorDriver turns it into work for the link. The default
+QueueDoorDriver writes a row in `locker_commands` inside the caller's transaction, so the request is
+durable exactly when the business change is; the link consumes the queue (queued -> sent -> done |
+failed). What the hardware then reports comes back through `door_event()`: only a door closed with
+the parcel inside confirms a deposit, only a door closed empty completes a pickup.
+"""
+from sqlalchemy import select
+
+from server import clock
+from server.errors import BadRequest, NotFound
+from server.models import Board, Compartment, LockerCommand, Parcel
+from server.services import audit
+
+
+class DoorDriver:
+    """Interface. Methods run inside the caller's transaction and must not commit."""
+
+    def request_open(self, session, compartment, purpose, actor, parcel=None):
+        raise NotImplementedError
+
+    def code_changed(self, session, code_row, install, actor):
+        """A pickup code became live (install=True) or stopped being live (install=False)."""
+        raise NotImplementedError
+
+
+class QueueDoorDriver(DoorDriver):
+    def request_open(self, session, compartment, purpose, actor, parcel=None):
+        cmd = LockerCommand(locker_id=compartment.locker_id, board_id=compartment.board_id,
+                            compartment_id=compartment.id, kind="open", purpose=purpose,
+                            parcel_id=parcel.id if parcel else None, requested_by=actor,
+                            payload={"board": _board_address(session, compartment), "index": compartment.index})
+        session.add(cmd)
+        session.flush()
+        return cmd
+
+    def code_changed(self, session, code_row, install, actor):
+        comp = session.get(Compartment, code_row.compartment_id)
+        payload = {"board": _board_address(session, comp), "index": comp.index, "code_id": code_row.id}
+        if install:
+            payload.update({"salt": code_row.salt.hex(), "hash": code_row.code_hash.hex(),
+                            "expires": clock.unix(code_row.expires_at)})
+        session.add(LockerCommand(locker_id=comp.locker_id, board_id=comp.board_id, compartment_id=comp.id,
+                                  kind="install_code" if install else "clear_code", payload=payload,
+                                  parcel_id=code_row.parcel_id, requested_by=actor))
+
+
+def _board_address(session, compartment):
+    return session.get(Board, compartment.board_id).address
+
+
+_driver = QueueDoorDriver()
+
+
+def driver():
+    return _driver
+
+
+def set_driver(new_driver):
+    """The link layer may install its own driver (e.g. one that also wakes its worker)."""
+    global _driver
+    _driver = new_driver
+
+
+def open_door(session, compartment, purpose, actor, parcel=None, station_id=None):
+    """Ask for a door to open, count the wear, and put it on the audit trail (who, why, when)."""
+    compartment.open_count += 1
+    cmd = _driver.request_open(session, compartment, purpose, actor, parcel)
+    audit.record(session, actor, "door_open_requested", station_id=station_id or (parcel.station_id if parcel
+                                                                                  else None),
+                 locker_id=compartment.locker_id, compartment_id=compartment.id,
+                 parcel_id=parcel.id if parcel else None, detail={"purpose": purpose, "command_id": cmd.id})
+    return cmd
+
+
+def door_event(db, compartment_id, event, occupied=None, at=None, actor="link"):
+    """A board reported a door opened or closed. Called by the locker link (and tests).
+
+    occupied: what the compartment's presence sensor says after closing; None when it has none (then
+    the close is taken as doing what was asked). Returns what the event did, for the link's logs.
+    """
+    from server.services import lifecycle
+
+    if event not in ("opened", "closed"):
+        raise BadRequest("door event must be 'opened' or 'closed', not %r" % (event,), code="bad_event")
+    at = at or clock.utcnow()
+
+    def fn(s):
+        comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update())
+        if comp is None:
+            raise NotFound("no compartment %s" % compartment_id)
+        comp.door = "open" if event == "opened" else "closed"
+        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update())
+        station_id = parcel.station_id if parcel else _station_of(s, comp)
+        audit.record(s, actor, "door_" + event, station_id=station_id, locker_id=comp.locker_id,
+                     compartment_id=comp.id, parcel_id=parcel.id if parcel else None,
+                     detail={"occupied": occupied}, at=at)
+        if event == "opened":
+            return {"outcome": "recorded"}
+        return lifecycle.on_door_closed(s, comp, parcel, occupied, at, actor)
+
+    return db.run(fn)
+
+
+def _station_of(session, comp):
+    from server.models import Locker
+    return session.get(Locker, comp.locker_id).station_id
+
+
+# ---- the queue, as seen by the link -------------------------------------------------------------
+
+def pending_commands(db, locker_id, limit=100):
+    """Queued commands for one locker, oldest first."""
+    with db.reading() as s:
+        rows = s.scalars(select(LockerCommand).where(LockerCommand.locker_id == locker_id,
+                                                     LockerCommand.state == "queued")
+                         .order_by(LockerCommand.id).limit(limit)).all()
+        return [command_json(c) for c in rows]
+
+
+_NEXT = {"queued": ("sent", "done", "failed"), "sent": ("done", "failed"), "done": (), "failed": ()}
+
+
+def mark_command(db, command_id, state, result=None):
+    """Move a command along queued -> sent -> done | failed (never backwards: at most once)."""
+    def fn(s):
+        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update())
+        if cmd is None:
+            raise NotFound("no command %s" % command_id)
+        if state not in _NEXT[cmd.state]:
+            raise BadRequest("command %s is %s; cannot become %s" % (command_id, cmd.state, state),
+                             code="bad_transition")
+        cmd.state = state
+        if result is not None:
+            cmd.result = result
+        return command_json(cmd)
+    return db.run(fn)
+
+
+def command_json(cmd):
+    return {"id": cmd.id, "locker_id": cmd.locker_id, "compartment_id": cmd.compartment_id, "kind": cmd.kind,
+            "state": cmd.state, "purpose": cmd.purpose, "parcel_id": cmd.parcel_id, "result": cmd.result,
+            "payload": cmd.payload, "requested_by": cmd.requested_by, "created_at": clock.iso(cmd.created_at)}

@@ -1,0 +1,103 @@
+"""The parcel state machine around a compartment: reserve -> door closed with parcel -> held;
+open for release -> door closed empty -> released. Runs inside the caller's transaction."""
+import datetime
+import hashlib
+import secrets
+
+from server.models import Carrier, Compartment, Locker, Station
+from server.services import alarms, audit, codes, doors, fees, notify
+
+RELEASED_STATE = {"pickup": "picked_up", "retrieve": "at_counter", "return": "returned", "collect": "collected"}
+
+
+def begin_open(session, parcel, purpose, actor, at):
+    """Open the parcel's compartment to take it out; the release happens when the door closes empty."""
+    comp = session.get(Compartment, parcel.active_compartment_id)
+    parcel.state_before_open = parcel.state
+    parcel.open_purpose = purpose
+    audit.transition(session, parcel, "opening", "open_for_" + purpose, actor, at=at)
+    cmd = doors.open_door(session, comp, purpose, actor, parcel)
+    return comp, cmd
+
+
+def on_door_closed(session, comp, parcel, occupied, at, actor):
+    if parcel is None:
+        if occupied:
+            alarms.raise_alarm(session, "unexpected_item", comp, detail={"note": "closed with an item, no parcel"},
+                               at=at)
+            return {"outcome": "unexpected_item"}
+        return {"outcome": "recorded"}
+    if parcel.state == "reserved":
+        if occupied is False:
+            return {"outcome": "still_reserved", "parcel_id": parcel.id}
+        confirm(session, parcel, comp, at, actor)
+        return {"outcome": "deposit_confirmed" if parcel.direction == "in" else "dropoff_confirmed",
+                "parcel_id": parcel.id}
+    if parcel.state == "opening":
+        if occupied:
+            revert_open(session, parcel, actor, at)
+            return {"outcome": "parcel_left_inside", "parcel_id": parcel.id}
+        release(session, parcel, comp, at, actor)
+        return {"outcome": parcel.state, "parcel_id": parcel.id}
+    if occupied is False:
+        alarms.raise_alarm(session, "parcel_missing", comp, parcel, {"state": parcel.state}, at=at)
+        return {"outcome": "parcel_missing", "parcel_id": parcel.id}
+    return {"outcome": "recorded", "parcel_id": parcel.id}
+
+
+def confirm(session, parcel, comp, at, actor):
+    """The door closed with the parcel inside: only now is a deposit real and a code issued."""
+    station = session.get(Station, parcel.station_id)
+    comp.state = "occupied"
+    parcel.deposited_at = at
+    parcel.reserved_until = None
+    if parcel.direction == "out":
+        audit.transition(session, parcel, "awaiting_collection", "dropoff_confirmed", actor, at=at)
+        notify.plain_message(session, parcel, "dropoff_received",
+                             "【村邮柜】您的寄件已投递成功，等待快递员揽收。")
+        return
+    locker = session.get(Locker, parcel.locker_id)
+    carrier = session.get(Carrier, parcel.carrier_id)
+    expires = at + datetime.timedelta(hours=station.storage_hours)
+    code, _row = codes.issue(session, parcel, "pickup", expires, comp, actor, now=at)
+    token = secrets.token_urlsafe(16)
+    parcel.link_token_hash = hashlib.sha256(token.encode()).hexdigest()
+    parcel.fee_policy = notify.fee_policy(station)
+    audit.transition(session, parcel, "in_locker", "deposit_confirmed", actor, at=at)
+    link = notify.pickup_link(session.info["settings"]["PUBLIC_URL"], token, code)
+    notify.pickup_message(session, parcel, code, link, expires, station, locker, carrier)
+    fees.on_deposit(session, parcel, station, at)
+
+
+def release(session, parcel, comp, at, actor):
+    """The door closed empty after an opening for pickup / retrieve / return / collect."""
+    purpose = parcel.open_purpose
+    live = codes.live_code_of(session, parcel.id)
+    if live is not None:
+        codes.end(session, live, "used" if purpose == "pickup" else "revoked", actor, now=at)
+    if comp.state in ("occupied", "reserved"):
+        comp.state = "free"
+    parcel.active_compartment_id = None
+    parcel.released_at = at
+    parcel.open_purpose = None
+    parcel.state_before_open = None
+    audit.transition(session, parcel, RELEASED_STATE[purpose], purpose + "_completed", actor, at=at)
+    session.flush()
+    fees.on_release(session, parcel, session.get(Station, parcel.station_id), purpose, at, comp.id)
+
+
+def revert_open(session, parcel, actor, at):
+    """The door closed with the parcel still inside: it stays, and a used pickup code is live again."""
+    purpose = parcel.open_purpose
+    if purpose == "pickup":
+        used = session.scalar(
+            codes.select(codes.AccessCode).where(codes.AccessCode.parcel_id == parcel.id,
+                                                 codes.AccessCode.purpose == "pickup",
+                                                 codes.AccessCode.state == "used")
+            .order_by(codes.AccessCode.id.desc()))
+        if used is not None and used.expires_at > at:
+            codes.reactivate(session, used, actor)
+    back = parcel.state_before_open
+    parcel.open_purpose = None
+    parcel.state_before_open = None
+    audit.transition(session, parcel, back, "closed_with_parcel_inside", actor, at=at)

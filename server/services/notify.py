@@ -1,0 +1,98 @@
+"""Notification outbox. Services add rows in their transaction; an SmsAdapter delivers them later.
+
+The pickup notification names the locker, its address, the storage period, the code and the pickup
+link (the locker rules require all five) and the fee policy after the free period. The clear code
+lives in the outbox only until the message is sent; then it is blanked out.
+"""
+import datetime
+import pathlib
+import re
+
+from sqlalchemy import select
+
+from server import clock
+from server.models import Notification
+
+CODE_RE = re.compile(r"(?<!\d)\d{8}(?!\d)")
+
+
+def fee_policy(station):
+    return {"free_hours": station.free_hours, "fee_cents_per_day": station.recipient_fee_cents_per_day}
+
+
+def fee_text(policy):
+    if policy["fee_cents_per_day"] <= 0:
+        return "超时不收费 (no fee after the storage period)."
+    return "免费保管%d小时，超时每天%.2f元 (free for %d h, then %.2f yuan per day)." % (
+        policy["free_hours"], policy["fee_cents_per_day"] / 100.0, policy["free_hours"],
+        policy["fee_cents_per_day"] / 100.0)
+
+
+def pickup_link(public_url, token, code):
+    return "%s/p/%s?c=%s" % (public_url.rstrip("/"), token, code)
+
+
+def pickup_message(session, parcel, code, link, expires_at, station, locker, carrier):
+    deadline = (expires_at + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")  # Beijing time
+    body = ("【村邮柜】您的%s包裹%s已存入%s（%s）。取件码%s，请在%d小时内（%s前）取件。取件链接：%s 。%s" % (
+        carrier.name, parcel.tracking_number or "", locker.name, station.address, code, station.storage_hours,
+        deadline, link, fee_text(parcel.fee_policy)))
+    return _add(session, parcel, "pickup_code", body)
+
+
+def dropoff_message(session, parcel, code, expires_at, station, locker):
+    deadline = (expires_at + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    body = "【村邮柜】寄件投递码%s，请在%s前到%s（%s）投递。" % (code, deadline, locker.name, station.address)
+    return _add(session, parcel, "dropoff_code", body)
+
+
+def plain_message(session, parcel, kind, body):
+    return _add(session, parcel, kind, body)
+
+
+def _add(session, parcel, kind, body):
+    row = Notification(parcel_id=parcel.id, phone=parcel.phone, kind=kind, body=body)
+    session.add(row)
+    return row
+
+
+class SmsAdapter:
+    def send(self, phone, body):
+        raise NotImplementedError
+
+
+class FileSmsAdapter(SmsAdapter):
+    """Development adapter: appends each message to a file (a real SMS gateway goes behind the same API)."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+
+    def send(self, phone, body):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("%s %s %s\n" % (clock.iso(clock.utcnow()), phone, body))
+
+
+def deliver_pending(db, adapter, limit=100):
+    """Send pending notifications; a message is marked sent (and its code blanked) only after send()."""
+    with db.reading() as s:
+        ids = s.scalars(select(Notification.id).where(Notification.state == "pending")
+                        .order_by(Notification.id).limit(limit)).all()
+    sent = 0
+    for nid in ids:
+        with db.transaction() as s:
+            row = s.scalar(select(Notification).where(Notification.id == nid).with_for_update())
+            if row.state != "pending":
+                continue
+            try:
+                adapter.send(row.phone, row.body)
+            except Exception:  # noqa: BLE001 - the gateway failed: keep the row, retry next round
+                row.attempts += 1
+                if row.attempts >= 5:
+                    row.state = "failed"
+                continue
+            row.state = "sent"
+            row.sent_at = clock.utcnow()
+            row.body = CODE_RE.sub("********", row.body)
+            sent += 1
+    return sent

@@ -1,0 +1,242 @@
+"""Pickup by code (typed at the locker and checked by the server, or from the villager's phone page),
+the offline pickup a board reports afterwards, and the operator's re-send / extend / revoke."""
+import datetime
+import hashlib
+
+from sqlalchemy import select
+
+from server import clock
+from server.errors import Conflict, Forbidden, Gone, NotFound, Refused
+from server.models import Account, Carrier, Compartment, Locker, Parcel, Station
+from server.services import assignment, audit, codes, doors, lifecycle, notify, throttle
+from server.services.principals import check_parcel, require_role
+from server.services.serialize import compartment_json, parcel_json
+
+
+class _WrongCode(Exception):
+    pass
+
+
+def _checked_code(db, locker_id, code, source, body, now):
+    """Run body(s, code_row, at) for a matching live code; a wrong code is counted (committed) and
+    refused; throttled sources and lockers are refused before any comparison."""
+    def fn(s):
+        at = now or clock.utcnow()
+        throttle.check(s, locker_id, source, at)
+        row = codes.find(s, locker_id, code, now=at) if _well_formed(code) else None
+        if row is None:
+            throttle.record_failure(s, locker_id, source, at)
+            return _WrongCode()
+        if row.state == "expired" or row.expires_at <= at:
+            raise Gone("this code expired at %s; the parcel is kept at the station counter, ask the station"
+                       % clock.iso(row.expires_at), code="code_expired", alternative="station_counter")
+        return body(s, row, at)
+
+    out = db.run(fn)
+    if isinstance(out, _WrongCode):
+        raise Forbidden("wrong code for locker %s" % locker_id, code="wrong_code")
+    return out
+
+
+def _well_formed(code):
+    return isinstance(code, str) and len(code) == codes.CODE_DIGITS and code.isdigit()
+
+
+def verify_at_locker(db, principal, locker_id, code, source=None, now=None):
+    """A code typed or scanned at the locker, which the board asks the server about.
+
+    A pickup code opens the parcel's door; a drop-off code reserves a compartment for the send and
+    opens it. Returns {"action": "pickup"|"dropoff", "parcel", "compartment", "command"}.
+    """
+    require_role(principal, "locker", "system")
+    if principal.role == "locker" and principal.locker_id != locker_id:
+        raise NotFound("no locker %s" % locker_id)
+    source = source or "locker:%s:keypad" % locker_id
+    return _checked_code(db, locker_id, code, source, lambda s, row, at: _use(s, row, principal.actor, at), now)
+
+
+def _use(s, row, actor, at):
+    parcel = s.scalar(select(Parcel).where(Parcel.id == row.parcel_id).with_for_update())
+    if row.purpose == "dropoff":
+        return _dropoff(s, parcel, row, actor, at)
+    if parcel.state != "in_locker":
+        raise Conflict("parcel %s is %s" % (parcel.id, parcel.state), code="wrong_state", state=parcel.state)
+    codes.end(s, row, "used", actor, now=at)
+    comp, cmd = lifecycle.begin_open(s, parcel, "pickup", actor, at)
+    return {"action": "pickup", "parcel": parcel_json(parcel), "compartment": compartment_json(comp),
+            "command": doors.command_json(cmd)}
+
+
+def _dropoff(s, parcel, row, actor, at):
+    if parcel.state != "booked":
+        raise Conflict("send %s is %s" % (parcel.id, parcel.state), code="wrong_state", state=parcel.state)
+    from server.services.deposits import expire_reservations_in
+    expire_reservations_in(s, parcel.locker_id, at)
+    account = s.get(Account, parcel.account_id) if parcel.account_id else None
+    comp = assignment.choose(s, parcel.locker_id, assignment.sizes_from(parcel.size), parcel.perishable,
+                             account.height_preference if account else None)
+    if comp is None:
+        raise Refused("no free %scompartment of size %s or larger now; hand the produce in at the station "
+                      "counter" % ("chilled " if parcel.perishable else "", parcel.size),
+                      code="no_free_compartment", alternative="station_counter")
+    station = s.get(Station, parcel.station_id)
+    codes.end(s, row, "used", actor, now=at)
+    parcel.active_compartment_id = comp.id
+    parcel.compartment_id = comp.id
+    parcel.reserved_until = at + datetime.timedelta(minutes=station.reservation_minutes)
+    audit.transition(s, parcel, "reserved", "dropoff_started", actor, {"compartment_id": comp.id}, at=at)
+    cmd = doors.open_door(s, comp, "dropoff", actor, parcel)
+    return {"action": "dropoff", "parcel": parcel_json(parcel), "compartment": compartment_json(comp),
+            "command": doors.command_json(cmd)}
+
+
+# ---- the villager's phone page (the link in the notification carries a token and the code) ---------
+
+def link_token_hash(token):
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+def _parcel_by_link(s, token):
+    parcel = s.scalar(select(Parcel).where(Parcel.link_token_hash == link_token_hash(token)))
+    if parcel is None:
+        raise NotFound("no parcel for this pickup link", code="unknown_link")
+    return parcel
+
+
+def link_view(db, token, code, source, now=None):
+    """What the pickup page shows (parcel, locker, address, deadline), once the code in the link checks."""
+    with db.reading() as s:
+        parcel = _parcel_by_link(s, token)
+        locker_id = parcel.locker_id
+
+    def body(s, row, at):
+        if row.parcel_id != parcel.id:
+            raise Forbidden("wrong code for this pickup link", code="wrong_code")
+        p = s.get(Parcel, parcel.id)
+        locker = s.get(Locker, p.locker_id)
+        station = s.get(Station, p.station_id)
+        comp = s.get(Compartment, p.active_compartment_id) if p.active_compartment_id else None
+        return {"parcel": parcel_json(p), "carrier": s.get(Carrier, p.carrier_id).name,
+                "locker": {"id": locker.id, "name": locker.name}, "station": station.name,
+                "address": station.address, "expires_at": clock.iso(row.expires_at),
+                "storage_hours": station.storage_hours, "fee_policy": p.fee_policy,
+                "compartment": compartment_json(comp) if comp else None, "locker_id": locker.id}
+
+    return _checked_code(db, locker_id, code, source, body, now)
+
+
+def open_from_link(db, token, code, source, now=None):
+    with db.reading() as s:
+        parcel = _parcel_by_link(s, token)
+        locker_id, parcel_id = parcel.locker_id, parcel.id
+
+    def body(s, row, at):
+        if row.parcel_id != parcel_id:
+            raise Forbidden("wrong code for this pickup link", code="wrong_code")
+        return _use(s, row, "villager:parcel:%d" % parcel_id, at)
+
+    return _checked_code(db, locker_id, code, source, body, now)
+
+
+# ---- a board verified a code offline and opened the door --------------------------------------------
+
+def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
+    """Reconcile a pickup the board did on its own (code checked against its installed hash).
+
+    Idempotent: a replayed event for a parcel already opening or released changes nothing.
+    The door-closed event that follows goes through doors.door_event() as usual.
+    """
+    def fn(s):
+        when = at or clock.utcnow()
+        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == compartment_id).with_for_update())
+        if parcel is None or parcel.state not in ("in_locker", "overdue"):
+            return {"outcome": "already_reconciled", "parcel_id": parcel.id if parcel else None}
+        row = codes.live_code_of(s, parcel.id)
+        if code_id is not None and row is not None and row.id != code_id:
+            return {"outcome": "stale_code", "parcel_id": parcel.id}
+        if row is not None:
+            codes.end(s, row, "used", actor, now=when)
+        parcel.state_before_open = parcel.state
+        parcel.open_purpose = "pickup"
+        audit.transition(s, parcel, "opening", "offline_pickup", actor, {"code_id": code_id}, at=when)
+        audit.record(s, actor, "door_opened_by_board_code", station_id=parcel.station_id,
+                     locker_id=parcel.locker_id, compartment_id=compartment_id, parcel_id=parcel.id, at=when)
+        return {"outcome": "pickup_opened", "parcel_id": parcel.id}
+    return db.run(fn)
+
+
+# ---- operator: re-send, extend, revoke ---------------------------------------------------------------
+
+def _operator_parcel(s, principal, parcel_id, states):
+    require_role(principal, "operator")
+    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+    if parcel is None:
+        raise NotFound("no parcel %s" % parcel_id)
+    check_parcel(principal, parcel)
+    if parcel.state not in states:
+        raise Conflict("parcel %s is %s; this needs it %s" % (parcel_id, parcel.state, " or ".join(states)),
+                       code="wrong_state", state=parcel.state)
+    return parcel
+
+
+def resend(db, principal, parcel_id, now=None):
+    """Send the notification again. Only hashes are kept, so this issues a fresh code (the old one is
+    replaced, on the board too) with the same expiry."""
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = _operator_parcel(s, principal, parcel_id, ("in_locker",))
+        old = codes.live_code_of(s, parcel.id)
+        expires = old.expires_at if old else at + datetime.timedelta(hours=parcel.station.storage_hours)
+        if old is not None:
+            codes.end(s, old, "replaced", principal.actor, now=at)
+        comp = s.get(Compartment, parcel.active_compartment_id)
+        code, _row = codes.issue(s, parcel, "pickup", expires, comp, principal.actor, now=at)
+        import secrets
+        token = secrets.token_urlsafe(16)
+        parcel.link_token_hash = link_token_hash(token)
+        link = notify.pickup_link(s.info["settings"]["PUBLIC_URL"], token, code)
+        notify.pickup_message(s, parcel, code, link, expires, parcel.station, s.get(Locker, parcel.locker_id),
+                              s.get(Carrier, parcel.carrier_id))
+        audit.record(s, principal.actor, "code_resent", station_id=parcel.station_id, parcel_id=parcel.id, at=at)
+        return {"parcel": parcel_json(parcel), "expires_at": clock.iso(expires)}
+    return db.run(fn)
+
+
+def extend(db, principal, parcel_id, hours, now=None):
+    """Push the code's expiry (and so the storage period) back by `hours`; boards get the new expiry."""
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = _operator_parcel(s, principal, parcel_id, ("in_locker", "overdue"))
+        row = codes.live_code_of(s, parcel.id)
+        if row is None:
+            row = s.scalar(select(codes.AccessCode).where(codes.AccessCode.parcel_id == parcel.id,
+                                                          codes.AccessCode.state == "expired")
+                           .order_by(codes.AccessCode.id.desc()))
+        if row is None:
+            raise Conflict("parcel %s has no code to extend" % parcel_id, code="no_code")
+        row.expires_at = max(row.expires_at, at) + datetime.timedelta(hours=hours)
+        row.state = "live"
+        row.ended_at = None
+        doors.driver().code_changed(s, row, True, principal.actor)
+        if parcel.state == "overdue":
+            audit.transition(s, parcel, "in_locker", "storage_extended", principal.actor, {"hours": hours}, at=at)
+        notify.plain_message(s, parcel, "extended", "【村邮柜】您的包裹取件期限已延长至%s（北京时间）。" % (
+            (row.expires_at + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")))
+        audit.record(s, principal.actor, "code_extended", station_id=parcel.station_id, parcel_id=parcel.id,
+                     detail={"hours": hours, "expires_at": clock.iso(row.expires_at)}, at=at)
+        return {"parcel": parcel_json(parcel), "expires_at": clock.iso(row.expires_at)}
+    return db.run(fn)
+
+
+def revoke(db, principal, parcel_id, now=None):
+    """Cancel the pickup code (e.g. reported stolen phone); the parcel stays until re-send or retrieval."""
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = _operator_parcel(s, principal, parcel_id, ("in_locker", "overdue"))
+        row = codes.live_code_of(s, parcel.id)
+        if row is None:
+            raise Conflict("parcel %s has no live code" % parcel_id, code="no_code")
+        codes.end(s, row, "revoked", principal.actor, now=at)
+        audit.record(s, principal.actor, "code_revoked", station_id=parcel.station_id, parcel_id=parcel.id, at=at)
+        return {"parcel": parcel_json(parcel)}
+    return db.run(fn)

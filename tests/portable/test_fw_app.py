@@ -1,0 +1,257 @@
+# The app's behaviour with hand-driven pins: each test plays the part of the door and the person.
+from _fw_fakes import Clock, Pin, Probe, Uart, tmpdir
+
+from firmware import events as ev
+from firmware.app import App
+from firmware.chill import Zone
+from firmware.codes import code_hash
+from firmware.flash import Flash
+from firmware.inputs import DebouncedInputs
+from firmware.journal import Journal
+from firmware.lock_gpio import GpioLocks
+from firmware.qrpayload import make_payload
+
+
+class Rig:
+    def __init__(self, n=4, feedback=True, d=None, clock=None, cfg=None):
+        self.d = d or tmpdir()
+        self.clock = clock or Clock()
+        self.lock_pins = [Pin() for _ in range(n)]
+        self.door_pins = [Pin(0) for _ in range(n)]
+        self.fb_pins = [Pin(0) for _ in range(n)]  # 1 = latch released
+        fb = DebouncedInputs(self.fb_pins, 1, 20, self.clock.ms()) if feedback else None
+        self.locks = GpioLocks(self.lock_pins, "solenoid", feedback=fb, now=self.clock.ms())
+        self.keypad = Uart()
+        self.scanner = Uart()
+        self.said = []
+        c = {"locker_id": "LK-1", "left_open_s": 5}
+        c.update(cfg or {})
+        self.app = App(c, self.clock, Flash(self.d), self.locks,
+                       DebouncedInputs(self.door_pins, 1, 30, self.clock.ms()),
+                       keypad=self.keypad, scanner=self.scanner, ui=self.said.append)
+        self.results = []
+
+    def run(self, ms, door_follows=None, step=10):
+        # door_follows: compartment whose spring door pops open (latch releases) when pulsed
+        for _ in range(ms // step):
+            self.clock.advance(step)
+            if door_follows is not None and self.lock_pins[door_follows].v:
+                self.fb_pins[door_follows].v = 1
+                self.door_pins[door_follows].v = 1
+            self.app.step()
+
+    def open(self, comp):
+        self.app.unlock(comp, ev.SRC_HOST, 1, lambda c, r, d, s: self.results.append((c, r, d)))
+
+    def events(self):
+        return [ev.unpack(p) for _, p in Journal(Flash(self.d)).read(0, 200, 10000)]
+
+    def kinds(self):
+        return [e[0] for e in self.events()]
+
+
+def test_open_confirmed_by_door():
+    r = Rig()
+    r.open(1)
+    r.run(700, door_follows=1)
+    assert r.results == [(1, ev.OPENED, 0)]
+    assert r.lock_pins[1].history == [0, 1, 0]  # off at boot, one bounded pulse
+    k = r.kinds()
+    assert ev.DOOR_OPENED in k and ev.OPEN_RESULT in k and ev.FORCED_DOOR not in k
+
+
+def test_already_open_does_not_pulse():
+    r = Rig()
+    r.door_pins[0].v = 1
+    r.fb_pins[0].v = 1
+    r.run(100)
+    r.results = []
+    r.open(0)
+    assert r.results == [(0, ev.ALREADY_OPEN, 0)]
+    assert r.lock_pins[0].history == [0]
+
+
+def test_jammed_when_latch_does_not_release():
+    r = Rig()
+    r.open(2)
+    r.run(2000)
+    assert r.results == [(2, ev.JAMMED, 0)]
+
+
+def test_dead_door_sensor_gives_sensor_fault_and_event():
+    r = Rig()
+    r.open(3)
+    for _ in range(200):
+        r.clock.advance(10)
+        if r.lock_pins[3].v:
+            r.fb_pins[3].v = 1  # the latch lets go and the door swings open, but the sensor stays 0
+        r.app.step()
+    assert r.results == [(3, ev.SENSOR_FAULTY, 0)]
+    faults = [e for e in r.events() if e[0] == ev.SENSOR_FAULT]
+    assert faults and faults[0][1] == 4 and faults[0][3] == bytes((ev.FAULT_DOOR, ev.WHAT_DOOR))
+    # the next unlock is still attempted and reported as a sensor fault
+    r.results = []
+    r.clock.advance(3000)
+    r.open(3)
+    r.run(2000)
+    assert r.results == [(3, ev.SENSOR_FAULTY, 0)]
+    assert r.lock_pins[3].history.count(1) == 2
+
+
+def test_plausibility_flags_sensor_stuck_open():
+    r = Rig()
+    r.door_pins[0].v = 1  # sensor says open while the latch is engaged
+    r.run(4000)
+    assert r.app.door_fault[0] == 1
+    r.door_pins[0].v = 0
+    r.run(500)
+    assert r.app.door_fault[0] == 0
+
+
+def test_disabled_and_unknown_compartments_refused():
+    r = Rig()
+    r.app.set_disabled(1, True)
+    r.open(1)
+    r.open(9)
+    assert r.results == [(1, ev.REFUSED, ev.REFUSE_OUT_OF_SERVICE), (9, ev.REFUSED, ev.REFUSE_NO_SUCH_COMPARTMENT)]
+    assert Rig(d=r.d).app.disabled[1] == 1
+
+
+def test_one_lock_at_a_time_and_duty_cycle_rest():
+    r = Rig()
+    r.open(0)
+    r.open(1)
+    on_together = 0
+    for _ in range(150):
+        r.clock.advance(10)
+        r.app.step()
+        if sum(p.v for p in r.lock_pins) > 1:
+            on_together += 1
+    assert on_together == 0
+    assert r.lock_pins[0].history == [0, 1, 0] and r.lock_pins[1].history == [0, 1, 0]
+    # lock 0 again right away: it must rest 4 x 500 ms before its next pulse
+    started = []
+    r.app.locks.request(0, lambda lock, ok, t: started.append(t))
+    r.run(3000)
+    off_at = 10 + 500  # first pulse began on the first step and lasted 500 ms
+    assert started and started[0] - off_at >= 2000  # rest counted from its last switch-off
+
+
+def test_forced_and_left_open_raise_events():
+    r = Rig()
+    r.door_pins[2].v = 1
+    r.fb_pins[2].v = 1
+    r.run(6000)
+    k = r.kinds()
+    assert ev.FORCED_DOOR in k and ev.DOOR_LEFT_OPEN in k
+    r.door_pins[2].v = 0
+    r.fb_pins[2].v = 0
+    r.run(100)
+    assert r.kinds()[-1] == ev.DOOR_CLOSED
+
+
+def _install(r, comp, code, expiry=0, kind=1):
+    salt = b"s%07d" % comp
+    r.app.codes.set(comp, salt, code_hash(salt, code), expiry, kind)
+
+
+def test_keypad_code_opens_offline_and_is_used_up():
+    r = Rig()
+    _install(r, 2, b"24681357")
+    r.keypad.feed(b"24681357#")
+    r.run(400, door_follows=2)
+    k = r.kinds()
+    assert ev.PICKUP_OFFLINE in k
+    assert not r.app.codes.has(2)
+    assert "OPEN 3" in r.said
+
+
+def test_scanner_code_checks_locker_and_check_digit():
+    r = Rig()
+    _install(r, 1, b"11223344")
+    r.scanner.feed(make_payload("LK-2", "11223344").encode() + b"\r")
+    r.run(50)
+    assert r.said[-1] == "OTHER LOCKER" and r.app.codes.has(1)
+    good = make_payload("LK-1", "11223344")
+    r.scanner.feed((good[:-1] + str((int(good[-1]) + 1) % 10)).encode() + b"\r")
+    r.run(50)
+    assert r.said[-1] == "BAD QR"
+    r.scanner.feed(make_payload("LK-1", "11223344").encode() + b"\n")
+    r.run(400, door_follows=1)
+    assert not r.app.codes.has(1) and ev.PICKUP_OFFLINE in r.kinds()
+    assert r.app.throttle.fails == 0
+
+
+def test_wrong_codes_throttle_and_block_even_the_right_code():
+    r = Rig(cfg={"throttle_free": 2, "throttle_base_ms": 10000})
+    _install(r, 0, b"99990000")
+    for _ in range(3):
+        r.keypad.feed(b"12345678#")
+        r.run(20)
+    assert r.said[-1] == "WAIT 10"
+    assert ev.THROTTLED in r.kinds()
+    r.keypad.feed(b"99990000#")
+    r.run(20)
+    assert r.said[-1].startswith("WAIT") and r.app.codes.has(0)
+    # reboot: still locked out
+    r2 = Rig(d=r.d, clock=r.clock, cfg={"throttle_free": 2, "throttle_base_ms": 10000})
+    r2.keypad.feed(b"99990000#")
+    r2.run(20)
+    assert r2.said[-1].startswith("WAIT")
+    r2.run(10000)
+    r2.keypad.feed(b"99990000#")
+    r2.run(300, door_follows=0)
+    assert ev.PICKUP_OFFLINE in r2.kinds()
+
+
+def test_expired_code_never_opens():
+    r = Rig()
+    r.app.set_time(1000000)
+    _install(r, 0, b"55556666", expiry=999999)
+    r.keypad.feed(b"55556666#")
+    r.run(300, door_follows=0)
+    assert r.said[-1] == "EXPIRED" and ev.CODE_EXPIRED in r.kinds()
+    assert r.lock_pins[0].history == [0]
+
+
+def test_chilled_zone_hysteresis_min_times_and_excursion():
+    relay = Pin()
+    probe = Probe(80)
+    out = []
+    z = Zone(0, probe, relay, setpoint=40, hysteresis=10, excursion=30, min_on_ms=1000, min_off_ms=2000,
+             report_ms=5000, excursion_ms=3000, now=0)
+
+    def emit(kind, comp, data=b""):
+        out.append((kind, comp, data))
+
+    z.poll(0, emit)
+    assert relay.v == 1  # 8.0 C > 4.0 + 1.0
+    probe.t = 45
+    z.poll(1000, emit)
+    assert relay.v == 1  # inside the band: keep cooling
+    probe.t = 25
+    z.poll(1500, emit)
+    assert relay.v == 0
+    probe.t = 80
+    z.poll(2000, emit)
+    assert relay.v == 0  # minimum off time not over
+    z.poll(3600, emit)
+    assert relay.v == 1
+    z.poll(5100, emit)  # 8.0 C > 4.0 + 3.0 for 3 s -> excursion began
+    assert any(k == ev.TEMP_EXCURSION and d[0] == 0 and d[3] == 1 for k, _, d in out)
+    probe.t = 50
+    z.poll(5600, emit)
+    assert any(k == ev.TEMP_EXCURSION and d[3] == 0 for k, _, d in out)
+    assert any(k == ev.TEMPERATURE for k, _, _ in out)
+    probe.t = None
+    z.poll(6000, emit)
+    assert out[-1][0] == ev.SENSOR_FAULT and z.temp is None
+
+
+def test_wall_clock_survives_reboot_and_never_goes_back():
+    r = Rig()
+    r.app.set_time(1700000000)
+    r.clock.advance(5000)
+    assert r.app.unix() == 1700000005
+    r2 = Rig(d=r.d)
+    assert r2.app.unix() >= 1700000000

@@ -1,0 +1,75 @@
+"""Migrations: empty -> head, one step down and back up, on SQLite and PostgreSQL; the migrated
+schema is exactly what the models describe."""
+import pytest
+from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
+from _server_helpers import private_pg_database
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from server import migrate
+from server.db import make_engine
+from server.models import Base
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield "sqlite:///%s" % (tmp_path / "empty.sqlite3")
+        return
+    url, drop = private_pg_database(request.getfixturevalue("pg_server_url"))
+    try:
+        yield url
+    finally:
+        drop()
+
+
+def _tables(url):
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _diff(url):
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_downgrade_one_step_and_back(empty_url):
+    head = ScriptDirectory.from_config(migrate.alembic_config(empty_url)).get_current_head()
+    assert migrate.current_revision(empty_url) is None
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == head
+    assert _tables(empty_url) == set(Base.metadata.tables)
+    assert _diff(empty_url) == []  # the migrations build exactly the models' schema
+
+    migrate.downgrade(empty_url)  # one step
+    assert migrate.current_revision(empty_url) == "0001"
+    assert {"temperature_readings", "alarms", "ledger_lines"}.isdisjoint(_tables(empty_url))
+    assert "parcels" in _tables(empty_url)
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(empty_url) == head
+    migrate.downgrade(empty_url, "base")
+    assert _tables(empty_url) == set()
+
+
+def test_cli_db_upgrade_and_downgrade(tmp_path):
+    from click.testing import CliRunner
+
+    from server.cli import main
+    url = "sqlite:///%s" % (tmp_path / "cli.sqlite3")
+    runner = CliRunner()
+    r = runner.invoke(main, ["db", "upgrade", "--url", url])
+    assert r.exit_code == 0, r.output
+    assert "database at 0002" in r.output
+    r = runner.invoke(main, ["db", "downgrade", "--url", url])
+    assert r.exit_code == 0 and "database at 0001" in r.output
+    r = runner.invoke(main, ["db", "current", "--url", url])
+    assert r.output.strip() == "0001"
