@@ -57,9 +57,13 @@ def build(cfg, hw, clock, flash_root):
 
 
 def build_server(app, cfg, hw):
+    from firmware import fw_handler
     from firmware.proto_server import BusServer
 
-    return BusServer(app, hw["bus"], cfg, hw.get("idle"), hw.get("reset"))
+    server = BusServer(app, hw["bus"], cfg, hw.get("idle"), hw.get("reset"))
+    # fwupdate: firmware updates over the link when the config names fleet keys (docs/firmware-delivery.md)
+    fw_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
+    return server
 
 
 def run_forever(app, server, sleep_ms, log=print):

@@ -10,6 +10,7 @@ import binascii
 
 from firmware import app as app_mod
 from firmware import events as ev
+from firmware import fw_handler
 from firmware.compat import ticks_add, ticks_diff, u32_be
 from protocol import PROTOCOL_VERSION
 from protocol import messages as m
@@ -68,6 +69,9 @@ class BusServer:
     # -- commands ------------------------------------------------------------------------------
     def _handle(self, t, f):
         a = self.app
+        fw = getattr(self, "fw", None)  # fwupdate: firmware/fw_handler.py, attached by board.build_server
+        if fw is not None and t in fw_handler.FW_TYPES:
+            return fw.handle(t, f)
         if t == m.STATUS:
             return self._status()
         if t == m.EVENTS:
@@ -131,8 +135,12 @@ class BusServer:
         if self.cfg.get("locks", {}).get("type", "gpio") != "gpio":
             caps |= m.CAP_LOCK_BOARD
         return {"protocol_version": PROTOCOL_VERSION, "board_id": bytes(a.uid[:16]),
-                "fw_version": app_mod.FW_VERSION, "compartments": a.count, "chilled_zones": len(a.zones),
+                "fw_version": self._fw_version(), "compartments": a.count, "chilled_zones": len(a.zones),
                 "capabilities": caps, "reset_cause": a.reset_cause}
+
+    def _fw_version(self):
+        fw = getattr(self, "fw", None)  # fwupdate: the version of the slot this board booted
+        return fw.running_version()[:32] if fw is not None else app_mod.FW_VERSION
 
     def _status(self):
         a = self.app

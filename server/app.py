@@ -19,6 +19,9 @@ def create_app(config=None):
 
     from server.api import register
     register(app)
+    app.register_blueprint(__import__("server.web", fromlist=["bp"]).bp)  # the web pages (server/web)
+    from server.stations.schedule import init_app as init_station_sync
+    init_station_sync(app, db)  # periodic station account sync, when CUNBOX_STATION_SYNC_INTERVAL is set
     return app
 
 

@@ -12,6 +12,10 @@ SUBCOMMANDS = {
     "db": "server.migrate:db_cli",
     "serve": "server.serve:serve",
     "housekeeping": "server.serve:housekeeping_cmd",
+    "station": "server.stations.cli:station_cli",
+    "seed-demo": "server.seed:seed_demo_cmd",
+    "firmware": "server.firmware.cli:firmware",
+    "flash": "server.firmware.cli:flash",
 }
 
 

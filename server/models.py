@@ -381,3 +381,7 @@ class LedgerLine(Base):
         # One line of each kind per parcel: a replayed event can never charge twice.
         UniqueConstraint("parcel_id", "kind", name="uq_ledger_lines_parcel_kind"),
     )
+
+
+# fwupdate: firmware releases and rollouts live in their own module on this same metadata.
+from server.firmware import models as _firmware_models  # noqa: E402,F401

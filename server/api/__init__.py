@@ -18,3 +18,5 @@ def register(app):
     errors.register(app)
     for module in (meta, auth, couriers, parcels, stations, lockers, pickup):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
+    from server.firmware import api as firmware_api  # fwupdate: releases and rollouts
+    app.register_blueprint(firmware_api.bp, url_prefix="/api/v1")

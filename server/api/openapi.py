@@ -275,6 +275,9 @@ def _paths():
 
 
 def document():
+    from server.firmware import api as firmware_api  # fwupdate: releases and rollouts
+    paths = _paths()
+    paths.update(firmware_api.openapi_paths(_op, _path_param))
     return {
         "openapi": "3.1.0",
         "info": {"title": "cunbox API", "version": "1",
@@ -282,9 +285,9 @@ def document():
                                 "{\"error\": {\"code\", \"message\", ...}}. Roles: courier (scoped to a carrier), "
                                 "operator (to a station), maintainer, locker (a locker credential)."},
         "servers": [{"url": "/api/v1"}],
-        "components": {"schemas": SCHEMAS,
+        "components": {"schemas": dict(SCHEMAS, **firmware_api.SCHEMAS),
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                                       "description": "token from /auth/login, or a locker "
                                                                      "credential"}}},
-        "paths": _paths(),
+        "paths": paths,
     }

@@ -1,0 +1,274 @@
+"""Board-side firmware updater: staged, resumable, verified, atomically switched, confirmed by self-test.
+
+The board's protocol handler maps the firmware messages onto this object:
+
+    FW_BEGIN(total, sha256?, allow_downgrade?) -> begin()    returns the offset to send from (resume)
+    FW_CHUNK(offset, data)                     -> write()    returns the next expected offset
+    FW_STATUS                                  -> status()   state, offset, total, running version, error
+    FW_COMMIT                                  -> commit()   verify, install into the other slot, switch;
+                                                             the caller then resets the board
+    FW_CONFIRM / after boot                    -> confirm_if_healthy(checks)
+
+Every refusal raises fwimage.ImageError(code, message) and leaves the running firmware untouched.
+The updater receives its filesystem root, so the simulator and the tests run it on a directory.
+Layout and power-cut invariants: see boot_select.py.
+"""
+try:
+    from firmware import boot_select
+    from firmware import fwimage
+except ImportError:  # copied flat onto a board's root for recovery tools
+    import boot_select
+    import fwimage
+
+ImageError = fwimage.ImageError
+
+STAGING = "fw/staging"
+STAGED_IMAGE = STAGING + "/image.bin"
+STAGED_STATE = STAGING + "/state.json"
+MAX_IMAGE = 768 * 1024
+
+
+class Updater:
+    def __init__(self, root, keys, family, protocol_version=None, fs=None, mpy_version=None, max_image=MAX_IMAGE,
+                 running_slot=None):
+        self.fs = fs or boot_select.FlashFs(root)
+        self.keys = keys
+        self.family = family
+        self.protocol_version = protocol_version
+        self.mpy_version = mpy_version
+        self.max_image = max_image
+        p = boot_select.read_pointer(self.fs)
+        # The slot this firmware was booted from; the pointer may change under it (commit) before reset.
+        self.running_slot = running_slot or (p["active"] if p else None)
+        self.last_error = None
+        self._early_checked = False
+
+    # --- what is running ---
+    def running_manifest(self):
+        if self.running_slot is None:
+            return None
+        return boot_select.slot_manifest(self.fs, self.running_slot, check_files=False)
+
+    def running_version(self):
+        m = self.running_manifest()
+        return m["version"] if m else None
+
+    def _pointer(self):
+        return boot_select.read_pointer(self.fs)
+
+    def _on_trial(self):
+        p = self._pointer()
+        return bool(p and p.get("trial"))
+
+    # --- staging ---
+    def _state(self):
+        return boot_select.read_json(self.fs, STAGED_STATE)
+
+    def _refuse(self, code, message, clear=False):
+        if clear:
+            self.fs.rmtree(STAGING)
+        self.last_error = "%s: %s" % (code, message)
+        raise ImageError(code, message)
+
+    def begin(self, total, sha256=None, allow_downgrade=False):
+        """Start or resume receiving an image of `total` bytes. Returns the offset to send from."""
+        if self._on_trial():
+            self._refuse("busy", "version %s is on trial and not confirmed yet; update after it confirms"
+                         % self.running_version())
+        if not isinstance(total, int) or total < fwimage.HEADER_SIZE + fwimage.SIG_SIZE or total > self.max_image:
+            self._refuse("size", "image size %r out of range %d..%d bytes"
+                         % (total, fwimage.HEADER_SIZE + fwimage.SIG_SIZE, self.max_image))
+        st = self._state()
+        if st and st.get("total") == total and st.get("sha256") == sha256 \
+                and bool(st.get("allow_downgrade")) == bool(allow_downgrade):
+            if not self.fs.exists(STAGED_IMAGE):
+                self.fs.write_new(STAGED_IMAGE, b"")
+            self._early_checked = False
+            return self.fs.size(STAGED_IMAGE)
+        self.fs.rmtree(STAGING)
+        self.fs.mkdirs(STAGING)
+        self.fs.write_json(STAGED_STATE, {"total": total, "sha256": sha256, "allow_downgrade": bool(allow_downgrade)})
+        self.fs.write_new(STAGED_IMAGE, b"")
+        self._early_checked = False
+        self.last_error = None
+        return 0
+
+    def write(self, offset, data):
+        """Append a chunk at `offset`. A repeated chunk is accepted without writing it again.
+        Returns the next offset expected."""
+        st = self._state()
+        if st is None:
+            self._refuse("state", "no update in progress (begin first)")
+        size = self.fs.size(STAGED_IMAGE)
+        if size < 0:
+            self.fs.write_new(STAGED_IMAGE, b"")
+            size = 0
+        if offset > size or offset < 0:
+            self._refuse("offset", "chunk at offset %d but %d bytes are staged; resend from %d"
+                         % (offset, size, size))
+        end = offset + len(data)
+        if end <= size:
+            return size
+        if end > st["total"]:
+            self._refuse("size", "chunk ends at %d, past the image's %d bytes" % (end, st["total"]))
+        self.fs.append(STAGED_IMAGE, data[size - offset:])
+        self._check_early(end, st)
+        return end
+
+    def _check_early(self, staged, st):
+        """As soon as header, manifest and signature are in, refuse a foreign, unsigned or unwanted image
+        without waiting for the rest of it to cross a slow link."""
+        if self._early_checked or staged < fwimage.HEADER_SIZE:
+            return
+        with self.fs.open_read(STAGED_IMAGE) as f:
+            head = f.read(fwimage.HEADER_SIZE)
+        mlen = int.from_bytes(head[8:12], "big")
+        if head[0:4] == fwimage.MAGIC and staged < fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE \
+                and mlen <= fwimage.MAX_MANIFEST:
+            return
+        try:
+            with self.fs.open_read(STAGED_IMAGE) as f:
+                manifest, _ = fwimage.verify_signature(f, st["total"], self.keys)
+            self._check_policy(manifest, st)
+        except ImageError as exc:
+            self._refuse(exc.code, exc.message, clear=True)
+        self._early_checked = True
+
+    def _check_policy(self, manifest, st):
+        fwimage.check_policy(manifest, family=self.family, current_version=self.running_version(),
+                             protocol_version=self.protocol_version,
+                             allow_downgrade=bool(st.get("allow_downgrade")), mpy_version=self.mpy_version)
+
+    def status(self):
+        """state: idle | receiving (complete once offset == total, not yet committed) | ready (committed,
+        boots on the next reset) | testing (running a new version not yet confirmed)."""
+        st = self._state()
+        p = self._pointer() or {}
+        staged = self.fs.size(STAGED_IMAGE) if st else -1
+        if p.get("trial"):
+            state = "testing" if p.get("active") == self.running_slot else "ready"
+        elif st is None:
+            state = "idle"
+        else:
+            state = "receiving"
+        fallback = p.get("fallback")
+        fb = boot_select.slot_manifest(self.fs, fallback, check_files=False) if fallback in ("a", "b") else None
+        return {"state": state, "offset": max(staged, 0), "total": st["total"] if st else 0,
+                "complete": bool(st) and staged == st["total"],
+                "version": self.running_version(), "slot": self.running_slot,
+                "trial": bool(p.get("trial")), "tries": p.get("tries", 0),
+                "fallback_version": fb["version"] if fb else None,
+                "error": self.last_error, "note": p.get("note")}
+
+    # --- install and switch ---
+    def commit(self):
+        """Verify the whole staged image, install it into the other slot and switch to it on trial.
+        Returns the new manifest; the caller resets the board to boot it."""
+        st = self._state()
+        if st is None:
+            self._refuse("state", "nothing staged (begin first)")
+        size = self.fs.size(STAGED_IMAGE)
+        if size != st["total"]:
+            self._refuse("state", "image incomplete: %d of %d bytes staged" % (max(size, 0), st["total"]))
+        if self._on_trial():
+            self._refuse("busy", "a previous update is on trial and not confirmed yet")
+        try:
+            if st.get("sha256") and self._image_sha256() != st["sha256"]:
+                raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
+            with self.fs.open_read(STAGED_IMAGE) as f:
+                manifest = fwimage.verify_image(f, size, self.keys)
+            self._check_policy(manifest, st)
+        except ImageError as exc:
+            self._refuse(exc.code, exc.message, clear=True)
+        p = self._pointer()
+        current = self.running_slot or (p["active"] if p else "b")
+        target = boot_select.other(current)
+        try:
+            self._install(target, size)
+        except ImageError as exc:  # the flash did not keep what was written
+            self._refuse(exc.code, exc.message)
+        self.fs.write_json(boot_select.POINTER, {
+            "active": target, "fallback": current, "trial": True, "tries": 0,
+            "budget": (p or {}).get("budget", boot_select.DEFAULT_BUDGET),
+            "note": "updated %s -> %s, on trial" % (self.running_version(), manifest["version"])})
+        self.fs.rmtree(STAGING)
+        self.last_error = None
+        return manifest
+
+    def _image_sha256(self):
+        h = fwimage.hashlib.sha256()
+        with self.fs.open_read(STAGED_IMAGE) as f:
+            while True:
+                block = f.read(1024)
+                if not block:
+                    break
+                h.update(block)
+        return fwimage.hexlify(h.digest())
+
+    def _install(self, slot, size):
+        d = boot_select.slot_dir(slot)
+        self.fs.remove(d + "/slot.json")  # first: from here on the slot is incomplete
+        self.fs.rmtree(d)
+        self.fs.mkdirs(d)
+        with self.fs.open_read(STAGED_IMAGE) as f:
+            manifest, _ = fwimage.verify_signature(f, size, self.keys)
+            w = None
+            try:
+                for entry, chunk in fwimage.iter_file_chunks(f, manifest):
+                    if w is None:
+                        rel = d + "/" + entry["path"]
+                        parent = rel.rsplit("/", 1)[0]
+                        self.fs.mkdirs(parent)
+                        w = self.fs.open_write(rel)
+                    if chunk is None:
+                        w.close()
+                        w = None
+                    else:
+                        w.write(chunk)
+            finally:
+                if w is not None:
+                    w.close()
+        for entry in manifest["files"]:  # read back what the flash holds
+            if not boot_select._file_matches(self.fs, d + "/" + entry["path"], entry):
+                raise ImageError("flash", "file %s did not read back as written" % entry["path"])
+        manifest["installed_from"] = self.running_version()
+        self.fs.write_json(d + "/slot.json", manifest)
+
+    # --- after boot ---
+    def confirm(self):
+        p = self._pointer()
+        if not p or not p.get("trial"):
+            return False
+        p["trial"] = False
+        p["tries"] = 0
+        p["note"] = "version %s confirmed after self-test" % self.running_version()
+        self.fs.write_json(boot_select.POINTER, p)
+        self.fs.rmtree(STAGING)
+        return True
+
+    def reject(self, why):
+        """The new version failed its self-test: go back to the fallback now (the caller resets)."""
+        p = self._pointer()
+        if not p or not p.get("trial"):
+            return False
+        boot_select._rollback(self.fs, p, why)
+        return True
+
+    def confirm_if_healthy(self, checks):
+        """Run the self-test (`checks`: name -> callable returning truthy when healthy, e.g. doors, locks,
+        journal, link). All pass: confirm and return (True, []). Any fails while on trial: roll back now
+        and return (False, failures); the caller resets the board."""
+        failures = []
+        for name in sorted(checks):
+            try:
+                ok = checks[name]()
+            except Exception as exc:  # a crashing check is a failed check, with its reason
+                ok = False
+                name = "%s (%r)" % (name, exc)
+            if not ok:
+                failures.append(name)
+        if failures:
+            self.reject("self-test failed: " + ", ".join(failures))
+            return False, failures
+        self.confirm()
+        return True, []

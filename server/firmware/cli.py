@@ -1,0 +1,216 @@
+"""`cunbox firmware ...` (build, verify, keygen, provision) and `cunbox flash`."""
+import os
+import pathlib
+import sys
+
+import click
+
+from firmware import fwimage
+from server.firmware import keys as keyfiles
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _load_keys(paths):
+    try:
+        if not paths:
+            paths = [keyfiles.resolve_key_path(None)]
+        return [keyfiles.read_key_file(p) for p in paths]
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@click.group()
+def firmware():
+    """Build, verify and provision locker firmware images."""
+
+
+@firmware.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def keygen(path):
+    """Create a new fleet signing key file (owner-readable only; never overwrites)."""
+    try:
+        keyfiles.write_new_key(path, comment="cunbox fleet firmware key")
+    except FileExistsError:
+        raise click.ClickException("%s exists; refusing to overwrite a key" % path) from None
+    click.echo("wrote new fleet key %s" % path)
+
+
+@firmware.command()
+@click.option("--version", "version", required=True, help="Release version MAJOR.MINOR.PATCH.")
+@click.option("--family", default=None, help="Target board family.")
+@click.option("--min-protocol", type=int, default=1, show_default=True,
+              help="Lowest link protocol version the image can speak.")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), default=None,
+              help="Fleet key file (default: $%s)." % keyfiles.KEY_ENV)
+@click.option("--root", type=click.Path(file_okay=False), default=str(REPO_ROOT), show_default=True,
+              help="Repository holding firmware/ and protocol/.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Image file (default: cunbox-fw-VERSION.cbfw).")
+def build(version, family, min_protocol, key_path, root, output):
+    """Compile firmware/ and protocol/ with mpy-cross and pack a signed image."""
+    from server.firmware import build as builder
+
+    key = _load_keys([key_path] if key_path else None)[0]
+    family = family or builder.DEFAULT_FAMILY
+    try:
+        image, manifest = builder.build_image(root, version, family, min_protocol, key)
+    except (builder.BuildError, fwimage.ImageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    output = output or "cunbox-fw-%s.cbfw" % version
+    tmp = output + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(image)
+    os.replace(tmp, output)
+    click.echo("built %s: version %s, family %s, %d files, %d bytes (mpy-cross: %s)" % (
+        output, version, family, len(manifest["files"]), len(image), builder.mpy_cross_version()))
+
+
+@firmware.command()
+@click.argument("image", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Fleet key file; repeat to accept any of several keys (default: $%s)." % keyfiles.KEY_ENV)
+@click.option("--family", default=None, help="Refuse unless the image targets this board family.")
+@click.option("--current-version", default=None, help="Refuse unless the image is newer than this.")
+@click.option("--allow-downgrade", is_flag=True, help="Accept an image not newer than --current-version.")
+@click.option("--protocol-version", type=int, default=None, help="Refuse if the image needs a newer protocol.")
+def verify(image, key_paths, family, current_version, allow_downgrade, protocol_version):
+    """Check IMAGE exactly as a board does; exit 1 naming the fault if anything is wrong."""
+    keys = _load_keys(list(key_paths))
+    size = os.path.getsize(image)
+    try:
+        with open(image, "rb") as f:
+            manifest = fwimage.verify_image(f, size, keys)
+        fwimage.check_policy(manifest, family=family, current_version=current_version,
+                             protocol_version=protocol_version, allow_downgrade=allow_downgrade)
+    except fwimage.ImageError as exc:
+        click.echo("REFUSED %s: %s" % (image, exc), err=True)
+        sys.exit(1)
+    click.echo("OK %s: version %s, family %s, min protocol %d, %d files, %d bytes" % (
+        image, manifest["version"], manifest["family"], manifest["min_protocol"], len(manifest["files"]), size))
+
+
+@firmware.command()
+@click.argument("port")
+@click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Signed image built by `cunbox firmware build`.")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Fleet key file(s); the board gets all of them (default: $%s)." % keyfiles.KEY_ENV)
+@click.option("--address", type=int, required=True, help="Bus address of the board (1..247).")
+@click.option("--compartments", type=int, required=True, help="Number of compartments the board drives.")
+@click.option("--lock-type", required=True, type=click.Choice(["gpio", "kerong", "8a"]), help="Lock driver.")
+@click.option("--wiring", "wiring_path", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="JSON wiring template of this hardware model (pins, UARTs), see firmware/main.py.")
+@click.option("--locker-id", default=None, help="Locker id shown in CONFIG_GET (e.g. LK-0001).")
+@click.option("--board-key", "board_key_path", required=True, type=click.Path(dir_okay=False),
+              help="The board's link key file (64 hex digits), as registered on the server.")
+@click.option("--family", default=None, help="Board family (default: the image's).")
+@click.option("--expect-uid", default=None, help="Refuse unless machine.unique_id() is this (hex).")
+@click.option("--force", is_flag=True, help="Re-provision a board configured for another address or family.")
+@click.option("--root", default="/", show_default=True, help="Board filesystem root.")
+@click.option("--baud", type=int, default=115200, show_default=True)
+def provision(port, image_path, key_paths, address, compartments, lock_type, wiring_path, locker_id, board_key_path,
+              family, expect_uid, force, root, baud):
+    """Provision the board on PORT over USB (mpremote): firmware, config, keys; verified by read-back."""
+    from server.firmware import provision as prov
+
+    fleet_keys = _load_keys(list(key_paths))
+    try:
+        board_key = keyfiles.read_key_file(board_key_path)
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    with open(image_path, "rb") as f:
+        image = f.read()
+    try:
+        if family is None:
+            manifest, _plen = fwimage.verify_signature(_BytesReader(image), len(image), fleet_keys)
+            family = manifest["family"]
+        wiring = None
+        if wiring_path:
+            import json
+            try:
+                with open(wiring_path) as f:
+                    wiring = json.load(f)
+            except ValueError as exc:
+                raise prov.ProvisionError("wiring template %s is not JSON: %s" % (wiring_path, exc)) from None
+        config = prov.BoardConfig(address, compartments, lock_type, board_key, family, wiring, locker_id)
+        prov.plan_files(image, fleet_keys, config)  # refuse a bad image before touching the board
+        t = prov.open_transport(port, baudrate=baud)
+        try:
+            manifest, ident = prov.Provisioner(t, root=root, progress=click.echo).provision(
+                image, fleet_keys, config, expect_uid=expect_uid, force=force)
+        finally:
+            prov.close_transport(t)
+    except (prov.ProvisionError, fwimage.ImageError) as exc:
+        click.echo("REFUSED %s: %s" % (port, exc), err=True)
+        sys.exit(1)
+    click.echo("provisioned %s: firmware %s, address %d, %d compartments, lock %s, family %s"
+               % (port, manifest["version"], address, compartments, lock_type, family))
+
+
+class _BytesReader:
+    def __init__(self, data):
+        import io
+        f = io.BytesIO(data)
+        self.read = f.read
+        self.readinto = f.readinto
+
+
+def format_progress(p, width=30):
+    """'[#########.....] 12.0/45.3 kB  1.20 kB/s  0:28 left' for a flasher.Progress."""
+    frac = p.done / p.total if p.total else 1.0
+    filled = int(frac * width)
+    eta = p.eta
+    left = "--:--" if eta is None else "%d:%02d" % (int(eta) // 60, int(eta) % 60)
+    return "[%s%s] %.1f/%.1f kB  %.2f kB/s  %s left" % ("#" * filled, "." * (width - filled), p.done / 1000.0,
+                                                         p.total / 1000.0, p.rate / 1000.0, left)
+
+
+@click.command()
+@click.argument("url")
+@click.option("--address", type=int, required=True, help="Bus address of the board.")
+@click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--board-key", "board_key_path", required=True, type=click.Path(dir_okay=False),
+              help="The board's link key file (64 hex digits).")
+@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Fleet key file(s): check the image here first, as the board will.")
+@click.option("--baud", type=int, default=9600, show_default=True)
+@click.option("--allow-downgrade", is_flag=True, help="Let the board accept a version not newer than its own.")
+def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downgrade):
+    """Update the board at ADDRESS on URL (serial device or pyserial URL) over its own link."""
+    from server.firmware import flasher
+    from server.firmware.link import Link, LinkError
+
+    try:
+        board_key = keyfiles.read_key_file(board_key_path)
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        image = flasher.read_image(image_path, _load_keys(list(key_paths)) if key_paths else None)
+    except fwimage.ImageError as exc:
+        click.echo("REFUSED %s: %s" % (image_path, exc), err=True)
+        sys.exit(1)
+    last = [0.0]
+
+    def show(p):
+        now = p.clock()
+        if now - last[0] >= 0.2 or p.done >= p.total:
+            last[0] = now
+            click.echo("\r" + format_progress(p), nl=False, err=True)
+            if p.done >= p.total:
+                click.echo("", err=True)
+
+    link = Link(url, address, board_key, baud=baud)
+    try:
+        f = flasher.Flasher(link, image, allow_downgrade=allow_downgrade, on_progress=show,
+                            log=lambda msg: click.echo(msg, err=True))
+        version = f.run()
+    except flasher.FlashError as exc:
+        click.echo("\nFAILED: %s" % exc, err=True)
+        sys.exit(1)
+    except LinkError as exc:
+        click.echo("\nFAILED: %s" % exc, err=True)
+        sys.exit(1)
+    finally:
+        link.close()
+    click.echo("board %d now runs %s" % (address, version))

@@ -1,0 +1,244 @@
+"""Update one board over its own link: FW_BEGIN, FW_CHUNK... (resumed through FW_STATUS after a
+dropped link or a board that lost power), FW_COMMIT, REBOOT, wait for HELLO, FW_CONFIRM.
+
+Every refusal is reported with its reason (the NAK detail codes of firmware/fw_handler.py), and
+the board keeps running its old version whenever the update does not complete.
+"""
+import hashlib
+import time
+
+from firmware import fwimage
+from firmware.fw_handler import REFUSAL_NAMES
+from protocol import messages as m
+from protocol.errors import nak_name
+from server.firmware.link import LinkError, NakReply
+
+COMMIT_RESULTS = {m.FW_SIZE_MISMATCH: "size mismatch", m.FW_HASH_MISMATCH: "hash mismatch (a chunk was corrupted)",
+                  m.FW_NO_IMAGE: "no image staged", m.FW_WRITE_ERROR: "flash write error"}
+STATE_NAMES = {m.FW_IDLE: "idle", m.FW_RECEIVING: "receiving", m.FW_READY: "ready", m.FW_TESTING: "testing"}
+
+
+class FlashError(Exception):
+    """The update did not happen; `reason` says why, `board_version` what the board still runs."""
+
+    def __init__(self, reason, board_version=None):
+        super().__init__(reason + ("" if board_version is None else " (board runs %s)" % board_version))
+        self.reason = reason
+        self.board_version = board_version
+
+
+def describe_nak(exc):
+    name = REFUSAL_NAMES.get(exc.detail)
+    if name is not None:
+        return "%s (%s)" % (name, nak_name(exc.code))
+    return "%s, detail %d" % (nak_name(exc.code), exc.detail)
+
+
+class Progress:
+    """Bytes, rate and time left for the progress bar."""
+
+    def __init__(self, total, start_offset=0, clock=time.monotonic):
+        self.total = total
+        self.clock = clock
+        self.started = clock()
+        self.start_offset = start_offset
+        self.done = start_offset
+
+    def update(self, done):
+        self.done = done
+
+    @property
+    def rate(self):
+        elapsed = self.clock() - self.started
+        sent = self.done - self.start_offset
+        return sent / elapsed if elapsed > 0 and sent > 0 else 0.0
+
+    @property
+    def eta(self):
+        r = self.rate
+        return (self.total - self.done) / r if r > 0 else None
+
+
+def _manifest_version(image):
+    mlen = int.from_bytes(image[8:12], "big")
+    import json
+    return json.loads(image[16:16 + mlen])["version"]
+
+
+class Flasher:
+    def __init__(self, link, image, allow_downgrade=False, on_progress=None, log=None, max_link_failures=8,
+                 boot_wait_s=30.0, clock=time.monotonic):
+        self.link = link
+        self.image = image
+        self.version = _manifest_version(image)
+        self.sha256 = hashlib.sha256(image).digest()
+        self.allow_downgrade = allow_downgrade
+        self.on_progress = on_progress or (lambda progress: None)
+        self.log = log or (lambda msg: None)
+        self.max_link_failures = max_link_failures
+        self.boot_wait_s = boot_wait_s
+        self.clock = clock
+        self.link_failures = 0
+        self.resumes = 0
+        self.resume_offsets = []
+        self.before = None
+
+    # --- helpers ---
+    def _call(self, msg_type, fields=None, auth=None):
+        """One request; a dropped link is reopened and reported to the caller as LinkError."""
+        try:
+            return self.link.call(msg_type, fields, auth)
+        except LinkError:
+            self.link_failures += 1
+            if self.link_failures > self.max_link_failures:
+                raise FlashError("link lost: board %d stopped answering" % self.link.address,
+                                 self.before) from None
+            time.sleep(0.2)
+            self.link.reconnect()
+            raise
+
+    def _retrying(self, msg_type, fields=None, auth=None):
+        while True:
+            try:
+                return self._call(msg_type, fields, auth)
+            except LinkError:
+                continue
+
+    def _refused(self, exc, what):
+        raise FlashError("%s refused: %s" % (what, describe_nak(exc)), self._running_version()) from None
+
+    def _running_version(self):
+        try:
+            return self.link.call(m.FW_STATUS)["running_version"]
+        except (LinkError, NakReply):
+            return None
+
+    # --- the update ---
+    def run(self):
+        hello = self._retrying(m.HELLO)
+        self.before = hello["fw_version"]
+        self.log("board %d runs %s (protocol %d)" % (self.link.address, self.before, hello["protocol_version"]))
+        st = self._retrying(m.FW_STATUS)
+        if st["state"] == m.FW_TESTING and st["running_version"] == self.version:
+            self.log("version %s is already running on trial; confirming" % self.version)
+            return self._confirm()
+        if st["state"] in (m.FW_TESTING, m.FW_READY):
+            raise FlashError("board is busy with another update (state %s)" % STATE_NAMES[st["state"]], self.before)
+        chunk = self._begin()
+        self._send(chunk)
+        self._commit()
+        return self._reboot_and_confirm()
+
+    def _begin(self):
+        version = self.version + ("!" if self.allow_downgrade else "")
+        try:
+            reply = self._retrying(m.FW_BEGIN, {"size": len(self.image), "sha256": self.sha256, "version": version})
+        except NakReply as exc:
+            self._refused(exc, "update")
+        return reply["chunk_size"]
+
+    def _status(self):
+        return self._retrying(m.FW_STATUS)
+
+    def _send(self, chunk):
+        st = self._status()
+        offset = st["received"] if st["size"] == len(self.image) else 0
+        if offset:
+            self.resumes += 1
+            self.resume_offsets.append(offset)
+            self.log("resuming at byte %d of %d" % (offset, len(self.image)))
+        progress = Progress(len(self.image), offset, self.clock)
+        self.progress = progress
+        self.on_progress(progress)
+        total = len(self.image)
+        while offset < total:
+            try:
+                reply = self._call(m.FW_CHUNK, {"offset": offset, "data": self.image[offset:offset + chunk]})
+            except LinkError:
+                offset = self._resync(chunk)
+                continue
+            except NakReply as exc:
+                if exc.detail and REFUSAL_NAMES.get(exc.detail) == "state":
+                    offset = self._resync(chunk)  # the board lost its staging (power cut early on)
+                    continue
+                self._refused(exc, "image")
+            offset = reply["received"]
+            progress.update(offset)
+            self.on_progress(progress)
+
+    def _resync(self, chunk):
+        """After a dropped link or a board reset: where does the board stand?"""
+        st = self._status()
+        if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
+            self.resumes += 1
+            self.resume_offsets.append(st["received"])
+            self.log("link back; board has %d of %d bytes, resuming" % (st["received"], len(self.image)))
+            try:
+                self._retrying(m.FW_BEGIN, {"size": len(self.image), "sha256": self.sha256,
+                                            "version": self.version + ("!" if self.allow_downgrade else "")})
+            except NakReply as exc:
+                self._refused(exc, "update")
+            return self._status()["received"]
+        self.log("board restarted the transfer (state %s)" % STATE_NAMES.get(st["state"], st["state"]))
+        self._begin()
+        return self._status()["received"]
+
+    def _commit(self):
+        while True:
+            try:
+                reply = self._call(m.FW_COMMIT)
+            except LinkError:
+                st = self._status()
+                if st["state"] in (m.FW_READY, m.FW_TESTING):
+                    return
+                if st["state"] == m.FW_RECEIVING and st["received"] == len(self.image):
+                    continue
+                self._send(self._begin())
+                continue
+            except NakReply as exc:
+                self._refused(exc, "image")
+            if reply["result"] != m.FW_OK:
+                raise FlashError("image refused at commit: %s" % COMMIT_RESULTS.get(reply["result"], reply["result"]),
+                                 self._running_version())
+            return
+
+    def _reboot_and_confirm(self):
+        try:
+            self._call(m.REBOOT, {"delay_ms": 100})
+        except LinkError:
+            pass  # it may have rebooted already (power cut): the HELLO below tells
+        deadline = self.clock() + self.boot_wait_s
+        hello = None
+        while self.clock() < deadline:
+            time.sleep(0.2)
+            try:
+                hello = self.link.call(m.HELLO)
+                break
+            except LinkError:
+                try:
+                    self.link.reconnect(attempts=2)
+                except LinkError:
+                    pass
+        if hello is None:
+            raise FlashError("board did not come back within %.0f s after the reboot" % self.boot_wait_s)
+        if hello["fw_version"] != self.version:
+            raise FlashError("board came back on %s, not %s (it rolled back)" % (hello["fw_version"], self.version),
+                             hello["fw_version"])
+        return self._confirm()
+
+    def _confirm(self):
+        try:
+            self._retrying(m.FW_CONFIRM)
+        except NakReply as exc:
+            raise FlashError("new version failed its self-test and rolled back: %s" % describe_nak(exc),
+                             None) from None
+        return self._retrying(m.FW_STATUS)["running_version"]
+
+
+def read_image(path, keys=None):
+    with open(path, "rb") as f:
+        data = f.read()
+    if keys:
+        import io
+        fwimage.verify_image(io.BytesIO(data), len(data), keys)
+    return data

@@ -1,0 +1,296 @@
+"""Fleet rollout: upload a release, stage it to a set of boards (a station, a percentage, a list) with
+canaries first, hand boards to the worker only when no door is mid-operation, and pause by itself
+when the failure rate passes the rollout's threshold. Business logic only; the API and the worker
+(`run_rollout`) call these functions.
+"""
+import hashlib
+import io
+import math
+
+from sqlalchemy import func, select
+
+from firmware import fwimage
+from server.clock import utcnow
+from server.errors import BadRequest, Conflict, NotFound
+from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
+from server.models import Board, Compartment, Locker, LockerCommand
+from server.services import audit
+from server.services.principals import require_role
+
+FINISHED = ("done", "failed", "skipped")
+
+
+# --- releases ---
+
+def release_json(r):
+    return {"id": r.id, "version": r.version, "family": r.family, "min_protocol": r.min_protocol, "size": r.size,
+            "sha256": r.sha256, "files": len(r.manifest.get("files", [])), "notes": r.notes,
+            "created_by": r.created_by, "created_at": r.created_at.isoformat() + "Z"}
+
+
+def upload_release(db, principal, image, keys, notes=None):
+    """Verify the image exactly as a board will (signature, every file hash) and store it."""
+    require_role(principal, "maintainer")
+    if not keys:
+        raise Conflict("the server holds no fleet key (CUNBOX_FW_KEY_FILE); cannot check releases",
+                       code="no_fleet_key")
+    try:
+        manifest = fwimage.verify_image(io.BytesIO(image), len(image), keys)
+    except fwimage.ImageError as exc:
+        raise BadRequest("image refused: %s" % exc, code="bad_image", reason=exc.code) from None
+
+    def fn(s):
+        if s.scalar(select(FwRelease).where(FwRelease.version == manifest["version"])) is not None:
+            raise Conflict("release %s exists already" % manifest["version"], code="duplicate_release")
+        r = FwRelease(version=manifest["version"], family=manifest["family"], min_protocol=manifest["min_protocol"],
+                      size=len(image), sha256=hashlib.sha256(image).hexdigest(), image=image, manifest=manifest,
+                      notes=notes, created_by=principal.actor)
+        s.add(r)
+        s.flush()
+        audit.record(s, principal.actor, "fw_release_uploaded", detail={"version": r.version, "sha256": r.sha256})
+        return release_json(r)
+    return db.run(fn)
+
+
+def list_releases(db, principal):
+    require_role(principal, "maintainer")
+    with db.reading() as s:
+        return [release_json(r) for r in s.scalars(select(FwRelease).order_by(FwRelease.id))]
+
+
+def release_image(db, release_id):
+    with db.reading() as s:
+        r = s.get(FwRelease, release_id)
+        if r is None:
+            raise NotFound("no release %s" % release_id)
+        return r.image
+
+
+# --- rollouts ---
+
+def _sample(release_version, boards, percent):
+    """A stable share of the fleet: the same release and percentage always pick the same boards,
+    and a larger percentage picks a superset."""
+    ranked = sorted(boards, key=lambda b: hashlib.sha256(("%s:%d" % (release_version, b.id)).encode()).digest())
+    return ranked[:int(math.ceil(len(ranked) * percent / 100.0))]
+
+
+def create_rollout(db, principal, release_id, station_id=None, percent=None, board_ids=None, canaries=(),
+                   failure_threshold=0.2):
+    require_role(principal, "maintainer")
+    chosen = [x for x in (station_id, percent, board_ids) if x is not None]
+    if len(chosen) != 1:
+        raise BadRequest("choose exactly one of station_id, percent, board_ids", code="bad_scope")
+    if percent is not None and not 0 < percent <= 100:
+        raise BadRequest("percent must be in (0, 100]", code="bad_scope", field="percent")
+    if not 0 <= failure_threshold <= 1:
+        raise BadRequest("failure_threshold must be within 0..1", code="bad_body", field="failure_threshold")
+
+    def fn(s):
+        release = s.get(FwRelease, release_id)
+        if release is None:
+            raise NotFound("no release %s" % release_id)
+        if station_id is not None:
+            boards = list(s.scalars(select(Board).join(Locker).where(Locker.station_id == station_id)
+                                    .order_by(Board.id)))
+            if not boards:
+                raise NotFound("no boards at station %s" % station_id)
+            scope = {"station_id": station_id}
+        elif percent is not None:
+            boards = _sample(release.version, list(s.scalars(select(Board).order_by(Board.id))), percent)
+            scope = {"percent": percent}
+        else:
+            boards = list(s.scalars(select(Board).where(Board.id.in_(board_ids)).order_by(Board.id)))
+            missing = sorted(set(board_ids) - {b.id for b in boards})
+            if missing:
+                raise NotFound("no boards %s" % missing)
+            scope = {"board_ids": sorted(board_ids)}
+        by_id = {b.id: b for b in boards}
+        for c in canaries:
+            if c not in by_id:
+                b = s.get(Board, c)
+                if b is None:
+                    raise NotFound("no canary board %s" % c)
+                by_id[c] = b
+        ro = FwRollout(release_id=release.id, state="running", scope=scope, failure_threshold=failure_threshold,
+                       created_by=principal.actor)
+        s.add(ro)
+        s.flush()
+        for b in sorted(by_id.values(), key=lambda b: b.id):
+            current = b.firmware_version
+            up_to_date = current is not None and _newer_or_same(current, release.version)
+            s.add(FwRolloutBoard(rollout_id=ro.id, board_id=b.id, canary=b.id in canaries, from_version=current,
+                                 version=current, state="skipped" if up_to_date else "pending",
+                                 last_error="already on %s" % current if up_to_date else None))
+        audit.record(s, principal.actor, "fw_rollout_created",
+                     detail={"rollout": ro.id, "release": release.version, "scope": scope,
+                             "canaries": sorted(canaries), "boards": len(by_id)})
+        s.flush()
+        return _progress(s, ro)
+    return db.run(fn)
+
+
+def _newer_or_same(current, target):
+    try:
+        return fwimage.parse_version(current) >= fwimage.parse_version(target)
+    except fwimage.ImageError:
+        return False  # a board reporting something unparsable gets the release
+
+
+def _busy_board_ids(s, board_ids):
+    """Boards with a door mid-operation: a command queued or sent for them, or a door reported open."""
+    busy = set(s.scalars(select(LockerCommand.board_id).where(LockerCommand.board_id.in_(board_ids),
+                                                              LockerCommand.state.in_(("queued", "sent")))))
+    busy |= set(s.scalars(select(Compartment.board_id).where(Compartment.board_id.in_(board_ids),
+                                                             Compartment.door == "open")))
+    # Commands not tied to a board still hold the whole locker.
+    lockers = set(s.scalars(select(LockerCommand.locker_id).where(LockerCommand.board_id.is_(None),
+                                                                  LockerCommand.state.in_(("queued", "sent")))))
+    if lockers:
+        busy |= set(s.scalars(select(Board.id).where(Board.id.in_(board_ids), Board.locker_id.in_(lockers))))
+    return busy
+
+
+def claim_next(db, rollout_id, limit=1):
+    """Boards to update now, marked 'updating': canaries first; the rest only once every canary is done.
+    Returns [] when the rollout is not running or every candidate is busy."""
+    def fn(s):
+        ro = s.get(FwRollout, rollout_id)
+        if ro is None:
+            raise NotFound("no rollout %s" % rollout_id)
+        if ro.state != "running":
+            return []
+        rows = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id)
+                              .order_by(FwRolloutBoard.canary.desc(), FwRolloutBoard.board_id)))
+        canaries_left = [r for r in rows if r.canary and r.state != "done"]
+        pending = [r for r in rows if r.state == "pending" and (r.canary or not canaries_left)]
+        busy = _busy_board_ids(s, [r.board_id for r in pending]) if pending else set()
+        out = []
+        for r in pending:
+            if len(out) >= limit:
+                break
+            if r.board_id in busy:
+                continue
+            r.state = "updating"
+            r.attempts += 1
+            r.started_at = utcnow()
+            b = s.get(Board, r.board_id)
+            out.append({"rollout_id": ro.id, "board_id": b.id, "address": b.address, "locker_id": b.locker_id,
+                        "serial_url": b.locker.serial_url, "release_id": ro.release_id, "canary": r.canary})
+        return out
+    return db.run(fn)
+
+
+def report(db, rollout_id, board_id, ok, version=None, error=None):
+    """The worker's result for one board; pauses the rollout when failures pass its threshold."""
+    def fn(s):
+        ro = s.get(FwRollout, rollout_id)
+        row = s.scalar(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == rollout_id,
+                                                    FwRolloutBoard.board_id == board_id))
+        if ro is None or row is None:
+            raise NotFound("board %s is not in rollout %s" % (board_id, rollout_id))
+        row.finished_at = utcnow()
+        if version is not None:
+            row.version = version
+            s.get(Board, board_id).firmware_version = version
+        if ok:
+            row.state = "done"
+            row.last_error = None
+        else:
+            row.state = "failed"
+            row.last_error = (error or "failed")[:2000]
+        counts = dict(s.execute(select(FwRolloutBoard.state, func.count()).where(
+            FwRolloutBoard.rollout_id == rollout_id).group_by(FwRolloutBoard.state)).all())
+        failed = counts.get("failed", 0)
+        finished = failed + counts.get("done", 0)
+        if ro.state == "running" and finished and failed / float(finished) > ro.failure_threshold:
+            ro.state = "paused"
+            ro.pause_reason = "auto-paused: %d of %d finished boards failed (threshold %d%%); last: board %d: %s" % (
+                failed, finished, round(ro.failure_threshold * 100), board_id, row.last_error)
+            audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
+        elif ro.state == "running" and not counts.get("pending") and not counts.get("updating"):
+            ro.state = "completed"
+        audit.record(s, "system", "fw_board_%s" % row.state, detail={"rollout": ro.id, "board": board_id,
+                                                                      "version": version, "error": row.last_error})
+        return _progress(s, ro)
+    return db.run(fn)
+
+
+def set_state(db, principal, rollout_id, action):
+    """pause / resume / cancel by a maintainer. Resume retries the failed boards."""
+    require_role(principal, "maintainer")
+
+    def fn(s):
+        ro = s.get(FwRollout, rollout_id)
+        if ro is None:
+            raise NotFound("no rollout %s" % rollout_id)
+        if ro.state in ("completed", "cancelled"):
+            raise Conflict("rollout %s is %s" % (ro.id, ro.state), code="rollout_finished")
+        if action == "pause":
+            ro.state, ro.pause_reason = "paused", "paused by %s" % principal.actor
+        elif action == "resume":
+            for row in s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id,
+                                                              FwRolloutBoard.state == "failed")):
+                row.state = "pending"
+            ro.state, ro.pause_reason = "running", None
+        elif action == "cancel":
+            ro.state = "cancelled"
+        else:
+            raise BadRequest("unknown action %r" % action)
+        audit.record(s, principal.actor, "fw_rollout_" + action, detail={"rollout": ro.id})
+        return _progress(s, ro)
+    return db.run(fn)
+
+
+def progress(db, principal, rollout_id):
+    require_role(principal, "maintainer")
+    with db.reading() as s:
+        ro = s.get(FwRollout, rollout_id)
+        if ro is None:
+            raise NotFound("no rollout %s" % rollout_id)
+        return _progress(s, ro)
+
+
+def _progress(s, ro):
+    rows = s.execute(select(FwRolloutBoard, Board).join(Board, Board.id == FwRolloutBoard.board_id)
+                     .where(FwRolloutBoard.rollout_id == ro.id).order_by(FwRolloutBoard.board_id)).all()
+    boards = [{"board_id": r.board_id, "locker_id": b.locker_id, "address": b.address, "canary": r.canary,
+               "state": r.state, "from_version": r.from_version, "version": r.version, "attempts": r.attempts,
+               "last_error": r.last_error} for r, b in rows]
+    totals = {}
+    for st in ("pending", "updating", "done", "failed", "skipped"):
+        totals[st] = sum(1 for x in boards if x["state"] == st)
+    release = s.get(FwRelease, ro.release_id)
+    return {"id": ro.id, "release_id": ro.release_id, "version": release.version, "state": ro.state,
+            "scope": ro.scope, "failure_threshold": ro.failure_threshold, "pause_reason": ro.pause_reason,
+            "totals": totals, "boards": boards}
+
+
+def run_rollout(db, rollout_id, update_board, max_boards=None):
+    """The worker: claim boards one at a time and update each with update_board(target, image) ->
+    reported version (raising on failure), until the rollout stops handing out boards."""
+    image = None
+    done = 0
+    while max_boards is None or done < max_boards:
+        targets = claim_next(db, rollout_id, 1)
+        if not targets:
+            break
+        t = targets[0]
+        if image is None:
+            image = release_image(db, t["release_id"])
+        try:
+            version = update_board(t, image)
+        except Exception as exc:  # any failure of one board is that board's result, never the worker's end
+            report(db, rollout_id, t["board_id"], False, getattr(exc, "board_version", None), str(exc))
+        else:
+            report(db, rollout_id, t["board_id"], True, version)
+        done += 1
+    return progress(db, _SYSTEM_MAINTAINER, rollout_id)
+
+
+class _Maintainer:
+    role = "maintainer"
+    actor = "system"
+
+
+_SYSTEM_MAINTAINER = _Maintainer()

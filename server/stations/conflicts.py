@@ -1,0 +1,47 @@
+"""Conflicts the merge could not decide: list them for the keeper, and apply the keeper's decision."""
+from sqlalchemy import select
+
+from server.clock import utcnow
+from server.models import Account
+from server.stations import store
+from server.stations.merge import resolve_conflict
+from server.stations.models import StationAccountState, StationSyncConflict
+
+
+class ConflictError(ValueError):
+    pass
+
+
+def list_open(db, station_id):
+    with db.reading() as s:
+        rows = s.scalars(select(StationSyncConflict).where(
+            StationSyncConflict.station_id == station_id, StationSyncConflict.resolved_at.is_(None))
+            .order_by(StationSyncConflict.id)).all()
+        return [{"id": c.id, "account": c.station_account_id, "field": c.field, "locker": c.local_value,
+                 "station": c.station_value, "reason": c.reason, "detected_at": c.detected_at.isoformat()}
+                for c in rows]
+
+
+def resolve(db, station_id, conflict_id, take, by):
+    """Take the "station" or the "local" (locker-side) value. Only the station's own conflicts."""
+    if take not in ("station", "local"):
+        raise ConflictError("take must be 'station' or 'local'")
+
+    def fn(s):
+        c = s.get(StationSyncConflict, conflict_id)
+        if c is None or c.station_id != station_id:
+            raise ConflictError("station %s has no conflict %s" % (station_id, conflict_id))
+        if c.resolved_at is not None:
+            raise ConflictError("conflict %s was already resolved (%s)" % (conflict_id, c.resolution))
+        row = s.scalar(select(StationAccountState).where(StationAccountState.account_id == c.account_id))
+        account = s.get(Account, c.account_id)
+        now = utcnow()
+        st = resolve_conflict(store.to_merge_state(row), {"field": c.field, "local": c.local_value}, take,
+                              store.from_db(now))
+        store.store_merge_state(row, st)
+        proj = store.project(st["values"], st["deleted"])
+        store.write_columns(account, proj, now)
+        row.written = proj
+        c.resolved_at, c.resolution, c.resolved_by = now, take, by[:60]
+        return {"id": c.id, "account": c.station_account_id, "field": c.field, "value": st["values"].get(c.field)}
+    return db.run(fn, retries=0)

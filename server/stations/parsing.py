@@ -1,0 +1,239 @@
+"""CSV/XLSX exports of a station's resident book -> validated records and a row-by-row report.
+
+Pure: bytes in, ParseReport out. Encodings: UTF-8 with or without BOM, UTF-16 with BOM, and GBK /
+GB18030 (what Excel on a Chinese Windows writes). Headers may be English or Chinese. Nothing is
+applied from a file with errors unless the caller explicitly asks to apply the valid rows.
+"""
+import codecs
+import csv
+import io
+import re
+
+from server.stations.records import record_from_flat
+
+COLUMN_ALIASES = {
+    "id": ("station_account_id", "account_id", "id", "账户编号", "账号", "编号", "居民编号", "用户编号", "账户id"),
+    "name": ("name", "姓名", "名字", "户主姓名"),
+    "phones": ("phone", "phones", "mobile", "手机", "手机号", "手机号码", "电话", "联系电话", "电话号码"),
+    "household": ("household", "address", "住址", "地址", "家庭住址", "户籍地址", "门牌", "门牌号"),
+    "consent": ("consent", "同意", "同意柜递", "同意入柜", "同意快递柜投递", "柜递同意", "是否同意"),
+    "consent_date": ("consent_date", "同意日期", "签署日期", "同意时间"),
+    "consent_source": ("consent_source", "同意方式", "同意来源"),
+    "proxies": ("proxies", "proxy", "代取人", "代收人", "委托代取人"),
+    "accessibility": ("accessibility", "无障碍", "取件偏好", "柜格偏好", "无障碍需求"),
+    "version": ("version", "版本"),
+    "updated_at": ("updated_at", "更新时间", "修改时间"),
+    "deleted": ("deleted", "已删除", "删除", "注销"),
+    "station": ("station", "station_id", "站点", "服务站", "站点编号"),
+}
+REQUIRED_COLUMNS = ("id", "name", "phones", "consent")
+_ALIAS_INDEX = {}
+for _key, _names in COLUMN_ALIASES.items():
+    for _n in _names:
+        _ALIAS_INDEX[re.sub(r"[\s_\-]", "", _n.lower())] = _key
+
+MAX_ROWS = 200000
+
+
+class RowError:
+    __slots__ = ("row", "column", "message")
+
+    def __init__(self, row, column, message):
+        self.row, self.column, self.message = row, column, message
+
+    def as_dict(self):
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+    def __repr__(self):
+        return "RowError(%r, %r, %r)" % (self.row, self.column, self.message)
+
+
+class ParseReport:
+    """What a file held: accepted records (with their row numbers) and every problem found."""
+
+    def __init__(self, source):
+        self.source = source
+        self.format = None
+        self.encoding = None
+        self.columns = {}          # canonical key -> header text as written in the file
+        self.ignored_columns = []
+        self.rows_read = 0
+        self.records = []          # (row number, record) for rows without errors
+        self.errors = []           # RowError; row None = the whole file
+        self.rejected_rows = set()
+
+    @property
+    def ok(self):
+        return not self.errors
+
+    def file_error(self, message):
+        self.errors.append(RowError(None, None, message))
+
+    def row_error(self, row, column, message):
+        self.errors.append(RowError(row, column, message))
+        self.rejected_rows.add(row)
+
+    def as_dict(self):
+        return {"source": self.source, "format": self.format, "encoding": self.encoding,
+                "rows_read": self.rows_read, "rows_accepted": len(self.records),
+                "rows_rejected": len(self.rejected_rows), "ignored_columns": self.ignored_columns,
+                "errors": [e.as_dict() for e in self.errors]}
+
+    def text(self):
+        lines = ["%s: %s%s, %d rows read, %d accepted, %d rejected" % (
+            self.source, self.format or "?", " (%s)" % self.encoding if self.encoding else "", self.rows_read,
+            len(self.records), len(self.rejected_rows))]
+        if self.ignored_columns:
+            lines.append("  ignored columns: %s" % ", ".join(self.ignored_columns))
+        for e in self.errors:
+            where = "file" if e.row is None else "row %d" % e.row
+            col = " [%s]" % self.columns.get(e.column, e.column) if e.column else ""
+            lines.append("  %s%s: %s" % (where, col, e.message))
+        return "\n".join(lines)
+
+
+def decode_text(data):
+    """Bytes of a text export -> (text, encoding name). Raises ValueError with a keeper-readable reason."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as e:
+        raise ValueError("the file is neither UTF-8 nor GBK/GB18030 text (undecodable byte at offset %d)"
+                         % e.start) from None
+    return text, "gb18030"
+
+
+def parse_file(data, source="upload", station_keys=(), today=None, sheet=None):
+    """Parse a CSV or XLSX export. ``station_keys``: the values a station column may hold for this
+    station (its id and code); a row naming another station is refused."""
+    report = ParseReport(source)
+    if data.startswith(b"PK\x03\x04"):
+        report.format = "xlsx"
+        rows = _xlsx_rows(data, report, sheet)
+    elif data.startswith(b"\xd0\xcf\x11\xe0"):
+        report.format = "xls"
+        report.file_error("this is an old Excel .xls file; save it as .xlsx or CSV and upload again")
+        return report
+    else:
+        report.format = "csv"
+        rows = _csv_rows(data, report)
+    if rows is None:
+        return report
+    _validate_rows(rows, report, {str(k) for k in station_keys}, today)
+    return report
+
+
+def _csv_rows(data, report):
+    try:
+        text, report.encoding = decode_text(data)
+    except ValueError as e:
+        report.file_error(str(e))
+        return None
+    if "\x00" in text:
+        report.file_error("the file contains NUL bytes; it is not a CSV text export")
+        return None
+    sample = text[:8192]
+    try:
+        dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), dialect))
+    except csv.Error as e:
+        report.file_error("the CSV is malformed: %s" % e)
+        return None
+
+
+def _xlsx_rows(data, report, sheet):
+    import openpyxl
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types for a damaged zip
+        report.file_error("the XLSX workbook cannot be read: %s" % e)
+        return None
+    try:
+        if sheet is not None and sheet not in wb.sheetnames:
+            report.file_error("the workbook has no sheet named %r (sheets: %s)" % (sheet, ", ".join(wb.sheetnames)))
+            return None
+        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
+        report.encoding = "sheet %s" % ws.title
+        return [list(r) for r in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+
+
+def _blank(cell):
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _validate_rows(rows, report, station_keys, today):
+    # The header is the first non-empty row; row numbers are the spreadsheet's (1-based).
+    start = 0
+    while start < len(rows) and all(_blank(c) for c in rows[start]):
+        start += 1
+    if start == len(rows):
+        report.file_error("the file is empty: no header row")
+        return
+    header = rows[start]
+    index = {}
+    for i, cell in enumerate(header):
+        name = "" if cell is None else str(cell).strip()
+        key = _ALIAS_INDEX.get(re.sub(r"[\s_\-]", "", name.lower()))
+        if key is None:
+            if name:
+                report.ignored_columns.append(name)
+            continue
+        if key in index:
+            report.file_error("columns %r and %r both mean %s" % (report.columns[key], name, key))
+            continue
+        index[key] = i
+        report.columns[key] = name
+    missing = [k for k in REQUIRED_COLUMNS if k not in index]
+    if missing:
+        report.file_error("missing required column(s): %s (accepted headers: %s)" % (
+            ", ".join(missing), "; ".join("%s = %s" % (k, "/".join(COLUMN_ALIASES[k][:4])) for k in missing)))
+    if report.errors:
+        return
+    seen = {}
+    body = rows[start + 1:]
+    if len(body) > MAX_ROWS:
+        report.file_error("the file has %d rows; at most %d per import" % (len(body), MAX_ROWS))
+        return
+    width = len(header)
+    for offset, row in enumerate(body):
+        rownum = start + 2 + offset
+        if all(_blank(c) for c in row):
+            continue
+        report.rows_read += 1
+        if len(row) > width and not all(_blank(c) for c in row[width:]):
+            report.row_error(rownum, None, "row has %d cells but the header has %d columns" % (len(row), width))
+            continue
+        flat = {k: (row[i] if i < len(row) else None) for k, i in index.items()}
+        station = flat.pop("station", None)
+        if not _blank(station) and station_keys and str(station).strip() not in station_keys:
+            report.row_error(rownum, "station", "row belongs to station %r, not this one; refused" % str(station))
+            continue
+        rec, errors = record_from_flat(flat, today=today)
+        for key, msg in errors:
+            report.row_error(rownum, key, msg)
+        if rec["id"] is not None:
+            if rec["id"] in seen:
+                first = seen[rec["id"]]
+                msg = "account id %s appears in rows %d and %d" % (rec["id"], first, rownum)
+                report.row_error(rownum, "id", msg)
+                if first not in report.rejected_rows:
+                    report.row_error(first, "id", msg)
+            else:
+                seen[rec["id"]] = rownum
+        if not errors:
+            report.records.append((rownum, rec))
+    report.records = [(n, r) for n, r in report.records if n not in report.rejected_rows]
+    if report.rows_read == 0:
+        report.file_error("the file has a header but no account rows")

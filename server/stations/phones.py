@@ -1,0 +1,83 @@
+"""Chinese phone numbers: normalise what station keepers type, reject what cannot be a number.
+
+Mobile numbers are the only ones a pickup code can be sent to, so they are the canonical form:
+11 digits ``1[3-9]xxxxxxxxx`` with country prefixes (+86, 0086, 86), spaces, dashes, dots and
+brackets removed. Landlines (area code 0xx/0xxx + 7-8 digits) are accepted where the caller allows
+them and normalised to ``0AREA-NUMBER``; they never receive an SMS.
+"""
+import re
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# Area codes: 010 and 02x are 3 digits, every other one is 4 (0xxx); local numbers 7 or 8 digits.
+_LANDLINE = re.compile(r"^(0(?:10|2\d|[3-9]\d{2}))(\d{7,8})$")
+_STRIP = re.compile(r"[\s\-\.\(\)（）\u3000]")
+_SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
+
+
+class PhoneError(ValueError):
+    """The text is not a phone number we can use; the message says why, for the station keeper."""
+
+
+def normalise_phone(text, allow_landline=False):
+    """Return the canonical form of ``text`` or raise PhoneError.
+
+    >>> normalise_phone("+86 138-1234-5678")
+    '13812345678'
+    """
+    if text is None:
+        raise PhoneError("phone number is empty")
+    if isinstance(text, bool):
+        raise PhoneError("phone number is not text: %r" % (text,))
+    if isinstance(text, int):
+        text = str(text)
+    elif isinstance(text, float):
+        # Spreadsheet cells hold numbers as floats; an 11-digit mobile survives exactly.
+        if text != int(text):
+            raise PhoneError("phone number %r is not a whole number" % (text,))
+        text = str(int(text))
+    raw = str(text).strip()
+    if not raw:
+        raise PhoneError("phone number is empty")
+    if _SCIENTIFIC.match(raw):
+        raise PhoneError("phone number %r was turned into scientific notation by a spreadsheet; digits are lost"
+                         % raw)
+    digits = _STRIP.sub("", raw)
+    had_country = True
+    if digits.startswith("+"):
+        if not digits.startswith("+86"):
+            raise PhoneError("phone number %r is not a Chinese number (+86)" % raw)
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    else:
+        had_country = False
+    if not digits.isdigit():
+        raise PhoneError("phone number %r contains characters that are not digits" % raw)
+    if _MOBILE.match(digits):
+        return digits
+    # After a country code a landline loses its trunk 0: +86 10 1234 5678 is 010-12345678.
+    m = _LANDLINE.match("0" + digits if had_country and not digits.startswith("0") else digits)
+    if m:
+        if allow_landline:
+            return "%s-%s" % (m.group(1), m.group(2))
+        raise PhoneError("phone number %r is a landline; a mobile number (1[3-9] + 9 digits) is needed" % raw)
+    if len(digits) == 11 and digits.startswith("1"):
+        raise PhoneError("phone number %r is not a Chinese mobile number (second digit must be 3-9)" % raw)
+    raise PhoneError("phone number %r is not a Chinese mobile number (11 digits starting 13-19)" % raw)
+
+
+def is_mobile(number):
+    """True when an already normalised number can receive an SMS."""
+    return bool(_MOBILE.match(number or ""))
+
+
+def split_phones(text):
+    """Split a cell holding several numbers ("138..., 139..." or with 、；/ separators) into raw parts."""
+    if text is None:
+        return []
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return [text]
+    parts = re.split(r"[,;，；、/|\n]+", str(text))
+    return [p for p in (x.strip() for x in parts) if p]

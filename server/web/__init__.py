@@ -1,0 +1,99 @@
+"""Server-rendered web pages: station operator, courier handheld, villager, maintainer.
+
+One blueprint; views are thin and call server/services/ (and the page query helpers in
+server/web/queries.py). Register with `app.register_blueprint(server.web.bp)` in the app factory.
+"""
+import datetime
+import logging
+import os
+import secrets
+
+from flask import Blueprint, current_app, g, render_template
+from werkzeug.exceptions import HTTPException
+
+from server.web import csrf, i18n, session_auth
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/web-static")
+
+
+@bp.record_once
+def _configure(state):
+    app = state.app
+    if not app.secret_key:
+        # Sessions need a stable key; without CUNBOX_SECRET_KEY they last only as long as the process.
+        key = app.config.get("SECRET_KEY") or os.environ.get("CUNBOX_SECRET_KEY")
+        if not key:
+            log.warning("CUNBOX_SECRET_KEY is not set: web sessions end when the server restarts")
+            key = secrets.token_hex(32)
+        app.secret_key = key
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
+
+
+@bp.before_request
+def _before():
+    i18n.pick_lang()
+    g.user = None
+    ident = session_auth.session_identity()
+    if ident is not None:
+        from server.web.identity import still_valid
+        if still_valid(ident):
+            g.user = ident
+        else:
+            session_auth.sign_out()
+    try:
+        csrf.check()
+    except csrf.CsrfError as exc:
+        log.info("web: refused an unsafe request without a valid CSRF token (%s)", exc.reason)
+        return render_template("web/error.html", title_key="err.csrf_title", message_key="err.csrf"), 400
+    return None
+
+
+@bp.after_request
+def _after(response):
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return i18n.remember_lang(response)
+
+
+@bp.app_template_filter("bjt")
+def _beijing_time(value, fmt="%Y-%m-%d %H:%M"):
+    """Stored times are naive UTC; people in the county read Beijing time (UTC+8, no daylight saving)."""
+    if value is None:
+        return "—"
+    return (value + datetime.timedelta(hours=8)).strftime(fmt)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc):
+    """Pages answer errors with a page, not the API's JSON."""
+    key = "err.not_found" if exc.code == 404 else "err.generic"
+    return render_template("web/error.html", title_key="err.title", message_key=key), exc.code or 500
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc):
+    log.exception("web: unhandled error")
+    return render_template("web/error.html", title_key="err.title", message_key="err.internal"), 500
+
+
+@bp.context_processor
+def _template_globals():
+    return {
+        "t": i18n.translate,
+        "lang": i18n.current_lang(),
+        "lang_url": i18n.lang_switch_url,
+        "csrf_token": csrf.token,
+        "user": g.get("user"),
+        # How often live pages poll the server (ms); tests shorten it.
+        "poll_ms": current_app.config.get("WEB_POLL_MS", 3000),
+    }
+
+
+from server.web import views_auth, views_courier, views_fleet, views_station, views_villager  # noqa: E402,F401

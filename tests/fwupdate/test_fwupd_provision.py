@@ -1,0 +1,152 @@
+"""`cunbox firmware provision` against a simulated USB board: a pty speaking the MicroPython raw REPL,
+running what it receives in the real MicroPython 1.27 interpreter (hardware_sim/usb_repl_board.py)."""
+import hashlib
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from firmware import fwimage
+from hardware_sim.usb_repl_board import UsbReplBoard
+from server.cli import main as cunbox
+from server.firmware import build as builder
+from server.firmware import keys as keyfiles
+from server.firmware import provision as prov
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MPREMOTE = str(pathlib.Path(sys.executable).with_name("mpremote"))
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    d = tmp_path_factory.mktemp("prov")
+    fleet, board_key, other = d / "fleet.key", d / "board.key", d / "other.key"
+    for p in (fleet, board_key, other):
+        keyfiles.write_new_key(str(p))
+    image, manifest = builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1, keyfiles.read_key_file(fleet))
+    path = d / "fw.cbfw"
+    path.write_bytes(image)
+    foreign = d / "foreign.cbfw"
+    foreign.write_bytes(builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1,
+                                            keyfiles.read_key_file(other))[0])
+    wiring = d / "wiring.json"
+    wiring.write_text(json.dumps({"locks": {"type": "kerong", "pins": [4, 5]}, "doors": {"pins": [12, 13]},
+                                  "address": 99}))
+    return {"fleet": fleet, "board_key": board_key, "image": path, "foreign": foreign, "manifest": manifest,
+            "wiring": wiring}
+
+
+@pytest.fixture
+def board():
+    b = UsbReplBoard(unique_id=b"\x24\x0a\xc4\x00\x00\x07")
+    yield b
+    b.close()
+
+
+def _provision(board, release, *extra, address="7", image=None):
+    args = ["firmware", "provision", board.port, "--image", str(image or release["image"]), "--key",
+            str(release["fleet"]), "--address", address, "--compartments", "24", "--lock-type", "gpio",
+            "--board-key", str(release["board_key"]), *extra]
+    return CliRunner().invoke(cunbox, args)
+
+
+def _board_files(board):
+    out = board.run("import os\nprint(sorted(os.listdir('/fw/slot_a/firmware')))")
+    return out
+
+
+def test_fwupd_provision_writes_and_verifies(board, release):
+    res = _provision(board, release, "--expect-uid", "240ac4000007", "--wiring", str(release["wiring"]),
+                     "--locker-id", "LK-0007")
+    assert res.exit_code == 0, res.output
+    assert "verified %d files by hash" % (len(release["manifest"]["files"]) + 5) in res.output
+    cfg = json.loads(board.read_file("/config.json"))
+    assert cfg == {"address": 7, "compartments": 24, "locks": {"type": "gpio", "pins": [4, 5]},
+                   "doors": {"pins": [12, 13]}, "family": builder.DEFAULT_FAMILY, "locker_id": "LK-0007",
+                   "key": release["board_key"].read_text().split()[-1],
+                   "fw_keys": [release["fleet"].read_text().split()[-1]]}
+    # every image file landed in slot a byte for byte
+    for entry in release["manifest"]["files"]:
+        data = board.read_file("/fw/slot_a/" + entry["path"])
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert b"boot_select.boot" in board.read_file("/main.py")
+    # the board's own boot selector (the compiled .mpy at its root) picks it
+    out = board.run("import boot_select\ns, m, p = boot_select.select('/')\nprint(s, m['version'], p['trial'])")
+    assert out.split() == ["a", "1.0.0", "False"]
+    # and the maintainers' own tool sees the same bytes
+    r = subprocess.run([MPREMOTE, "connect", board.port, "fs", "sha256sum", ":fw/slot_a/firmware/fwupdate.mpy"],
+                       capture_output=True, text=True, timeout=60)
+    want = [e["sha256"] for e in release["manifest"]["files"] if e["path"] == "firmware/fwupdate.mpy"][0]
+    assert want in r.stdout, r.stdout + r.stderr
+
+
+def test_fwupd_provision_refuses_unexpected_identity(board, release):
+    res = _provision(board, release, "--expect-uid", "240ac4999999")
+    assert res.exit_code == 1 and "unique id is 240ac4000007" in res.output
+    assert "fw" not in board.run("import os\nprint(os.listdir('/'))")
+    assert _provision(board, release).exit_code == 0
+    before = board.read_file("/config.json")
+    res = _provision(board, release, address="9")
+    assert res.exit_code == 1 and "address 7" in res.output and "--force" in res.output
+    assert board.read_file("/config.json") == before
+    assert _provision(board, release, address="7").exit_code == 0  # re-provisioning the same board is fine
+    res = _provision(board, release, "--force", address="9")
+    assert res.exit_code == 0, res.output
+    assert json.loads(board.read_file("/config.json"))["address"] == 9
+
+
+def test_fwupd_provision_refuses_bad_image_before_touching_board(board, release, tmp_path):
+    res = _provision(board, release, image=release["foreign"])
+    assert res.exit_code == 1 and "signature" in res.output
+    bad = tmp_path / "bad.cbfw"
+    data = bytearray(release["image"].read_bytes())
+    data[-3] ^= 1
+    bad.write_bytes(bytes(data))
+    res = _provision(board, release, image=bad)
+    assert res.exit_code == 1 and "hash" in res.output
+    assert board.executed == []
+
+
+def test_fwupd_provision_detects_read_back_mismatch(board, release):
+    image = release["image"].read_bytes()
+    fleet = keyfiles.read_key_file(release["fleet"])
+    config = prov.BoardConfig(7, 24, "gpio", keyfiles.read_key_file(release["board_key"]), builder.DEFAULT_FAMILY)
+    assert config.as_dict([fleet])["locks"] == {"type": "gpio"}
+    t = prov.open_transport(board.port)
+
+    class Flaky:
+        """A USB link that flips one bit of one file on its way to the flash."""
+
+        def exec(self, code):
+            return t.exec(code)
+
+        def fs_writefile(self, path, data):
+            if path.endswith("fwimage.mpy.tmp"):
+                data = data[:10] + bytes([data[10] ^ 1]) + data[11:]
+            return t.fs_writefile(path, data)
+
+    try:
+        with pytest.raises(prov.ProvisionError, match="fwimage.mpy"):
+            prov.Provisioner(Flaky()).provision(image, [fleet], config)
+    finally:
+        prov.close_transport(t)
+
+
+def test_fwupd_identity_checks():
+    manifest = {"mpy": 6}
+    cfg = prov.BoardConfig(3, 8, "kerong", b"k" * 32, "fam")
+    prov.check_identity({"impl": "micropython", "mpy": 774, "config": None}, manifest, cfg)
+    with pytest.raises(prov.ProvisionError, match="not as a MicroPython"):
+        prov.check_identity({"impl": "cpython"}, manifest, cfg)
+    with pytest.raises(prov.ProvisionError, match="v5"):
+        prov.check_identity({"impl": "micropython", "mpy": 5, "version": [1, 19, 1]}, manifest, cfg)
+    with pytest.raises(prov.ProvisionError, match="family 'other'"):
+        prov.check_identity({"impl": "micropython", "mpy": 6, "config": {"family": "other", "address": 3}},
+                            manifest, cfg)
+    for bad in ((0, 8, "gpio"), (3, 0, "gpio"), (3, 8, "GPIO!")):
+        with pytest.raises(prov.ProvisionError):
+            prov.BoardConfig(*bad, b"k" * 32, "fam")
+    assert fwimage.mpy_name(774) == "v6"

@@ -1,0 +1,240 @@
+# Board-side updater and boot selector (firmware/fwupdate.py, firmware/boot_select.py) on a real
+# directory: full update, resume, refusals, self-test, boot budget. CPython and MicroPython.
+from _fwupd_power import (boot, clean, fresh_root, full_update, keep_files, provision, running, send_image,
+                          updater)
+from _fwupd_util import OTHER_KEY, make_image
+
+from firmware import boot_select, fwimage
+
+
+def _refused(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except fwimage.ImageError as exc:
+        return exc
+    raise AssertionError("not refused: %r" % (args,))
+
+
+def test_fwupd_full_update_keeps_codes_events_config():
+    root = fresh_root()
+    provision(root, "1.0.0")
+    before = keep_files(root)
+    assert full_update(root, make_image("1.1.0")) == "1.1.0"
+    assert running(root) == ("b", "1.1.0", False)
+    assert keep_files(root) == before
+    # and once more, back into slot a
+    assert full_update(root, make_image("1.2.0")) == "1.2.0"
+    assert running(root) == ("a", "1.2.0", False)
+    assert keep_files(root) == before
+    clean(root)
+
+
+def test_fwupd_resume_after_dropped_link_and_reboot():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0")
+    up = updater(root, slot="a")
+    off = up.begin(len(image))
+    assert off == 0
+    off = up.write(0, image[:100])
+    off = up.write(off, image[off:off + 50])
+    assert off == 150
+    assert up.status()["state"] == "receiving" and up.status()["offset"] == 150
+    # the board reboots; the host asks where to resume
+    up = updater(root, slot=boot(root)[0])
+    assert up.status()["offset"] == 150
+    assert up.begin(len(image)) == 150
+    # a chunk repeated after a lost reply is accepted without writing it twice
+    assert up.write(100, image[100:150]) == 150
+    assert up.write(120, image[120:200]) == 200
+    exc = _refused(up.write, 260, image[260:300])
+    assert exc.code == "offset" and "resend from 200" in exc.message
+    off = 200
+    while off < len(image):
+        off = up.write(off, image[off:off + 33])
+    assert up.status()["state"] == "receiving" and up.status()["complete"]
+    assert up.commit()["version"] == "1.1.0"
+    assert boot(root)[1]["version"] == "1.1.0"
+    clean(root)
+
+
+def test_fwupd_announced_sha256_checked_at_commit():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0")
+    up = updater(root, slot="a")
+    up.begin(len(image), sha256="00" * 32)
+    up.write(0, image)
+    exc = _refused(up.commit)
+    assert exc.code == "hash" and "announced" in exc.message
+    assert running(root) == ("a", "1.0.0", False)
+    up.begin(len(image), sha256=fwimage.hexlify(fwimage.hashlib.sha256(image).digest()))
+    up.write(0, image)
+    assert up.status()["state"] == "receiving"
+    up.commit()
+    assert up.status()["state"] == "ready"
+    slot = boot(root)[0]
+    assert updater(root, slot=slot).status()["state"] == "testing"
+    clean(root)
+
+
+def test_fwupd_different_image_restarts_staging():
+    root = fresh_root()
+    provision(root)
+    a, b = make_image("1.1.0"), make_image("1.2.0", extra={"note": "other build"})
+    up = updater(root, slot="a")
+    up.begin(len(a), sha256="aa")
+    up.write(0, a[:80])
+    assert up.begin(len(b), sha256="bb") == 0
+    clean(root)
+
+
+def _assert_refused_and_old_running(root, image, code, before, **kwargs):
+    up = updater(root, slot="a", **kwargs)
+    exc = _refused(send_image, up, image)
+    assert exc.code == code, (code, exc.code, exc.message)
+    assert up.status()["error"].startswith(code)
+    assert up.status()["state"] == "idle", up.status()
+    assert running(root) == ("a", "1.0.0", False)
+    assert keep_files(root) == before
+    return exc
+
+
+def test_fwupd_refusals_leave_old_version_running():
+    root = fresh_root()
+    before = keep_files(provision(root).root)
+    exc = _assert_refused_and_old_running(root, make_image("1.1.0", key=OTHER_KEY), "signature", before)
+    assert "key" in exc.message
+    exc = _assert_refused_and_old_running(root, make_image("1.1.0", family="other-board"), "family", before)
+    assert "other-board" in exc.message
+    exc = _assert_refused_and_old_running(root, make_image("0.9.0"), "downgrade", before)
+    assert "0.9.0" in exc.message and "1.0.0" in exc.message
+    _assert_refused_and_old_running(root, make_image("1.0.0"), "downgrade", before)
+    exc = _assert_refused_and_old_running(root, make_image("1.1.0", min_protocol=3), "protocol", before)
+    assert "3" in exc.message
+    corrupt = bytearray(make_image("1.1.0"))
+    corrupt[-5] ^= 0x40
+    exc = _assert_refused_and_old_running(root, bytes(corrupt), "hash", before)
+    assert "firmware/mod2.mpy" in exc.message
+    clean(root)
+
+
+def test_fwupd_bad_signature_refused_before_payload_is_sent():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0", key=OTHER_KEY, files=[("firmware/big.mpy", b"x" * 4000)])
+    up = updater(root, slot="a")
+    off = up.begin(len(image))
+    sent = 0
+    try:
+        while off < len(image):
+            off = up.write(off, image[off:off + 128])
+            sent = off
+    except fwimage.ImageError as exc:
+        assert exc.code == "signature"
+    assert sent < 1000, "refused only after %d bytes" % sent
+    clean(root)
+
+
+def test_fwupd_explicit_downgrade_allowed():
+    root = fresh_root()
+    provision(root, "1.3.0")
+    slot = boot(root)[0]
+    send_image(updater(root, slot=slot), make_image("1.2.0"), allow_downgrade=True)
+    assert boot(root)[1]["version"] == "1.2.0"
+    clean(root)
+
+
+def test_fwupd_state_errors():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0")
+    up = updater(root, slot="a")
+    assert _refused(up.write, 0, b"abc").code == "state"
+    assert _refused(up.commit).code == "state"
+    assert _refused(up.begin, 10).code == "size"
+    assert _refused(up.begin, 10 ** 7).code == "size"
+    up.begin(len(image))
+    up.write(0, image[:50])
+    exc = _refused(up.commit)
+    assert exc.code == "state" and "50 of" in exc.message
+    assert _refused(up.write, 50, image[50:] + b"extra").code == "size"
+    clean(root)
+
+
+def test_fwupd_update_refused_while_previous_on_trial():
+    root = fresh_root()
+    provision(root)
+    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    slot = boot(root)[0]
+    exc = _refused(updater(root, slot=slot).begin, 500)
+    assert exc.code == "busy" and "1.1.0" in exc.message
+    clean(root)
+
+
+def test_fwupd_failed_self_test_rolls_back_at_once():
+    root = fresh_root()
+    before = keep_files(provision(root).root)
+    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    slot, m, p = boot(root)
+    assert (slot, m["version"], p["trial"], p["tries"]) == ("b", "1.1.0", True, 1)
+    ok, failures = updater(root, slot=slot).confirm_if_healthy(
+        {"doors": lambda: True, "locks": lambda: False, "journal": lambda: True, "link": lambda: True})
+    assert not ok and failures == ["locks"]
+    slot, version, trial = running(root)
+    assert (slot, version, trial) == ("a", "1.0.0", False)
+    p = boot_select.read_pointer(boot_select.FlashFs(root))
+    assert "self-test failed: locks" in p["note"] and p["rejected"] == "b"
+    assert keep_files(root) == before
+    clean(root)
+
+
+def test_fwupd_crashing_check_counts_as_failure():
+    root = fresh_root()
+    provision(root)
+    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    slot = boot(root)[0]
+
+    def journal():
+        raise OSError(5, "journal unreadable")
+
+    ok, failures = updater(root, slot=slot).confirm_if_healthy({"journal": journal, "link": lambda: True})
+    assert not ok and failures[0].startswith("journal")
+    assert running(root)[1] == "1.0.0"
+    clean(root)
+
+
+def test_fwupd_unconfirmed_version_rolls_back_after_boot_budget():
+    root = fresh_root()
+    provision(root)
+    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    for tries in (1, 2, 3):  # the new version boots but never confirms (e.g. no link)
+        slot, m, p = boot(root)
+        assert (slot, m["version"], p["tries"]) == ("b", "1.1.0", tries)
+    slot, m, p = boot(root)
+    assert (slot, m["version"], p["trial"]) == ("a", "1.0.0", False)
+    assert "did not confirm within 3 boots" in p["note"]
+    # the board can be updated again afterwards, into the rejected slot
+    assert full_update(root, make_image("1.1.1")) == "1.1.1"
+    clean(root)
+
+
+def test_fwupd_damaged_active_slot_falls_back():
+    root = fresh_root()
+    provision(root)
+    full_update(root, make_image("1.1.0"))
+    fs = boot_select.FlashFs(root)
+    fs.write_new("fw/slot_b/firmware/mod1.mpy", b"bit rot")
+    slot, m, p = boot(root)
+    assert (slot, m["version"]) == ("a", "1.0.0")
+    assert "damaged" in p["note"]
+    clean(root)
+
+
+def test_fwupd_lost_pointer_boots_newest_complete_slot():
+    root = fresh_root()
+    provision(root)
+    full_update(root, make_image("1.1.0"))
+    boot_select.FlashFs(root).remove(boot_select.POINTER)
+    assert running(root) == ("b", "1.1.0", False)
+    clean(root)

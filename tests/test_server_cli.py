@@ -1,0 +1,75 @@
+"""`cunbox db upgrade`, `cunbox seed-demo` and `cunbox serve` as a person would run them."""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
+from _server_helpers import bearer
+
+from server.app import create_app
+from server.serve import free_port
+
+CLI = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())"]
+
+
+def _run(args, env):
+    return subprocess.run(CLI + args, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_seed_demo_and_use_what_it_prints(tmp_path):
+    env = dict(os.environ, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "demo.sqlite3"))
+    r = _run(["seed-demo"], env)
+    assert r.returncode != 0 and "cunbox db upgrade" in r.stderr  # no schema yet: says what to do
+    assert _run(["db", "upgrade"], env).returncode == 0
+    r = _run(["seed-demo", "--json"], env)
+    assert r.returncode == 0, r.stderr
+    demo = json.loads(r.stdout)
+    assert len(demo["stations"]) == 3 and len(demo["carriers"]) == 4 and len(demo["couriers"]) >= 4
+    assert {c["carrier"] for c in demo["couriers"]} == {"post", "sf", "zto", "coop"}
+    assert len(demo["lockers"]) == 4 and len(demo["accounts"]) == 24
+    assert _run(["seed-demo"], env).returncode != 0  # never seeds twice
+
+    app = create_app({"DATABASE_URL": env["CUNBOX_DATABASE_URL"]})
+    client = app.test_client()
+    courier = demo["couriers"][0]
+    login = client.post("/api/v1/auth/login", json={"login": courier["login"], "password": courier["password"]})
+    assert login.status_code == 200 and login.get_json()["role"] == "courier"
+    assert client.post("/api/v1/auth/login", json={"login": courier["login"], "password": "x"}).status_code == 401
+    villager = next(a for a in demo["accounts"] if a["consent"])
+    locker = next(lk for lk in demo["lockers"] if lk["station_id"] == villager["station_id"])
+    for i, token in enumerate((courier["token"], login.get_json()["token"])):
+        r = client.post("/api/v1/deposits", headers=bearer(token),
+                        json={"locker_id": locker["id"], "tracking_number": "DEMO%06d" % i,
+                              "recipient_phone": villager["phone"], "size": "M"})
+        assert r.status_code == 201, r.get_json()
+    app.extensions["cunbox_db"].dispose()
+
+    r = _run(["seed-demo"], dict(env, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "other.sqlite3")))
+    assert r.returncode != 0
+
+
+def test_serve_runs_waitress_and_answers(tmp_path):
+    env = dict(os.environ, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "serve.sqlite3"))
+    assert _run(["db", "upgrade"], env).returncode == 0
+    port = free_port()
+    proc = subprocess.Popen(CLI + ["serve", "--port", str(port), "--housekeeping-period", "0"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/health" % port, timeout=2) as resp:
+                    assert json.loads(resp.read()) == {"status": "ok"}
+                    assert resp.headers["Server"] == "cunbox"  # waitress, not the Flask debug server
+                    break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline
+                time.sleep(0.2)
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/openapi.json" % port, timeout=5) as resp:
+            assert json.loads(resp.read())["openapi"].startswith("3.")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,117 @@
+"""CSV/XLSX exports: encodings, Chinese and English headers, and every bad row reported."""
+import datetime as dt
+import io
+
+import openpyxl
+
+from server.stations.parsing import decode_text, parse_file
+
+TODAY = dt.date(2026, 11, 29)
+HEADER_ZH = "账户编号,姓名,手机号,住址,同意柜递,同意日期,同意方式,代取人,无障碍\n"
+ROWS_ZH = ("A001,张三,+86 138-1234-5678,东村3组12号,是,2024年3月5日,纸质同意书,李四:139 0000 0000,低位\n"
+           "A002,王五,0086 13912345678,西村1组,否,,,,\n")
+
+
+def test_gbk_csv_with_chinese_headers():
+    data = (HEADER_ZH + ROWS_ZH).encode("gbk")
+    r = parse_file(data, "book.csv", today=TODAY)
+    assert r.ok, r.text()
+    assert r.encoding == "gb18030"
+    recs = dict((rec["id"], rec) for _, rec in r.records)
+    a = recs["A001"]["values"]
+    assert a["name"] == "张三" and a["phones"] == ["13812345678"] and a["household"] == "东村3组12号"
+    assert a["consent"] == {"given": True, "date": "2024-03-05", "source": "纸质同意书"}
+    assert a["proxies"] == [{"name": "李四", "phone": "13900000000"}]
+    assert a["accessibility"] == "low"
+    assert recs["A002"]["values"]["consent"]["given"] is False
+    assert recs["A002"]["values"]["accessibility"] == "none"
+
+
+def test_utf8_with_and_without_bom_give_the_same_records():
+    text = HEADER_ZH + ROWS_ZH
+    with_bom = parse_file(b"\xef\xbb\xbf" + text.encode("utf-8"), today=TODAY)
+    without = parse_file(text.encode("utf-8"), today=TODAY)
+    gbk = parse_file(text.encode("gb18030"), today=TODAY)
+    assert with_bom.encoding == "utf-8-sig" and without.encoding == "utf-8"
+    assert with_bom.records == without.records == gbk.records
+
+
+def test_undecodable_bytes_rejected_as_a_file_error():
+    r = parse_file(b"id,name,phone,consent\n\x81\x30\xff\xff,x,13812345678,yes\n")
+    assert not r.ok and r.errors[0].row is None and "neither UTF-8 nor GBK" in r.errors[0].message
+    assert r.records == []
+
+
+def test_missing_columns_listed_and_nothing_accepted():
+    r = parse_file("账户编号,姓名\nA1,张三\n".encode("utf-8"))
+    assert not r.ok and r.records == []
+    assert "phones" in r.errors[0].message and "consent" in r.errors[0].message
+
+
+def test_every_bad_row_is_reported_with_its_row_number():
+    data = ("id,name,phone,consent,consent_date,accessibility\n"
+            "A1,Zhang,13812345678,yes,2024-01-02,\n"
+            "A2,Wang,12345,yes,2024-01-02,\n"        # invalid phone
+            "A3,Li,13812345679,maybe,,\n"             # bad consent value
+            "A4,Zhao,13812345670,yes,2024-02-30,\n"   # bad date
+            "A5,Qian,13812345671,yes,2099-01-01,\n"   # future date
+            "A1,Sun,13812345672,no,,\n"               # duplicate id (also rejects row 2)
+            "A6,Zhou,13812345673,yes,,\n"             # consent without date
+            "A7,,13812345674,no,,sideways\n")         # empty name, bad accessibility
+    r = parse_file(data.encode("utf-8"), today=TODAY)
+    assert not r.ok
+    by_row = {}
+    for e in r.errors:
+        by_row.setdefault(e.row, []).append((e.column, e.message))
+    assert sorted(by_row) == [2, 3, 4, 5, 6, 7, 8, 9]
+    assert by_row[3][0][0] == "phones"
+    assert "not yes or no" in by_row[4][0][1]
+    assert "not a date" in by_row[5][0][1]
+    assert "future" in by_row[6][0][1]
+    assert any("rows 2 and 7" in m for _, m in by_row[2]) and any("rows 2 and 7" in m for _, m in by_row[7])
+    assert "date is missing" in by_row[8][0][1]
+    assert {c for c, _ in by_row[9]} == {"name", "accessibility"}
+    assert r.records == []
+    assert "row 3 [phone]" in r.text()
+
+
+def test_row_for_another_station_is_refused():
+    data = "id,name,phone,consent,station\nA1,Zhang,13812345678,no,S1\nA2,Wang,13812345679,no,S2\n"
+    r = parse_file(data.encode("utf-8"), station_keys={"S1", "1"})
+    assert [n for n, _ in r.records] == [2]
+    assert r.errors[0].row == 3 and "S2" in r.errors[0].message and "refused" in r.errors[0].message
+
+
+def test_xlsx_with_numeric_phone_and_date_cells():
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["编号", "姓名", "电话", "是否同意", "同意日期", "版本"])
+    ws.append(["B1", "赵六", 13812345678, "同意", dt.datetime(2025, 6, 1), 3])
+    ws.append([1002, "钱七", "138 1234 5679", False, None, None])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = parse_file(buf.getvalue(), "book.xlsx", today=TODAY)
+    assert r.ok, r.text()
+    assert r.format == "xlsx"
+    (n1, b1), (n2, b2) = r.records
+    assert b1["values"]["phones"] == ["13812345678"] and b1["values"]["consent"]["date"] == "2025-06-01"
+    assert b1["version"] == 3
+    assert b2["id"] == "1002" and b2["values"]["consent"]["given"] is False
+
+
+def test_old_xls_and_empty_files_are_refused():
+    assert ".xlsx or CSV" in parse_file(b"\xd0\xcf\x11\xe0rest").errors[0].message
+    assert "empty" in parse_file(b"").errors[0].message
+    assert "no account rows" in parse_file(b"id,name,phone,consent\n").errors[0].message
+
+
+def test_tab_separated_and_deleted_rows():
+    data = "id\tname\tphone\tconsent\tdeleted\nA1\tZhang\t13812345678\tyes\t是\n"
+    r = parse_file(data.encode("utf-8"))
+    assert r.ok, r.text()
+    assert r.records[0][1]["deleted"] is True
+
+
+def test_decode_text_prefers_utf8():
+    assert decode_text("张三".encode("utf-8")) == ("张三", "utf-8")
+    assert decode_text("张三".encode("gbk")) == ("张三", "gb18030")

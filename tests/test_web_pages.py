@@ -1,0 +1,243 @@
+"""The pages through Flask's test client: nothing of another station shows, every form refuses bad
+input with a message next to the field and changes nothing."""
+import re
+from urllib.parse import quote
+
+import pytest
+from _server_helpers import snapshot
+from _web_world import LEAK_MARKERS, PASSWORDS, build, make_app, make_db
+
+from server.models import Alarm, Parcel
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    db = make_db(tmp_path_factory.mktemp("web-pages"))
+    world = build(db)
+    app = make_app(db)
+    yield app, world, db
+    db.dispose()
+
+
+def csrf_of(html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def client_as(app, login, path="/login"):
+    c = app.test_client()
+    token = csrf_of(c.get(path).get_data(as_text=True))
+    r = c.post(path, data={"login": login, "password": PASSWORDS[login], "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    c.csrf = csrf_of(c.get(r.location).get_data(as_text=True))
+    return c
+
+
+def field_error(html, name):
+    """The error message rendered next to field `name`, or None."""
+    m = re.search(r'<p class="error" id="e-%s" role="alert">([^<]+)</p>' % re.escape(name), html)
+    return m.group(1) if m else None
+
+
+def assert_no_leak(body, where):
+    found = [m for m in LEAK_MARKERS if m in body]
+    assert found == [], "%s shows another station's data: %s" % (where, found)
+
+
+def _ledger_month(db, station_id):
+    from server.models import LedgerLine
+    with db.reading() as s:
+        return s.query(LedgerLine).filter(LedgerLine.station_id == station_id).first().at.strftime("%Y-%m")
+
+
+def test_no_operator_page_shows_another_stations_data(site):
+    app, world, db = site
+    c = client_as(app, "op-dongcun")
+    month = _ledger_month(db, world.station_id)
+    assert _ledger_month(db, world.other_station_id) == month     # 西村 has lines in the same month
+    urls = ["/station/", "/station/lockers.json", "/station/parcels", "/station/overdue", "/station/alarms",
+            "/station/alarms?all=1", "/station/residents", "/station/residents?q=西村", "/station/residents?q=1390",
+            "/station/parcels?q=XC-SECRET", "/station/parcels?q=13900000009", "/station/parcels?state=overdue",
+            "/station/fees?month=" + month, "/station/fees.csv?month=" + month]
+    for url in urls:
+        r = c.get(url)
+        assert r.status_code == 200, url
+        body = r.get_data(as_text=True)
+        if "?q=" in url:   # the search box shows back what was typed; that is not a leak
+            typed = url.split("?q=")[1]
+            body = body.replace(typed, "").replace(quote(typed), "")
+        assert_no_leak(body, url)
+    # ... while 东村's own data is there, so the pages are not simply empty.
+    assert "PN-OLD-0002" in c.get("/station/overdue").get_data(as_text=True)
+    assert "中国邮政" in c.get("/station/fees.csv?month=" + month).get_data(as_text=True)
+    assert "温度超限" in c.get("/station/alarms").get_data(as_text=True)
+    # The other station's operator sees its own.
+    c2 = client_as(app, "op-xicun")
+    assert "XC-SECRET-9" in c2.get("/station/overdue").get_data(as_text=True)
+    assert "PN-OLD-0002" not in c2.get("/station/overdue").get_data(as_text=True)
+
+
+def test_operator_actions_on_another_stations_parcel_or_alarm_are_refused_and_change_nothing(site):
+    app, world, db = site
+    c = client_as(app, "op-dongcun")
+    with db.reading() as s:
+        other_alarm = s.query(Alarm).filter(Alarm.station_id == world.other_station_id).one().id
+    before = snapshot(db)
+    other_parcel = world.other_parcel["parcel"]["id"]
+    for url in ("/station/overdue/%d/retrieve" % other_parcel, "/station/overdue/%d/return" % other_parcel,
+                "/station/alarms/%d/ack" % other_alarm):
+        r = c.post(url, data={"csrf_token": c.csrf}, follow_redirects=True)
+        body = r.get_data(as_text=True)
+        assert "找不到这条记录" in body, url
+        assert_no_leak(body, url)
+    assert snapshot(db) == before
+
+
+def test_a_courier_sees_only_its_carriers_parcels(site):
+    app, world, db = site
+    c = client_as(app, "courier-sf", path="/courier/login")
+    theirs = world.in_locker["parcel"]["id"]                      # China Post's parcel
+    assert c.get("/courier/parcel/%d" % theirs).status_code == 404
+    assert c.get("/courier/parcel/%d.json" % theirs).status_code == 404
+    before = snapshot(db)
+    for action in ("did_not_fit", "cancel"):
+        r = c.post("/courier/parcel/%d/%s" % (theirs, action), data={"csrf_token": c.csrf}, follow_redirects=True)
+        assert "PN-IN-0001" not in r.get_data(as_text=True)
+    r = c.post("/courier/collect/%d" % theirs, data={"csrf_token": c.csrf}, follow_redirects=True)
+    assert "PN-IN-0001" not in r.get_data(as_text=True)
+    assert snapshot(db) == before
+
+
+def test_signed_out_visitors_reach_no_staff_page(site):
+    app, world, _ = site
+    c = app.test_client()
+    for url in ("/station/", "/station/lockers.json", "/station/fees.csv", "/fleet/", "/fleet/releases",
+                "/courier/", "/courier/collect", "/courier/parcel/%d" % world.in_locker["parcel"]["id"]):
+        r = c.get(url)
+        assert r.status_code == 302 and "login" in r.location, url
+
+
+def test_login_form_marks_each_empty_field(site):
+    app, _, _ = site
+    c = app.test_client()
+    r = c.post("/login", data={"csrf_token": csrf_of(c.get("/login").get_data(as_text=True))})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert field_error(html, "login") == "请填写此项。" and field_error(html, "password") == "请填写此项。"
+
+
+def test_deposit_form_rejects_bad_input_next_to_each_field_and_changes_nothing(site):
+    app, world, db = site
+    c = client_as(app, "courier-post", path="/courier/login")
+    before = snapshot(db)
+    r = c.post("/courier/", data={"csrf_token": c.csrf, "locker_id": "999999", "tracking_number": "x!",
+                                  "phone": "12345", "size": "XXL"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert field_error(html, "locker_id") == "请从列表中选择。"
+    assert field_error(html, "tracking_number").startswith("运单号应为")
+    assert field_error(html, "phone").startswith("请输入11位手机号")
+    assert field_error(html, "size") == "请从列表中选择。"
+    # A recipient who has not agreed to locker delivery: refused next to the phone, with the alternative.
+    r = c.post("/courier/", data={"csrf_token": c.csrf, "locker_id": str(world.locker_id),
+                                  "tracking_number": "PN-NOCONSENT", "phone": world.refusing_phone, "size": "S"})
+    assert r.status_code == 400 and "站点柜台" in field_error(r.get_data(as_text=True), "phone")
+    # A phone not in this station's book (it is in 西村's): refused, and 西村's resident is not named.
+    r = c.post("/courier/", data={"csrf_token": c.csrf, "locker_id": str(world.locker_id),
+                                  "tracking_number": "PN-NOACC", "phone": world.other_phone, "size": "S"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and "本站没有这个手机号" in field_error(html, "phone")
+    assert "机密户" not in html
+    assert snapshot(db) == before
+
+
+def test_search_and_month_fields_reject_bad_input_next_to_the_field(site):
+    app, _, _ = site
+    c = client_as(app, "op-dongcun")
+    r = c.get("/station/fees?month=2026-13")
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "month").startswith("月份格式")
+    assert c.get("/station/fees.csv?month=garbage").status_code == 400
+    r = c.get("/station/parcels?q=" + "1" * 60)
+    assert field_error(r.get_data(as_text=True), "q") == "内容太长。"
+
+
+def test_send_booking_form_rejects_bad_input_next_to_each_field(site):
+    app, world, db = site
+    c = app.test_client()
+    token = csrf_of(c.get("/send").get_data(as_text=True))
+    before = snapshot(db)
+    r = c.post("/send", data={"csrf_token": token, "phone": "999", "locker_id": "x", "carrier_id": "",
+                              "size": "S", "perishable": "on"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert field_error(html, "phone") and field_error(html, "locker_id") and field_error(html, "carrier_id")
+    # Fresh produce without the chilled-storage agreement.
+    r = c.post("/send", data={"csrf_token": token, "phone": world.consenting_phone, "locker_id": str(world.locker_id),
+                              "carrier_id": str(world.carrier_id), "size": "S", "perishable": "on"})
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "chilled_agreed")
+    # A phone that is not in the resident book of the locker's station.
+    r = c.post("/send", data={"csrf_token": token, "phone": world.other_phone, "locker_id": str(world.locker_id),
+                              "carrier_id": str(world.carrier_id), "size": "S"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and field_error(html, "phone") and "机密户" not in html
+    assert snapshot(db) == before
+    # A good booking: the drop-off code goes by SMS only, never onto the page.
+    r = c.post("/send", data={"csrf_token": token, "phone": world.consenting_phone, "locker_id": str(world.locker_id),
+                              "carrier_id": str(world.carrier_id), "size": "M"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "138****0001" in html
+    with db.reading() as s:
+        sent = s.query(Parcel).filter(Parcel.direction == "out").one()
+        assert sent.state == "booked" and sent.account_id is not None
+        from server.models import Notification
+        body = s.query(Notification).filter(Notification.parcel_id == sent.id).one().body
+    code = re.search(r"投递码(\d{8})", body).group(1)
+    assert code not in html
+
+
+def test_import_form_refuses_a_missing_file_and_another_stations_rows(site):
+    app, world, db = site
+    c = client_as(app, "op-dongcun")
+    before = snapshot(db)
+    r = c.post("/station/residents", data={"csrf_token": c.csrf}, content_type="multipart/form-data")
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "file") == "请填写此项。"
+    # Rows that say they belong to 西村's book are refused: a keeper imports only into their own station.
+    book = ("账户编号,姓名,手机号,同意柜递,站点编号\n"
+            "XC-NEW-1,外站户,13811112222,是,%d\n" % world.other_station_id).encode("utf-8")
+    from io import BytesIO
+    for extra, status in (({}, 400), ({"apply_valid_rows": "on"}, 200)):
+        r = c.post("/station/residents", data=dict(extra, csrf_token=c.csrf, file=(BytesIO(book), "book.csv")),
+                   content_type="multipart/form-data")
+        html = r.get_data(as_text=True)
+        assert r.status_code == status and field_error(html, "file")
+        assert 'class="rejected"' in html
+        assert_no_leak(html.replace("XC-NEW-1", ""), "import report")
+        assert snapshot(db)["accounts"] == before["accounts"]
+
+
+def test_fee_export_sums_each_carrier_of_the_month(site):
+    app, world, db = site
+    from server.models import Carrier, LedgerLine
+    c = client_as(app, "op-dongcun")
+    month = _ledger_month(db, world.station_id)
+    r = c.get("/station/fees.csv?month=" + month)
+    assert r.headers["Content-Type"].startswith("text/csv") and "attachment" in r.headers["Content-Disposition"]
+    text = r.get_data(as_text=True).lstrip("\ufeff")
+    import csv
+    rows = list(csv.DictReader(text.splitlines()))
+    totals = {row["carrier"]: row["amount_yuan"] for row in rows
+              if row["kind"] == "total" and row["payer"] == "carrier"}
+    with db.reading() as s:
+        want = {}
+        for line, name in s.query(LedgerLine, Carrier.name).join(Carrier, Carrier.id == LedgerLine.carrier_id) \
+                .filter(LedgerLine.station_id == world.station_id):
+            if line.at.strftime("%Y-%m") == month and line.payer == "carrier":
+                want[name] = want.get(name, 0) + line.amount_cents
+    assert totals == {name: "%.2f" % (cents / 100) for name, cents in want.items()} and totals
+
+
+def test_signing_out_ends_the_session(site):
+    app, _, _ = site
+    c = client_as(app, "op-dongcun")
+    assert c.get("/station/").status_code == 200
+    assert c.post("/logout", data={"csrf_token": c.csrf}).status_code == 302
+    assert c.get("/station/").status_code == 302
