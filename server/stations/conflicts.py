@@ -41,7 +41,7 @@ def resolve(db, station_id, conflict_id, take, by):
         store.store_merge_state(row, st)
         proj = store.project(st["values"], st["deleted"])
         store.write_columns(account, proj, now)
-        row.written = proj
+        store.mark_seen(row, account)
         c.resolved_at, c.resolution, c.resolved_by = now, take, by[:60]
         return {"id": c.id, "account": c.station_account_id, "field": c.field, "value": st["values"].get(c.field)}
     return db.run(fn, retries=0)

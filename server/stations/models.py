@@ -46,7 +46,15 @@ class StationAccountState(Base):
     values: Mapped[dict] = mapped_column(JSON)                   # field -> value cunbox uses
     base: Mapped[dict] = mapped_column(JSON)                     # field -> station value last seen
     pending: Mapped[dict] = mapped_column(JSON, default=dict)    # field -> ISO time of a locker-side edit
-    written: Mapped[dict] = mapped_column(JSON, default=dict)    # accounts columns as sync last wrote them
+    # The accounts columns as sync last wrote (or saw) them: any difference found later is an edit made
+    # on the locker side. Plain columns, so the difference is found by one SQL scan.
+    seen_name: Mapped[str | None] = mapped_column(String(120))
+    seen_phone: Mapped[str | None] = mapped_column(String(20))
+    seen_consent: Mapped[bool | None] = mapped_column(Boolean)
+    seen_consent_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    seen_consent_source: Mapped[str | None] = mapped_column(String(40))
+    seen_height: Mapped[str | None] = mapped_column(String(8))
+    seen_deleted_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     has_pending: Mapped[bool] = mapped_column(Boolean, default=False)  # pending != {}, indexed for outbound
     account: Mapped[Account] = relationship()
     __table_args__ = (UniqueConstraint("station_id", "station_account_id", name="uq_station_account_states_key"),

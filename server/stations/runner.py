@@ -183,6 +183,7 @@ def apply_records(s, station_id, records, result, now, overlay=None):
     """Merge canonical records into the station's accounts. With ``overlay`` (a dict) nothing is
     written: merged states are kept in the overlay so later pages of a dry run see them."""
     existing = store.load_states(s, station_id, [r["id"] for r in records])
+    creates = []
     for rec in records:
         ex = existing.get(rec["id"])
         if overlay is not None and rec["id"] in overlay:
@@ -203,10 +204,11 @@ def apply_records(s, station_id, records, result, now, overlay=None):
         if overlay is not None:
             if out.state is not None:
                 overlay[rec["id"]] = out.state
-            continue
-        row = store.apply_outcome(s, station_id, out, ex, result.run_id, now)
-        if row is not None:
-            existing[rec["id"]] = (row, row.account)
+        elif out.action == "create" and ex is None:
+            creates.append(out)            # inserted together below: a first sync is mostly creates
+        else:
+            store.apply_outcome(s, station_id, out, ex, result.run_id, now)
+    store.bulk_create(s, station_id, creates, now)
 
 
 def _describe(result, out):

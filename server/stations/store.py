@@ -1,13 +1,13 @@
 """Database side of a merge: sync state rows <-> merge states, outcomes -> accounts, local edits.
 
 The backend's ``accounts`` row is what the locker uses; ``project`` derives it from the merged
-values. ``written`` remembers the columns sync last wrote, so any later difference is an edit made
-on the locker side (an operator, a villager at the locker) and becomes a pending local edit that
-is pushed to the station. Everything here runs inside the caller's transaction.
+values. The ``seen_*`` columns remember the columns sync last wrote, so any later difference is an
+edit made on the locker side (an operator, a villager at the locker) and becomes a pending local
+edit that is pushed to the station. Everything here runs inside the caller's transaction.
 """
 import datetime as _dt
 
-from sqlalchemy import select
+from sqlalchemy import insert, or_, select
 
 from server.models import Account
 from server.stations.merge import local_edit, new_state
@@ -53,18 +53,38 @@ def read_columns(account):
     }
 
 
+def columns_for(proj, now, account=None):
+    """accounts column values for a projection (``account``: the row as it is, to keep consent_at)."""
+    cols = {"name": proj["name"], "phone": proj["phone"], "consent_locker": proj["consent_locker"],
+            "consent_source": proj["consent_source"], "height_preference": proj["height_preference"]}
+    if account is not None and read_columns(account)["consent_at"] == proj["consent_at"]:
+        cols["consent_at"] = account.consent_at
+    else:
+        cols["consent_at"] = _dt.datetime.fromisoformat(proj["consent_at"]) if proj["consent_at"] else now
+    if proj["deleted"]:
+        cols["deleted_at"] = account.deleted_at if account is not None and account.deleted_at else now
+    else:
+        cols["deleted_at"] = None
+    return cols
+
+
 def write_columns(account, proj, now):
-    account.name = proj["name"]
-    account.phone = proj["phone"]
-    account.consent_locker = proj["consent_locker"]
-    if read_columns(account)["consent_at"] != proj["consent_at"]:
-        account.consent_at = (_dt.datetime.fromisoformat(proj["consent_at"]) if proj["consent_at"] else now)
-    account.consent_source = proj["consent_source"]
-    account.height_preference = proj["height_preference"]
-    if proj["deleted"] and account.deleted_at is None:
-        account.deleted_at = now
-    elif not proj["deleted"]:
-        account.deleted_at = None
+    for k, v in columns_for(proj, now, account).items():
+        setattr(account, k, v)
+
+
+SEEN = (("seen_name", "name"), ("seen_phone", "phone"), ("seen_consent", "consent_locker"),
+        ("seen_consent_at", "consent_at"), ("seen_consent_source", "consent_source"),
+        ("seen_height", "height_preference"), ("seen_deleted_at", "deleted_at"))
+
+
+def mark_seen(row, account):
+    for seen, col in SEEN:
+        setattr(row, seen, getattr(account, col))
+
+
+def seen_values(cols):
+    return {seen: cols[col] for seen, col in SEEN}
 
 
 def to_merge_state(row):
@@ -134,10 +154,31 @@ def apply_outcome(session, station_id, outcome, existing, run_id, now):
         row = StationAccountState(station_id=station_id, station_account_id=outcome.account_id, account=account)
         session.add(row)
     store_merge_state(row, st)
-    row.written = proj
+    mark_seen(row, account)
     for c in outcome.conflicts:
         record_conflict(session, station_id, account, outcome.account_id, c, run_id, now)
     return row
+
+
+def bulk_create(session, station_id, outcomes, now):
+    """Insert the accounts and sync states of many new records at once (a first sync, a big import)."""
+    if not outcomes:
+        return
+    rows, states = [], {}
+    for out in outcomes:
+        st = out.state
+        cols = columns_for(project(st["values"], st["deleted"]), now)
+        rows.append(dict(cols, station_id=station_id, station_account_id=out.account_id, created_at=now,
+                         updated_at=now))
+        states[out.account_id] = dict(
+            seen_values(cols), station_id=station_id, station_account_id=out.account_id, version=st["version"],
+            station_updated_at=to_db(st["updated_at"]), deleted=st["deleted"], values=st["values"], base=st["base"],
+            pending={}, has_pending=False)
+    ids = session.execute(insert(Account).returning(Account.id, Account.station_account_id,
+                                                    sort_by_parameter_order=True), rows).all()
+    for account_id, sai in ids:
+        states[sai]["account_id"] = account_id
+    session.execute(insert(StationAccountState), list(states.values()))
 
 
 def record_conflict(session, station_id, account, station_account_id, c, run_id, now):
@@ -168,44 +209,45 @@ def open_conflict_fields(session, station_id):
 
 def local_edits_of(account, row):
     """Merge-state edits for columns changed on the locker side since sync last wrote them."""
-    written = row.written or {}
-    now_cols = read_columns(account)
-    if written.get("deleted") or now_cols["deleted"] != written.get("deleted", False):
+    if row.seen_deleted_at is not None or account.deleted_at is not None:
         return []
     values = row.values
     at = from_db(account.updated_at) or _dt.datetime.now(UTC)
     edits = []
-    if now_cols["name"] != written.get("name"):
+    if account.name != row.seen_name:
         edits.append(("name", account.name, at))
-    if now_cols["phone"] != written.get("phone"):
+    if account.phone != row.seen_phone:
         phones = [account.phone] + [p for p in values.get("phones", []) if p != account.phone]
         edits.append(("phones", phones, at))
-    if (now_cols["consent_locker"], now_cols["consent_at"], now_cols["consent_source"]) != (
-            written.get("consent_locker"), written.get("consent_at"), written.get("consent_source")):
-        edits.append(("consent", {"given": now_cols["consent_locker"], "date": now_cols["consent_at"],
-                                  "source": account.consent_source}, from_db(account.consent_at) or at))
-    if now_cols["height_preference"] != written.get("height_preference"):
+    if (bool(account.consent_locker), account.consent_at, account.consent_source) != (
+            bool(row.seen_consent), row.seen_consent_at, row.seen_consent_source):
+        consent = {"given": bool(account.consent_locker),
+                   "date": account.consent_at.date().isoformat() if account.consent_at else None,
+                   "source": account.consent_source}
+        edits.append(("consent", consent, from_db(account.consent_at) or at))
+    if account.height_preference != row.seen_height:
         edits.append(("accessibility", account.height_preference or "none", at))
     return edits
 
 
 def capture_local_edits(session, station_id, apply=True):
-    """Turn locker-side changes of this station's accounts into pending edits; returns them."""
+    """Turn locker-side changes of this station's accounts into pending edits; returns them.
+
+    One SQL scan finds the accounts whose columns differ from what sync last wrote."""
+    S = StationAccountState
+    differs = or_(*[getattr(Account, col).is_distinct_from(getattr(S, seen)) for seen, col in SEEN])
     captured = []
-    rows = session.execute(select(StationAccountState, Account).join(
-        Account, Account.id == StationAccountState.account_id).where(
-        StationAccountState.station_id == station_id, StationAccountState.deleted.is_(False))).all()
+    rows = session.execute(select(S, Account).join(Account, Account.id == S.account_id).where(
+        S.station_id == station_id, S.deleted.is_(False), differs)).all()
     for row, account in rows:
         edits = local_edits_of(account, row)
-        if not edits:
-            continue
         st = to_merge_state(row)
         for field, value, at in edits:
             st = local_edit(st, field, value, at)
             captured.append((row.station_account_id, field, value, at))
         if apply:
             store_merge_state(row, st)
-            row.written = read_columns(account)
+            mark_seen(row, account)
     return captured
 
 
