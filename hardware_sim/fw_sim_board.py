@@ -96,12 +96,13 @@ class PowerCutFs(boot_select.FlashFs):
 
 
 class SimBoard:
-    def __init__(self, root, address, key_hex, fleet_keys_hex, family, n=4, port=0, off_s=0.3):
+    def __init__(self, root, address, key_hex, fleet_keys_hex, family, n=4, port=0, off_s=0.3, baud=None):
         self.root = root
         self.cfg = {"address": address, "key": key_hex, "fw_keys": list(fleet_keys_hex), "family": family,
                     "compartments": n, "locker_id": "SIM-%d" % address}
         self.n = n
         self.off_s = off_s
+        self.baud = baud  # None: as fast as TCP; else bytes take 10 bits / baud each way, half duplex
         self.cut_when = None  # callable(kind, rel, n) -> True to cut the power there (one shot)
         self.boots = []  # (slot, version) of every power-on
         self.cuts = []  # description of every power cut
@@ -206,6 +207,8 @@ class SimBoard:
                     continue
             if not self._alive:
                 continue  # a dark board hears nothing
+            if data and self.baud:
+                time.sleep(len(data) * 10.0 / self.baud)  # the request was still on the wire
             try:
                 if data:
                     self.uart.rx.extend(data)
@@ -224,6 +227,10 @@ class SimBoard:
             self._send(self.uart.take())
 
     def _send(self, out):
+        if out and self.baud:
+            from protocol import timing
+            # the board waits the inter-frame gap, then its reply takes its wire time
+            time.sleep(timing.inter_frame_gap_us(self.baud) / 1e6 + len(out) * 10.0 / self.baud)
         if out and self._conn is not None:
             try:
                 self._conn.sendall(out)
