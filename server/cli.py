@@ -16,6 +16,8 @@ SUBCOMMANDS = {
     "seed-demo": "server.seed:seed_demo_cmd",
     "firmware": "server.firmware.cli:firmware",
     "flash": "server.firmware.cli:flash",
+    "link": "server.link.cli:link_cmd",
+    "demo": "server.link.demo:demo_cmd",
 }
 
 

@@ -385,3 +385,6 @@ class LedgerLine(Base):
 
 # fwupdate: firmware releases and rollouts live in their own module on this same metadata.
 from server.firmware import models as _firmware_models  # noqa: E402,F401
+# The locker link's tables (server/link/models.py) share this metadata, so migrations and the
+# schema check see one schema.
+from server.link import models as _link_models  # noqa: E402,F401

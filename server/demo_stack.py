@@ -1,0 +1,205 @@
+"""The whole product on one machine: an embedded SQLite database with the demo county, simulated
+lockers on real pseudo-terminals (or TCP), the locker link and the HTTP server (waitress).
+
+`make run` (server/run_demo.py) starts a Stack and waits for Ctrl-C; `cunbox demo`, the link's
+end-to-end tests and bench/bench_link.py build the very same Stack.
+"""
+import logging
+import os
+import pathlib
+import secrets
+import signal
+import sys
+import tempfile
+import threading
+
+from server import migrate
+
+log = logging.getLogger("cunbox.demo")
+
+FAST_HASH = "pbkdf2:sha256:1000"  # demo passwords are printed anyway; no slow hashing needed
+CARRIERS = (("post", "中国邮政", "postal"), ("sf", "顺丰速运", "express"), ("coop", "供销社物流", "coop"))
+VILLAGERS = (("陈梅", "13800000001"), ("刘伟", "13800000002"), ("张大爷", "13800000003"), ("王芳", "13800000004"),
+             ("李强", "13800000005"), ("赵丽", "13800000006"), ("孙涛", "13800000007"), ("周洁", "13800000008"))
+
+
+class Stack:
+    def __init__(self, root=None, lockers=2, boards=2, per_board=8, transport="pty", baud=115200, paced=False,
+                 host="127.0.0.1", port=0, status_period_s=1.0, wait_s=8.0, auto_close_ms=None, db_url=None,
+                 couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2):
+        self._own_root = root is None
+        self.root = pathlib.Path(root or tempfile.mkdtemp(prefix="cunbox_stack_"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.db_url = db_url or "sqlite:///%s" % (self.root / "cunbox.sqlite3")
+        self.n_lockers, self.n_boards, self.per_board = lockers, boards, per_board
+        self.transport, self.baud, self.paced = transport, baud, paced
+        self.host, self.port = host, port
+        self.status_period_s, self.wait_s = status_period_s, wait_s
+        self.auto_close_ms = auto_close_ms
+        self.couriers_per_carrier = couriers_per_carrier
+        self.villagers = villagers or VILLAGERS
+        self.start_link = start_link
+        self.board_loop_ms = board_loop_ms  # the simulated firmware's main-loop period
+        self.sims = {}  # locker id -> SimLocker
+        self.app = self.db = self.server = self.worker = None
+        self.tokens = {}
+        self.url = None
+
+    # -- life -------------------------------------------------------------------------------------
+    def start(self):
+        from server.app import create_app
+        from server.link.keys import Sealer, load_secret
+        from server.serve import BackgroundServer, free_port
+        migrate.upgrade(self.db_url)
+        self.sealer = Sealer(load_secret(self.root))
+        self.app = create_app({"DATABASE_URL": self.db_url, "PUBLIC_URL": "http://%s:%s" % (self.host, self.port or 0),
+                               "LINK_WAIT_SECONDS": self.wait_s})
+        self.db = self.app.extensions["cunbox_db"]
+        self.app.extensions["cunbox_link_sealer"] = self.sealer
+        self._seed_and_start_lockers()
+        if self.start_link:
+            self.start_linker()
+        port = self.port or free_port(self.host, 47000, 47499)
+        self.server = BackgroundServer(self.app, self.host, port, threads=16)
+        self.server.__enter__()
+        self.url = self.server.url
+        self.db.settings["PUBLIC_URL"] = self.url
+        return self
+
+    def start_linker(self):
+        from server.link.bus import Options
+        from server.link.worker import start_in_process
+        opts = Options(baud=self.baud, status_period_s=self.status_period_s)
+        self.worker = start_in_process(self.app, opts, self.wait_s)
+        return self.worker
+
+    def stop_linker(self):
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def stop(self):
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.stop_linker()
+        for sim in self.sims.values():
+            sim.stop()
+        self.sims.clear()
+        if self.db is not None:
+            self.db.dispose()
+        if self._own_root:
+            import shutil
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- the demo county --------------------------------------------------------------------------
+    def _seed_and_start_lockers(self):
+        from hardware_sim.locker import SimLocker
+        from server.models import Board, Locker
+        from server.services import accounts, link_state, provisioning
+        t = self.tokens
+        with self.db.transaction() as s:
+            town = provisioning.township(s, "青山镇", "安阳县")
+            st = provisioning.station(s, town, "东村服务站", "东村 主街1号", storage_hours=72, free_hours=72,
+                                      recipient_fee_cents_per_day=100)
+            self.station_id = st.id
+            self.locker_ids = []
+            for i in range(self.n_lockers):
+                sizes = ["S", "M", "M", "L", "S", "M", "L", "XL"]
+                heights = ["high", "middle", "middle", "low", "high", "middle", "low", "low"]
+                layout = [(b + 1, [(sizes[k % 8], b == self.n_boards - 1 and self.n_boards > 1 and k < 2,
+                                    heights[k % 8]) for k in range(self.per_board)])
+                          for b in range(self.n_boards)]
+                lk = provisioning.locker(s, st, "东村%d号柜" % (i + 1), "pending://", layout)
+                self.locker_ids.append(lk.id)
+            t["lockers"] = {lid: accounts.issue_token(s, locker=s.get(Locker, lid), label="locker")
+                            for lid in self.locker_ids}
+            t["couriers"] = []
+            self.carrier_ids = []
+            for code, name, kind in CARRIERS:
+                c = provisioning.carrier(s, code, name, kind)
+                self.carrier_ids.append(c.id)
+                for k in range(self.couriers_per_carrier):
+                    u = accounts.create_user(s, "courier", "%s-%d" % (code, k + 1), "demo-%s-%d" % (code, k + 1),
+                                             "%s courier %d" % (name, k + 1), carrier_id=c.id, method=FAST_HASH)
+                    t["couriers"].append({"token": accounts.issue_token(s, user=u), "carrier_id": c.id,
+                                          "login": u.login})
+            op = accounts.create_user(s, "operator", "station", "demo-station", "站长老赵", station_id=st.id,
+                                      method=FAST_HASH)
+            t["operator"] = accounts.issue_token(s, user=op)
+            mt = accounts.create_user(s, "maintainer", "maint", "demo-maint", "维护员", method=FAST_HASH)
+            t["maintainer"] = accounts.issue_token(s, user=mt)
+            self.accounts = []
+            for name, phone in self.villagers:
+                a = provisioning.account(s, st, name, phone, consent=True)
+                self.accounts.append({"id": a.id, "phone": a.phone, "name": name})
+            boards = {lid: [(b.id, b.address) for b in s.query(Board).filter(Board.locker_id == lid)]
+                      for lid in self.locker_ids}
+        for lid in self.locker_ids:
+            keys = {addr: secrets.token_bytes(16) for _bid, addr in boards[lid]}  # made at the factory
+            specs = [{"address": addr, "loop_ms": self.board_loop_ms} for _bid, addr in boards[lid]]
+            sim = SimLocker(board_specs=specs, compartments=self.per_board, transport=self.transport,
+                            baud=self.baud, paced=self.paced, keys=keys, locker_id=str(lid),
+                            root=str(self.root / ("sim%d" % lid)), auto_close_ms=self.auto_close_ms)
+            url = sim.start()
+            self.sims[lid] = sim
+            with self.db.transaction() as s:
+                s.get(Locker, lid).serial_url = url
+            for bid, addr in boards[lid]:
+                link_state.provision_key(self.db, bid, keys[addr], self.sealer, actor="factory")
+            del keys
+
+    def sim_for(self, locker_id):
+        return self.sims[locker_id]
+
+
+def walkthrough(stack):
+    lid = stack.locker_ids[0]
+    c = stack.tokens["couriers"][0]
+    return [
+        "cunbox is up: API %s/api/v1 (OpenAPI %s/api/v1/openapi.json); %d simulated lockers on %s"
+        % (stack.url, stack.url, len(stack.sims), ", ".join(s.url for s in stack.sims.values())),
+        "Try: curl -X POST %s/api/v1/deposits -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
+        "-d '{\"locker_id\": %d, \"tracking_number\": \"SF1000001\", \"recipient_phone\": \"13800000001\", "
+        "\"size\": \"S\"}'  -> a simulated door opens; then `cunbox demo --parcels 20` runs a whole day."
+        % (stack.url, c["token"], lid),
+    ]
+
+
+def run(argv=None):
+    """`make run`: start everything, print the address and a walkthrough, run until Ctrl-C/SIGTERM."""
+    logging.basicConfig(level=logging.INFO if os.environ.get("CUNBOX_VERBOSE") else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    root = pathlib.Path(os.environ.get("CUNBOX_INSTANCE_DIR", "instance")) / "demo"
+    if root.exists():
+        import shutil
+        shutil.rmtree(root)  # a fresh county each run: the simulated boards start fresh too
+    port = int(os.environ.get("CUNBOX_PORT", "8000"))
+    transport = os.environ.get("CUNBOX_SIM_TRANSPORT", "pty")
+    stop = threading.Event()
+
+    def _stop(signum, frame):
+        stop.set()
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    stack = Stack(root=str(root), transport=transport, port=port, auto_close_ms=None)
+    try:
+        stack.start()
+        for line in walkthrough(stack):
+            print(line, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        print("cunbox: stopping", flush=True)
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

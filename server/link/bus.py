@@ -1,0 +1,414 @@
+"""BusMaster: one thread per locker, the only talker on that locker's bus.
+
+It opens the locker's pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://..., a pty path)
+and drives protocol.session.HostSession: one request at a time, the inter-frame gap kept before
+every transmission, retries of the very same bytes on the session's deadline. Each pass it executes
+one queued command (door opens first come first served), then polls whichever boards are due:
+STATUS; EVENTS when the board has some (stored and committed before EVENTS_ACK); TIME_SET when the
+board's clock is off; a full code sync after the board (re)appears, reboots or is replaced.
+"""
+import logging
+import threading
+import time
+
+import serial
+
+from protocol import messages as m
+from protocol import timing
+from protocol.errors import NAK_BUSY, NAK_REPLAY, LocalProtocolError, nak_name
+from protocol.session import NAK, HostSession
+from server import clock
+from server.services import link_commands, link_events, link_state
+
+log = logging.getLogger("cunbox.link")
+
+REASONS = {"deposit": m.REASON_DEPOSIT, "pickup": m.REASON_PICKUP, "retrieve": m.REASON_OPERATOR,
+           "return": m.REASON_RETURN, "dropoff": m.REASON_DROPOFF, "collect": m.REASON_COLLECT,
+           "staff": m.REASON_OPERATOR}
+OK_RESULTS = (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN, m.OPEN_SENSOR_FAULT)
+BUSY_RETRY_S = 0.25  # a board refuses an OPEN as BUSY while its one lock supply is in use (500 ms pulses)
+
+
+class LeaseLost(Exception):
+    pass
+
+
+class _Board:
+    def __init__(self, address, info):
+        self.address = address
+        self.board_id = info["board_id"]
+        self.has_key = info["key"] is not None
+        self.cursor = info["cursor"]
+        self.online = False
+        self.fails = 0
+        self.next_poll = 0.0
+        self.needs_sync = True
+        self.inflight = {}  # command id -> command: outcome unknown until the journal says
+        self.deferred = []  # [(not before, command)]: the board was busy and did nothing; try again
+
+
+class Options:
+    def __init__(self, baud=19200, status_period_s=1.0, offline_after=2, offline_poll_s=2.0, reconnect_s=1.0,
+                 lease_check_s=2.0, clock_tolerance_s=2, idle_wait_s=0.05):
+        self.baud = baud
+        self.status_period_s = status_period_s  # how often each board is asked for STATUS
+        self.offline_after = offline_after  # failed polls in a row before a board is offline
+        self.offline_poll_s = offline_poll_s  # how often an offline board is tried again
+        self.reconnect_s = reconnect_s
+        self.lease_check_s = lease_check_s
+        self.clock_tolerance_s = clock_tolerance_s
+        self.idle_wait_s = idle_wait_s
+
+
+class BusMaster(threading.Thread):
+    def __init__(self, db, locker_id, owner, sealer, options=None, wake=None):
+        super().__init__(name="link-locker-%d" % locker_id, daemon=True)
+        self.db = db
+        self.locker_id = locker_id
+        self.owner = owner
+        self.sealer = sealer
+        self.opt = options or Options()
+        self.wake = wake or threading.Event()
+        self.stopping = threading.Event()
+        self.port = None
+        self.session = None
+        self.boards = {}
+        self.online = None
+        self._last_tx = 0.0
+        self._gap = timing.inter_frame_gap_us(self.opt.baud) / 1e6
+        self.stats = {"requests": 0, "timeouts": 0, "polls": 0, "commands": 0, "events": 0, "reconnects": 0,
+                      "errors": 0}
+
+    # -- life ----------------------------------------------------------------------------------------
+    def stop(self, wait=True):
+        self.stopping.set()
+        self.wake.set()
+        if wait and self.is_alive() and threading.current_thread() is not self:
+            self.join(10)
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                self._connect()
+                self._serve()
+            except LeaseLost:
+                log.info("locker %d: lease lost, stopping", self.locker_id)
+                break
+            except (serial.SerialException, OSError) as exc:
+                self._all_lost("port: %s" % exc)
+                self.stopping.wait(self.opt.reconnect_s)
+            except Exception:  # noqa: BLE001 - a bug or a database hiccup: log it, reconnect, go on
+                self.stats["errors"] += 1
+                log.exception("locker %d: link error", self.locker_id)
+                self.stopping.wait(self.opt.reconnect_s)
+            finally:
+                self._close()
+
+    def _connect(self):
+        plan = link_state.locker_plan(self.db, self.locker_id, self.sealer)
+        self.stats["reconnects"] += 1
+        self.port = serial.serial_for_url(plan["url"], baudrate=self.opt.baud, timeout=0.002, write_timeout=2)
+        self.session = HostSession(baud=self.opt.baud)
+        self.boards = {}
+        for address, info in plan["boards"].items():
+            store = link_state.DbCounterStore(self.db, info["board_id"]) if info["key"] is not None else None
+            self.session.add_board(address, info["key"], store=store)
+            self.boards[address] = _Board(address, info)
+        # Commands a previous life of the link left 'sent': opens are resolved from the journal,
+        # code changes are simply done again (they are idempotent).
+        for cmd in link_commands.in_flight(self.db, self.locker_id):
+            cmd["_claimed"] = time.monotonic()
+            b = self.boards.get(cmd["address"])
+            if b is not None:
+                b.inflight[cmd["id"]] = cmd
+
+    def _close(self):
+        if self.port is not None:
+            try:
+                self.port.close()
+            except Exception:  # noqa: BLE001 - closing a dead port may fail; it is gone either way
+                pass
+            self.port = None
+
+    def _serve(self):
+        lease_at = 0.0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if now >= lease_at:
+                if not link_state.holds_lease(self.db, self.owner, self.locker_id):
+                    raise LeaseLost()
+                lease_at = now + self.opt.lease_check_s
+            busy = self._one_command() or self._deferred_due()
+            for b in self.boards.values():
+                if self.stopping.is_set():
+                    return
+                if time.monotonic() >= b.next_poll:
+                    self._poll(b)
+                    busy = True
+            self._locker_state()
+            if not busy:
+                due = min([b.next_poll for b in self.boards.values()] or [now + 1]) - time.monotonic()
+                self.wake.wait(max(0.0, min(due, self.opt.idle_wait_s)))
+                self.wake.clear()
+
+    # -- the wire ------------------------------------------------------------------------------------
+    def _send(self, wire):
+        wait = self._last_tx + self._gap - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.port.write(wire)
+        self.port.flush()
+        self._last_tx = time.monotonic()
+
+    def call(self, address, msg_type, fields=None, auth=None):
+        """One request, with the protocol's retries; returns its protocol.session.Result."""
+        wire = self.session.request(address, msg_type, fields, now=time.monotonic(), auth=auth)
+        self.stats["requests"] += 1
+        self._send(wire)
+        while True:
+            data = self.port.read(4096)
+            now = time.monotonic()
+            if data:
+                self._last_tx = now  # the bus was busy: the gap counts from the last byte heard
+                for r in self.session.receive(data, now):
+                    return r
+            again = self.session.poll(now)
+            if isinstance(again, (bytes, bytearray)):
+                self._send(again)
+            elif again is not None:
+                self.stats["timeouts"] += 1
+                return again
+
+    # -- polling -------------------------------------------------------------------------------------
+    def _poll(self, b):
+        self.stats["polls"] += 1
+        r = self.call(b.address, m.STATUS)
+        if not r.ok:
+            self._failed(b, "status: %s" % r.kind)
+            return
+        self._seen(b)
+        st = r.fields
+        if b.needs_sync and b.has_key:
+            if not self._sync(b, st):
+                return
+        elif b.has_key and st["time"] and abs(st["time"] - clock.unix(clock.utcnow())) > self.opt.clock_tolerance_s:
+            self._set_time(b)
+        if st["events_pending"] or b.inflight:
+            if not self._read_events(b, st):
+                return
+            self._resolve_inflight(b)
+        b.next_poll = time.monotonic() + self.opt.status_period_s
+
+    def _seen(self, b):
+        b.fails = 0
+        if not b.online:
+            b.online = True
+            b.needs_sync = True
+            hello = self.call(b.address, m.HELLO)
+            out = link_state.board_seen(self.db, b.board_id, hello.fields if hello.ok else None)
+            log.info("locker %d board %d online %s", self.locker_id, b.address, out)
+
+    def _failed(self, b, why):
+        b.fails += 1
+        if b.fails >= self.opt.offline_after and b.online:
+            b.online = False
+            link_state.board_lost(self.db, b.board_id, why)
+            log.info("locker %d board %d offline (%s)", self.locker_id, b.address, why)
+        if b.fails >= self.opt.offline_after or not b.online:
+            b.next_poll = time.monotonic() + self.opt.offline_poll_s
+        else:
+            b.next_poll = time.monotonic()  # try again at once: one lost poll is not an outage
+
+    def _all_lost(self, why):
+        for b in self.boards.values():
+            if b.online:
+                b.online = False
+                link_state.board_lost(self.db, b.board_id, why)
+        if self.online is not False:
+            self.online = False
+            link_state.locker_online(self.db, self.locker_id, False)
+
+    def _locker_state(self):
+        up = any(b.online for b in self.boards.values())
+        if up != self.online and (up or all(b.fails >= self.opt.offline_after for b in self.boards.values())):
+            self.online = up
+            link_state.locker_online(self.db, self.locker_id, up)
+
+    # -- sync: clock and codes -----------------------------------------------------------------------
+    def _set_time(self, b):
+        r = self.call(b.address, m.TIME_SET, {"time": clock.unix(clock.utcnow())})
+        if r.ok:
+            link_state.mark_synced(self.db, b.board_id, clock_set=True)
+        return r.ok
+
+    def _sync(self, b, status):
+        """After a board (re)appears: set its clock, then make its codes exactly the live ones."""
+        if not self._set_time(b):
+            return False
+        want = link_commands.desired_codes_of_board(self.db, b.board_id)
+        states = status["compartments"]
+        for index, code in sorted(want.items()):
+            has_code = index <= len(states) and states[index - 1] & m.ST_CODE_SET
+            if code is not None:
+                r = self.call(b.address, m.SET_CODE, _set_code_fields(index, code))
+            elif has_code:
+                r = self.call(b.address, m.CLEAR_CODE, {"compartment": index})
+            else:
+                continue
+            if r.kind != "reply" and not (r.kind == NAK and r.nak_code != NAK_BUSY):
+                return False
+        link_state.mark_synced(self.db, b.board_id, codes=True)
+        b.needs_sync = False
+        return True
+
+    # -- events --------------------------------------------------------------------------------------
+    def _read_events(self, b, status):
+        occupancy = {}
+        for i, st in enumerate(status["compartments"]):
+            if not st & m.ST_NO_OCCUPANCY_SENSOR and not st & m.ST_FAULT_OCCUPANCY:
+                occupancy[i + 1] = bool(st & m.ST_OCCUPIED)
+        while True:
+            r = self.call(b.address, m.EVENTS, {"cursor": b.cursor, "max_count": 16}, auth=b.has_key or None)
+            if not r.ok:
+                self._failed(b, "events: %s" % r.kind)
+                return False
+            evs = r.fields["events"]
+            if evs:
+                top = link_events.store(self.db, b.board_id, evs, occupancy)  # committed before the ACK
+                self.stats["events"] += len(evs)
+                if any(e["kind"] == m.EV_BOOT for e in evs):
+                    b.needs_sync = True
+                if b.has_key:
+                    ack = self.call(b.address, m.EVENTS_ACK, {"upto": top})
+                    if not ack.ok:
+                        self._failed(b, "events_ack: %s" % ack.kind)
+                        link_events.apply_pending(self.db, self.locker_id)
+                        return False
+                b.cursor = top
+            if not r.fields["more"] or not evs:
+                break
+        link_events.apply_pending(self.db, self.locker_id)
+        return True
+
+    # -- commands ------------------------------------------------------------------------------------
+    def _one_command(self):
+        cmd = link_commands.claim_next(self.db, self.locker_id, self.owner)
+        if cmd is None:
+            return False
+        cmd["_claimed"] = time.monotonic()
+        self.stats["commands"] += 1
+        b = self.boards.get(cmd["address"])
+        if b is None or not b.has_key:
+            link_commands.finish(self.db, cmd["id"], "failed", "no_such_board" if b is None else "board_not_keyed")
+            return True
+        if not b.online:
+            b.inflight[cmd["id"]] = cmd  # done when the board is back, if still wanted then
+            return True
+        self._execute(b, cmd)
+        return True
+
+    def _deferred_due(self):
+        now = time.monotonic()
+        for b in self.boards.values():
+            if b.deferred and b.online and b.deferred[0][0] <= now:
+                _at, cmd = b.deferred.pop(0)
+                if cmd["kind"] == "open" and not link_commands.open_is_fresh(_aged(cmd)):
+                    link_commands.finish(self.db, cmd["id"], "failed", "busy_until_expired")
+                    return True
+                self._execute(b, cmd)
+                return True
+        return False
+
+    def _defer(self, b, cmd):
+        b.deferred.append((time.monotonic() + BUSY_RETRY_S, cmd))
+        b.deferred.sort(key=lambda d: d[0])
+
+    def _execute(self, b, cmd):
+        if cmd["kind"] == "open":
+            self._open(b, cmd)
+        else:
+            self._code(b, cmd)
+
+    def _open(self, b, cmd):
+        fields = {"compartment": cmd["index"], "reason": REASONS.get(cmd["purpose"], m.REASON_OPERATOR),
+                  "reference": cmd["id"]}
+        try:
+            r = self.call(b.address, m.OPEN, fields)
+        except LocalProtocolError as exc:
+            link_commands.finish(self.db, cmd["id"], "failed", "link_error:%s" % exc)
+            return
+        if r.ok and r.fields["result"] == m.OPEN_REFUSED and r.fields["detail"] == m.REFUSE_BUSY:
+            self._defer(b, cmd)  # nothing was pulsed: the same open goes out again as a new request
+            return
+        if r.kind == NAK and r.nak_code == NAK_BUSY:
+            self._defer(b, cmd)
+            return
+        if r.ok:
+            res = r.fields["result"]
+            link_commands.finish(self.db, cmd["id"], "done" if res in OK_RESULTS else "failed",
+                                 link_events.result_name(res, r.fields["detail"]))
+            b.inflight.pop(cmd["id"], None)
+            return
+        if r.kind == NAK and r.nak_code == NAK_REPLAY and not r.maybe_executed:
+            # our counter is behind the board's (restored database): move up, and it is a new request
+            self.session.resync_counter(b.address, r.nak_detail)
+            b.inflight[cmd["id"]] = cmd
+            return
+        if r.kind == NAK and not r.maybe_executed and r.nak_code != NAK_REPLAY:
+            link_commands.finish(self.db, cmd["id"], "failed", "nak:%s" % nak_name(r.nak_code).lower())
+            b.inflight.pop(cmd["id"], None)
+            return
+        # Timeout, or a retry answered REPLAY: the board may have opened. Its journal will tell.
+        b.inflight[cmd["id"]] = cmd
+        if r.kind != NAK:
+            self._failed(b, "open: %s" % r.kind)
+
+    def _code(self, b, cmd):
+        code = link_commands.desired_code(self.db, cmd["compartment_id"])
+        if code is not None:
+            r = self.call(b.address, m.SET_CODE, _set_code_fields(cmd["index"], code))
+            result = "installed"
+        else:
+            r = self.call(b.address, m.CLEAR_CODE, {"compartment": cmd["index"]})
+            result = "cleared"
+        if r.ok:
+            link_commands.finish(self.db, cmd["id"], "done", result)
+            b.inflight.pop(cmd["id"], None)
+        elif r.kind == NAK and r.nak_code not in (NAK_REPLAY, NAK_BUSY):
+            link_commands.finish(self.db, cmd["id"], "failed", "nak:%s" % nak_name(r.nak_code).lower())
+            b.inflight.pop(cmd["id"], None)
+        else:
+            b.inflight[cmd["id"]] = cmd  # idempotent: simply done again once the board answers
+            if r.kind != NAK:
+                self._failed(b, "code: %s" % r.kind)
+
+    def _resolve_inflight(self, b):
+        """Every event of the board is stored and applied now, so an OPEN that ran has resolved its
+        command through its OPEN_RESULT; one still open never ran, and may go out as a new request."""
+        for cid, cmd in sorted(b.inflight.items()):
+            if not b.online:
+                return
+            state, _result = link_commands.state_of(self.db, cid)
+            if state in ("done", "failed", None):
+                b.inflight.pop(cid, None)
+                continue
+            if cmd["kind"] == "open":
+                if not link_commands.open_is_fresh(_aged(cmd)):
+                    link_commands.finish(self.db, cid, "failed", "not_executed:board_unreachable")
+                    b.inflight.pop(cid, None)
+                    continue
+                link_commands.retry_later(self.db, cid, self.owner)
+            b.inflight.pop(cid, None)
+            self._execute(b, cmd)
+
+
+def _aged(cmd):
+    """The command's age now (the dict was taken when it was claimed)."""
+    if "_claimed" not in cmd:
+        return cmd
+    return dict(cmd, age_s=cmd["age_s"] + time.monotonic() - cmd["_claimed"])
+
+
+def _set_code_fields(index, code):
+    return {"compartment": index, "kind": m.CODE_PICKUP, "salt": code["salt"], "code_hash": code["hash"],
+            "expiry": code["expires"] & 0xFFFFFFFF}

@@ -1,0 +1,64 @@
+"""The door seam (server.services.doors.DoorDriver) with the link behind it.
+
+Commands are still rows in locker_commands written in the caller's transaction (the backend's
+QueueDoorDriver); this driver also wakes the locker's bus master once that transaction commits, so
+an in-process link starts on a command within milliseconds instead of at its next poll. Link
+workers in other processes find the rows by polling the queue.
+"""
+import threading
+
+from sqlalchemy import event
+
+from server.services import doors
+
+_wakers = {}  # locker id -> threading.Event of the bus master driving it in this process
+_lock = threading.Lock()
+
+
+def register(locker_id, wake):
+    with _lock:
+        _wakers[locker_id] = wake
+
+
+def unregister(locker_id, wake):
+    with _lock:
+        if _wakers.get(locker_id) is wake:
+            del _wakers[locker_id]
+
+
+def wake(locker_id):
+    with _lock:
+        w = _wakers.get(locker_id)
+    if w is not None:
+        w.set()
+
+
+class LinkDoorDriver(doors.QueueDoorDriver):
+    def request_open(self, session, compartment, purpose, actor, parcel=None):
+        cmd = super().request_open(session, compartment, purpose, actor, parcel)
+        _wake_after_commit(session, compartment.locker_id)
+        return cmd
+
+    def code_changed(self, session, code_row, install, actor):
+        super().code_changed(session, code_row, install, actor)
+        _wake_after_commit(session, code_row.locker_id)
+
+
+def _wake_after_commit(session, locker_id):
+    pending = session.info.setdefault("cunbox_link_wake", set())
+    if not pending:
+        @event.listens_for(session, "after_commit", once=True)
+        def _after_commit(sess):
+            for lid in sess.info.pop("cunbox_link_wake", ()):
+                wake(lid)
+
+        @event.listens_for(session, "after_rollback", once=True)
+        def _after_rollback(sess):
+            sess.info.pop("cunbox_link_wake", None)
+    pending.add(locker_id)
+
+
+def install():
+    """Put the link's driver behind doors.open_door / codes (idempotent)."""
+    if not isinstance(doors.driver(), LinkDoorDriver):
+        doors.set_driver(LinkDoorDriver())

@@ -1,0 +1,95 @@
+"""LinkWorker: holds leases on lockers and runs one BusMaster thread per locker it holds.
+
+On PostgreSQL several `cunbox link` processes share the lockers: each renews its leases every
+ttl/3 and takes lockers whose lease ran out, so a worker that dies loses its lockers to the others
+within ttl + ttl/3 seconds. A bus master checks its lease before it claims any command (in the same
+transaction) and every few seconds, and stops once the lease is gone. On SQLite the server runs one
+worker in-process (start_in_process), which simply holds every lease.
+"""
+import logging
+import os
+import socket
+import threading
+
+from server.link import driver
+from server.link.bus import BusMaster, Options
+from server.link.keys import Sealer, load_secret
+from server.services import link_events, link_state
+
+log = logging.getLogger("cunbox.link")
+
+
+def default_owner():
+    return "%s:%d:%s" % (socket.gethostname(), os.getpid(), os.urandom(3).hex())
+
+
+class LinkWorker:
+    def __init__(self, db, owner=None, sealer=None, options=None, lease_ttl_s=10.0, max_lockers=None):
+        self.db = db
+        self.owner = owner or default_owner()
+        self.sealer = sealer or Sealer(load_secret())
+        self.options = options or Options()
+        self.lease_ttl_s = lease_ttl_s
+        self.max_lockers = max_lockers
+        self.masters = {}
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        driver.install()
+        link_events.apply_pending(self.db)  # events a previous life stored but did not get to apply
+        self._thread = threading.Thread(target=self._loop, name="link-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                self.rebalance()
+            except Exception:  # noqa: BLE001 - database away for a moment: keep the masters, try again
+                log.exception("link worker: lease round failed")
+            self._stop.wait(self.lease_ttl_s / 3.0)
+
+    def rebalance(self):
+        held = link_state.acquire_leases(self.db, self.owner, self.lease_ttl_s, self.max_lockers)
+        for lid, master in list(self.masters.items()):
+            if lid not in held or not master.is_alive():
+                master.stop(wait=False)
+                driver.unregister(lid, master.wake)
+                del self.masters[lid]
+        for lid in held:
+            if lid not in self.masters and not self._stop.is_set():
+                m = BusMaster(self.db, lid, self.owner, self.sealer, self.options)
+                driver.register(lid, m.wake)
+                self.masters[lid] = m
+                m.start()
+        return held
+
+    def stop(self, release=True):
+        self._stop.set()
+        for m in list(self.masters.values()):
+            m.stop(wait=False)
+        for lid, m in list(self.masters.items()):
+            m.join(10)
+            driver.unregister(lid, m.wake)
+        self.masters.clear()
+        if self._thread is not None:
+            self._thread.join(10)
+        if release:
+            try:
+                link_state.release_leases(self.db, self.owner)
+            except Exception:  # noqa: BLE001 - shutting down; the leases expire anyway
+                log.exception("link worker: could not release leases")
+
+    def stats(self):
+        return {lid: dict(m.stats) for lid, m in self.masters.items()}
+
+
+def start_in_process(app, options=None, wait_s=None):
+    """The single-process setup (SQLite): a LinkWorker inside the server, plus the HTTP wait hook."""
+    from server.link import http
+    db = app.extensions["cunbox_db"]
+    worker = LinkWorker(db, options=options, sealer=app.extensions.get("cunbox_link_sealer"))
+    http.attach(app, wait_s if wait_s is not None else app.config.get("LINK_WAIT_SECONDS", 8.0))
+    app.extensions["cunbox_link"] = worker
+    return worker.start()

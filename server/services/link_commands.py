@@ -1,0 +1,180 @@
+"""The durable command queue (locker_commands), as the link consumes it.
+
+A command moves queued -> sent -> done | failed, each step committed before the link acts on it:
+'sent' is written (with a link_attempts row naming the worker) *before* the frame goes on the wire,
+so a command is never put on the wire by two workers, and one left 'sent' by a dead worker is
+resolved from the board's own journal (the OPEN_RESULT event carries the command id as reference)
+rather than resent blindly: at most once.
+
+Code commands are triggers: the link installs whatever code is live for the compartment *now*
+(or clears it if none is), so commands that arrive out of order or twice still leave the board
+holding exactly the live codes.
+"""
+import threading
+import time
+
+from sqlalchemy import select
+
+from server import clock
+from server.link.models import LinkAttempt, LinkLease
+from server.models import AccessCode, Board, Compartment, LockerCommand
+
+OPEN_STALE_S = 120  # a door open not executed within this is dropped: nobody is standing there any more
+
+
+def claim_next(db, locker_id, owner, now=None):
+    """Take the oldest queued command of a locker for this worker (queued -> sent), or None.
+
+    Checked against the lease in the same transaction: a worker that lost its lease claims nothing.
+    Door opens older than OPEN_STALE_S are failed ('expired') instead of claimed."""
+    with db.reading() as s:  # the common case, nothing queued, costs one read and no write lock
+        if s.scalar(select(LockerCommand.id).where(LockerCommand.locker_id == locker_id,
+                                                   LockerCommand.state == "queued").limit(1)) is None:
+            return None
+
+    def fn(s):
+        at = now or clock.utcnow()
+        lease = s.get(LinkLease, locker_id)
+        if lease is None or lease.owner != owner or lease.expires_at is None or lease.expires_at <= at:
+            return None
+        while True:
+            cmd = s.scalar(select(LockerCommand).where(LockerCommand.locker_id == locker_id,
+                                                       LockerCommand.state == "queued")
+                           .order_by(LockerCommand.id).limit(1).with_for_update(skip_locked=True))
+            if cmd is None:
+                return None
+            if cmd.kind == "open" and (at - cmd.created_at).total_seconds() > OPEN_STALE_S:
+                cmd.state = "failed"
+                cmd.result = "expired"
+                continue
+            cmd.state = "sent"
+            att = s.get(LinkAttempt, cmd.id)
+            if att is None:
+                s.add(LinkAttempt(command_id=cmd.id, worker=owner, tries=1, sent_at=at))
+            return _json(s, cmd)
+    return db.run(fn)
+
+
+def _json(s, cmd):
+    board = s.get(Board, cmd.board_id) if cmd.board_id else None
+    comp = s.get(Compartment, cmd.compartment_id) if cmd.compartment_id else None
+    return {"id": cmd.id, "kind": cmd.kind, "purpose": cmd.purpose, "state": cmd.state,
+            "board_id": cmd.board_id, "address": board.address if board else None,
+            "compartment_id": cmd.compartment_id, "index": comp.index if comp else None,
+            "parcel_id": cmd.parcel_id, "payload": cmd.payload,
+            "age_s": (clock.utcnow() - cmd.created_at).total_seconds()}
+
+
+def finish(db, command_id, state, result):
+    """sent -> done | failed. A command already final (e.g. resolved from its event) stays as it is."""
+    def fn(s):
+        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update())
+        if cmd is None or cmd.state in ("done", "failed"):
+            return False
+        cmd.state = state
+        cmd.result = result
+        att = s.get(LinkAttempt, command_id)
+        if att is not None:
+            att.outcome = result
+        return True
+    changed = db.run(fn)
+    if changed:
+        _finished(command_id)
+    return changed
+
+
+# In-process waiters (the HTTP request that queued a command) are told at once; waiters in other
+# processes than the link worker's fall back to reading the row.
+_done = threading.Condition()
+_done_ids = {}
+
+
+def _finished(command_id):
+    with _done:
+        _done_ids[command_id] = time.monotonic()
+        if len(_done_ids) > 10000:
+            for k in sorted(_done_ids, key=_done_ids.get)[:5000]:
+                del _done_ids[k]
+        _done.notify_all()
+
+
+def wait_final(db, command_id, timeout, poll_s=0.25):
+    """Wait until the command is done or failed, or timeout; returns (state, result)."""
+    end = time.monotonic() + timeout
+    state, result = state_of(db, command_id)
+    while state in ("queued", "sent"):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        with _done:
+            if command_id not in _done_ids:
+                _done.wait(min(left, poll_s))
+        state, result = state_of(db, command_id)
+    return state, result
+
+
+def retry_later(db, command_id, owner):
+    """An open that never reached the board (proved by its journal) goes back on the wire as a new
+    request: count the try and keep it 'sent'."""
+    def fn(s):
+        att = s.get(LinkAttempt, command_id)
+        if att is not None:
+            att.tries += 1
+            att.worker = owner
+            att.sent_at = clock.utcnow()
+        return att.tries if att else 0
+    return db.run(fn)
+
+
+def in_flight(db, locker_id):
+    """Commands left 'sent' (by this worker's earlier life, or a dead one): to resolve."""
+    with db.reading() as s:
+        rows = s.scalars(select(LockerCommand).where(LockerCommand.locker_id == locker_id,
+                                                     LockerCommand.state == "sent")
+                         .order_by(LockerCommand.id)).all()
+        return [_json(s, c) for c in rows]
+
+
+def state_of(db, command_id):
+    with db.reading() as s:
+        cmd = s.get(LockerCommand, command_id)
+        return (cmd.state, cmd.result) if cmd is not None else (None, None)
+
+
+def desired_code(db, compartment_id, now=None):
+    """The live pickup code a compartment's board should hold now, or None."""
+    now = now or clock.utcnow()
+    with db.reading() as s:
+        row = s.scalar(select(AccessCode).where(AccessCode.compartment_id == compartment_id,
+                                                AccessCode.state == "live", AccessCode.purpose == "pickup",
+                                                AccessCode.expires_at > now)
+                       .order_by(AccessCode.id.desc()).limit(1))
+        if row is None:
+            return None
+        return {"salt": bytes(row.salt), "hash": bytes(row.code_hash), "expires": clock.unix(row.expires_at),
+                "code_id": row.id}
+
+
+def desired_codes_of_board(db, board_id, now=None):
+    """{compartment index: code or None} for every compartment of a board (drift repair)."""
+    now = now or clock.utcnow()
+    with db.reading() as s:
+        comps = s.scalars(select(Compartment).where(Compartment.board_id == board_id)
+                          .order_by(Compartment.index)).all()
+        ids = {c.id: c.index for c in comps}
+    out = {idx: None for idx in ids.values()}
+    for cid, idx in ids.items():
+        out[idx] = desired_code(db, cid, now)
+    return out
+
+
+def pending_count(db, locker_id=None):
+    with db.reading() as s:
+        q = select(LockerCommand.id).where(LockerCommand.state.in_(("queued", "sent")))
+        if locker_id is not None:
+            q = q.where(LockerCommand.locker_id == locker_id)
+        return len(s.scalars(q).all())
+
+
+def open_is_fresh(cmd):
+    return cmd["age_s"] <= OPEN_STALE_S

@@ -1,0 +1,62 @@
+"""The locker link end to end over real pseudo-terminals and TCP: HTTP deposit -> the simulated door
+opens -> closed with the parcel -> confirmed -> the code lands on the board -> the villager types it
+with the link cut (offline pickup) -> the link returns and the pickup is reconciled, exactly once."""
+import time
+
+import pytest
+from _link_helpers import (clear_code, code_installed, cut, deposit, duplicate_events, events_of, parcel_state,
+                           pulses, put_and_close, take_and_close, wait_for, where)
+
+from protocol import messages as m
+from server.demo_stack import Stack
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(params=["pty", "tcp"])
+def stack(request, tmp_path):
+    st = Stack(root=str(tmp_path / "stack"), lockers=1, boards=2, per_board=4, transport=request.param,
+               status_period_s=0.2, wait_s=8)
+    st.start()
+    try:
+        wait_for(lambda: all(b["online"] for b in _boards(st)), what="boards online")
+        yield st
+    finally:
+        st.stop()
+
+
+def _boards(st):
+    from server.services import link_state
+    return link_state.board_status(st.db, st.locker_ids[0])
+
+
+def test_deposit_confirm_code_offline_pickup_reconciled(stack):
+    lid = stack.locker_ids[0]
+    sim = stack.sims[lid]
+    status, out = deposit(stack, lid, "SF2000001", "13800000001")
+    assert status == 201, out
+    cmd = out["command"]
+    assert cmd["state"] == "done" and cmd["result"] == "opened", cmd  # the request waited for the door
+    pid = out["parcel"]["id"]
+    addr, number = where(stack.db, pid)
+    assert sim.compartment(addr, number).door_open
+    assert pulses(sim, addr, number) == 1
+
+    put_and_close(sim, addr, number)
+    wait_for(lambda: parcel_state(stack.db, pid) == "in_locker", what="deposit confirmed by the door")
+    wait_for(lambda: code_installed(stack.db, sim, pid), what="pickup code installed on the board")
+
+    cut(sim)  # the 4G bridge drops: the board is on its own
+    code = clear_code(stack.db, pid)
+    sim.type_code(addr, code + "#")
+    wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by the keypad code")
+    take_and_close(sim, addr, number)
+    time.sleep(0.3)
+    assert parcel_state(stack.db, pid) == "in_locker"  # the server cannot know yet
+    cut(sim, False)
+    wait_for(lambda: parcel_state(stack.db, pid) == "picked_up", what="offline pickup reconciled")
+    assert pulses(sim, addr, number) == 2  # one for the deposit, one for the keypad: never twice
+    assert events_of(stack.db, m.EV_PICKUP_OFFLINE) == 1
+    assert duplicate_events(stack.db) == []
+    # the used code is gone from the board too
+    wait_for(lambda: sim.board(addr).app.codes.has(number - 1) is False, what="code cleared on the board")
