@@ -2,7 +2,7 @@
 
     python -m bench.fuzz [--seconds N] [--engine atheris|mutate] [--merge] [TARGET ...]
 
-Each target (bench/fuzz_targets.py: decoder, payloads, board, host) runs in its own process for
+Each target (bench/fuzz_targets.py: decoder, payloads, board, host, fwimage) runs in its own process for
 N seconds (default CUNBOX_FUZZ_SECONDS or 300). Engine atheris (libFuzzer, coverage-guided over
 protocol/ and firmware/, which are instrumented at import) when it is installed, else a plain
 mutation fuzzer over the saved corpus. New inputs go to bench/fuzz_work/<target>/; --merge
@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 WORK = ROOT / "bench" / "fuzz_work"
 FINDINGS = ROOT / "bench" / "fuzz_findings"
-TARGET_NAMES = ("decoder", "payloads", "board", "host")
+TARGET_NAMES = ("decoder", "payloads", "board", "host", "fwimage")
 
 
 def have_atheris():
@@ -40,6 +40,7 @@ def _atheris_worker(name, seconds, merge, passthrough=None):
     import atheris
     with atheris.instrument_imports(include=["protocol", "firmware"]):
         import firmware.app  # noqa: F401
+        import firmware.fwimage  # noqa: F401
         import firmware.proto_server  # noqa: F401
         import protocol.session  # noqa: F401
     from bench.fuzz_targets import TARGETS

@@ -345,10 +345,68 @@ def _fields_for(t):
     return out
 
 
+# ---- firmware images -------------------------------------------------------------------------------
+
+FLEET_KEY = bytes(range(0x10, 0x30))
+_IMAGE = []
+
+
+def _image():
+    if not _IMAGE:
+        from firmware import fwimage
+        from server.firmware.build import make_manifest, pack
+        files = [("main.py", b"import app\napp.run()\n"), ("firmware/app.mpy", bytes(range(256)) * 3),
+                 ("firmware/empty.py", b"")]
+        manifest = make_manifest(files, "1.2.3", "esp32-locker", 1)
+        _IMAGE.append(pack(files, manifest, FLEET_KEY))
+        _IMAGE.append(fwimage)
+    return _IMAGE[0], _IMAGE[1]
+
+
+def target_fwimage(data):
+    """A tampered image is refused with ImageError (never another exception); only the original passes.
+
+    With the first input bit set the tampered header and manifest are signed again with the fleet
+    key (a buggy build, not an attacker): then any outcome but a non-ImageError exception is fine,
+    which fuzzes the manifest parser behind the signature check."""
+    import io
+    image, fwimage = _image()
+    r = Reader(data)
+    resign = r.u8() & 1
+    bad = bytearray(image)
+    for _ in range(1 + r.u8() % 4):
+        op = r.u8() % 5
+        if op == 0 and bad:
+            bad[r.uint(2) % len(bad)] ^= r.u8() or 1
+        elif op == 1:
+            del bad[r.uint(2) % (len(bad) + 1):]
+        elif op == 2:
+            bad += r.bytes(32)
+        elif op == 3 and bad:
+            at = r.uint(2) % len(bad)
+            chunk = r.bytes(16)
+            bad[at:at + len(chunk)] = chunk
+        elif op == 4 and bad:
+            at = r.uint(2) % len(bad)
+            bad[at:at] = r.bytes(16)
+    bad = bytes(bad)
+    if resign and len(bad) >= fwimage.HEADER_SIZE:
+        mlen = int.from_bytes(bad[8:12], "big")
+        end = fwimage.HEADER_SIZE + mlen
+        if end <= len(bad):
+            bad = bad[:end] + fwimage.hmac_sha256(FLEET_KEY, bad[:end]) + bad[end + fwimage.SIG_SIZE:]
+    try:
+        manifest = fwimage.verify_image(io.BytesIO(bad), len(bad), [FLEET_KEY])
+    except fwimage.ImageError:
+        return
+    assert resign or bad == image, "a tampered image was accepted: %r" % (manifest,)
+
+
 TARGETS = {
     "decoder": target_decoder,
     "payloads": target_payloads,
     "board": target_board,
     "host": target_host,
+    "fwimage": target_fwimage,
 }
 
