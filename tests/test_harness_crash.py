@@ -1,0 +1,26 @@
+"""Crash safety, the short run: `cunbox serve` SIGKILLed at random moments while couriers deposit and
+villagers pick up over HTTP, restarted at once; then nothing lost, nothing duplicated (bench/crash.py
+says what is checked). The longer run with more journeys and kills is in `make bench` (bench_crash)."""
+import pytest
+
+from bench import county
+from bench.crash import run_crash
+
+
+def _assert_clean(out):
+    assert out["problems"] == [], "\n".join(out["problems"][:20])
+    assert out["finished"] == out["journeys"]
+    assert out["kills"] >= 2, "the server was not killed during the run: %r" % (out,)
+
+
+def test_server_killed_during_deposits_and_pickups_sqlite():
+    _assert_clean(run_crash("sqlite", journeys=8, clients=4, kill_every=(1.0, 2.5), port=48411, seed=11,
+                            log=lambda msg: None))
+
+
+@pytest.mark.postgres
+def test_server_killed_during_deposits_and_pickups_postgres():
+    if not county.PG_URL:
+        pytest.skip("PostgreSQL tests need CUNBOX_TEST_POSTGRES_URL (.ci/run sets it)")
+    _assert_clean(run_crash("postgresql", journeys=8, clients=4, kill_every=(1.0, 2.5), port=48412, seed=12,
+                            log=lambda msg: None))
