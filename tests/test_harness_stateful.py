@@ -210,7 +210,7 @@ class LockerSystem(RuleBasedStateMachine):
         self._learn_codes()
 
     def _learn_codes(self):
-        for cid, pid in self.contents.items():
+        for pid in self.contents.values():
             if pid is not None and pid not in self.live and pid not in self.taken:
                 code = self._code_of(pid)
                 if code is not None and code not in self.dead:
