@@ -10,6 +10,7 @@ from firmware.compat import ticks_diff, u32_be
 from firmware.journal import Journal
 from firmware.qrpayload import parse_payload
 from firmware.throttle import Throttle
+from protocol.timing import OPEN_CONFIRM_MS
 
 FW_VERSION = "cunbox-fw 0.1.0"
 
@@ -40,7 +41,8 @@ class App:
         self.ui = ui  # callable(text) for the person at the locker; or None
         self.count = n = len(doors)
         self.locker_id = cfg.get("locker_id", "")
-        self.door_window_ms = cfg.get("door_window_ms", 1500)
+        # from the start of the pulse: the protocol's OPEN budget assumes this window
+        self.door_window_ms = cfg.get("door_window_ms", OPEN_CONFIRM_MS)
         self.left_open_ms = cfg.get("left_open_s", 120) * 1000
         now = clock.ms()
         self.started = now
@@ -67,6 +69,10 @@ class App:
         self._unix_at = now
         self._clock_saved = now
         self.emit(ev.BOOT, ev.BOARD, bytes((reset_cause & 0xFF,)))
+        for comp in range(n):  # a door found open at boot (e.g. the power failed mid-opening)
+            if doors.active(comp):
+                self._opened_at[comp] = now
+                self.emit(ev.DOOR_OPENED, comp, bytes((ev.WHY_UNKNOWN,)))
 
     # -- time ----------------------------------------------------------------------------------
     def unix(self, now=None):
@@ -151,7 +157,7 @@ class App:
             op = self.ops[comp]
             waited = ticks_diff(now, op[1])
             if op[0] == _Q:
-                if op[2] == ev.SRC_HOST and waited > _QUEUE_LIMIT_MS and self._cancel(comp):
+                if op[2] == ev.SRC_HOST and waited > _QUEUE_LIMIT_MS and self.locks.cancel(comp):
                     del self.ops[comp]
                     self._finish(comp, op, ev.REFUSED, ev.REFUSE_BUSY)
                 continue
@@ -167,16 +173,6 @@ class App:
                 self._finish(comp, op, ev.SENSOR_FAULTY, 0)
             else:
                 self._finish(comp, op, ev.JAMMED, 0)
-
-    def _cancel(self, comp):
-        q = getattr(self.locks, "_queue", None)
-        if q is None:
-            return False
-        for k in range(len(q)):
-            if q[k][0] == comp:
-                q.pop(k)
-                return True
-        return False
 
     # -- doors ---------------------------------------------------------------------------------
     def _door_changed(self, comp, now):
@@ -225,7 +221,7 @@ class App:
                 self._mismatch[comp] = now
             elif ticks_diff(now, self._mismatch[comp]) >= _PLAUSIBLE_MS:
                 self._set_fault(comp, True)
-        faults = getattr(self.locks, "faults", None)
+        faults = self.locks.faults
         while faults:
             b = faults.pop(0)
             self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((ev.FAULT_LOCK, b)))
@@ -336,10 +332,7 @@ class App:
 
     def healthy(self, now):
         """What the watchdog is fed on: the loop ran, and no lock is stuck energised."""
-        on = getattr(self.locks, "_on", -1)
-        if on >= 0 and ticks_diff(now, self.locks._on_at) > 3 * self.locks.pulse_ms:
-            return False
-        return True
+        return not self.locks.stuck(now)
 
     def feed(self, now):
         if self.wdt is not None and self.healthy(now):

@@ -85,11 +85,19 @@ class CodeStore:
         the board has no wall time yet, and then expiry cannot be judged."""
         code = bytes(code)
         t = self._t
+        mv = memoryview(t)
         for c in range(self.count):
+            i = c * _SLOT
+            h = i + SALT_LEN
             if not self.has(c):
                 continue
-            i = c * _SLOT
-            if code_hash(t[i:i + SALT_LEN], code) == bytes(t[i + SALT_LEN:i + SALT_LEN + HASH_LEN]):
+            d = hashlib.sha256(mv[i:h])  # no copies: hash straight from the table
+            d.update(code)
+            d = d.digest()
+            k = 0
+            while k < HASH_LEN and d[k] == t[h + k]:
+                k += 1
+            if k == HASH_LEN:
                 exp = u32_be(t, i + 24)
                 return c, bool(exp and now_unix and now_unix > exp)
         return -1, False

@@ -24,6 +24,7 @@ class GpioLocks:
         self._on_at = now
         self._off_at = now
         self._rested = [None] * self.count  # when each lock was last switched off
+        self.faults = []  # same interface as the lock-board drivers; GPIO has none to report
         self.all_off()
 
     def all_off(self):
@@ -39,6 +40,18 @@ class GpioLocks:
         if not 0 <= lock < self.count:
             raise ValueError("no such lock")
         self._queue.append([lock, callback])
+
+    def cancel(self, lock):
+        """Drop a queued pulse that has not started; True if one was dropped."""
+        for k in range(len(self._queue)):
+            if self._queue[k][0] == lock:
+                self._queue.pop(k)
+                return True
+        return False
+
+    def stuck(self, now):
+        """True if a coil has been on far longer than its pulse (the loop or a pin is broken)."""
+        return self._on >= 0 and ticks_diff(now, self._on_at) > 3 * self.pulse_ms
 
     def pending(self, lock):
         if self._on == lock:

@@ -56,6 +56,16 @@ class SerialLockBoard:
             raise ValueError("no such lock")
         self._queue.append([lock, callback])
 
+    def cancel(self, lock):
+        for k in range(len(self._queue)):
+            if self._queue[k][0] == lock:
+                self._queue.pop(k)
+                return True
+        return False
+
+    def stuck(self, now):
+        return False  # the lock board times its own pulses
+
     def pending(self, lock):
         if self._cur is not None and self._cur[1] == "u" and self._cur[2] == lock:
             return True
@@ -112,8 +122,10 @@ class SerialLockBoard:
             lock, cb = self._queue.pop(0)
             self._cur = [self.unlock_frame(lock), "u", lock, cb, now, 1]
             self._send(self._cur, now)
-        elif ticks_diff(now, self._status_at) >= self.status_period_ms:
-            self._status_at = now
+        elif self._next_status or ticks_diff(now, self._status_at) >= self.status_period_ms:
+            # one sweep over every status target back to back, a sweep every status_period_ms
+            if not self._next_status:
+                self._status_at = now
             target = self._next_status
             self._next_status = (target + 1) % self.status_targets()
             self._cur = [self.status_frame(target), "s", target, None, now, 1]

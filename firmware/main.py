@@ -8,7 +8,8 @@
 #        or {"type": "kerong" | "8a", "uart": 1, "tx": 17, "rx": 16, "baud": 9600},
 #  "doors": {"pins": [...], "open_level": 1, "pull": "up"}, "occupancy": {"pins": [...]},
 #  "bus": {"uart": 2, "tx": 25, "rx": 26, "de": 27, "baud": 9600},
-#  "keypad": {"uart": 0, ...}, "scanner": {"uart": ..., "baud": 9600},
+#  "keypad": {"uart": 0, ...} or {"rows": [...], "cols": [...], "keys": "123456789*0#"},
+#  "scanner": {"uart": ..., "baud": 9600},
 #  "zones": [{"adc": 34, "relay": 5, "setpoint": 40, "hysteresis": 10}], "wdt_ms": 8000}
 import json
 
@@ -60,9 +61,17 @@ def wire(cfg, machine):
 
     bus = cfg["bus"]
     hw["bus"] = Rs485(uart(bus), Pin(bus["de"], Pin.OUT, value=0) if "de" in bus else None)
-    for name in ("keypad", "scanner"):
-        if cfg.get(name):
-            hw[name] = uart(cfg[name])
+    kp = cfg.get("keypad")
+    if kp and "rows" in kp:  # a matrix keypad on GPIO, scanned by the firmware
+        from firmware.compat import TicksClock
+        from firmware.keypad_matrix import MatrixKeypad
+
+        hw["keypad"] = MatrixKeypad(outputs(kp["rows"], 1), inputs({"pins": kp["cols"], "pull": "up"}),
+                                    TicksClock(), kp.get("keys", "123456789*0#"))
+    elif kp:
+        hw["keypad"] = uart(kp)
+    if cfg.get("scanner"):
+        hw["scanner"] = uart(cfg["scanner"])
     hw["zones"] = [(machine.ADC(Pin(z["adc"])), Pin(z["relay"], Pin.OUT, value=1 - z.get("relay_on", 1)))
                    for z in cfg.get("zones", [])]
     if cfg.get("wdt_ms"):

@@ -16,6 +16,7 @@ from protocol import PROTOCOL_VERSION
 from protocol import messages as m
 from protocol.errors import NAK_BAD_PAYLOAD, NAK_NOT_SUPPORTED, NakError
 from protocol.session import BoardSession
+from protocol.timing import inter_frame_gap_us
 
 _EVENTS_ROOM = 235  # EVENTS reply payload (237) minus its 'more' and count bytes
 _SETTINGS = ("left_open_s", "door_window_ms", "disabled")
@@ -51,19 +52,25 @@ class BusServer:
         self.session = BoardSession(cfg["address"], parse_key(cfg.get("key")), FlashCounterStore(app.flash))
         self._reboot_at = None
         self.served = 0
+        # A reply starts no sooner than the inter-frame gap after the request's last byte, so the
+        # host's RS-485 transceiver has turned the line around (PROTOCOL.md, Timing).
+        self.gap_ms = (int(inter_frame_gap_us(cfg.get("bus", {}).get("baud", 9600))) + 999) // 1000
+        self._out = []
+        self._rx_at = 0
 
     def poll(self, now):
         if self._reboot_at is not None and ticks_diff(now, self._reboot_at) >= 0:
             self._reboot_at = None
             if self.reset is not None:
                 self.reset()
-        if not self.port.any():
-            return
-        data = self.port.read()
-        if not data:
-            return
-        for reply in self.session.receive(data, self._handle):
-            self.port.write(reply)
+        if self.port.any():
+            data = self.port.read()
+            if data:
+                self._out.extend(self.session.receive(data, self._handle))
+                now = self.app.clock.ms()
+                self._rx_at = now
+        while self._out and ticks_diff(now, self._rx_at) >= self.gap_ms:
+            self.port.write(self._out.pop(0))
             self.served += 1
 
     # -- commands ------------------------------------------------------------------------------

@@ -217,8 +217,13 @@ class FrameDecoder:
         self._overflow = False
 
     def feed(self, data):
-        """Decode `data`; returns a list of Frame/FrameError in arrival order (an empty tuple if none)."""
+        """Decode `data`; returns a list of Frame/FrameError in arrival order (an empty tuple if none).
+
+        data: bytes, bytearray or memoryview; None (what a UART read returns when idle) is no data.
+        """
         out = _NOTHING
+        if data is None:
+            return out
         buf = self._buf
         size = self._max
         n = self._n

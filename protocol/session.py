@@ -12,6 +12,9 @@ from protocol.errors import (LocalProtocolError, NakError, RemoteProtocolError, 
 from protocol.frame import (BROADCAST, FLAG_REPLY, MAX_ADDRESS, FrameDecoder, encode_frame)
 
 COUNTER_MAX = 0xFFFFFFFF
+# Sessions send a 0x00 before every frame: it ends whatever a line-turnaround glitch or noise left
+# in the receiver's decoder, so the frame itself is decoded cleanly on the first attempt.
+_LEAD = b"\x00"
 RESYNC_WINDOW = 1 << 20          # largest forward jump resync_counter() accepts
 # NAKs a board sends before it has accepted the counter; these replies are never authenticated
 # (INTERNAL only in its "counter store failed" form, detail 1).
@@ -202,7 +205,7 @@ class HostSession:
             if auth:
                 raise LocalProtocolError("%s cannot be broadcast: tags are per board" % m.type_name(msg_type))
             self._seq = (seq + 1) & 0xFF
-            return encode_frame(BROADCAST, seq, msg_type, payload)
+            return _LEAD + encode_frame(BROADCAST, seq, msg_type, payload)
         b = self._board(address)
         counter = None
         key = None
@@ -217,13 +220,13 @@ class HostSession:
             counter = b.counter + 1
             self._save_counter(b, counter)   # durable before the frame exists: never reuse a counter
             key = b.hmac
-        wire = encode_frame(address, seq, msg_type, payload, 0, counter, key)
+        wire = _LEAD + encode_frame(address, seq, msg_type, payload, 0, counter, key)
         self._seq = (seq + 1) & 0xFF
-        self._req = _Request(address, seq, msg_type, counter, wire, now, self._deadline(msg_type, wire, now))
+        self._req = _Request(address, seq, msg_type, counter, wire, now, self._deadline(msg_type, wire, now, auth))
         return wire
 
-    def _deadline(self, msg_type, wire, now):
-        return now + timing.wire_time_s(len(wire), self.baud) + timing.reply_timeout_s(msg_type, self.baud)
+    def _deadline(self, msg_type, wire, now, auth):
+        return now + timing.wire_time_s(len(wire), self.baud) + timing.reply_timeout_s(msg_type, self.baud, auth)
 
     def poll(self, now):
         """Retry bytes, a TIMEOUT Result, or None (nothing to do before next_deadline())."""
@@ -232,7 +235,7 @@ class HostSession:
             return None
         if req.attempts < self.max_attempts:
             req.attempts += 1
-            req.deadline = self._deadline(req.msg_type, req.wire, now)
+            req.deadline = self._deadline(req.msg_type, req.wire, now, req.counter is not None)
             self.retries += 1
             return req.wire
         self._req = None
@@ -322,7 +325,10 @@ class BoardSession:
         return out
 
     def handle(self, f, handler):
-        """Reply wire bytes for frame f, or None (not for us, a reply, or a broadcast)."""
+        """Reply wire bytes for frame f, or None (not for us, a reply, a broadcast, or a FrameError)."""
+        if f.is_error:
+            self.noise += 1
+            return None
         if f.is_reply or (f.address != self.address and f.address != BROADCAST):
             self.ignored += 1
             return None
@@ -358,7 +364,7 @@ class BoardSession:
         elif m.requires_auth(f.type):
             return self._nak(f, NAK_AUTH_REQUIRED, 0)
         reply_type, payload = self._run(f, handler)
-        wire = encode_frame(self.address, f.seq, reply_type, payload, FLAG_REPLY, f.counter,
+        wire = _LEAD + encode_frame(self.address, f.seq, reply_type, payload, FLAG_REPLY, f.counter,
                             self._hmac if f.is_auth else None)
         if f.is_auth:
             self._cache[self._slot] = (f.seq, f.counter, f.tag, wire)
@@ -385,7 +391,7 @@ class BoardSession:
 
     def _nak(self, f, code, detail):
         self.rejected += 1
-        return encode_frame(self.address, f.seq, m.NAK, _nak_payload(code, f.type, detail), FLAG_REPLY)
+        return _LEAD + encode_frame(self.address, f.seq, m.NAK, _nak_payload(code, f.type, detail), FLAG_REPLY)
 
 
 def _nak_payload(code, request_type, detail):

@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "flash": "server.firmware.cli:flash",
     "link": "server.link.cli:link_cmd",
     "demo": "server.link.demo:demo_cmd",
+    "sim": "hardware_sim.cli:sim",
 }
 
 

@@ -2,11 +2,13 @@
 
 SQLite: WAL journal, a busy timeout, and BEGIN IMMEDIATE for write transactions, so concurrent
 writers queue on the database lock instead of failing half-way. PostgreSQL: READ COMMITTED with
-row locks taken by the services (SELECT ... FOR UPDATE [SKIP LOCKED]); unique constraints are the
-last line of defence (see models.Parcel.active_compartment_id).
+row locks taken by the services (SELECT ... FOR NO KEY UPDATE [SKIP LOCKED]: "no key" so that the
+KEY SHARE locks which foreign-key checks take on the same rows never turn into lock-upgrade
+deadlocks); unique constraints are the last line of defence (models.Parcel.active_compartment_id).
 """
 import contextlib
 import pathlib
+import threading
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -51,15 +53,29 @@ class Database:
         self.settings = settings or {"PUBLIC_URL": "http://127.0.0.1:8000"}
         self.engine = engine or make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.retries = 0  # transactions re-run after losing a race (see run())
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(cunbox_write=True), expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead of
+        # polling the database lock (sqlite's busy handler sleeps in coarse steps under contention);
+        # other processes still wait through the busy timeout.
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._local = threading.local()
 
     @contextlib.contextmanager
     def transaction(self):
         """One write transaction: committed when the block ends, rolled back if it raises."""
-        with self._write() as session, session.begin():
-            session.info["settings"] = self.settings
-            yield session
+        if self.is_sqlite and getattr(self._local, "writing", False):
+            # A second write transaction from inside the first would wait for itself forever.
+            raise RuntimeError("nested write transaction: pass the session to helpers instead")
+        with self._write_lock:
+            self._local.writing = True
+            try:
+                with self._write() as session, session.begin():
+                    session.info["settings"] = self.settings
+                    yield session
+            finally:
+                self._local.writing = False
 
     @contextlib.contextmanager
     def reading(self):
@@ -84,6 +100,7 @@ class Database:
                 code = getattr(getattr(exc, "orig", None), "sqlstate", None)
                 if code not in ("40001", "40P01") or attempt == retries:
                     raise
+            self.retries += 1
 
     def dispose(self):
         self.engine.dispose()

@@ -26,7 +26,7 @@ VILLAGERS = (("陈梅", "13800000001"), ("刘伟", "13800000002"), ("张大爷",
 class Stack:
     def __init__(self, root=None, lockers=2, boards=2, per_board=8, transport="pty", baud=115200, paced=False,
                  host="127.0.0.1", port=0, status_period_s=1.0, wait_s=8.0, auto_close_ms=None, db_url=None,
-                 couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2):
+                 couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2, county=False):
         self._own_root = root is None
         self.root = pathlib.Path(root or tempfile.mkdtemp(prefix="cunbox_stack_"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -40,6 +40,7 @@ class Stack:
         self.villagers = villagers or VILLAGERS
         self.start_link = start_link
         self.board_loop_ms = board_loop_ms  # the simulated firmware's main-loop period
+        self.county = county  # True: the backend's demo county (cunbox seed-demo), as `make run` shows it
         self.sims = {}  # locker id -> SimLocker
         self.app = self.db = self.server = self.worker = None
         self.tokens = {}
@@ -53,7 +54,7 @@ class Stack:
         migrate.upgrade(self.db_url)
         self.sealer = Sealer(load_secret(self.root))
         self.app = create_app({"DATABASE_URL": self.db_url, "PUBLIC_URL": "http://%s:%s" % (self.host, self.port or 0),
-                               "LINK_WAIT_SECONDS": self.wait_s})
+                               "LINK_WAIT_SECONDS": self.wait_s, "LINK_IN_PROCESS": False})
         self.db = self.app.extensions["cunbox_db"]
         self.app.extensions["cunbox_link_sealer"] = self.sealer
         self._seed_and_start_lockers()
@@ -100,9 +101,31 @@ class Stack:
 
     # -- the demo county --------------------------------------------------------------------------
     def _seed_and_start_lockers(self):
-        from hardware_sim.locker import SimLocker
-        from server.models import Board, Locker
-        from server.services import accounts, link_state, provisioning
+        if self.county:
+            self._seed_county()
+        else:
+            self._seed_small()
+        self._start_lockers()
+
+    def _seed_county(self):
+        """The backend's demo county (server/seed.py): three stations, four lockers, four carriers."""
+        from server.seed import seed_demo
+        out = seed_demo(self.db)
+        self.seeded = out
+        self.locker_ids = [lk["id"] for lk in out["lockers"]]
+        self.station_id = out["stations"][0]["id"]
+        carrier_ids = {c["code"]: c["id"] for c in out["carriers"]}
+        self.carrier_ids = list(carrier_ids.values())
+        self.tokens = {"lockers": {lk["id"]: lk["token"] for lk in out["lockers"]},
+                       "couriers": [{"token": c["token"], "carrier_id": carrier_ids[c["carrier"]], "login": c["login"],
+                                     "password": c["password"]} for c in out["couriers"]],
+                       "operator": out["operators"][0]["token"], "maintainer": out["maintainers"][0]["token"]}
+        self.accounts = [{"id": a["id"], "phone": a["phone"], "name": a["name"]} for a in out["accounts"]
+                         if a["consent"] and a["station_id"] == self.station_id]
+
+    def _seed_small(self):
+        from server.models import Locker
+        from server.services import accounts, provisioning
         t = self.tokens
         with self.db.transaction() as s:
             town = provisioning.township(s, "青山镇", "安阳县")
@@ -139,11 +162,21 @@ class Stack:
             for name, phone in self.villagers:
                 a = provisioning.account(s, st, name, phone, consent=True)
                 self.accounts.append({"id": a.id, "phone": a.phone, "name": name})
-            boards = {lid: [(b.id, b.address) for b in s.query(Board).filter(Board.locker_id == lid)]
+
+    def _start_lockers(self):
+        """One simulated locker per locker row, its boards and compartment sizes as the database has
+        them; each board gets a fresh key (as at the factory), which the server keeps sealed."""
+        from hardware_sim.locker import SimLocker
+        from server.models import Board, Locker
+        from server.services import link_state
+        with self.db.reading() as s:
+            boards = {lid: [(b.id, b.address, [c.size for c in b.compartments])
+                            for b in s.query(Board).filter(Board.locker_id == lid).order_by(Board.address)]
                       for lid in self.locker_ids}
         for lid in self.locker_ids:
-            keys = {addr: secrets.token_bytes(16) for _bid, addr in boards[lid]}  # made at the factory
-            specs = [{"address": addr, "loop_ms": self.board_loop_ms} for _bid, addr in boards[lid]]
+            keys = {addr: secrets.token_bytes(16) for _bid, addr, _sizes in boards[lid]}  # made at the factory
+            specs = [{"address": addr, "loop_ms": self.board_loop_ms, "compartments": len(sizes), "sizes": sizes}
+                     for _bid, addr, sizes in boards[lid]]
             sim = SimLocker(board_specs=specs, compartments=self.per_board, transport=self.transport,
                             baud=self.baud, paced=self.paced, keys=keys, locker_id=str(lid),
                             root=str(self.root / ("sim%d" % lid)), auto_close_ms=self.auto_close_ms)
@@ -151,7 +184,7 @@ class Stack:
             self.sims[lid] = sim
             with self.db.transaction() as s:
                 s.get(Locker, lid).serial_url = url
-            for bid, addr in boards[lid]:
+            for bid, addr, _sizes in boards[lid]:
                 link_state.provision_key(self.db, bid, keys[addr], self.sealer, actor="factory")
             del keys
 
@@ -162,13 +195,14 @@ class Stack:
 def walkthrough(stack):
     lid = stack.locker_ids[0]
     c = stack.tokens["couriers"][0]
+    phone = stack.accounts[0]["phone"]
     return [
         "cunbox is up: API %s/api/v1 (OpenAPI %s/api/v1/openapi.json); %d simulated lockers on %s"
         % (stack.url, stack.url, len(stack.sims), ", ".join(s.url for s in stack.sims.values())),
         "Try: curl -X POST %s/api/v1/deposits -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
-        "-d '{\"locker_id\": %d, \"tracking_number\": \"SF1000001\", \"recipient_phone\": \"13800000001\", "
-        "\"size\": \"S\"}'  -> a simulated door opens; then `cunbox demo --parcels 20` runs a whole day."
-        % (stack.url, c["token"], lid),
+        "-d '{\"locker_id\": %d, \"tracking_number\": \"SF1000001\", \"recipient_phone\": \"%s\", "
+        "\"size\": \"S\"}'  -> a simulated door opens; `cunbox demo --parcels 20` runs a whole day."
+        % (stack.url, c["token"], lid, phone),
     ]
 
 
@@ -188,7 +222,7 @@ def run(argv=None):
         stop.set()
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    stack = Stack(root=str(root), transport=transport, port=port, auto_close_ms=None)
+    stack = Stack(root=str(root), transport=transport, port=port, auto_close_ms=None, county=True)
     try:
         stack.start()
         for line in walkthrough(stack):

@@ -29,7 +29,14 @@ def sqlite_template(tmp_path_factory):
 
 
 @pytest.fixture
-def db(sqlite_template, tmp_path):
+def db(request, tmp_path):
+    """A migrated SQLite file per test. CUNBOX_TEST_SERVER_ON_POSTGRES=1 (with CUNBOX_TEST_POSTGRES_URL)
+    runs every server test on PostgreSQL instead (slower; the concurrency and migration tests run on
+    both anyway)."""
+    if os.environ.get("CUNBOX_TEST_SERVER_ON_POSTGRES"):
+        yield request.getfixturevalue("pg_db")
+        return
+    sqlite_template = request.getfixturevalue("sqlite_template")
     path = tmp_path / "cunbox.sqlite3"
     shutil.copy(sqlite_template, path)
     database = Database("sqlite:///%s" % path, settings=dict(SETTINGS))

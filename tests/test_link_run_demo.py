@@ -3,6 +3,7 @@ HTTP, and stops cleanly on SIGINT and on SIGTERM; `cunbox demo --parcels 200 --j
 end to end with zero errors, zero lost events and zero double opens."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +41,14 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig, port):
         assert "/dev/pts/" in out  # simulated lockers on real pseudo-terminals
         with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/health" % port, timeout=10) as r:
             assert r.status == 200
+        # the walkthrough's deposit works as printed: the request returns once a simulated door opened
+        token = re.search(r"Bearer ([^']+)'", out).group(1)
+        body = json.loads(re.search(r"-d '(\{.*?\})'", out).group(1))
+        req = urllib.request.Request("http://127.0.0.1:%d/api/v1/deposits" % port, data=json.dumps(body).encode(),
+                                     headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            dep = json.loads(r.read())
+        assert r.status == 201 and dep["command"]["state"] == "done" and dep["command"]["result"] == "opened", dep
         proc.send_signal(sig)
         rc = proc.wait(30)
         rest = proc.stdout.read()

@@ -16,11 +16,16 @@ CLI = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(
 
 
 def _run(args, env):
-    return subprocess.run(CLI + args, env=env, capture_output=True, text=True, timeout=120)
+    """The `cunbox` command in process (click's runner), with its own environment."""
+    from click.testing import CliRunner
+
+    from server.cli import main
+    r = CliRunner().invoke(main, args, env=env)
+    return subprocess.CompletedProcess(args, r.exit_code, r.stdout, r.stderr)
 
 
 def test_seed_demo_and_use_what_it_prints(tmp_path):
-    env = dict(os.environ, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "demo.sqlite3"))
+    env = {"CUNBOX_DATABASE_URL": "sqlite:///%s" % (tmp_path / "demo.sqlite3")}
     r = _run(["seed-demo"], env)
     assert r.returncode != 0 and "cunbox db upgrade" in r.stderr  # no schema yet: says what to do
     assert _run(["db", "upgrade"], env).returncode == 0
@@ -47,13 +52,14 @@ def test_seed_demo_and_use_what_it_prints(tmp_path):
         assert r.status_code == 201, r.get_json()
     app.extensions["cunbox_db"].dispose()
 
-    r = _run(["seed-demo"], dict(env, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "other.sqlite3")))
+    r = _run(["seed-demo"], {"CUNBOX_DATABASE_URL": "sqlite:///%s" % (tmp_path / "other.sqlite3")})
     assert r.returncode != 0
 
 
 def test_serve_runs_waitress_and_answers(tmp_path):
     env = dict(os.environ, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "serve.sqlite3"))
     assert _run(["db", "upgrade"], env).returncode == 0
+    env["PYTHONPATH"] = os.pathsep.join([os.getcwd()] + sys.path)
     port = free_port()
     proc = subprocess.Popen(CLI + ["serve", "--port", str(port), "--housekeeping-period", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

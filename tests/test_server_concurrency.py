@@ -92,3 +92,49 @@ def test_database_itself_refuses_a_second_holder(any_db):
             p = s.get(Parcel, second["parcel"]["id"])
             p.active_compartment_id = first["compartment"]["id"]
             s.flush()
+
+
+def test_concurrent_deposit_and_pickup_cycles_complete_without_errors(any_db):
+    """Whole cycles in parallel (deposit, door closed with parcel, code at the locker, door closed
+    empty): no deadlock, no lost update, every compartment free again at the end."""
+    from _server_helpers import last_code
+
+    from server.services import deposits, doors, pickups
+    from server.services.principals import Principal
+    db = any_db
+    w = build_world(db, layout=[(1, [("S", False, "middle")] * 12)])
+    locker = Principal("locker", locker_id=w.locker_id)
+    errors = []
+
+    def worker(i):
+        try:
+            for n in range(3):
+                r = deposits.start_deposit(db, w.courier, w.locker_id, "CY%02d%04d" % (i, n), w.consenting_phone,
+                                           "S")
+                comp = r["compartment"]["id"]
+                assert doors.door_event(db, comp, "closed", occupied=True)["outcome"] == "deposit_confirmed"
+                code, _ = last_code(db, r["parcel"]["id"])
+                assert pickups.verify_at_locker(db, locker, w.locker_id, code, "src-%d" % i)["action"] == "pickup"
+                assert doors.door_event(db, comp, "closed", occupied=False)["outcome"] == "picked_up"
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with db.reading() as s:
+        assert s.scalar(select(func.count()).select_from(Parcel).where(Parcel.state == "picked_up")) == 24
+        assert s.scalar(select(func.count()).select_from(Compartment).where(
+            Compartment.locker_id == w.locker_id, Compartment.state != "free")) == 0
+
+
+def test_a_nested_write_transaction_is_an_error_not_a_hang(db):
+    with pytest.raises(RuntimeError, match="nested"):
+        with db.transaction():
+            with db.transaction():
+                pass
+    with db.transaction() as s:  # and the database is usable afterwards
+        assert s.execute(select(func.count()).select_from(Parcel)).scalar() == 0

@@ -155,3 +155,52 @@ def test_reservation_expires_and_gives_the_compartment_back(db, client):
         assert s.get(Parcel, body["parcel"]["id"]).state == "cancelled"
     # A late door-close with a parcel inside is not silently taken as a deposit: it raises an alarm.
     assert doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)["outcome"] == "unexpected_item"
+
+
+def test_jammed_door_on_deposit_gives_up_the_reservation_and_a_retry_gets_another_door(db, client):
+    w = build_world(db)
+    first = deposit(client, w).get_json()
+    cmd = first["command"]["id"]
+    doors.mark_command(db, cmd, "sent")
+    doors.mark_command(db, cmd, "failed", result="jammed")
+    with db.reading() as s:
+        assert s.get(Compartment, first["compartment"]["id"]).state == "faulty"
+        assert s.get(Parcel, first["parcel"]["id"]).state == "cancelled"
+    alarms = client.get("/api/v1/stations/%d/alarms" % w.station_id, headers=bearer(w.operator_token)).get_json()
+    assert [a["kind"] for a in alarms["alarms"]] == ["door_failed"]
+    retry = deposit(client, w)
+    assert retry.status_code == 201 and retry.get_json()["parcel"]["id"] == first["parcel"]["id"]
+    assert retry.get_json()["compartment"]["id"] != first["compartment"]["id"]
+    assert retry.get_json()["parcel"]["state"] == "reserved"
+    # A command moves only forwards.
+    r = doors.mark_command
+    try:
+        r(db, cmd, "done")
+    except Exception as exc:
+        assert exc.code == "bad_transition"
+    else:
+        raise AssertionError("a failed command became done")
+
+
+def test_failed_open_on_pickup_keeps_the_parcel_and_its_code(db, client):
+    w = build_world(db)
+    body = deposit(client, w).get_json()
+    doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+    code, _ = last_code(db, body["parcel"]["id"])
+    url = "/api/v1/lockers/%d/codes/verify" % w.locker_id
+    opened = client.post(url, headers=bearer(w.locker_token), json={"code": code}).get_json()
+    doors.mark_command(db, opened["command"]["id"], "failed", result="timeout")
+    with db.reading() as s:
+        assert s.get(Parcel, body["parcel"]["id"]).state == "in_locker"
+        assert s.get(Compartment, body["compartment"]["id"]).state == "occupied"
+    assert client.post(url, headers=bearer(w.locker_token), json={"code": code}).status_code == 200
+
+
+def test_courier_can_reopen_the_reserved_door(db, client):
+    w = build_world(db)
+    body = deposit(client, w).get_json()
+    doors.door_event(db, body["compartment"]["id"], "closed", occupied=False)  # closed before the parcel went in
+    r = client.post("/api/v1/parcels/%d/reopen" % body["parcel"]["id"], headers=bearer(w.courier_token))
+    assert r.status_code == 200 and r.get_json()["command"]["id"] != body["command"]["id"]
+    assert client.post("/api/v1/parcels/%d/reopen" % body["parcel"]["id"],
+                       headers=bearer(w.other_courier_token)).status_code == 404

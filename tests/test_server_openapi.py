@@ -49,3 +49,32 @@ def test_request_bodies_in_the_document_are_what_the_views_enforce(client):
     for bad in ({**good, "size": "XXL"}, {**good, "extra": 1}, {k: good[k] for k in list(good)[1:]},
                 {**good, "perishable": "no"}, {**good, "tracking_number": "x y"}):
         assert not v.is_valid(bad)
+
+
+def test_documented_roles_are_the_roles_the_api_enforces(db, client):
+    """Every secured operation answers 401 without a token and 403 wrong_role to each role the
+    document does not list; the listed roles get past the role check."""
+    import re
+
+    from _server_helpers import bearer, build_world
+    w = build_world(db)
+    tokens = {"courier": w.courier_token, "operator": w.operator_token, "maintainer": w.maintainer_token,
+              "locker": w.locker_token}
+    doc = client.get("/api/v1/openapi.json").get_json()
+    checked = 0
+    for path, ops in doc["paths"].items():
+        url = "/api/v1" + re.sub(r"{\w+}", "1", path)
+        for method, op in ops.items():
+            if not op["security"]:
+                continue
+            r = client.open(url, method=method.upper(), json={})
+            assert r.status_code == 401 and r.get_json()["error"]["code"] == "no_credentials", (method, path)
+            for role, token in tokens.items():
+                r = client.open(url, method=method.upper(), headers=bearer(token), json={})
+                code = r.get_json()["error"]["code"] if r.status_code >= 400 else None
+                if role in op["x-roles"]:
+                    assert code != "wrong_role", (method, path, role)
+                else:
+                    assert r.status_code == 403 and code == "wrong_role", (method, path, role, r.status_code)
+            checked += 1
+    assert checked >= 25

@@ -1,5 +1,6 @@
 """Overdue and return, fees, sends of produce, cold chain, notification delivery."""
 import datetime
+import math
 
 from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
 from _server_helpers import bearer, build_world, last_code, snapshot
@@ -116,7 +117,8 @@ def test_send_of_produce_drop_off_and_collection(db, client):
     r = client.post("/api/v1/parcels/%d/collect" % pid, headers=bearer(w.courier_token))
     assert r.status_code == 200 and r.get_json()["command"]["purpose"] == "collect"
     assert doors.door_event(db, cid, "closed", occupied=False)["outcome"] == "collected"
-    assert _ledger(db, pid)["collection"][0:2] == ("carrier", 30)
+    payer, amount, hours = _ledger(db, pid)["collection"]
+    assert payer == "carrier" and amount == 30 + math.ceil(hours)  # per-collection fee + compartment-hours
     r = client.post("/api/v1/parcels/%d/tracking" % pid, headers=bearer(w.courier_token),
                     json={"tracking_number": "PN900001"})
     assert r.status_code == 200 and r.get_json()["parcel"]["tracking_number"] == "PN900001"
@@ -188,3 +190,19 @@ def test_notifications_are_delivered_and_the_code_is_then_blanked(db, tmp_path):
     with db.reading() as s:
         pending = s.scalars(select(Notification).where(Notification.state == "pending")).one()
         assert pending.attempts == 1  # kept for the next round, nothing lost
+
+
+def test_an_expired_drop_off_reservation_keeps_the_send_bookable(db, client):
+    from server.services import deposits
+    w = build_world(db)
+    booking = client.post("/api/v1/sends", headers=bearer(w.operator_token),
+                          json={"account_id": w.consenting, "locker_id": w.locker_id, "carrier_id": w.carrier_id,
+                                "size": "S"}).get_json()
+    url = "/api/v1/lockers/%d/codes/verify" % w.locker_id
+    first = client.post(url, headers=bearer(w.locker_token), json={"code": booking["dropoff_code"]})
+    assert first.status_code == 200
+    assert deposits.expire_reservations(db, now=datetime.datetime.utcnow() + datetime.timedelta(minutes=11)) == 1
+    with db.reading() as s:
+        assert s.get(Parcel, booking["parcel"]["id"]).state == "booked"
+    again = client.post(url, headers=bearer(w.locker_token), json={"code": booking["dropoff_code"]})
+    assert again.status_code == 200 and again.get_json()["action"] == "dropoff"

@@ -158,12 +158,30 @@ def test_wrong_codes_are_throttled_per_source_and_per_locker(db, app, client):
     for i in range(5):
         r = client.post(url, headers=bearer(w.locker_token), json={"code": "%08d" % i, "source": "keypad"})
         assert r.status_code == 403 and r.get_json()["error"]["code"] == "wrong_code"
+    before = snapshot(db)
     r = client.post(url, headers=bearer(w.locker_token), json={"code": code, "source": "keypad"})
     assert r.status_code == 429 and r.get_json()["error"]["code"] == "throttled_source"
     assert r.headers["Retry-After"] == "600"
+    assert snapshot(db) == before  # even the right code is refused while throttled, and nothing changes
     # Another source (the QR scanner) still works until the locker-wide limit is reached.
     r = client.post(url, headers=bearer(w.locker_token), json={"code": code, "source": "scanner"})
     assert r.status_code == 200
     db.settings["THROTTLE_PER_LOCKER"] = 5  # five wrong codes at this locker so far
     r = client.post(url, headers=bearer(w.locker_token), json={"code": "99999999", "source": "other"})
     assert r.status_code == 429 and r.get_json()["error"]["code"] == "throttled_locker"
+
+
+def test_expired_code_over_http_at_the_locker_and_on_the_phone_page(db, client):
+    from _server_helpers import link_of
+    from sqlalchemy import update
+
+    from server.models import AccessCode
+    w = build_world(db)
+    _body, code, note = _deposited(db, client, w)
+    with db.transaction() as s:  # the storage period ran out (housekeeping has not flagged it yet)
+        s.execute(update(AccessCode).values(expires_at=datetime.datetime(2020, 1, 1)))
+    err = assert_refused(db, client, "POST", "/api/v1/lockers/%d/codes/verify" % w.locker_id, 410, "code_expired",
+                         bearer(w.locker_token), {"code": code})
+    assert err["alternative"] == "station_counter"
+    token, _ = link_of(note.body)
+    assert_refused(db, client, "POST", "/api/v1/pickup/%s/open" % token, 410, "code_expired", None, {"code": code})

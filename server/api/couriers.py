@@ -22,6 +22,12 @@ def did_not_fit(parcel_id):
     return jsonify(deposits.did_not_fit(db(), g.principal, parcel_id))
 
 
+@bp.post("/parcels/<int:parcel_id>/reopen")
+@auth("courier")
+def reopen(parcel_id):
+    return jsonify(deposits.reopen(db(), g.principal, parcel_id))
+
+
 @bp.post("/parcels/<int:parcel_id>/cancel")
 @auth("courier")
 def cancel(parcel_id):

@@ -189,6 +189,9 @@ def _paths():
         "/parcels/{parcel_id}/did-not-fit": {"post": _op(
             "The parcel did not fit: reserve the next size up and open it", "DepositResult", roles=["courier"],
             params=[P], errors=("401", "403", "404", "409", "422"))},
+        "/parcels/{parcel_id}/reopen": {"post": _op(
+            "Open the reserved door again (closed before the parcel went in)", "DepositResult", roles=["courier"],
+            params=[P], errors=("401", "403", "404", "409"))},
         "/parcels/{parcel_id}/cancel": {"post": _op("Give up a reservation", "ParcelResult", roles=["courier"],
                                                     params=[P], errors=("401", "403", "404", "409"))},
         "/parcels/{parcel_id}/collect": {"post": _op(

@@ -161,7 +161,21 @@ class BusMaster(threading.Thread):
         self._last_tx = time.monotonic()
 
     def call(self, address, msg_type, fields=None, auth=None):
-        """One request, with the protocol's retries; returns its protocol.session.Result."""
+        """One request, with the protocol's retries; returns its protocol.session.Result.
+
+        A NAK REPLAY to a first transmission means our counter is behind the board's (a restored
+        database, or another host used the board): the board did nothing, so move the counter up
+        to what it last accepted and send the command again as a new request (PROTOCOL.md 3.3)."""
+        r = self._call_once(address, msg_type, fields, auth)
+        if r.kind == NAK and r.nak_code == NAK_REPLAY and not r.maybe_executed:
+            try:
+                self.session.resync_counter(address, r.nak_detail)
+            except LocalProtocolError:
+                return r
+            r = self._call_once(address, msg_type, fields, auth)
+        return r
+
+    def _call_once(self, address, msg_type, fields, auth):
         wire = self.session.request(address, msg_type, fields, now=time.monotonic(), auth=auth)
         self.stats["requests"] += 1
         self._send(wire)
@@ -348,11 +362,6 @@ class BusMaster(threading.Thread):
             link_commands.finish(self.db, cmd["id"], "done" if res in OK_RESULTS else "failed",
                                  link_events.result_name(res, r.fields["detail"]))
             b.inflight.pop(cmd["id"], None)
-            return
-        if r.kind == NAK and r.nak_code == NAK_REPLAY and not r.maybe_executed:
-            # our counter is behind the board's (restored database): move up, and it is a new request
-            self.session.resync_counter(b.address, r.nak_detail)
-            b.inflight[cmd["id"]] = cmd
             return
         if r.kind == NAK and not r.maybe_executed and r.nak_code != NAK_REPLAY:
             link_commands.finish(self.db, cmd["id"], "failed", "nak:%s" % nak_name(r.nak_code).lower())

@@ -86,9 +86,13 @@ class LinkWorker:
 
 
 def start_in_process(app, options=None, wait_s=None):
-    """The single-process setup (SQLite): a LinkWorker inside the server, plus the HTTP wait hook."""
+    """The single-process setup (SQLite): a LinkWorker inside the server, plus the HTTP wait hook.
+    create_app() calls this when LINK_IN_PROCESS is set (or CUNBOX_LINK=in-process)."""
     from server.link import http
     db = app.extensions["cunbox_db"]
+    if options is None:
+        options = Options(baud=int(app.config.get("LINK_BAUD", os.environ.get("CUNBOX_LINK_BAUD", "19200"))),
+                          status_period_s=float(app.config.get("LINK_STATUS_PERIOD", 1.0)))
     worker = LinkWorker(db, options=options, sealer=app.extensions.get("cunbox_link_sealer"))
     http.attach(app, wait_s if wait_s is not None else app.config.get("LINK_WAIT_SECONDS", 8.0))
     app.extensions["cunbox_link"] = worker

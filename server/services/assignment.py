@@ -33,7 +33,7 @@ def choose(session, locker_id, sizes, perishable, height_preference=None):
     q = (select(Compartment)
          .where(Compartment.locker_id == locker_id, Compartment.state == "free", Compartment.door == "closed",
                 Compartment.size.in_(sizes))
-         .order_by(*order).limit(1).with_for_update(skip_locked=True))
+         .order_by(*order).limit(1).with_for_update(skip_locked=True, key_share=True))
     if perishable:
         q = q.where(Compartment.chilled.is_(True))
     for _ in range(3):

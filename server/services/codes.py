@@ -33,7 +33,7 @@ def issue(session, parcel, purpose, expires_at, compartment=None, actor="system"
     now = now or clock.utcnow()
     # Lock the locker row so two transactions cannot pick the same code for one locker (PostgreSQL;
     # SQLite write transactions are serialised already).
-    session.scalar(select(Locker.id).where(Locker.id == parcel.locker_id).with_for_update())
+    session.scalar(select(Locker.id).where(Locker.id == parcel.locker_id).with_for_update(key_share=True))
     live = session.scalars(select(AccessCode).where(AccessCode.locker_id == parcel.locker_id,
                                                     AccessCode.state == "live")).all()
     while True:

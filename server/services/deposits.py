@@ -29,9 +29,12 @@ def start_deposit(db, principal, locker_id, tracking_number, phone, size, perish
         if locker is None:
             raise NotFound("no locker %s" % locker_id)
         existing = s.scalar(select(Parcel).where(Parcel.carrier_id == principal.carrier_id,
-                                                 Parcel.tracking_number == tracking_number).with_for_update())
-        if existing is not None:
+                                                 Parcel.tracking_number == tracking_number)
+                            .with_for_update(key_share=True))
+        if existing is not None and existing.state != "cancelled":
             return _replay(s, existing, locker_id, phone)
+        if existing is not None:
+            _same_parcel_or_conflict(existing, locker_id, phone)
         account, why = accounts.consenting_account(s, locker.station_id, phone)
         if account is None:
             raise Refused(_consent_message(why, phone), code=why, alternative=COUNTER_ALTERNATIVE)
@@ -42,14 +45,26 @@ def start_deposit(db, principal, locker_id, tracking_number, phone, size, perish
                 "chilled " if perishable else "", size, locker_id), code="no_free_compartment",
                 alternative=COUNTER_ALTERNATIVE)
         station = s.get(Station, locker.station_id)
-        parcel = Parcel(direction="in", carrier_id=principal.carrier_id, tracking_number=tracking_number,
-                        station_id=locker.station_id, locker_id=locker_id, size=size, perishable=bool(perishable),
-                        state="reserved", account_id=account.id, phone=phone, courier_id=principal.user_id,
-                        active_compartment_id=comp.id, compartment_id=comp.id,
-                        reserved_until=at + datetime.timedelta(minutes=station.reservation_minutes), created_at=at)
-        s.add(parcel)
-        s.flush()
-        audit.created(s, parcel, "deposit_started", principal.actor, {"compartment_id": comp.id}, at=at)
+        until = at + datetime.timedelta(minutes=station.reservation_minutes)
+        if existing is None:
+            parcel = Parcel(direction="in", carrier_id=principal.carrier_id, tracking_number=tracking_number,
+                            station_id=locker.station_id, locker_id=locker_id, size=size,
+                            perishable=bool(perishable), state="reserved", account_id=account.id, phone=phone,
+                            courier_id=principal.user_id, active_compartment_id=comp.id, compartment_id=comp.id,
+                            reserved_until=until, created_at=at)
+            s.add(parcel)
+            s.flush()
+            audit.created(s, parcel, "deposit_started", principal.actor, {"compartment_id": comp.id}, at=at)
+        else:
+            # A reservation that expired or whose door failed: the retried request reserves afresh.
+            parcel = existing
+            parcel.size, parcel.perishable, parcel.account_id = size, bool(perishable), account.id
+            parcel.courier_id = principal.user_id
+            parcel.active_compartment_id = comp.id
+            parcel.compartment_id = comp.id
+            parcel.reserved_until = until
+            audit.transition(s, parcel, "reserved", "deposit_restarted", principal.actor,
+                             {"compartment_id": comp.id}, at=at)
         cmd = doors.open_door(s, comp, "deposit", principal.actor, parcel)
         return _result(parcel, comp, cmd, replayed=False)
 
@@ -64,10 +79,14 @@ def _consent_message(why, phone):
             % phone)
 
 
-def _replay(s, parcel, locker_id, phone):
+def _same_parcel_or_conflict(parcel, locker_id, phone):
     if parcel.direction != "in" or parcel.phone != phone or parcel.locker_id != locker_id:
         raise Conflict("tracking number %s is already used by this carrier for another parcel"
                        % parcel.tracking_number, code="tracking_number_in_use", parcel_id=parcel.id)
+
+
+def _replay(s, parcel, locker_id, phone):
+    _same_parcel_or_conflict(parcel, locker_id, phone)
     comp = s.get(Compartment, parcel.active_compartment_id) if parcel.active_compartment_id else None
     cmd = None
     if comp is not None:
@@ -83,7 +102,7 @@ def _result(parcel, comp, cmd, replayed):
 
 
 def _courier_parcel(s, principal, parcel_id, states):
-    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
     if parcel is None:
         raise NotFound("no parcel %s" % parcel_id)
     check_parcel(principal, parcel)
@@ -125,6 +144,19 @@ def did_not_fit(db, principal, parcel_id, now=None):
     return db.run(fn)
 
 
+def reopen(db, principal, parcel_id):
+    """Open the reserved door again (it was closed before the parcel went in)."""
+    require_role(principal, "courier")
+
+    def fn(s):
+        parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
+        comp = s.get(Compartment, parcel.active_compartment_id)
+        cmd = doors.open_door(s, comp, "deposit", principal.actor, parcel)
+        return _result(parcel, comp, cmd, replayed=False)
+
+    return db.run(fn)
+
+
 def cancel(db, principal, parcel_id, now=None):
     """The courier gives up a reservation (e.g. takes the parcel to the counter instead)."""
     require_role(principal, "courier")
@@ -139,12 +171,8 @@ def cancel(db, principal, parcel_id, now=None):
 
 
 def _free_reservation(s, parcel, action, actor, at):
-    comp = s.get(Compartment, parcel.active_compartment_id)
-    if comp.state == "reserved":
-        comp.state = "free"
-    parcel.active_compartment_id = None
-    parcel.reserved_until = None
-    audit.transition(s, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor, at=at)
+    from server.services import lifecycle
+    lifecycle.give_up_reservation(s, parcel, s.get(Compartment, parcel.active_compartment_id), action, actor, at)
 
 
 def expire_reservations_in(s, locker_id, at):
@@ -153,7 +181,7 @@ def expire_reservations_in(s, locker_id, at):
          .where(Parcel.state == "reserved", Parcel.reserved_until < at, Compartment.door == "closed"))
     if locker_id is not None:
         q = q.where(Parcel.locker_id == locker_id)
-    expired = s.scalars(q.with_for_update(of=Parcel)).all()
+    expired = s.scalars(q.with_for_update(of=Parcel, key_share=True)).all()
     for parcel in expired:
         _free_reservation(s, parcel, "reservation_expired", "system", at)
     return len(expired)

@@ -87,11 +87,11 @@ def door_event(db, compartment_id, event, occupied=None, at=None, actor="link"):
     at = at or clock.utcnow()
 
     def fn(s):
-        comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update())
+        comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update(key_share=True))
         if comp is None:
             raise NotFound("no compartment %s" % compartment_id)
         comp.door = "open" if event == "opened" else "closed"
-        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update())
+        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update(key_share=True))
         station_id = parcel.station_id if parcel else _station_of(s, comp)
         audit.record(s, actor, "door_" + event, station_id=station_id, locker_id=comp.locker_id,
                      compartment_id=comp.id, parcel_id=parcel.id if parcel else None,
@@ -123,9 +123,16 @@ _NEXT = {"queued": ("sent", "done", "failed"), "sent": ("done", "failed"), "done
 
 
 def mark_command(db, command_id, state, result=None):
-    """Move a command along queued -> sent -> done | failed (never backwards: at most once)."""
+    """Move a command along queued -> sent -> done | failed (never backwards: at most once).
+
+    A failed open (result e.g. "jammed", "sensor_fault", "timeout") undoes what waited for it: a
+    pickup's code is live again, a deposit's reservation is given up (the courier's retry reserves
+    another door), a jammed empty compartment is marked faulty; an alarm tells the station.
+    """
+    from server.services import lifecycle
+
     def fn(s):
-        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update())
+        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update(key_share=True))
         if cmd is None:
             raise NotFound("no command %s" % command_id)
         if state not in _NEXT[cmd.state]:
@@ -134,6 +141,8 @@ def mark_command(db, command_id, state, result=None):
         cmd.state = state
         if result is not None:
             cmd.result = result
+        if state == "failed" and cmd.kind == "open":
+            lifecycle.on_open_failed(s, cmd, result)
         return command_json(cmd)
     return db.run(fn)
 

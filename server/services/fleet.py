@@ -28,7 +28,7 @@ def set_compartment_state(db, principal, compartment_id, state):
     require_role(principal, "maintainer")
 
     def fn(s):
-        comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update())
+        comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update(key_share=True))
         if comp is None:
             raise NotFound("no compartment %s" % compartment_id)
         if comp.state in ("reserved", "occupied"):

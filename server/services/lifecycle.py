@@ -86,6 +86,39 @@ def release(session, parcel, comp, at, actor):
     fees.on_release(session, parcel, session.get(Station, parcel.station_id), purpose, at, comp.id)
 
 
+def on_open_failed(session, cmd, result):
+    from server import clock
+    from server.models import Parcel
+    at = clock.utcnow()
+    comp = session.get(Compartment, cmd.compartment_id)
+    parcel = session.get(Parcel, cmd.parcel_id) if cmd.parcel_id else None
+    alarms.raise_alarm(session, "door_failed", comp, parcel, {"result": result, "command_id": cmd.id}, at=at)
+    if parcel is not None and parcel.active_compartment_id == comp.id:
+        if parcel.state == "opening":
+            revert_open(session, parcel, "link", at)
+        elif parcel.state == "reserved":
+            give_up_reservation(session, parcel, comp, "door_failed", "link", at, {"result": result})
+    if result == "jammed" and comp.state == "free":
+        comp.state = "faulty"
+
+
+def give_up_reservation(session, parcel, comp, action, actor, at, detail=None):
+    """A reservation ends without a deposit: the compartment is free again; an inbound parcel is
+    cancelled (a retried deposit reserves afresh), a send is booked again with its drop-off code live."""
+    if comp.state == "reserved":
+        comp.state = "free"
+    parcel.active_compartment_id = None
+    parcel.reserved_until = None
+    if parcel.direction == "out":
+        used = session.scalar(codes.select(codes.AccessCode).where(
+            codes.AccessCode.parcel_id == parcel.id, codes.AccessCode.purpose == "dropoff",
+            codes.AccessCode.state == "used").order_by(codes.AccessCode.id.desc()))
+        if used is not None and used.expires_at > at:
+            codes.reactivate(session, used, actor)
+    audit.transition(session, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor,
+                     detail, at=at)
+
+
 def revert_open(session, parcel, actor, at):
     """The door closed with the parcel still inside: it stays, and a used pickup code is live again."""
     purpose = parcel.open_purpose

@@ -81,7 +81,7 @@ def deliver_pending(db, adapter, limit=100):
     sent = 0
     for nid in ids:
         with db.transaction() as s:
-            row = s.scalar(select(Notification).where(Notification.id == nid).with_for_update())
+            row = s.scalar(select(Notification).where(Notification.id == nid).with_for_update(key_share=True))
             if row.state != "pending":
                 continue
             try:

@@ -16,7 +16,7 @@ def flag_overdue(db, now=None):
         rows = s.execute(select(Parcel, AccessCode).join(AccessCode, AccessCode.parcel_id == Parcel.id)
                          .where(Parcel.state == "in_locker", AccessCode.state == "live",
                                 AccessCode.purpose == "pickup", AccessCode.expires_at <= at)
-                         .with_for_update(of=Parcel)).all()
+                         .with_for_update(of=Parcel, key_share=True)).all()
         for parcel, code_row in rows:
             codes.end(s, code_row, "expired", "system", now=at)
             audit.transition(s, parcel, "overdue", "storage_period_ended", "system", at=at)

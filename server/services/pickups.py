@@ -60,7 +60,7 @@ def verify_at_locker(db, principal, locker_id, code, source=None, now=None):
 
 
 def _use(s, row, actor, at):
-    parcel = s.scalar(select(Parcel).where(Parcel.id == row.parcel_id).with_for_update())
+    parcel = s.scalar(select(Parcel).where(Parcel.id == row.parcel_id).with_for_update(key_share=True))
     if row.purpose == "dropoff":
         return _dropoff(s, parcel, row, actor, at)
     if parcel.state != "in_locker":
@@ -152,7 +152,8 @@ def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
     """
     def fn(s):
         when = at or clock.utcnow()
-        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == compartment_id).with_for_update())
+        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == compartment_id)
+                          .with_for_update(key_share=True))
         if parcel is None or parcel.state not in ("in_locker", "overdue"):
             return {"outcome": "already_reconciled", "parcel_id": parcel.id if parcel else None}
         row = codes.live_code_of(s, parcel.id)
@@ -173,7 +174,7 @@ def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
 
 def _operator_parcel(s, principal, parcel_id, states):
     require_role(principal, "operator")
-    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+    parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
     if parcel is None:
         raise NotFound("no parcel %s" % parcel_id)
     check_parcel(principal, parcel)

@@ -58,7 +58,7 @@ def collect(db, principal, parcel_id, now=None):
 
     def fn(s):
         at = now or clock.utcnow()
-        parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+        parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
         if parcel is None:
             raise NotFound("no parcel %s" % parcel_id)
         check_parcel(principal, parcel)
@@ -76,7 +76,7 @@ def attach_tracking(db, principal, parcel_id, tracking_number):
     require_role(principal, "courier")
 
     def fn(s):
-        parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update())
+        parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
         if parcel is None:
             raise NotFound("no parcel %s" % parcel_id)
         check_parcel(principal, parcel)

@@ -12,7 +12,12 @@ _n = [0]
 def tmpdir():
     """A fresh empty directory: a temp dir on CPython, /tmp_fw<n> in MicroPython's memory fs."""
     if tempfile is not None:
-        return tempfile.mkdtemp(prefix="cunbox_fw_")
+        import atexit
+        import shutil
+
+        path = tempfile.mkdtemp(prefix="cunbox_fw_")
+        atexit.register(shutil.rmtree, path, True)
+        return path
     _n[0] += 1
     path = "/tmp_fw%d" % _n[0]
     try:

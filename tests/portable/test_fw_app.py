@@ -255,3 +255,34 @@ def test_wall_clock_survives_reboot_and_never_goes_back():
     assert r.app.unix() == 1700000005
     r2 = Rig(d=r.d)
     assert r2.app.unix() >= 1700000000
+
+
+def test_door_found_open_at_boot_is_journaled_not_forced():
+    r = Rig()
+    r.door_pins[1].v = 1  # the power failed while this door was open
+    r.fb_pins[1].v = 1
+    app = App({"locker_id": "LK-1"}, r.clock, Flash(r.d), r.locks, DebouncedInputs(r.door_pins, 1, 30, 0))
+    app.step()
+    evs = r.events()
+    assert (evs[-1][0], evs[-1][1], evs[-1][3]) == (ev.DOOR_OPENED, 2, bytes((ev.WHY_UNKNOWN,)))
+    assert ev.FORCED_DOOR not in [e[0] for e in evs]
+
+
+def test_watchdog_fed_only_while_no_coil_is_stuck():
+    class Dog:
+        fed = 0
+
+        def feed(self):
+            Dog.fed += 1
+
+    r = Rig()
+    r.app.wdt = Dog()
+    r.app.feed(r.app.step())
+    assert Dog.fed == 1
+    r.open(0)
+    r.run(100)
+    assert r.lock_pins[0].v == 1
+    r.clock.advance(2000)  # the loop stalled with the coil on: 4 x its pulse
+    assert not r.app.healthy(r.clock.ms())
+    r.app.feed(r.clock.ms())
+    assert Dog.fed == 1

@@ -43,6 +43,9 @@ class Board:
     def exchange(self, wire):
         self.uart.feed(wire)
         self.server.poll(self.app.step())
+        assert self.uart.take() == b""  # not before the inter-frame gap
+        self.clock.advance(self.server.gap_ms)
+        self.server.poll(self.app.step())
         return self.uart.take()
 
 

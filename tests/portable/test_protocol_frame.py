@@ -140,3 +140,41 @@ def test_feed_without_complete_frame_returns_empty():
     wire = encode_frame(3, 1, 2, b"abc")
     assert len(d.feed(wire[:-1])) == 0
     assert _names(d.feed(wire[-1:])) == ["FRAME"]
+
+
+def test_feed_accepts_memoryview_bytearray_and_none():
+    wire = encode_frame(3, 1, 2, b"xyz")
+    buf = bytearray(64)
+    buf[0:len(wire)] = wire
+    d = FrameDecoder()
+    assert len(d.feed(None)) == 0
+    assert _names(d.feed(memoryview(buf)[0:len(wire)])) == ["FRAME"]
+    assert _names(d.feed(bytearray(wire))) == ["FRAME"]
+
+
+def test_feeding_bytes_without_a_complete_frame_allocates_nothing():
+    import gc
+    junk = bytes([(i * 7) % 255 + 1 for i in range(250)])
+    d = FrameDecoder()
+    d.feed(junk)                     # warm up (first call may fill caches)
+    if hasattr(gc, "mem_alloc"):     # MicroPython: the heap must not grow at all
+        gc.disable()                 # so a collection cannot hide an allocation
+        try:
+            before = gc.mem_alloc()
+            for _ in range(40):
+                d.feed(junk)
+            grew = gc.mem_alloc() - before
+        finally:
+            gc.enable()
+        assert grew == 0, grew
+    else:                            # CPython: nothing is retained
+        import tracemalloc
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for _ in range(40):
+                d.feed(junk)
+            assert tracemalloc.get_traced_memory()[0] - before <= 0
+        finally:
+            tracemalloc.stop()
+    assert _names(d.feed(b"\x00")) == ["OVERSIZE"]

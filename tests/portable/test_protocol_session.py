@@ -324,3 +324,14 @@ def test_seq_wraps():
         r = _exchange(host, board, lock, m.TIME_GET, None, now=float(i))
         seqs.append(r.seq)
     assert seqs[255] == 255 and seqs[256] == 0
+
+
+def test_noise_before_a_request_does_not_cost_the_attempt():
+    host, board, lock = _pair()
+    assert board.receive(b"\x42\x17\xff", lock) == []      # a glitch with no delimiter after it
+    wire = host.request(7, m.OPEN, OPEN7, now=0.0)
+    assert wire[0] == 0                                      # the leading 0x00 flushes the glitch
+    (reply,) = board.receive(wire, lock)
+    assert len(lock.calls) == 1
+    (r,) = host.receive(b"\x99" + reply, 0.1)                # turnaround glitch before the reply
+    assert r.ok and r.attempts == 1 and host.noise == 1     # the glitch alone is dropped

@@ -16,7 +16,7 @@ def test_char_time_and_gap():
 
 def test_wire_times():
     assert abs(timing.wire_time_s(96, 9600) - 0.1) < 1e-9
-    assert abs(timing.max_frame_time_s(9600) - 0.2698) < 0.0001
+    assert abs(timing.max_frame_time_s(9600) - 0.2708) < 0.0001   # 0x00 + 259 bytes
 
 
 def test_timeouts_grow_with_work():
@@ -43,3 +43,10 @@ def test_spec_table_matches_code():
         spec = f.read()
     for baud in (9600, 19200, 115200):
         assert _row(baud) in spec, _row(baud)
+
+
+def test_authenticated_reads_get_the_flash_budget():
+    assert timing.processing_ms(m.EVENTS) == timing.PROCESS_DEFAULT_MS
+    assert timing.processing_ms(m.EVENTS, True) == timing.PROCESS_FLASH_MS
+    assert timing.reply_timeout_s(m.EVENTS, 9600, True) > timing.reply_timeout_s(m.EVENTS, 9600)
+    assert timing.processing_ms(m.OPEN) == timing.PROCESS_OPEN_MS

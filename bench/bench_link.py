@@ -1,0 +1,94 @@
+"""Locker link benchmarks: end-to-end deposit and pickup latency at 9600 and 115200 baud (lines paced
+at the real baud rate by the simulator), and how many lockers one link worker keeps polled at a
+1-second status period. Every run is bounded (a few parcels, a few seconds per load step).
+
+deposit: POST /api/v1/deposits round trip (it returns once the simulated door has opened).
+pickup: code typed on the keypad -> door open, plus door shut -> the server records the pickup
+(the villager's own time with the door open is left out). Reference: the wire time of the OPEN
+request and reply at that baud, what the bus itself costs.
+"""
+import statistics
+import time
+
+from protocol import messages as m
+from protocol.frame import encode_frame
+
+PARCELS = 6
+
+
+def _pct(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def _open_wire_s(baud):
+    key = b"k" * 16
+    req = encode_frame(1, 1, m.OPEN, m.encode_payload(m.OPEN, {"compartment": 1, "reason": 2, "reference": 1}),
+                       0, 1, key)
+    rep = encode_frame(1, 1, m.OPEN, m.encode_payload(m.OPEN, {"compartment": 1, "result": 0, "detail": 0,
+                                                               "event_seq": 1}, True), 1, 1, key)
+    return (len(req) + len(rep)) * 10.0 / baud
+
+
+def latency(report, baud):
+    from server.demo_stack import Stack
+    from server.link.demo import Day
+    with Stack(lockers=1, boards=2, per_board=8, baud=baud, paced=True, status_period_s=1.0, wait_s=15,
+               board_loop_ms=5) as st:
+        day = Day()
+        day.stack, day.db = st, st.db
+        day._wait(day._all_online, what="boards online")
+        lid = st.locker_ids[0]
+        for i in range(PARCELS):
+            pid = day.deposit(i, lid)
+            if pid is not None:
+                day.pickup(pid, by_qr=bool(i % 2))
+    ref_ms = _open_wire_s(baud) * 1000
+    cmd = "make bench (bench_link, %d parcels)" % PARCELS
+    sec = "Locker link (end to end, HTTP -> serial -> simulated board)"
+    if day.errors:
+        report.add(sec, "errors at %d baud" % baud, len(day.errors), "errors", note="; ".join(day.errors[:3]))
+    if day.deposit_ms:
+        report.add(sec, "deposit p50 at %d baud" % baud, round(_pct(day.deposit_ms, 50), 1), "ms", ref_ms,
+                   "OPEN request+reply wire time", cmd)
+        report.add(sec, "deposit p95 at %d baud" % baud, round(_pct(day.deposit_ms, 95), 1), "ms", ref_ms,
+                   "OPEN request+reply wire time", cmd)
+    if day.pickup_ms:
+        report.add(sec, "pickup p50 at %d baud" % baud, round(_pct(day.pickup_ms, 50), 1), "ms", 1000.0,
+                   "status period", cmd)
+        report.add(sec, "pickup p95 at %d baud" % baud, round(_pct(day.pickup_ms, 95), 1), "ms", 1000.0,
+                   "status period", cmd)
+
+
+def lockers_per_worker(report, steps=(4, 8, 16, 24), window_s=4.0):
+    """Start K simulated lockers (one board each) and one worker at a 1 s status period; a step
+    passes when every board got at least 90% of its polls in the window."""
+    from server.demo_stack import Stack
+    best = 0
+    sec = "Locker link (end to end, HTTP -> serial -> simulated board)"
+    for k in steps:
+        with Stack(lockers=k, boards=1, per_board=4, baud=115200, paced=True, status_period_s=1.0,
+                   board_loop_ms=5) as st:
+            end = time.monotonic() + 20
+            while time.monotonic() < end and len(st.worker.masters) < k:
+                time.sleep(0.1)
+            time.sleep(2.0)  # first contact: HELLO, TIME_SET, code sync
+            before = {lid: mm.stats["polls"] for lid, mm in st.worker.masters.items()}
+            time.sleep(window_s)
+            rates = [(mm.stats["polls"] - before.get(lid, 0)) / window_s for lid, mm in st.worker.masters.items()]
+        ok = len(rates) == k and min(rates) >= 0.9
+        report.add(sec, "STATUS polls per board per second, %d lockers" % k, round(statistics.mean(rates), 2)
+                   if rates else 0, "1/s", 1.0, "target (1 s period)", "make bench",
+                   note="min %.2f" % (min(rates) if rates else 0))
+        if not ok:
+            break
+        best = k
+    report.add(sec, "lockers one link worker keeps polled at 1 s", best, "lockers", note=(
+        "bounded by this 2-core machine running every simulated board too (each a firmware loop thread); "
+        "largest step tried: %d" % steps[-1]))
+
+
+def run(report):
+    for baud in (9600, 115200):
+        latency(report, baud)
+    lockers_per_worker(report)

@@ -1,0 +1,267 @@
+"""One simulated controller board: its config file and flash directory, its power, and the thread
+that runs the real firmware (firmware/main.py's wiring + firmware/board.py) against the fake
+`machine`.
+
+Pin map of a simulated board (the config it writes uses these numbers):
+    lock coils 100+i, door switches 200+i, latch feedback 300+i, occupancy 400+i,
+    chilled-zone relays 500+z, probe ADCs 600+z;
+    UART 1 = RS-485 bus, 2 = commercial lock board, 3 = keypad, 4 = QR scanner.
+"""
+import hashlib
+import json
+import os
+import threading
+import time
+import traceback
+
+from firmware import board as fw_board
+from firmware import main as fw_main
+from hardware_sim import machine
+from hardware_sim.flash import SimFlash
+from hardware_sim.lockboards import KerongSim, X8aSim
+from hardware_sim.physics import ChillZone, Compartment
+
+LOCK, DOOR, FEEDBACK, OCCUPANCY, RELAY, ADC = 100, 200, 300, 400, 500, 600
+BUS_UART, LOCK_UART, KEYPAD_UART, SCANNER_UART = 1, 2, 3, 4
+
+
+def default_key(address, locker_id="LK-SIM"):
+    """The key a simulated board gets unless one is given (deterministic, for demos and tests)."""
+    return hashlib.sha256(("cunbox-sim-key:%s:%d" % (locker_id, address)).encode()).digest()[:16]
+
+
+class SimBoard:
+    def __init__(self, locker, address, root, compartments=8, lock_type="gpio", lock_kind="solenoid",
+                 sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
+                 occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
+                 left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0):
+        if lock_type not in fw_board.LOCK_TYPES:
+            raise ValueError("lock type must be one of %s" % ", ".join(fw_board.LOCK_TYPES))
+        self.locker = locker
+        self.address = address
+        self.key = key if key is not None else default_key(address, locker_id)
+        self.locker_id = locker_id
+        self.lock_type = lock_type
+        self.lock_kind = lock_kind
+        self.loop_s = loop_ms / 1000.0
+        self.dir = os.path.join(root, "board%d" % address)
+        self.config_path = os.path.join(self.dir, "config.json")
+        self.flash_dir = os.path.join(self.dir, "flash")
+        os.makedirs(self.flash_dir, exist_ok=True)
+        import random
+
+        rng = random.Random(seed if seed is not None else address)
+        sizes = sizes or ["M"] * compartments
+        self.compartments = [Compartment(sizes[i % len(sizes)], rng) for i in range(compartments)]
+        self.zones = [ChillZone(time_scale=zone_time_scale) for _ in range(zones)]
+        self.zone_options = zone_options or {}  # extra firmware zone settings (min_on_ms, report_ms, ...)
+        if zone_compartments is None:
+            per = max(1, min(4, compartments // max(1, zones)))
+            zone_compartments = [list(range(z * per + 1, z * per + per + 1)) for z in range(zones)]
+        self.zone_compartments = zone_compartments
+        self.uid = hashlib.sha256(b"uid%d" % address).digest()[:6]
+        self.feedback = feedback and lock_type == "gpio"
+        self.occupancy = occupancy
+        self.keypad = keypad
+        self.scanner = scanner
+        self.wdt_ms = wdt_ms
+        self.left_open_s = left_open_s
+        self.x8a_per_board = x8a_per_board
+        self.lockboard = None
+        self.hw = None
+        self.app = None
+        self.server = None
+        self.flash = None
+        self.powered = False
+        self.hung = False
+        self.boots = 0
+        self.reset_causes = []
+        self.errors = []
+        self.display = []
+        self._thread = None
+        self._reset_request = None
+        self.write_config()
+
+    # -- provisioning --------------------------------------------------------------------------
+    def config(self):
+        n = len(self.compartments)
+        cfg = {"address": self.address, "locker_id": self.locker_id, "key": self.key.hex(), "compartments": n,
+               "sizes": "".join(c.size[0] for c in self.compartments), "left_open_s": self.left_open_s,
+               "doors": {"pins": [DOOR + i for i in range(n)], "open_level": 1, "pull": "up"},
+               "bus": {"uart": BUS_UART, "baud": self.locker.baud}, "wdt_ms": self.wdt_ms}
+        if self.lock_type == "gpio":
+            cfg["locks"] = {"type": "gpio", "kind": self.lock_kind, "pins": [LOCK + i for i in range(n)]}
+            if self.feedback:
+                cfg["locks"]["feedback_pins"] = [FEEDBACK + i for i in range(n)]
+        else:
+            cfg["locks"] = {"type": self.lock_type, "uart": LOCK_UART, "baud": 9600}
+            if self.lock_type == "8a":
+                cfg["locks"]["per_board"] = self.x8a_per_board
+        if self.occupancy:
+            cfg["occupancy"] = {"pins": [OCCUPANCY + i for i in range(n)]}
+        if self.keypad:
+            cfg["keypad"] = {"uart": KEYPAD_UART, "baud": 9600}
+        if self.scanner:
+            cfg["scanner"] = {"uart": SCANNER_UART, "baud": 9600}
+        cfg["zones"] = []
+        for z in range(len(self.zones)):
+            zc = {"adc": ADC + z, "relay": RELAY + z, "setpoint": 40, "hysteresis": 10,
+                  "compartments": self.zone_compartments[z]}
+            zc.update(self.zone_options)
+            cfg["zones"].append(zc)
+        return cfg
+
+    def write_config(self):
+        os.makedirs(self.dir, exist_ok=True)
+        tmp = self.config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.config(), f, indent=1)
+        os.replace(tmp, self.config_path)
+
+    # -- power ---------------------------------------------------------------------------------
+    def power_on(self, cause=machine.PWRON_RESET):
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self.powered = True
+        self._thread = threading.Thread(target=self._main, args=(cause,), name="sim-board%d" % self.address,
+                                        daemon=True)
+        self._thread.start()
+
+    def power_off(self, at_byte=None, wait=True):
+        """Cut the supply now, or (at_byte=N) after N more bytes have been written to flash."""
+        if at_byte is not None and self.flash is not None:
+            self.flash.arm(at_byte)
+            return
+        self.powered = False
+        if wait:
+            self.join()
+
+    def join(self, timeout=5.0):
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout)
+
+    def reboot(self):
+        """Press the reset button: the firmware restarts from flash (reset cause HARD)."""
+        self._reset_request = machine.HARD_RESET
+
+    def running(self):
+        return self._thread is not None and self._thread.is_alive() and self.app is not None
+
+    def wait_ready(self, timeout=5.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.running() and self.server is not None:
+                return True
+            time.sleep(0.01)
+        return False
+
+    # -- the person at this board --------------------------------------------------------------
+    def type_keys(self, text):
+        if self.hw is not None and self.powered:
+            self.hw.uart(KEYPAD_UART).feed(text.encode())
+
+    def scan(self, payload):
+        if self.hw is not None and self.powered:
+            self.hw.uart(SCANNER_UART).feed(payload.encode() + b"\r")
+
+    # -- the board's thread --------------------------------------------------------------------
+    def _main(self, cause):
+        while True:
+            try:
+                self._boot_and_run(cause)
+                return
+            except machine.SimReset as r:
+                cause = r.cause
+                self.reset_causes.append(cause)
+            except machine.PowerLoss:
+                return
+            finally:
+                self.app = None
+                self.server = None
+
+    def _boot_and_run(self, cause):
+        hw = machine.SimHardware(self.uid, cause)
+        hw.uart(BUS_UART).sink = self.locker.board_to_host
+        for z, zone in enumerate(self.zones):
+            hw.adcs[ADC + z] = zone.adc
+        if self.lock_type == "kerong":
+            self.lockboard = KerongSim(self.compartments, hw.uart(LOCK_UART))
+        elif self.lock_type == "8a":
+            self.lockboard = X8aSim(self.compartments, hw.uart(LOCK_UART), self.x8a_per_board)
+        self._reset_request = None
+        for i, c in enumerate(self.compartments):  # the sensors read true from the first instant
+            hw.line(DOOR + i).set(c.door_sensor())
+            hw.line(FEEDBACK + i).set(c.hook_released())
+            hw.line(OCCUPANCY + i).set(1 if c.parcel else 0)
+        machine.use(hw)
+        self.hw = hw
+        self.boots += 1
+        with open(self.config_path) as f:
+            cfg = json.load(f)
+        fw_hw = fw_main.wire(cfg, machine)
+        self.flash = SimFlash(self.flash_dir, self)
+        fw_hw.update(flash=self.flash, idle=self._idle, ui=self.display.append)
+        app = fw_board.build(cfg, fw_hw, self.locker.clock, self.flash_dir)
+        server = fw_board.build_server(app, cfg, fw_hw)
+        self.app, self.server = app, server
+        while True:
+            self._check(hw)
+            if self.hung:  # a firmware hang: the loop stops, so the watchdog is no longer fed
+                time.sleep(self.loop_s)
+                continue
+            try:
+                now = app.step()
+                server.poll(now)
+                app.feed(now)
+            except Exception:  # as run_forever: log it, and the unfed watchdog decides
+                self.errors.append(traceback.format_exc())
+            time.sleep(self.loop_s)
+
+    def _check(self, hw):
+        if not self.powered:
+            raise machine.PowerLoss()
+        if self._reset_request is not None:
+            raise machine.SimReset(self._reset_request)
+        starved_ms = (time.monotonic() - hw.wdt_fed) * 1000 * self.locker.clock.scale
+        if hw.wdt_timeout_ms and starved_ms > hw.wdt_timeout_ms:
+            self.hung = False
+            raise machine.SimReset(machine.WDT_RESET)
+
+    def _idle(self):
+        # called by the firmware while an OPEN waits for its door: power and reset still apply
+        self._check(self.hw)
+        time.sleep(0.001)
+
+    # -- physics hook --------------------------------------------------------------------------
+    def step_physics(self, now):
+        hw = self.hw if self.powered else None
+        lb = self.lockboard
+        if lb is not None and hw is not None:
+            lb.step(now)
+        for i, c in enumerate(self.compartments):
+            if self.lock_type == "gpio":
+                on = hw is not None and hw.line(LOCK + i).v == 1
+                c.set_coil(on, now)
+            elif hw is None:
+                c.set_coil(False, now)
+            c.step(now)
+            if hw is not None:
+                hw.line(DOOR + i).set(c.door_sensor())
+                hw.line(FEEDBACK + i).set(c.hook_released())
+                hw.line(OCCUPANCY + i).set(1 if c.parcel else 0)
+        for z, zone in enumerate(self.zones):
+            zone.compressor = hw is not None and hw.line(RELAY + z).v == 1
+            zone.doors_open = sum(1 for n in self.zone_compartments[z]
+                                  if 0 < n <= len(self.compartments) and self.compartments[n - 1].door_open)
+            zone.step(now)
+
+    def state(self):
+        app = self.app
+        return {"address": self.address, "powered": self.powered, "running": self.running(),
+                "boots": self.boots, "lock_type": self.lock_type, "key": self.key.hex(),
+                "display": self.display[-1] if self.display else "",
+                "events_pending": app.journal.unacked() if app is not None else None,
+                "compartments": [c.state() for c in self.compartments],
+                "zones": [{"temp": round(z.temp, 2), "compressor": z.compressor} for z in self.zones],
+                "errors": len(self.errors)}
