@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from server import clock
 from server.errors import Conflict, NotFound, Refused
-from server.models import Compartment, Locker, LockerCommand, Parcel, Station
+from server.models import Account, Compartment, Locker, LockerCommand, Parcel, Station
 from server.services import accounts, assignment, audit, doors
 from server.services.principals import check_parcel, require_role
 from server.services.serialize import compartment_json, parcel_json
@@ -121,7 +121,6 @@ def did_not_fit(db, principal, parcel_id, now=None):
         parcel = _courier_parcel(s, principal, parcel_id, ("reserved",))
         old = s.get(Compartment, parcel.active_compartment_id)
         bigger = assignment.sizes_from(old.size, strictly_larger=True)
-        from server.models import Account
         account = s.get(Account, parcel.account_id) if parcel.account_id else None
         comp = assignment.choose(s, parcel.locker_id, bigger, parcel.perishable,
                                  account.height_preference if account else None)

@@ -4,7 +4,9 @@ import datetime
 import hashlib
 import secrets
 
-from server.models import Carrier, Compartment, Locker, Station
+from sqlalchemy import select
+
+from server.models import AccessCode, Carrier, Compartment, Locker, Station
 from server.services import alarms, audit, codes, doors, fees, notify
 
 RELEASED_STATE = {"pickup": "picked_up", "retrieve": "at_counter", "return": "returned", "collect": "collected"}
@@ -110,9 +112,9 @@ def give_up_reservation(session, parcel, comp, action, actor, at, detail=None):
     parcel.active_compartment_id = None
     parcel.reserved_until = None
     if parcel.direction == "out":
-        used = session.scalar(codes.select(codes.AccessCode).where(
-            codes.AccessCode.parcel_id == parcel.id, codes.AccessCode.purpose == "dropoff",
-            codes.AccessCode.state == "used").order_by(codes.AccessCode.id.desc()))
+        used = session.scalar(select(AccessCode).where(
+            AccessCode.parcel_id == parcel.id, AccessCode.purpose == "dropoff",
+            AccessCode.state == "used").order_by(AccessCode.id.desc()))
         if used is not None and used.expires_at > at:
             codes.reactivate(session, used, actor)
     audit.transition(session, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor,
@@ -124,10 +126,10 @@ def revert_open(session, parcel, actor, at):
     purpose = parcel.open_purpose
     if purpose == "pickup":
         used = session.scalar(
-            codes.select(codes.AccessCode).where(codes.AccessCode.parcel_id == parcel.id,
-                                                 codes.AccessCode.purpose == "pickup",
-                                                 codes.AccessCode.state == "used")
-            .order_by(codes.AccessCode.id.desc()))
+            select(AccessCode).where(AccessCode.parcel_id == parcel.id,
+                                                 AccessCode.purpose == "pickup",
+                                                 AccessCode.state == "used")
+            .order_by(AccessCode.id.desc()))
         if used is not None and used.expires_at > at:
             codes.reactivate(session, used, actor)
     back = parcel.state_before_open

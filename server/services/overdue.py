@@ -5,7 +5,7 @@ from sqlalchemy import select
 from server import clock
 from server.models import AccessCode, Parcel
 from server.services import audit, codes, doors, lifecycle, notify
-from server.services.pickups import _operator_parcel
+from server.services.pickups import operator_parcel
 from server.services.serialize import parcel_json
 
 
@@ -21,7 +21,8 @@ def flag_overdue(db, now=None):
             codes.end(s, code_row, "expired", "system", now=at)
             audit.transition(s, parcel, "overdue", "storage_period_ended", "system", at=at)
             notify.plain_message(s, parcel, "overdue",
-                                 "【村邮柜】您的包裹已超过保管期，请到服务站柜台领取。")
+                                 "【村邮柜】您的包裹已超过保管期，请联系服务站领取 "
+                                 "(storage period over: ask the station).")
         # Drop-off codes of sends never dropped off simply expire.
         for row in s.scalars(select(AccessCode).where(AccessCode.state == "live", AccessCode.purpose == "dropoff",
                                                       AccessCode.expires_at <= at)):
@@ -35,7 +36,7 @@ def retrieve(db, principal, parcel_id, now=None):
     closes empty)."""
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _operator_parcel(s, principal, parcel_id, ("overdue",))
+        parcel = operator_parcel(s, principal, parcel_id, ("overdue",))
         audit.record(s, principal.actor, "staff_retrieve", station_id=parcel.station_id, parcel_id=parcel.id,
                      compartment_id=parcel.active_compartment_id, at=at)
         comp, cmd = lifecycle.begin_open(s, parcel, "retrieve", principal.actor, at)
@@ -47,7 +48,7 @@ def return_to_carrier(db, principal, parcel_id, now=None):
     """Staff action: return to the carrier, from the locker (door opens) or from the counter."""
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _operator_parcel(s, principal, parcel_id, ("overdue", "at_counter"))
+        parcel = operator_parcel(s, principal, parcel_id, ("overdue", "at_counter"))
         audit.record(s, principal.actor, "staff_return", station_id=parcel.station_id, parcel_id=parcel.id,
                      compartment_id=parcel.active_compartment_id, at=at)
         if parcel.state == "at_counter":
@@ -62,7 +63,7 @@ def hand_over_at_counter(db, principal, parcel_id, now=None):
     """The recipient collected the retrieved parcel at the counter."""
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _operator_parcel(s, principal, parcel_id, ("at_counter",))
+        parcel = operator_parcel(s, principal, parcel_id, ("at_counter",))
         audit.transition(s, parcel, "collected_at_counter", "handed_over", principal.actor, at=at)
         audit.record(s, principal.actor, "staff_hand_over", station_id=parcel.station_id, parcel_id=parcel.id, at=at)
         return {"parcel": parcel_json(parcel)}

@@ -2,12 +2,13 @@
 the offline pickup a board reports afterwards, and the operator's re-send / extend / revoke."""
 import datetime
 import hashlib
+import secrets
 
 from sqlalchemy import select
 
 from server import clock
 from server.errors import Conflict, Forbidden, Gone, NotFound, Refused
-from server.models import Account, Carrier, Compartment, Locker, Parcel, Station
+from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
 from server.services import assignment, audit, codes, doors, lifecycle, notify, throttle
 from server.services.principals import check_parcel, require_role
 from server.services.serialize import compartment_json, parcel_json
@@ -172,7 +173,8 @@ def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
 
 # ---- operator: re-send, extend, revoke ---------------------------------------------------------------
 
-def _operator_parcel(s, principal, parcel_id, states):
+def operator_parcel(s, principal, parcel_id, states):
+    """The parcel, locked, if the caller is its station's operator and it is in one of `states`."""
     require_role(principal, "operator")
     parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
     if parcel is None:
@@ -189,14 +191,13 @@ def resend(db, principal, parcel_id, now=None):
     replaced, on the board too) with the same expiry."""
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _operator_parcel(s, principal, parcel_id, ("in_locker",))
+        parcel = operator_parcel(s, principal, parcel_id, ("in_locker",))
         old = codes.live_code_of(s, parcel.id)
         expires = old.expires_at if old else at + datetime.timedelta(hours=parcel.station.storage_hours)
         if old is not None:
             codes.end(s, old, "replaced", principal.actor, now=at)
         comp = s.get(Compartment, parcel.active_compartment_id)
         code, _row = codes.issue(s, parcel, "pickup", expires, comp, principal.actor, now=at)
-        import secrets
         token = secrets.token_urlsafe(16)
         parcel.link_token_hash = link_token_hash(token)
         link = notify.pickup_link(s.info["settings"]["PUBLIC_URL"], token, code)
@@ -211,12 +212,12 @@ def extend(db, principal, parcel_id, hours, now=None):
     """Push the code's expiry (and so the storage period) back by `hours`; boards get the new expiry."""
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _operator_parcel(s, principal, parcel_id, ("in_locker", "overdue"))
+        parcel = operator_parcel(s, principal, parcel_id, ("in_locker", "overdue"))
         row = codes.live_code_of(s, parcel.id)
         if row is None:
-            row = s.scalar(select(codes.AccessCode).where(codes.AccessCode.parcel_id == parcel.id,
-                                                          codes.AccessCode.state == "expired")
-                           .order_by(codes.AccessCode.id.desc()))
+            row = s.scalar(select(AccessCode).where(AccessCode.parcel_id == parcel.id,
+                                                    AccessCode.state == "expired")
+                           .order_by(AccessCode.id.desc()))
         if row is None:
             raise Conflict("parcel %s has no code to extend" % parcel_id, code="no_code")
         row.expires_at = max(row.expires_at, at) + datetime.timedelta(hours=hours)
@@ -237,7 +238,7 @@ def revoke(db, principal, parcel_id, now=None):
     """Cancel the pickup code (e.g. reported stolen phone); the parcel stays until re-send or retrieval."""
     def fn(s):
         at = now or clock.utcnow()
-        parcel = _operator_parcel(s, principal, parcel_id, ("in_locker", "overdue"))
+        parcel = operator_parcel(s, principal, parcel_id, ("in_locker", "overdue"))
         row = codes.live_code_of(s, parcel.id)
         if row is None:
             raise Conflict("parcel %s has no live code" % parcel_id, code="no_code")
