@@ -5,6 +5,7 @@ on 东村's pages: every 西村 row carries a marker from LEAK_MARKERS). Parcels
 and flagged overdue through the services exactly as the courier handheld and the locker link would.
 """
 import datetime
+import pathlib
 import socket
 import threading
 
@@ -25,6 +26,7 @@ PASSWORDS = {"op-dongcun": "pw-op-dongcun", "op-xicun": "pw-op-xicun", "maint": 
 # Strings that exist only in 西村's data: none may appear on a page 东村's operator can reach.
 LEAK_MARKERS = ("西村", "XC-SECRET", "13900000009", "机密户")
 PORTS = range(46000, 46100)
+FLEET_KEY = bytes(range(32))          # the fleet key the test server checks firmware uploads with
 
 
 class World:
@@ -34,13 +36,27 @@ class World:
 def make_db(tmp_path):
     path = tmp_path / "cunbox-web.sqlite3"
     url = "sqlite:///%s" % path
-    migrate.upgrade(url)
+    # "heads": the station-sync and firmware-rollout migrations both branch from 0002 until the lead
+    # merges them with an Alembic merge revision; upgrading every head builds the whole schema either way.
+    migrate.upgrade(url, "heads")
     return Database(url, settings=dict(SETTINGS))
 
 
 def make_app(db):
     return create_app({"DATABASE": db, "SECRET_KEY": "web-tests-secret", "PUBLIC_URL": SETTINGS["PUBLIC_URL"],
-                       "WEB_POLL_MS": 700})
+                       "WEB_POLL_MS": 700, "FW_KEYS": [FLEET_KEY]})
+
+
+def firmware_image(version, key=FLEET_KEY, family="cunbox-locker-v1"):
+    """A signed firmware image as `cunbox firmware build` makes it (small, for the upload form)."""
+    import hashlib
+    import json
+
+    from firmware import fwimage
+    body = ("firmware %s" % version).encode() * 20
+    manifest = {"format": 1, "version": version, "family": family, "min_protocol": 1,
+                "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
+    return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
 
 
 def deposit_confirmed(db, courier, locker_id, tracking, phone, size="S", perishable=False, at=None):
@@ -143,3 +159,27 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.thread.join(5)
+
+
+_TEMPLATE = {}
+
+
+def built_copy(tmp_path):
+    """(db, world) on a fresh copy of a county built once per test run: the migrations, password
+    hashing and deposits are paid once, and every test still gets its own SQLite file."""
+    import shutil
+    import tempfile
+    if "path" not in _TEMPLATE:
+        root = pathlib.Path(tempfile.mkdtemp(prefix="cunbox-web-template-"))
+        db = make_db(root)
+        _TEMPLATE["world"] = build(db)
+        db.dispose()                      # closes the last connection: the WAL is folded into the file
+        _TEMPLATE["path"] = root / "cunbox-web.sqlite3"
+    path = tmp_path / "cunbox-web.sqlite3"
+    shutil.copy(_TEMPLATE["path"], path)
+    db, world = Database("sqlite:///%s" % path, settings=dict(SETTINGS)), _TEMPLATE["world"]
+    with db.transaction() as s:       # boards "seen" relative to now, however long ago the template was built
+        now = utcnow()
+        for board in s.query(Board).filter(Board.locker_id.in_((world.locker_id, world.locker2_id))):
+            board.last_seen_at = now if board.locker_id == world.locker_id else now - datetime.timedelta(hours=1)
+    return db, world

@@ -11,7 +11,7 @@ import pathlib
 import re
 
 import pytest
-from _web_world import PASSWORDS, LiveServer, build, make_app, make_db
+from _web_world import PASSWORDS, LiveServer, built_copy, make_app
 from sqlalchemy import select
 
 from server.models import Compartment, LockerCommand, Notification, Parcel
@@ -40,8 +40,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    db = make_db(tmp_path_factory.mktemp("web-browser"))
-    world = build(db)
+    db, world = built_copy(tmp_path_factory.mktemp("web-browser"))
     app = make_app(db)
     with LiveServer(app) as server:
         server.db, server.world = db, world
@@ -301,3 +300,95 @@ def test_operator_imports_a_resident_book_with_a_bad_row(page_for, live):
     op.goto(live.url + "/station/residents?q=孙丽")
     row = op.locator("tr[data-account]")
     assert row.count() == 1 and "孙强" in row.inner_text() and "13811110001" in row.inner_text()
+
+
+def test_maintainer_uploads_a_release_and_starts_a_rollout(page_for, live):
+    from _web_world import firmware_image
+
+    from server.firmware import rollout
+    db, w = live.db, live.world
+    m = page_for("maint")
+    m.goto(live.url + "/fleet/releases")
+    # A tampered image is refused next to the file field; nothing is stored.
+    bad = bytearray(firmware_image("1.3.0"))
+    bad[-5] ^= 0xFF
+    m.set_input_files("#f-image", files=[{"name": "fw.bin", "mimeType": "application/octet-stream",
+                                          "buffer": bytes(bad)}])
+    m.click("form[enctype] button[type=submit]")
+    assert "校验失败" in m.inner_text("#e-image")
+    m.set_input_files("#f-image", files=[{"name": "fw.bin", "mimeType": "application/octet-stream",
+                                          "buffer": firmware_image("1.3.0")}])
+    m.fill("#f-notes", "修复冷藏格温度上报")
+    m.click("form[enctype] button[type=submit]")
+    m.wait_for_selector("text=固件已上传并通过校验")
+    # Two scopes at once: refused next to the scope field.
+    m.select_option("#f-station_id", str(w.station_id))
+    m.fill("#f-percent", "50")
+    m.click("#rollout-form button[type=submit]")
+    assert "只能选一个" in m.inner_text("#e-station_id")
+    # One station, with a canary board: the rollout starts and shows every board of 东村.
+    with db.reading() as s:
+        from server.models import Board
+        board_ids = sorted(b.id for b in s.scalars(select(Board).join(Board.locker)
+                                                   .where(Board.locker.has(station_id=w.station_id))))
+        # The canary: 东村2号柜's board, which holds no parcels, so no door command waits for it (boards
+        # with queued commands are not updated until the link has sent them).
+        canary = s.scalars(select(Board.id).where(Board.locker_id == w.locker2_id)).first()
+    m.fill("#f-percent", "")
+    m.fill("#f-canaries", str(canary))
+    m.click("#rollout-form button[type=submit]")
+    m.wait_for_selector("#rollout")
+    assert m.get_attribute("#rollout", "data-state") == "running"
+    assert m.locator("tr[data-board]").count() == len(board_ids)
+    rollout_id = int(re.search(r"/fleet/rollouts/(\d+)", m.url).group(1))
+    # The rollout worker updates the canary (as the link would report it); the page shows the progress.
+    claimed = rollout.claim_next(db, rollout_id, 1)
+    assert [t["board_id"] for t in claimed] == [canary]
+    rollout.report(db, rollout_id, canary, True, "1.3.0")
+    m.reload()
+    assert m.get_attribute("tr[data-board='%d']" % canary, "data-state") == "done"
+    shoot(m, "fleet-rollout")
+    m.click("button:text-is('暂停')")
+    m.wait_for_selector("#rollout[data-state=paused]")
+    m.goto(live.url + "/fleet/releases")
+    assert m.locator("tr[data-rollout='%d']" % rollout_id).count() == 1
+    shoot(m, "fleet-releases-with-rollout")
+
+
+def test_villager_books_a_send_and_the_courier_collects_it(page_for, live):
+    from server.services import pickups
+    from server.services.principals import Principal
+    db, w = live.db, live.world
+    villager = page_for(None, width=360)
+    villager.goto(live.url + "/send")
+    villager.fill("#f-phone", w.consenting_phone)
+    villager.select_option("#f-locker_id", str(w.locker2_id))
+    villager.select_option("#f-carrier_id", str(w.carrier_id))
+    villager.select_option("#f-size", "M")
+    villager.click("#send-form button[type=submit]")
+    villager.wait_for_selector("#send-booked")
+    shoot(villager, "villager-send-booked")
+    with db.reading() as s:
+        sent = s.scalars(select(Parcel).where(Parcel.direction == "out", Parcel.locker_id == w.locker2_id)).one()
+        body = s.scalars(select(Notification.body).where(Notification.parcel_id == sent.id)).one()
+    code = re.search(r"投递码(\d{8})", body).group(1)
+    assert code not in villager.content()
+    # At the locker the villager types the drop-off code (the board asks the server), puts it in, closes.
+    out = pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker2_id), w.locker2_id, code)
+    cid = out["compartment"]["id"]
+    doors.door_event(db, cid, "opened")
+    doors.door_event(db, cid, "closed", occupied=True)
+    assert parcel_state(db, sent.id) == "awaiting_collection"
+
+    courier = page_for("courier-post", width=360)
+    courier.goto(live.url + "/courier/collect")
+    card = courier.locator("section[data-parcel='%d']" % sent.id)
+    assert card.count() == 1 and "东村2号柜" in card.inner_text()
+    shoot(courier, "courier-collect-waiting")
+    card.locator("button").click()
+    courier.wait_for_selector("text=柜门已打开，请取出寄件")
+    doors.door_event(db, cid, "opened")
+    doors.door_event(db, cid, "closed", occupied=False)
+    assert parcel_state(db, sent.id) == "collected"
+    courier.goto(live.url + "/courier/collect")
+    assert courier.locator("section[data-parcel='%d']" % sent.id).count() == 0

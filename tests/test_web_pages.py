@@ -5,15 +5,14 @@ from urllib.parse import quote
 
 import pytest
 from _server_helpers import snapshot
-from _web_world import LEAK_MARKERS, PASSWORDS, build, make_app, make_db
+from _web_world import LEAK_MARKERS, PASSWORDS, built_copy, make_app
 
 from server.models import Alarm, Parcel
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    db = make_db(tmp_path_factory.mktemp("web-pages"))
-    world = build(db)
+    db, world = built_copy(tmp_path_factory.mktemp("web-pages"))
     app = make_app(db)
     yield app, world, db
     db.dispose()
@@ -241,3 +240,16 @@ def test_signing_out_ends_the_session(site):
     assert c.get("/station/").status_code == 200
     assert c.post("/logout", data={"csrf_token": c.csrf}).status_code == 302
     assert c.get("/station/").status_code == 302
+
+
+def test_operators_and_couriers_cannot_reach_the_maintainer_pages_or_forms(site):
+    app, world, db = site
+    before = snapshot(db)
+    for login, path in (("op-dongcun", "/login"), ("courier-post", "/courier/login")):
+        c = client_as(app, login, path=path)
+        for url in ("/fleet/", "/fleet/releases", "/fleet/rollouts/1"):
+            assert c.get(url).status_code == 302, (login, url)
+        r = c.post("/fleet/rollouts", data={"csrf_token": c.csrf, "release_id": "1", "percent": "100",
+                                            "failure_percent": "20"})
+        assert r.status_code == 302 and "/login" in r.location
+    assert snapshot(db) == before

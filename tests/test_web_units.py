@@ -3,7 +3,7 @@ import pathlib
 import re
 
 import pytest
-from _web_world import PASSWORDS, build, make_app, make_db
+from _web_world import PASSWORDS, built_copy, make_app
 
 from server.web.forms import Field, Form, phone_field, tracking_field
 from server.web.messages import CATALOGUES
@@ -60,8 +60,7 @@ def test_fields_parse_and_refuse_with_a_message_key():
 
 @pytest.fixture
 def site(tmp_path):
-    db = make_db(tmp_path)
-    world = build(db)
+    db, world = built_copy(tmp_path)
     app = make_app(db)
     yield app, world
     db.dispose()
@@ -160,3 +159,13 @@ def test_english_switch_is_remembered_in_a_cookie(site):
     assert "Sign in" in r.get_data(as_text=True) and "cunbox_lang=en" in r.headers.get("Set-Cookie", "")
     assert "Sign in" in c.get("/login").get_data(as_text=True)
     assert "登录" in c.get("/login?lang=zh").get_data(as_text=True)
+
+
+def test_pages_are_not_cached_or_framed_but_the_stylesheet_may_be_cached(site):
+    app, _ = site
+    c = app.test_client()
+    page = c.get("/login")
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["X-Frame-Options"] == "DENY"
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    css = c.get("/web-static/app.css")
+    assert css.status_code == 200 and "no-store" not in css.headers.get("Cache-Control", "")

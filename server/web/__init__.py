@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 
-from flask import Blueprint, current_app, g, render_template
+from flask import Blueprint, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from server.web import csrf, i18n, session_auth
@@ -30,6 +30,8 @@ def _configure(state):
             key = secrets.token_hex(32)
         app.secret_key = key
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    if str(app.config.get("PUBLIC_URL", "")).startswith("https://"):
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)   # served over HTTPS: never send it in clear
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config["SESSION_COOKIE_SAMESITE"] = app.config["SESSION_COOKIE_SAMESITE"] or "Lax"
 
@@ -58,7 +60,12 @@ def _after(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "web.static":     # pages hold personal data; the stylesheet and scripts may be cached
+        response.headers.setdefault("Cache-Control", "no-store")
+    # Scripts only from our own files; the QR code is an inline data: image; colours use inline styles.
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
     return i18n.remember_lang(response)
 
 

@@ -65,10 +65,47 @@ def board_health(session, board_ids):
 
 
 def stations(session):
-    return session.execute(select(Station.id, Station.name).order_by(Station.name)).all()
+    return [tuple(r) for r in session.execute(select(Station.id, Station.name).order_by(Station.name)).all()]
 
 
 def age(ts, now=None):
     if ts is None:
         return None
     return (now or utcnow()) - ts if isinstance(ts, datetime.datetime) else None
+
+
+def rollouts(session, limit=50):
+    """Every rollout, newest first, with its release and per-state board counts (None if not installed)."""
+    try:
+        from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
+    except ImportError:
+        return None
+    from sqlalchemy import func
+    counts = {}
+    for rid, state, n in session.execute(select(FwRolloutBoard.rollout_id, FwRolloutBoard.state, func.count())
+                                         .group_by(FwRolloutBoard.rollout_id, FwRolloutBoard.state)):
+        counts.setdefault(rid, {})[state] = n
+    out = []
+    for ro, version in session.execute(select(FwRollout, FwRelease.version).join(FwRelease)
+                                       .order_by(FwRollout.id.desc()).limit(limit)):
+        c = counts.get(ro.id, {})
+        total = sum(c.values())
+        finished = c.get("done", 0) + c.get("skipped", 0)
+        out.append({"id": ro.id, "version": version, "state": ro.state, "scope": ro.scope,
+                    "pause_reason": ro.pause_reason, "created_at": ro.created_at, "counts": c, "total": total,
+                    "percent_done": int(100 * finished / total) if total else 0})
+    return out
+
+
+def board_labels(session, board_ids):
+    rows = session.execute(select(Board.id, Board.address, Locker.name, Station.name)
+                           .join(Locker, Locker.id == Board.locker_id).join(Station, Station.id == Locker.station_id)
+                           .where(Board.id.in_(board_ids or [-1]))).all()
+    return {r[0]: "%s · %s #%d" % (r[3], r[2], r[1]) for r in rows}
+
+
+def board_choices(session):
+    rows = session.execute(select(Board.id, Board.address, Locker.name, Station.name, Board.firmware_version)
+                           .join(Locker, Locker.id == Board.locker_id).join(Station, Station.id == Locker.station_id)
+                           .order_by(Station.name, Locker.name, Board.address)).all()
+    return [{"id": r[0], "label": "%d: %s · %s #%d (%s)" % (r[0], r[3], r[2], r[1], r[4] or "?")} for r in rows]

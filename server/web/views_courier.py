@@ -100,8 +100,7 @@ def courier_parcel_action(parcel_id, action):
 def courier_collect():
     with db().reading() as s:
         rows = queries_courier.outbound(s, g.user["carrier_id"])
-    return render_template("web/courier_collect.html", title_key="nav.collect", rows=rows,
-                           collect_available=web_actions.collect_available(), body_class="handheld")
+    return render_template("web/courier_collect.html", title_key="nav.collect", rows=rows, body_class="handheld")
 
 
 @bp.post("/courier/collect/<int:parcel_id>")

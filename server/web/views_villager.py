@@ -59,7 +59,7 @@ def villager_pickup(token):
     if view["code"]:
         qr_png = base64.b64encode(qr.png(qr.payload(view["locker_id"], view["code"]))).decode("ascii")
     return render_template("web/villager_pickup.html", title_key="pickup.title", p=view, qr_png=qr_png,
-                           token=token, code_error=error, open_available=web_actions.phone_open_available())
+                           token=token, code_error=error)
 
 
 @bp.post("/p/<token>/open")
@@ -75,8 +75,7 @@ def villager_pickup_open(token):
         error = web_actions.message_key(exc) if exc.code != "wrong_code" else "pickup.code_invalid"
     view, _ = _view(token, code)
     return render_template("web/villager_pickup.html", title_key="pickup.title", p=view, qr_png=None, token=token,
-                           open_available=web_actions.phone_open_available(), open_error=error,
-                           opened=error is None), (400 if error else 200)
+                           open_error=error), (400 if error else 200)
 
 
 class SendForm(Form):

@@ -7,6 +7,7 @@ offering a button that cannot work.
 import importlib
 import importlib.util
 
+from server.errors import Conflict
 from server.services import alarms, overdue, pickups, sends
 from server.web.messages import CATALOGUES
 
@@ -53,14 +54,6 @@ def collect(db, principal, parcel_id):
     return sends.collect(db, principal, parcel_id)
 
 
-def collect_available():
-    return True
-
-
-def phone_open_available():
-    return True
-
-
 def phone_open(db, token, code, source):
     return pickups.open_from_link(db, token, code, source)
 
@@ -79,8 +72,11 @@ def import_residents(db, principal, filename, data, dry_run=False, apply_valid_r
 
     Returns what the page shows: the outcome, the counts and every refused row with its reason."""
     from server.stations import runner
-    result = runner.import_file(db, principal.station_id, data, filename or "upload", dry_run=dry_run,
-                                apply_valid_rows=apply_valid_rows)
+    try:
+        result = runner.import_file(db, principal.station_id, data, filename or "upload", dry_run=dry_run,
+                                    apply_valid_rows=apply_valid_rows)
+    except runner.SyncError as exc:    # e.g. a sync of this station is running right now
+        raise Conflict(str(exc), code="import_busy") from None
     parsed = result.parse_report.as_dict() if result.parse_report is not None else {}
     summary = [("rows", parsed.get("rows_read", 0))] + [(k, result.counts.get(k, 0)) for k in REPORT_COUNTS]
     rejected = [{"row": e["row"] if e["row"] is not None else "—",
@@ -107,5 +103,13 @@ def proxies_by_account(session, account_ids):
     return out
 
 
-def rollout_overview(db):
-    return {"available": False, "releases": [], "rollouts": []}
+def rollouts_available():
+    return _module("server.firmware.rollout") is not None
+
+
+def firmware():
+    """The firmware-rollout service (server.firmware.rollout) and its fleet keys, or None if not installed."""
+    if not rollouts_available():
+        return None
+    from server.firmware import api, rollout
+    return rollout, api.fleet_keys
