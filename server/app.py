@@ -22,8 +22,8 @@ def create_app(config=None):
     from server.api import register
     register(app)
     app.register_blueprint(__import__("server.web", fromlist=["bp"]).bp)  # the web pages (server/web)
-    from server.stations.schedule import init_app as init_station_sync
-    init_station_sync(app, db)  # periodic station account sync, when CUNBOX_STATION_SYNC_INTERVAL is set
+    from server.stations.wiring import init_app as init_station_sync
+    init_station_sync(app, db)  # station sync API; periodic sync when CUNBOX_STATION_SYNC_INTERVAL is set
     if cfg.get("LINK_IN_PROCESS", os.environ.get("CUNBOX_LINK") == "in-process"):
         # SQLite deployments are one process: the locker link runs as threads of the server
         from server.link.worker import start_in_process

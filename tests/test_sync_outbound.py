@@ -1,8 +1,10 @@
 """Outbound: parcel status, the fee ledger and locker-side consent changes reach the station system."""
+import pytest
 from _server_helpers import build_world
 from _sync_helpers import YES, accounts_of, configure, person, sim, snapshot, sqlite_db
 from sqlalchemy import select
 
+from server.errors import Refused
 from server.models import Account
 from server.services import deposits, doors
 from server.services.accounts import set_consent
@@ -60,3 +62,17 @@ def test_parcel_status_fees_and_consent_pushed_once(tmp_path, sim):
     r = runner.sync_station(db, sid)
     assert r.counts["queued"] == 0 and r.counts["pushed"] == 0 and sim.stations[str(sid)].update_log == log
 
+
+    # The station deletes A1, who has a parcel: the account stays (deleted), and so does its parcel history.
+    from server.models import Parcel, ParcelEvent
+    sim.delete(str(sid), "A1")
+    r = runner.sync_station(db, sid)
+    assert r.ok and r.counts["deleted"] == 1, r.text()
+    with db.reading() as s:
+        parcel = s.scalar(select(Parcel).where(Parcel.tracking_number == "TN-0001"))
+        assert parcel.account_id == w.consenting and parcel.state == "in_locker"
+        assert s.get(Account, w.consenting).deleted_at is not None
+        assert len(s.scalars(select(ParcelEvent).where(ParcelEvent.parcel_id == parcel.id)).all()) >= 2
+    with pytest.raises(Refused) as refused:     # no consenting account for this phone any more
+        deposits.start_deposit(db, w.courier, w.locker_id, "TN-0002", "13800000001", "S")
+    assert refused.value.code == "no_account"

@@ -284,3 +284,62 @@ def test_schedule_in_the_server_syncs_when_configured(db, sim, monkeypatch):
     finally:
         scheduler.stop()
     assert not scheduler.alive and scheduler.runs >= 2
+
+
+def test_killed_process_then_rerun_equals_one_clean_run(tmp_path, sim):
+    """A real crash: the sync runs in a child process that is killed (SIGKILL) half-way."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    clean_db = sqlite_db(tmp_path, "clean.sqlite3")
+    crash_db = sqlite_db(tmp_path, "crash.sqlite3")
+    sid = add_station(clean_db)
+    assert add_station(crash_db) == sid
+    sim.add_station(str(sid), "tok")
+    sim.bulk_load(str(sid), (("A%04d" % i, person(i)) for i in range(300)))
+    for d in (clean_db, crash_db):
+        configure(d, sid, sim, "tok", page_size=25)
+    sim.page_delay = 0.15
+    env = dict(os.environ, CUNBOX_DATABASE_URL=crash_db.url)
+    child = subprocess.Popen([sys.executable, "-c", "from server.cli import main; main()", "station", "sync",
+                              "--station", str(sid)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(accounts_of(crash_db, sid)) < 100:
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    got = len(accounts_of(crash_db, sid))
+    assert 100 <= got < 300 and got % 25 == 0, got      # whole pages only
+    sim.page_delay = 0
+    resumed = runner.sync_station(crash_db, sid)         # the dead child's lease does not block it
+    assert resumed.ok and resumed.counts["created"] == 300 - got, resumed.text()
+    assert runner.sync_station(clean_db, sid).ok
+    assert snapshot(crash_db, sid) == snapshot(clean_db, sid)
+    with crash_db.reading() as s:
+        first = s.scalars(select(StationSyncRun).order_by(StationSyncRun.id)).first()
+        assert first.status == "failed" and "interrupted" in first.error
+
+
+def test_per_field_times_from_the_station_decide_last_writer(db, sim):
+    import datetime as dt
+    sid = setup_station(db, sim, n=5)
+    runner.sync_station(db, sid)
+    t_local = utcnow()
+
+    def edit(s):
+        from server.models import Account
+        a = s.scalar(select(Account).where(Account.station_id == sid, Account.station_account_id == "A0001"))
+        a.name, a.updated_at = "柜端改名", t_local
+    db.run(edit)
+    utc = dt.timezone.utc
+    # The station renamed too, an hour before the locker edit (its record is newer, the field is not).
+    sim.upsert(str(sid), "A0001", field_times={"name": t_local.replace(tzinfo=utc) - dt.timedelta(hours=1)},
+               **person(1, name="站点改名"))
+    r = runner.sync_station(db, sid)
+    assert r.counts["conflicts"] == 0, r.text()
+    assert accounts_of(db, sid)["A0001"].name == "柜端改名"
+    assert snapshot(db, sid)["A0001"]["pending"].keys() == {"name"}   # still to be pushed with the new base

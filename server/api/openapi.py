@@ -292,5 +292,10 @@ def document():
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                                       "description": "token from /auth/login, or a locker "
                                                                      "credential"}}},
-        "paths": paths,
+        "paths": dict(paths, **station_sync_paths()),
     }
+
+
+def station_sync_paths():
+    from server.stations.api import OPENAPI_PATHS
+    return OPENAPI_PATHS

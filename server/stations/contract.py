@@ -130,16 +130,3 @@ def record_from_json(raw, station_id, today=None):
                 except FieldError as e:
                     errs.append(("field_updated_at", str(e)))
     return rec, errs
-
-
-def record_to_json(values, account_id, version, updated_at, deleted=False, station_id=None):
-    """The contract form of an account (used by the simulator and by CSV export)."""
-    doc = {"id": account_id, "version": version, "updated_at": updated_at}
-    if station_id is not None:
-        doc["station_id"] = station_id
-    if deleted:
-        doc["deleted"] = True
-        return doc
-    doc.update({k: values[k] for k in ("name", "phones", "household", "consent", "proxies", "accessibility")
-                if k in values})
-    return doc

@@ -85,7 +85,7 @@ class ParseReport:
             len(self.records), len(self.rejected_rows))]
         if self.ignored_columns:
             lines.append("  ignored columns: %s" % ", ".join(self.ignored_columns))
-        for e in self.errors:
+        for e in sorted(self.errors, key=lambda e: -1 if e.row is None else e.row):
             where = "file" if e.row is None else "row %d" % e.row
             col = " [%s]" % self.columns.get(e.column, e.column) if e.column else ""
             lines.append("  %s%s: %s" % (where, col, e.message))
@@ -217,6 +217,8 @@ def _validate_rows(rows, report, station_keys, today):
             continue
         flat = {k: (row[i] if i < len(row) else None) for k, i in index.items()}
         station = flat.pop("station", None)
+        if isinstance(station, float) and station == int(station):
+            station = int(station)           # a spreadsheet number cell: 12.0 is station 12
         if not _blank(station) and station_keys and str(station).strip() not in station_keys:
             report.row_error(rownum, "station", "row belongs to station %r, not this one; refused" % str(station))
             continue

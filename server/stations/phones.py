@@ -68,11 +68,6 @@ def normalise_phone(text, allow_landline=False):
     raise PhoneError("phone number %r is not a Chinese mobile number (11 digits starting 13-19)" % raw)
 
 
-def is_mobile(number):
-    """True when an already normalised number can receive an SMS."""
-    return bool(_MOBILE.match(number or ""))
-
-
 def split_phones(text):
     """Split a cell holding several numbers ("138..., 139..." or with 、；/ separators) into raw parts."""
     if text is None:

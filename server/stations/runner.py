@@ -262,7 +262,7 @@ def sync_station(db, station_id, dry_run=False, client=None, now=None, max_pages
         cursor = cfg["cursor"]
         while max_pages is None or result.counts["pages"] < max_pages:
             page, next_cursor = _fetch(client, cfg, cursor)
-            _check_page(result, page, cfg, cursor, next_cursor)
+            _record_rejected(result, page)
 
             def apply(s, page=page, next_cursor=next_cursor):
                 apply_records(s, station_id, page.records, result, utcnow())
@@ -308,7 +308,7 @@ def _fetch(client, cfg, cursor):
     return page, next_cursor
 
 
-def _check_page(result, page, cfg, cursor, next_cursor):
+def _record_rejected(result, page):
     for r in page.rejected:
         result.counts["rejected"] += 1
         result.rejected.append({"id": r["id"], "errors": [list(e) for e in r["errors"]]})
@@ -326,7 +326,7 @@ def _dry_sync(db, station_id, cfg, client, result, max_pages):
             result.counts["queued"] = outbound.count_would_queue(s, station_id)
             while max_pages is None or result.counts["pages"] < max_pages:
                 page, next_cursor = _fetch(client, cfg, cursor)
-                _check_page(result, page, cfg, cursor, next_cursor)
+                _record_rejected(result, page)
                 apply_records(s, station_id, page.records, result, utcnow(), overlay=overlay)
                 result.counts["pages"] += 1
                 cursor = next_cursor

@@ -10,7 +10,9 @@ systems do: broken JSON, a 500 halfway through, a reply for another station, an 
 """
 import datetime as _dt
 import json
+import socket
 import threading
+import time
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -21,7 +23,7 @@ PORT_RANGE = range(44000, 44100)
 
 
 class _Account:
-    __slots__ = ("id", "values", "version", "updated_at", "deleted", "seq")
+    __slots__ = ("id", "values", "version", "updated_at", "deleted", "seq", "field_times")
 
 
 class _Station:
@@ -39,6 +41,7 @@ class StationSimulator:
         self.stations = {}
         self.faults = {}              # see _fault(); e.g. {"mode": "http_500", "after_pages": 2}
         self.pages_served = 0
+        self.page_delay = 0.0         # seconds to wait before serving each page (a slow county system)
         self.requests = []            # (method, path, query) for assertions in tests
         self.lock = threading.Lock()
         self._server = None
@@ -65,8 +68,11 @@ class StationSimulator:
             if acc is None:
                 acc = _Account()
                 acc.id, acc.values, acc.version, acc.deleted = account_id, {}, 0, False
+                acc.field_times = {}
                 st.accounts[account_id] = acc
             acc.values.update(values)
+            if field_times:       # a system that knows when each field changed
+                acc.field_times.update({f: t.isoformat() for f, t in field_times.items()})
             acc.deleted = False
             self._bump(st, acc, at)
         return acc
@@ -86,6 +92,7 @@ class StationSimulator:
             for account_id, values in records:
                 acc = _Account()
                 acc.id, acc.values, acc.version, acc.deleted = account_id, dict(values), 0, False
+                acc.field_times = {}
                 st.accounts[account_id] = acc
                 self._bump(st, acc, t)
 
@@ -95,13 +102,15 @@ class StationSimulator:
         acc.version += 1
         acc.updated_at = at or _dt.datetime.now(_dt.timezone.utc)
 
-    def account_json(self, acc, sid):
+    def account_json(self, acc):
         ts = acc.updated_at.isoformat()
         doc = {"id": acc.id, "version": acc.version, "updated_at": ts}
         if acc.deleted:
             doc["deleted"] = True
         else:
             doc.update(acc.values)
+            if acc.field_times:
+                doc["field_updated_at"] = dict(acc.field_times)
         return doc
 
     # -- HTTP ------------------------------------------------------------------------------------
@@ -113,13 +122,16 @@ class StationSimulator:
         ports = [self.port] if self.port else list(PORT_RANGE)
         last = None
         for port in ports:
+            if not _port_free(self.host, port):
+                last = "port %d is in use" % port
+                continue
             try:
                 self._server = make_server(self.host, port, self._wsgi, threaded=True)
                 break
-            except OSError as e:
+            except (OSError, SystemExit) as e:   # werkzeug exits instead of raising when bind fails
                 last = e
         else:
-            raise OSError("no free port for the station simulator in %s: %s" % (ports[:1] + ports[-1:], last))
+            raise OSError("no free port for the station simulator in %d-%d: %s" % (ports[0], ports[-1], last))
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="station-sim", daemon=True)
         self._thread.start()
@@ -174,6 +186,8 @@ class StationSimulator:
         return None
 
     def _accounts(self, st, req):
+        if self.page_delay:
+            time.sleep(self.page_delay)
         try:
             limit = min(int(req.args.get("limit", 500)), PAGE_LIMIT_MAX)
         except ValueError:
@@ -192,7 +206,7 @@ class StationSimulator:
                 rows = sorted((a for a in st.accounts.values() if a.seq > after), key=lambda a: a.seq)
             page = rows[:limit]
             has_more = len(rows) > limit
-            doc = {"station_id": st.sid, "accounts": [self.account_json(a, st.sid) for a in page],
+            doc = {"station_id": st.sid, "accounts": [self.account_json(a) for a in page],
                    "has_more": has_more,
                    "next_cursor": ("c%d" % page[-1].seq) if page else req.args.get("cursor")}
         fault = self._fault()
@@ -246,6 +260,15 @@ class StationSimulator:
             st.updates[key] = u
             accepted.append(key)
         return _json({"accepted": accepted, "rejected": rejected}, 200)
+
+
+def _port_free(host, port):
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _json(doc, status):

@@ -174,11 +174,13 @@ def bulk_create(session, station_id, outcomes, now):
             seen_values(cols), station_id=station_id, station_account_id=out.account_id, version=st["version"],
             station_updated_at=to_db(st["updated_at"]), deleted=st["deleted"], values=st["values"], base=st["base"],
             pending={}, has_pending=False)
-    ids = session.execute(insert(Account).returning(Account.id, Account.station_account_id,
-                                                    sort_by_parameter_order=True), rows).all()
-    for account_id, sai in ids:
-        states[sai]["account_id"] = account_id
-    session.execute(insert(StationAccountState), list(states.values()))
+    # Plain executemany on the tables (no ORM bookkeeping, no RETURNING), then read the new ids back.
+    session.execute(insert(Account.__table__), rows)
+    for chunk in _chunks(list(states), 500):
+        for account_id, sai in session.execute(select(Account.id, Account.station_account_id).where(
+                Account.station_id == station_id, Account.station_account_id.in_(chunk))):
+            states[sai]["account_id"] = account_id
+    session.execute(insert(StationAccountState.__table__), list(states.values()))
 
 
 def record_conflict(session, station_id, account, station_account_id, c, run_id, now):
