@@ -161,8 +161,8 @@ class App:
                     del self.ops[comp]
                     self._finish(comp, op, ev.REFUSED, ev.REFUSE_BUSY)
                 continue
-            if waited < self.door_window_ms:
-                continue
+            if waited < self.door_window_ms or (self.doors.settling(comp) and waited < self.door_window_ms + 200):
+                continue  # a door that moved at the very end gets its debounce time, and no more
             del self.ops[comp]
             fb = self.locks.feedback(comp)
             if self.door_fault[comp]:

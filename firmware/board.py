@@ -57,12 +57,13 @@ def build(cfg, hw, clock, flash_root):
 
 
 def build_server(app, cfg, hw):
-    from firmware import fw_handler
     from firmware.proto_server import BusServer
 
     server = BusServer(app, hw["bus"], cfg, hw.get("idle"), hw.get("reset"))
-    # fwupdate: firmware updates over the link when the config names fleet keys (docs/firmware-delivery.md)
-    fw_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
+    if cfg.get("fw_keys"):
+        # fwupdate: firmware updates over the link when the config names fleet keys (docs/firmware-delivery.md)
+        from firmware import fw_handler
+        fw_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
     return server
 
 

@@ -290,17 +290,34 @@ def _rollback(fs, p, why):
             fs.write_json(POINTER, p)
             return p
         raise NoFirmware(why + "; no fallback slot")
+    bad = slot_manifest(fs, p["active"], check_files=False)
     new = {"active": fallback, "fallback": None, "trial": False, "tries": 0,
            "budget": p.get("budget", DEFAULT_BUDGET), "note": "rolled back: " + why,
-           "rejected": p["active"]}
+           "rejected": p["active"], "rejected_version": bad["version"] if bad else None}
     fs.write_json(POINTER, new)
     return new
 
 
 def boot(root="/"):
-    """Real boards: select a slot, put it first on sys.path and run its firmware."""
+    """Real boards: select a slot, put it first on sys.path and run its firmware. If selecting fails
+    (never provisioned with slots, or the flash misbehaves), still try to run something: the firmware
+    on the root (files copied by hand), then slot a, then slot b."""
     import sys
-    slot, manifest, pointer = select(root)
-    sys.path.insert(0, join(root, slot_dir(slot)))
-    import firmware.main as app  # the slot's own copy
-    app.main()
+    try:
+        slot, _manifest, _pointer = select(root)
+        candidates = [slot]
+    except Exception as exc:  # the board must not stay dark because the selector failed
+        print("boot_select: %r; trying any firmware" % (exc,))
+        candidates = [None] + list(SLOTS)
+    for slot in candidates:
+        if slot is not None:
+            sys.path.insert(0, join(root, slot_dir(slot)))
+        try:
+            import firmware.main as app  # the slot's own copy
+        except ImportError:
+            if slot is not None:
+                sys.path.pop(0)
+            continue
+        app.main()
+        return
+    raise NoFirmware("no firmware to run")

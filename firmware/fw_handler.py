@@ -1,9 +1,12 @@
 # The firmware-update messages of the wire protocol (FW_STATUS, FW_BEGIN, FW_CHUNK, FW_COMMIT,
 # FW_CONFIRM; PROTOCOL.md section 4) mapped onto the board's Updater (fwupdate.py).
 #
-# A refusal the spec has a value for uses it (FW_COMMIT results SIZE_MISMATCH, HASH_MISMATCH,
-# NO_IMAGE, WRITE_ERROR); every other refusal is a NAK whose detail is one of REFUSAL_CODES below,
-# so the host can name the reason (bad signature, wrong board family, downgrade, ...).
+# As the spec says: FW_BEGIN restarts the transfer; FW_CHUNK continues it (also after a reboot: the
+# staging and its offset are on flash), a gap gets NAK BAD_STATE with detail = received; FW_CHUNK or
+# FW_COMMIT with nothing begun gets NAK BAD_STATE. A refusal the spec has a value for uses it (FW_COMMIT
+# results SIZE_MISMATCH, HASH_MISMATCH, WRITE_ERROR); every other refusal is a NAK (BAD_PAYLOAD for
+# the image, BUSY) whose detail is one of REFUSAL_CODES below, so the host can name the reason (bad
+# signature, wrong board family, downgrade, ...).
 #
 # FW_BEGIN's version string may end in "!": the maintainer explicitly allows a downgrade.
 from firmware import events as ev
@@ -23,14 +26,14 @@ for _name in REFUSAL_CODES:
     REFUSAL_NAMES[REFUSAL_CODES[_name]] = _name
 
 _COMMIT_RESULTS = {"size": m.FW_SIZE_MISMATCH, "length": m.FW_SIZE_MISMATCH, "hash": m.FW_HASH_MISMATCH,
-                   "state": m.FW_NO_IMAGE, "flash": m.FW_WRITE_ERROR}
+                   "state": m.FW_SIZE_MISMATCH, "flash": m.FW_WRITE_ERROR}
 FW_TYPES = (m.FW_STATUS, m.FW_BEGIN, m.FW_CHUNK, m.FW_COMMIT, m.FW_CONFIRM)
 _STATES = {"idle": m.FW_IDLE, "receiving": m.FW_RECEIVING, "ready": m.FW_READY, "testing": m.FW_TESTING}
 
 
 def _nak(exc, code=NAK_BAD_STATE):
     if exc.code in ("signature", "manifest", "magic", "format", "header", "family", "protocol", "mpy",
-                    "downgrade", "hash", "length", "key"):
+                    "downgrade", "hash", "length", "key", "size"):
         code = NAK_BAD_PAYLOAD
     elif exc.code == "busy":
         code = NAK_BUSY
@@ -56,8 +59,11 @@ def default_checks(app):
 
 
 class FwHandler:
-    def __init__(self, updater, checks=None, emit=None, reset=None):
+    TYPES = FW_TYPES  # what the protocol server hands to handle()
+
+    def __init__(self, updater, checks=None, emit=None, reset=None, busy=None):
         self.updater = updater
+        self.busy = busy  # callable: True while a door is mid-operation (no install, no reboot then)
         self.checks = checks or {}
         self.emit = emit  # emit(kind, data) -> journal an event, or None
         self.reset = reset  # called to reboot after a failed self-test, or None
@@ -99,20 +105,24 @@ class FwHandler:
         if not allow and current is not None and claimed <= fwimage.parse_version(current):
             # Refused before a byte is sent; the signed manifest is checked again once it arrives.
             raise fwimage.ImageError("downgrade", "version %s is not newer than the running %s" % (version, current))
-        self.updater.begin(f["size"], fwimage.hexlify(f["sha256"]), allow)
+        self.updater.begin(f["size"], fwimage.hexlify(f["sha256"]), allow, resume=False)
         return {"chunk_size": m.FW_CHUNK_MAX}
 
     def _chunk(self, f):
         try:
             return {"received": self.updater.write(f["offset"], f["data"])}
         except fwimage.ImageError as exc:
-            if exc.code != "offset":
-                raise
-            # A gap: tell the host how much is contiguous; it resends from there.
-            st = self.updater.status()
-            return {"received": st["offset"]}
+            if exc.code == "offset":  # a gap: the host resends from what is contiguous
+                raise NakError(NAK_BAD_STATE, self.updater.status()["offset"], exc.message) from None
+            if exc.code == "state":
+                raise NakError(NAK_BAD_STATE, 0, exc.message) from None
+            raise
 
     def _commit(self):
+        if self.updater.status()["total"] == 0:
+            raise NakError(NAK_BAD_STATE, 0, "no FW_BEGIN: nothing to commit")
+        if self.busy is not None and self.busy():
+            raise NakError(NAK_BUSY, REFUSAL_CODES["busy"], "a door is mid-operation; commit again shortly")
         try:
             self.updater.commit()
         except fwimage.ImageError as exc:
@@ -128,10 +138,10 @@ class FwHandler:
         ok, failures = self.updater.confirm_if_healthy(self.checks)
         if ok:
             if self.emit is not None:
-                self.emit(m.EV_FW_UPDATED, b"")
+                self.emit(m.EV_FW_UPDATED, m.encode_event_data(m.EV_FW_UPDATED,
+                                                               {"version": self.running_version()[:15]}))
             return {"state": m.FW_IDLE}
-        if self.emit is not None:
-            self.emit(m.EV_FW_ROLLBACK, b"")
+        # FW_ROLLBACK is journaled by the previous version when it boots (attach), for every kind of rollback
         if self.reset is not None:
             self.reset()  # into the old version, after this reply has gone out
         raise NakError(NAK_BAD_STATE, REFUSAL_CODES["selftest"], "self-test failed: " + ", ".join(failures))
@@ -144,7 +154,7 @@ def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
     if not keys:
         return None
     up = Updater(root, keys, cfg.get("family", ""), protocol_version=PROTOCOL_VERSION, fs=fs,
-                 mpy_version=mpy_version)
+                 mpy_version=mpy_version, tick=lambda: app.feed(app.clock.ms()))
 
     def emit(kind, data):
         app.emit(kind, ev.BOARD, data)
@@ -153,6 +163,11 @@ def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
         # the same path as a REBOOT command: the reply goes out first, then the board resets
         server._reboot_at = ticks_add(app.clock.ms(), 100)
 
-    handler = FwHandler(up, default_checks(app), emit, reset_soon)
+    handler = FwHandler(up, default_checks(app), emit, reset_soon, busy=lambda: bool(app.ops))
     server.fw = handler
+    if up.first_trial_boot():
+        app.reset_cause = m.RESET_FW_UPDATE  # HELLO tells the host this is the new version's first boot
+    rejected = up.rollback_notice()
+    if rejected is not None:
+        emit(m.EV_FW_ROLLBACK, m.encode_event_data(m.EV_FW_ROLLBACK, {"version": rejected[:15]}))
     return handler

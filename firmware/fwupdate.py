@@ -30,7 +30,7 @@ MAX_IMAGE = 768 * 1024
 
 class Updater:
     def __init__(self, root, keys, family, protocol_version=None, fs=None, mpy_version=None, max_image=MAX_IMAGE,
-                 running_slot=None):
+                 running_slot=None, tick=None):
         self.fs = fs or boot_select.FlashFs(root)
         self.keys = keys
         self.family = family
@@ -42,6 +42,8 @@ class Updater:
         self.running_slot = running_slot or (p["active"] if p else None)
         self.last_error = None
         self._early_checked = False
+        # called between blocks of the long steps (hashing, installing), e.g. to feed the watchdog
+        self.tick = tick or _nothing
 
     # --- what is running ---
     def running_manifest(self):
@@ -70,8 +72,9 @@ class Updater:
         self.last_error = "%s: %s" % (code, message)
         raise ImageError(code, message)
 
-    def begin(self, total, sha256=None, allow_downgrade=False):
-        """Start or resume receiving an image of `total` bytes. Returns the offset to send from."""
+    def begin(self, total, sha256=None, allow_downgrade=False, resume=True):
+        """Start receiving an image of `total` bytes, or with resume, continue one already being received
+        (same size, SHA-256 and downgrade flag). Returns the offset to send from."""
         if self._on_trial():
             self._refuse("busy", "version %s is on trial and not confirmed yet; update after it confirms"
                          % self.running_version())
@@ -79,7 +82,7 @@ class Updater:
             self._refuse("size", "image size %r out of range %d..%d bytes"
                          % (total, fwimage.HEADER_SIZE + fwimage.SIG_SIZE, self.max_image))
         st = self._state()
-        if st and st.get("total") == total and st.get("sha256") == sha256 \
+        if resume and st and st.get("total") == total and st.get("sha256") == sha256 \
                 and bool(st.get("allow_downgrade")) == bool(allow_downgrade):
             if not self.fs.exists(STAGED_IMAGE):
                 self.fs.write_new(STAGED_IMAGE, b"")
@@ -176,7 +179,9 @@ class Updater:
             if st.get("sha256") and self._image_sha256() != st["sha256"]:
                 raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
             with self.fs.open_read(STAGED_IMAGE) as f:
-                manifest = fwimage.verify_image(f, size, self.keys)
+                manifest, _ = fwimage.verify_signature(f, size, self.keys)
+                for _entry, _chunk in fwimage.iter_file_chunks(f, manifest):
+                    self.tick()
             self._check_policy(manifest, st)
         except ImageError as exc:
             self._refuse(exc.code, exc.message, clear=True)
@@ -203,6 +208,7 @@ class Updater:
                 if not block:
                     break
                 h.update(block)
+                self.tick()
         return fwimage.hexlify(h.digest())
 
     def _install(self, slot, size):
@@ -225,6 +231,7 @@ class Updater:
                         w = None
                     else:
                         w.write(chunk)
+                    self.tick()
             finally:
                 if w is not None:
                     w.close()
@@ -235,6 +242,21 @@ class Updater:
         self.fs.write_json(d + "/slot.json", manifest)
 
     # --- after boot ---
+    def rollback_notice(self):
+        """Once after a rollback (failed self-test, boot budget spent, damaged slot): the version that
+        was rejected, so the firmware can journal FW_ROLLBACK; None otherwise."""
+        p = self._pointer()
+        if not p or "rejected" not in p or p.get("reported"):
+            return None
+        p["reported"] = True
+        self.fs.write_json(boot_select.POINTER, p)
+        return p.get("rejected_version") or "unknown"
+
+    def first_trial_boot(self):
+        """True on the first boot of a new version (HELLO reports reset cause FW_UPDATE)."""
+        p = self._pointer()
+        return bool(p and p.get("trial") and p.get("tries") == 1 and p.get("active") == self.running_slot)
+
     def confirm(self):
         p = self._pointer()
         if not p or not p.get("trial"):
@@ -272,3 +294,7 @@ class Updater:
             return False, failures
         self.confirm()
         return True, []
+
+
+def _nothing():
+    pass

@@ -40,5 +40,9 @@ class DebouncedInputs:
                 self.stable[i] = v
                 changed.append(i)
 
+    def settling(self, i):
+        """True while a new reading is waiting out its debounce time."""
+        return self._cand[i] != self.stable[i]
+
     def active(self, i):
         return self.stable[i] == 1

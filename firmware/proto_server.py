@@ -10,7 +10,6 @@ import binascii
 
 from firmware import app as app_mod
 from firmware import events as ev
-from firmware import fw_handler
 from firmware.compat import ticks_add, ticks_diff, u32_be
 from protocol import PROTOCOL_VERSION
 from protocol import messages as m
@@ -77,7 +76,7 @@ class BusServer:
     def _handle(self, t, f):
         a = self.app
         fw = getattr(self, "fw", None)  # fwupdate: firmware/fw_handler.py, attached by board.build_server
-        if fw is not None and t in fw_handler.FW_TYPES:
+        if fw is not None and t in fw.TYPES:
             return fw.handle(t, f)
         if t == m.STATUS:
             return self._status()
@@ -141,6 +140,8 @@ class BusServer:
             caps |= m.CAP_QR_SCANNER
         if self.cfg.get("locks", {}).get("type", "gpio") != "gpio":
             caps |= m.CAP_LOCK_BOARD
+        if getattr(self, "fw", None) is not None:  # fwupdate
+            caps |= m.CAP_FW_UPDATE
         return {"protocol_version": PROTOCOL_VERSION, "board_id": bytes(a.uid[:16]),
                 "fw_version": self._fw_version(), "compartments": a.count, "chilled_zones": len(a.zones),
                 "capabilities": caps, "reset_cause": a.reset_cause}

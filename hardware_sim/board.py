@@ -122,6 +122,7 @@ class SimBoard:
     def power_on(self, cause=machine.PWRON_RESET):
         if self._thread is not None and self._thread.is_alive():
             return
+        self.hw = None  # the last boot's pins (a coil may have been on when the power failed) are gone
         self.powered = True
         self._thread = threading.Thread(target=self._main, args=(cause,), name="sim-board%d" % self.address,
                                         daemon=True)
@@ -172,9 +173,11 @@ class SimBoard:
                 self._boot_and_run(cause)
                 return
             except machine.SimReset as r:
+                self.hw = None  # a reset releases every output at once
                 cause = r.cause
                 self.reset_causes.append(cause)
             except machine.PowerLoss:
+                self.hw = None
                 return
             finally:
                 self.app = None

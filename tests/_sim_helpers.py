@@ -38,3 +38,14 @@ def set_code(host, addr, comp, code, salt=b"salt0001", expiry=0, kind=m.CODE_PIC
 
 def kinds(events):
     return [e["kind"] for e in events]
+
+
+def stop(locker, host):
+    """Shut down, then check no board's loop ever raised (a firmware bug would be hidden otherwise)."""
+    host.close()
+    crashed = [(b.address, b.server.session.last_exception) for b in locker.boards.values()
+               if b.server is not None and b.server.session.last_exception is not None]
+    locker.stop()
+    assert not crashed, "a command handler raised: %r" % (crashed,)
+    for b in locker.boards.values():
+        assert not b.errors, "board %d loop raised:\n%s" % (b.address, b.errors[0])

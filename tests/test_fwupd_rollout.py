@@ -229,3 +229,21 @@ def test_fwupd_rollout_into_simulated_boards_pauses_when_a_canary_fails(db, worl
     finally:
         for sim in sims:
             sim.close()
+
+
+def test_fwupd_rollout_run_cli_pauses_and_says_why(db, world, tmp_path):
+    from click.testing import CliRunner
+
+    from server.cli import main as cunbox
+
+    ids = _boards(db, world, 1)
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=[ids[0]])["id"]
+    keys = tmp_path / "keys"
+    keys.mkdir()  # no key for the canary: it fails before any byte is sent, and the rollout pauses
+    r = CliRunner().invoke(cunbox, ["firmware", "rollout-run", str(rid), "--board-keys", str(keys),
+                                    "--database-url", db.url])
+    assert r.exit_code == 1, r.output
+    assert "auto-paused" in r.output and "%d.key" % ids[0] in r.output
+    p = rollout.progress(db, world.maintainer, rid)
+    assert [b["state"] for b in p["boards"]] == ["failed", "pending"]

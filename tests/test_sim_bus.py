@@ -1,7 +1,7 @@
 # The bus and its transports: several boards on one line, TCP, pacing at a real baud rate, noise.
 import time
 
-from _sim_helpers import open_, start, wait_for
+from _sim_helpers import open_, start, stop, wait_for
 
 from hardware_sim.line import LineFaults
 from protocol import messages as m
@@ -23,8 +23,7 @@ def test_several_boards_share_one_paced_tcp_bus():
         assert open_(host, 3, 2)["result"] == m.OPEN_OPENED
         assert [locker.compartment(a, 2).pulses for a in (1, 2, 3)] == [0, 0, 1]
     finally:
-        host.close()
-        locker.stop()
+        stop(locker, host)
 
 
 def test_line_noise_every_open_completes_and_no_lock_pulses_twice():
@@ -48,8 +47,7 @@ def test_line_noise_every_open_completes_and_no_lock_pulses_twice():
         assert len(refs) == len(set(refs)), "one command pulsed twice"
         assert locker.total_pulses() == len(refs)
     finally:
-        host.close()
-        locker.stop()
+        stop(locker, host)
 
 
 def test_a_scripted_person_deposits_and_the_door_closed_event_says_occupied():
@@ -65,5 +63,4 @@ def test_a_scripted_person_deposits_and_the_door_closed_event_says_occupied():
         assert ev[0]["data"] == bytes((1,))  # occupied
         assert host.call(1, m.STATUS).fields["compartments"][1] & m.ST_OCCUPIED
     finally:
-        host.close()
-        locker.stop()
+        stop(locker, host)

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from _sim_helpers import kinds, open_, set_code, start, wait_for
+from _sim_helpers import kinds, open_, set_code, start, stop, wait_for
 
 from firmware.qrpayload import make_payload
 from protocol import messages as m
@@ -16,8 +16,7 @@ from protocol.session import HostSession
 def sim():
     locker, host = start(compartments=6)
     yield locker, host
-    host.close()
-    locker.stop()
+    stop(locker, host)
 
 
 def test_open_with_every_outcome(sim):
@@ -213,8 +212,7 @@ def test_chilled_zone_cools_with_hysteresis_and_reports():
                  what="probe fault")
         assert host.call(1, m.STATUS).fields["temperatures"] == [m.TEMP_INVALID]
     finally:
-        host.close()
-        locker.stop()
+        stop(locker, host)
 
 
 def test_retry_arriving_while_the_open_is_running_gets_the_same_answer(sim):
@@ -251,7 +249,7 @@ def test_power_cut_in_the_middle_of_an_open(sim):
 
 
 def test_lock_out_ends_on_a_sped_up_clock():
-    locker, host = start(compartments=2, clock_scale=40.0)
+    locker, host = start(compartments=2, clock_scale=10.0)
     try:
         set_code(host, 1, 1, "24682468")
         for _ in range(4):  # 3 free, the 4th locks the keypad out for 30 s of board time
@@ -262,8 +260,7 @@ def test_lock_out_ends_on_a_sped_up_clock():
         locker.type_code(1, "24682468#")
         wait_for(lambda: locker.compartment(1, 1).door_open, what="pickup after the lock-out")
     finally:
-        host.close()
-        locker.stop()
+        stop(locker, host)
 
 
 def test_reboot_command_replies_then_restarts(sim):

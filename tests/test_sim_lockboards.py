@@ -1,6 +1,6 @@
 # Both commercial lock-board drivers (Kerong CU16 and "8A"), end to end through the simulator.
 import pytest
-from _sim_helpers import kinds, open_, start, wait_for
+from _sim_helpers import kinds, open_, start, stop, wait_for
 
 from firmware.lock_serial import kerong_frame, x8a_frame
 from protocol import messages as m
@@ -38,5 +38,4 @@ def test_commercial_board_open_jam_status_and_silence(lock_type):
         assert st[0] & m.ST_FAULT_LOCK
         assert locker.board(1).lockboard.bad_frames == 0
     finally:
-        host.close()
-        locker.stop()
+        stop(locker, host)

@@ -214,3 +214,51 @@ def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downg
     finally:
         link.close()
     click.echo("board %d now runs %s" % (address, version))
+
+
+@firmware.command("rollout-run")
+@click.argument("rollout_id", type=int)
+@click.option("--board-keys", "keys_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory holding each board's link key as <board_id>.key.")
+@click.option("--baud", type=int, default=9600, show_default=True)
+@click.option("--database-url", default=None, help="Default: $CUNBOX_DATABASE_URL.")
+@click.option("--max-boards", type=int, default=None, help="Stop after this many boards.")
+def rollout_run(rollout_id, keys_dir, baud, database_url, max_boards):
+    """Work through a rollout: update its boards one at a time over their lockers' links (canaries
+    first, never a board with a door mid-operation) until it completes or pauses itself."""
+    import os
+
+    from server import config as server_config
+    from server.db import Database
+    from server.firmware import flasher, rollout
+    from server.firmware.link import Link
+
+    url = database_url or server_config.load()["DATABASE_URL"]
+    db = Database(url)
+
+    def update_board(target, image):
+        path = os.path.join(keys_dir, "%d.key" % target["board_id"])
+        try:
+            key = keyfiles.read_key_file(path)
+        except keyfiles.KeyFileError as exc:
+            raise flasher.FlashError(str(exc)) from None
+        click.echo("board %d (locker %d, address %d%s): updating" % (
+            target["board_id"], target["locker_id"], target["address"], ", canary" if target["canary"] else ""))
+        link = Link(target["serial_url"], target["address"], key, baud=baud)
+        try:
+            return flasher.Flasher(link, image, log=lambda msg: click.echo("  " + msg)).run()
+        finally:
+            link.close()
+
+    try:
+        p = rollout.run_rollout(db, rollout_id, update_board, max_boards)
+    finally:
+        db.dispose()
+    for b in p["boards"]:
+        click.echo("  board %-5d %-8s %-10s %s" % (b["board_id"], b["state"], b["version"] or "-",
+                                                  b["last_error"] or ""))
+    click.echo("rollout %d (%s): %s %s" % (p["id"], p["version"], p["state"],
+                                          " ".join("%s=%d" % kv for kv in sorted(p["totals"].items()))))
+    if p["state"] == "paused":
+        click.echo(p["pause_reason"], err=True)
+        sys.exit(1)

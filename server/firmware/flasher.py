@@ -10,7 +10,7 @@ import time
 from firmware import fwimage
 from firmware.fw_handler import REFUSAL_NAMES
 from protocol import messages as m
-from protocol.errors import nak_name
+from protocol.errors import NAK_BAD_STATE, NAK_BUSY, nak_name
 from server.firmware.link import LinkError, NakReply
 
 COMMIT_RESULTS = {m.FW_SIZE_MISMATCH: "size mismatch", m.FW_HASH_MISMATCH: "hash mismatch (a chunk was corrupted)",
@@ -66,7 +66,7 @@ def _manifest_version(image):
 
 
 class Flasher:
-    def __init__(self, link, image, allow_downgrade=False, on_progress=None, log=None, max_link_failures=8,
+    def __init__(self, link, image, allow_downgrade=False, on_progress=None, log=None, max_link_failures=20,
                  boot_wait_s=30.0, clock=time.monotonic):
         self.link = link
         self.image = image
@@ -82,6 +82,7 @@ class Flasher:
         self.resumes = 0
         self.resume_offsets = []
         self.before = None
+        self.after_hello = None
 
     # --- helpers ---
     def _call(self, msg_type, fields=None, auth=None):
@@ -140,13 +141,9 @@ class Flasher:
     def _status(self):
         return self._retrying(m.FW_STATUS)
 
-    def _send(self, chunk):
-        st = self._status()
-        offset = st["received"] if st["size"] == len(self.image) else 0
-        if offset:
-            self.resumes += 1
-            self.resume_offsets.append(offset)
-            self.log("resuming at byte %d of %d" % (offset, len(self.image)))
+    def _send(self, chunk, offset=0):
+        """Send from `offset` (0 right after FW_BEGIN, which restarts the transfer) to the end."""
+        self.chunk = chunk
         progress = Progress(len(self.image), offset, self.clock)
         self.progress = progress
         self.on_progress(progress)
@@ -158,8 +155,8 @@ class Flasher:
                 offset = self._resync(chunk)
                 continue
             except NakReply as exc:
-                if exc.detail and REFUSAL_NAMES.get(exc.detail) == "state":
-                    offset = self._resync(chunk)  # the board lost its staging (power cut early on)
+                if exc.code == NAK_BAD_STATE:  # a gap (detail = received) or staging lost: ask, go on
+                    offset = self._resync(chunk)
                     continue
                 self._refused(exc, "image")
             offset = reply["received"]
@@ -167,23 +164,21 @@ class Flasher:
             self.on_progress(progress)
 
     def _resync(self, chunk):
-        """After a dropped link or a board reset: where does the board stand?"""
+        """After a dropped link or a board reset: where does the board stand? The staging and its offset
+        survive on the board's flash, so FW_CHUNK simply continues from `received` (FW_BEGIN would
+        restart the transfer)."""
         st = self._status()
         if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
             self.resumes += 1
             self.resume_offsets.append(st["received"])
             self.log("link back; board has %d of %d bytes, resuming" % (st["received"], len(self.image)))
-            try:
-                self._retrying(m.FW_BEGIN, {"size": len(self.image), "sha256": self.sha256,
-                                            "version": self.version + ("!" if self.allow_downgrade else "")})
-            except NakReply as exc:
-                self._refused(exc, "update")
-            return self._status()["received"]
+            return st["received"]
         self.log("board restarted the transfer (state %s)" % STATE_NAMES.get(st["state"], st["state"]))
         self._begin()
         return self._status()["received"]
 
     def _commit(self):
+        busy_waits = 0
         while True:
             try:
                 reply = self._call(m.FW_COMMIT)
@@ -191,11 +186,19 @@ class Flasher:
                 st = self._status()
                 if st["state"] in (m.FW_READY, m.FW_TESTING):
                     return
-                if st["state"] == m.FW_RECEIVING and st["received"] == len(self.image):
+                if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
+                    self._send(self.chunk, st["received"])  # nothing left to send if it was complete
                     continue
                 self._send(self._begin())
                 continue
             except NakReply as exc:
+                if exc.code == NAK_BAD_STATE:  # the board holds nothing begun: start over
+                    self._send(self._begin())
+                    continue
+                if exc.code == NAK_BUSY and REFUSAL_NAMES.get(exc.detail) == "busy" and busy_waits < 60:
+                    busy_waits += 1  # a door is mid-operation: the board installs once it is done
+                    time.sleep(0.5)
+                    continue
                 self._refused(exc, "image")
             if reply["result"] != m.FW_OK:
                 raise FlashError("image refused at commit: %s" % COMMIT_RESULTS.get(reply["result"], reply["result"]),
@@ -221,6 +224,7 @@ class Flasher:
                     pass
         if hello is None:
             raise FlashError("board did not come back within %.0f s after the reboot" % self.boot_wait_s)
+        self.after_hello = hello
         if hello["fw_version"] != self.version:
             raise FlashError("board came back on %s, not %s (it rolled back)" % (hello["fw_version"], self.version),
                              hello["fw_version"])

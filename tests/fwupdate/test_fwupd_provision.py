@@ -150,3 +150,19 @@ def test_fwupd_identity_checks():
         with pytest.raises(prov.ProvisionError):
             prov.BoardConfig(*bad, b"k" * 32, "fam")
     assert fwimage.mpy_name(774) == "v6"
+
+
+def test_fwupd_provisioned_board_boots_its_slot_on_micropython(board, release, tmp_path):
+    """The two-line main.py and the compiled boot selector, on the real interpreter: the selector
+    picks slot a and runs that slot's firmware.main.main() (a stand-in firmware that says where it is)."""
+    fleet = keyfiles.read_key_file(release["fleet"])
+    compiled = dict(builder.compile_tree(ROOT))
+    files = [("firmware/__init__.py", b""),
+             ("firmware/main.py", b"def main():\n    import firmware\n    print('RUNNING', firmware.__file__)\n"),
+             ("firmware/boot_select.mpy", compiled["firmware/boot_select.mpy"])]
+    image = builder.pack(files, builder.make_manifest(files, "3.0.0", builder.DEFAULT_FAMILY, 1), fleet)
+    img = tmp_path / "standin.cbfw"
+    img.write_bytes(image)
+    assert _provision(board, release, image=img).exit_code == 0
+    out = board.run("exec(open('/main.py').read())")
+    assert "RUNNING /fw/slot_a/firmware/__init__.py" in out, out

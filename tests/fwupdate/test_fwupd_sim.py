@@ -62,6 +62,7 @@ def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
     (tmp_path / "board.key").write_text(BOARD_KEY.hex() + "\n")
     (tmp_path / "fleet.key").write_text(FLEET.hex() + "\n")
     link = _link(board)
+    assert link.call(m.HELLO)["capabilities"] & m.CAP_FW_UPDATE
     link.call(m.SET_CODE, {"compartment": 2, "kind": m.CODE_PICKUP, "salt": b"s" * 8, "code_hash": b"h" * 16,
                            "expiry": 0xFFFFFFF0})
     events_before = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
@@ -80,7 +81,8 @@ def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
     assert status["compartments"][1] & m.ST_CODE_SET if hasattr(m, "ST_CODE_SET") else status["compartments"][1] & 8
     events = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
     assert [e["seq"] for e in events[:len(events_before)]] == [e["seq"] for e in events_before]
-    assert m.EV_FW_UPDATED in [e["kind"] for e in events]
+    updated = [e for e in events if e["kind"] == m.EV_FW_UPDATED]
+    assert [m.decode_event_data(m.EV_FW_UPDATED, e["data"]) for e in updated] == [{"version": "1.1.0"}]
     link.close()
 
 
@@ -121,6 +123,7 @@ def test_fwupd_sim_power_cut_during_update(board, compiled, stage):
     board.fs.cut = STAGES[stage]()
     f, version = _flash(board, image(compiled, "1.1.0"))
     assert version == "1.1.0"
+    assert f.after_hello["reset_cause"] == m.RESET_FW_UPDATE
     assert len(board.cuts) == 1, board.cuts
     assert all(v in ("1.0.0", "1.1.0") for _s, v in board.boots)
     assert _version(board) == "1.1.0"
@@ -224,6 +227,11 @@ def test_fwupd_sim_failed_self_test_rolls_back(board, compiled):
     assert _version(board) == "1.0.0"
     pointer, _ = board.status()
     assert "self-test failed: locks" in pointer["note"]
+    link = _link(board)
+    events = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
+    link.close()
+    rollbacks = [m.decode_event_data(m.EV_FW_ROLLBACK, e["data"]) for e in events if e["kind"] == m.EV_FW_ROLLBACK]
+    assert rollbacks == [{"version": "1.1.0"}]
 
 
 def test_fwupd_sim_manifest_json_is_what_board_reports(board):

@@ -178,6 +178,7 @@ def test_fwupd_failed_self_test_rolls_back_at_once():
     send_image(updater(root, slot="a"), make_image("1.1.0"))
     slot, m, p = boot(root)
     assert (slot, m["version"], p["trial"], p["tries"]) == ("b", "1.1.0", True, 1)
+    assert updater(root, slot=slot).first_trial_boot()
     ok, failures = updater(root, slot=slot).confirm_if_healthy(
         {"doors": lambda: True, "locks": lambda: False, "journal": lambda: True, "link": lambda: True})
     assert not ok and failures == ["locks"]
@@ -214,6 +215,9 @@ def test_fwupd_unconfirmed_version_rolls_back_after_boot_budget():
     slot, m, p = boot(root)
     assert (slot, m["version"], p["trial"]) == ("a", "1.0.0", False)
     assert "did not confirm within 3 boots" in p["note"]
+    up = updater(root, slot="a")
+    assert up.rollback_notice() == "1.1.0"  # journaled once as FW_ROLLBACK by the old version
+    assert up.rollback_notice() is None
     # the board can be updated again afterwards, into the rejected slot
     assert full_update(root, make_image("1.1.1")) == "1.1.1"
     clean(root)
