@@ -16,7 +16,7 @@ FW_VERSION = "cunbox-fw 0.1.0"
 
 _Q = 0  # op phases: waiting for the lock driver
 _W = 1  # pulse given, watching the door
-_QUEUE_LIMIT_MS = 600  # a host OPEN must pulse within this or be refused as BUSY
+_QUEUE_LIMIT_MS = 800  # a host OPEN must pulse within this or be refused as BUSY (2.5 s budget)
 _CHECK_MS = 250  # housekeeping period (left-open, plausibility, zones)
 _PLAUSIBLE_MS = 3000  # door sensor and lock feedback may disagree this long before it is a fault
 _KEY_TIMEOUT_MS = 15000
@@ -182,6 +182,7 @@ class App:
             op = self.ops.get(comp)
             if op is not None and op[0] == _W:
                 del self.ops[comp]
+                self.locks.release(comp, now)
                 why = ev.WHY_HOST if op[2] == ev.SRC_HOST else ev.WHY_CODE
                 self.emit(ev.DOOR_OPENED, comp, bytes((why,)))
                 self._finish(comp, op, ev.OPENED, 0)

@@ -49,6 +49,14 @@ class GpioLocks:
                 return True
         return False
 
+    def release(self, lock, now):
+        """The door is open: switch this lock's coil off early (saves the coil and the next lock's wait)."""
+        if self._on == lock:
+            self.pins[lock].value(1 - self.on_level)
+            self._rested[lock] = now
+            self._on = -1
+            self._off_at = now
+
     def stuck(self, now):
         """True if a coil has been on far longer than its pulse (the loop or a pin is broken)."""
         return self._on >= 0 and ticks_diff(now, self._on_at) > 3 * self.pulse_ms

@@ -66,6 +66,9 @@ class SerialLockBoard:
     def stuck(self, now):
         return False  # the lock board times its own pulses
 
+    def release(self, lock, now):
+        pass
+
     def pending(self, lock):
         if self._cur is not None and self._cur[1] == "u" and self._cur[2] == lock:
             return True

@@ -56,6 +56,10 @@ def sim(boards, compartments, lock_type, lock_kind, sizes, chilled_zones, transp
             keys = {int(a): bytes.fromhex(k) for a, k in json.load(f).items()}
     if not 0 <= noise <= 1:
         raise click.BadParameter("--noise must be within 0..1")
+    if not 1 <= boards <= 247 or not 1 <= compartments <= 128:
+        raise click.BadParameter("--boards must be 1..247 and --compartments 1..128")
+    if not sizes or any(ch not in "SMLX" for ch in sizes.upper()):
+        raise click.BadParameter("--sizes takes the letters S, M, L and X (XL)")
     faults = LineFaults()
     faults.set_error_rate(noise)
     locker = SimLocker(boards=boards, compartments=compartments, lock_type=lock_type, lock_kind=lock_kind,
