@@ -1,6 +1,8 @@
-"""Crash safety figures: journeys finished with the server SIGKILLed at random moments (bench/crash.py).
+"""Crash safety figures: journeys finished with the API server (bench/crash.py) and the link worker
+(bench/link_crash.py) SIGKILLed at random moments.
 
-CUNBOX_BENCH_CRASH_JOURNEYS (default 40) sets the size of each run."""
+CUNBOX_BENCH_CRASH_JOURNEYS (default 40) and CUNBOX_BENCH_LINK_CRASH_JOURNEYS (default 24) set the
+size of each run."""
 import os
 
 from bench import county
@@ -24,3 +26,17 @@ def run(report):
         report.add(sec, "server restart to first answer (median)", round(out["restart_s"] or 0, 2), "s", command=CMD)
         if out["problems"]:
             raise AssertionError("crash run on %s: %s" % (kind, out["problems"][:5]))
+    from bench.link_crash import run_link_crash
+    n = int(os.environ.get("CUNBOX_BENCH_LINK_CRASH_JOURNEYS", "24"))
+    out = run_link_crash(journeys=n, clients=3, alive=(1.5, 5.0))
+    sec = "Crash safety (link worker SIGKILLed during deposits and pickups), SQLite, simulated lockers"
+    report.add(sec, "journeys finished", out["finished"], "of %d" % n, command=CMD)
+    report.add(sec, "link kills", out["kills"], "SIGKILL", command=CMD)
+    report.add(sec, "errors", len(out["errors"]), "errors", command=CMD, note="; ".join(out["errors"][:3]))
+    report.add(sec, "queue drained and every event applied at the end", "yes" if out["quiet"] else "NO", "",
+               command=CMD)
+    report.add(sec, "events lost / stored twice", "%d / %d" % (out["lost_events"], out["duplicate_events"]), "",
+               command=CMD)
+    report.add(sec, "lock pulses nobody ordered", out["double_opens"], "pulses", command=CMD)
+    if out["errors"] or not out["quiet"] or out["lost_events"] or out["duplicate_events"] or out["double_opens"]:
+        raise AssertionError("link crash run: %r" % out)

@@ -24,3 +24,14 @@ def test_server_killed_during_deposits_and_pickups_postgres():
         pytest.skip("PostgreSQL tests need CUNBOX_TEST_POSTGRES_URL (.ci/run sets it)")
     _assert_clean(run_crash("postgresql", journeys=8, clients=4, kill_every=(1.0, 2.5), port=48412, seed=12,
                             log=lambda msg: None))
+
+
+def test_link_worker_killed_during_deposits_and_pickups():
+    """The link process SIGKILLed at random moments (bench/link_crash.py): every journey finishes, the
+    queue drains, no event is lost or stored twice, no lock pulses twice."""
+    from bench.link_crash import run_link_crash
+    out = run_link_crash(journeys=8, clients=3, alive=(1.5, 4.0), seed=5, log=lambda msg: None)
+    assert out["errors"] == [], out["errors"][:10]
+    assert out["finished"] == out["journeys"] and out["quiet"]
+    assert out["duplicate_events"] == 0 and out["lost_events"] == 0 and out["double_opens"] == 0
+    assert out["kills"] >= 2, out
