@@ -1,5 +1,5 @@
 """Crash safety figures: journeys finished with the API server (bench/crash.py) and the link worker
-(bench/link_crash.py) SIGKILLed at random moments.
+(bench/link_crash.py) SIGKILLed at random moments, and station sync killed mid-run (bench/sync_crash.py).
 
 CUNBOX_BENCH_CRASH_JOURNEYS (default 40) and CUNBOX_BENCH_LINK_CRASH_JOURNEYS (default 24) set the
 size of each run."""
@@ -40,3 +40,11 @@ def run(report):
     report.add(sec, "lock pulses nobody ordered", out["double_opens"], "pulses", command=CMD)
     if out["errors"] or not out["quiet"] or out["lost_events"] or out["duplicate_events"] or out["double_opens"]:
         raise AssertionError("link crash run: %r" % out)
+    from bench.sync_crash import run_sync_crash
+    out = run_sync_crash(people=1000, page_size=25, kills=5)
+    sec = "Crash safety (cunbox station sync SIGKILLed mid-run), SQLite, reference station simulator"
+    report.add(sec, "kills during the run", out["kills"], "SIGKILL", command=CMD)
+    report.add(sec, "accounts after the final run", out["accounts"], "of %d" % out["people"], command=CMD)
+    report.add(sec, "result equal to one clean run", "yes" if out["equal_to_clean_run"] else "NO", "", command=CMD)
+    if not out["equal_to_clean_run"] or out["final_exit"] != 0:
+        raise AssertionError("sync crash run: %r" % out)

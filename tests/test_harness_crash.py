@@ -35,3 +35,12 @@ def test_link_worker_killed_during_deposits_and_pickups():
     assert out["finished"] == out["journeys"] and out["quiet"]
     assert out["duplicate_events"] == 0 and out["lost_events"] == 0 and out["double_opens"] == 0
     assert out["kills"] >= 2, out
+
+
+def test_station_sync_killed_mid_run_then_rerun_equals_one_clean_run():
+    """`cunbox station sync` SIGKILLed mid-run three times, then run to the end (bench/sync_crash.py)."""
+    from bench.sync_crash import run_sync_crash
+    out = run_sync_crash(people=300, page_size=20, kills=3, seed=9, log=lambda msg: None)
+    assert out["kills"] >= 2, out
+    assert out["final_exit"] == 0 and out["clean_ok"], out["final_output"]
+    assert out["accounts"] == out["people"] and out["equal_to_clean_run"]
