@@ -3,8 +3,10 @@
     python -m bench.fuzz [--seconds N] [--engine atheris|mutate] [--merge] [TARGET ...]
 
 Each target (bench/fuzz_targets.py: decoder, payloads, board, host, fwimage) runs in its own process for
-N seconds (default CUNBOX_FUZZ_SECONDS or 300). Engine atheris (libFuzzer, coverage-guided over
-protocol/ and firmware/, which are instrumented at import) when it is installed, else a plain
+N seconds (default CUNBOX_FUZZ_SECONDS or 300); target "api" runs the schemathesis API fuzzing
+(tests/test_harness_api_fuzz.py) with N examples per operation (at least 50). Engine atheris
+(libFuzzer, coverage-guided over protocol/ and firmware/, which are instrumented at import) when it
+is installed, else a plain
 mutation fuzzer over the saved corpus. New inputs go to bench/fuzz_work/<target>/; --merge
 minimises them into the saved corpus tests/fuzz_corpus/<target>/ (which pytest replays). A crash or
 broken invariant is written to bench/fuzz_findings/ and the run exits 1.
@@ -23,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 WORK = ROOT / "bench" / "fuzz_work"
 FINDINGS = ROOT / "bench" / "fuzz_findings"
-TARGET_NAMES = ("decoder", "payloads", "board", "host", "fwimage")
+TARGET_NAMES = ("decoder", "payloads", "board", "host", "fwimage", "api")
 
 
 def have_atheris():
@@ -155,11 +157,22 @@ def main(argv=None):
             return 0
         return _mutate_worker(args.worker, args.seconds)
     names = args.targets or list(TARGET_NAMES)
+    if "api" in names:  # schemathesis, through its pytest module, with many more examples per operation
+        names = [n for n in names if n != "api"] + ["api"]
     unknown = [n for n in names if n not in TARGET_NAMES]
     if unknown:
         p.error("unknown target(s) %s; choose from %s" % (", ".join(unknown), ", ".join(TARGET_NAMES)))
     failed = []
     for name in names:
+        if name == "api":
+            examples = max(50, args.seconds)
+            print("== fuzz api: schemathesis, %d examples per operation" % examples, flush=True)
+            env = dict(os.environ, CUNBOX_API_FUZZ_EXAMPLES=str(examples))
+            rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                  "tests/test_harness_api_fuzz.py"], cwd=ROOT, env=env)
+            if rc != 0:
+                failed.append(name)
+            continue
         print("== fuzz %s: %s for %d s" % (name, args.engine, args.seconds), flush=True)
         cmd = [sys.executable, "-m", "bench.fuzz", "--worker", name, "--seconds", str(args.seconds),
                "--engine", args.engine]
