@@ -15,9 +15,10 @@ def run(report):
     n = int(os.environ.get("CUNBOX_BENCH_CRASH_JOURNEYS", "40"))
     kinds = ["sqlite"] + (["postgresql"] if county.PG_URL else [])
     for i, kind in enumerate(kinds):
-        out = run_crash(kind, journeys=n, clients=4, port=48420 + i)
+        out = run_crash(kind, journeys=n, clients=4, port=48420 + i, kills=10)
         sec = "Crash safety (server SIGKILLed during deposits and pickups), %s" % kind
-        report.add(sec, "journeys finished (deposit, door, pickup, door)", out["finished"], "of %d" % n, command=CMD)
+        report.add(sec, "journeys finished (deposit, door, pickup, door)", out["finished"], "of %d" % out["journeys"],
+                   command=CMD)
         report.add(sec, "server kills", out["kills"], "SIGKILL", command=CMD)
         report.add(sec, "requests resent after a kill", out["retries"], "requests", command=CMD)
         report.add(sec, "lost or duplicated (parcels, codes, notifications, door commands)", len(out["problems"]),
@@ -28,9 +29,9 @@ def run(report):
             raise AssertionError("crash run on %s: %s" % (kind, out["problems"][:5]))
     from bench.link_crash import run_link_crash
     n = int(os.environ.get("CUNBOX_BENCH_LINK_CRASH_JOURNEYS", "24"))
-    out = run_link_crash(journeys=n, clients=3, alive=(1.5, 5.0))
+    out = run_link_crash(journeys=n, clients=3, alive=(1.5, 5.0), kills=8)
     sec = "Crash safety (link worker SIGKILLed during deposits and pickups), SQLite, simulated lockers"
-    report.add(sec, "journeys finished", out["finished"], "of %d" % n, command=CMD)
+    report.add(sec, "journeys finished", out["finished"], "of %d" % out["journeys"], command=CMD)
     report.add(sec, "link kills", out["kills"], "SIGKILL", command=CMD)
     report.add(sec, "errors", len(out["errors"]), "errors", command=CMD, note="; ".join(out["errors"][:3]))
     report.add(sec, "queue drained and every event applied at the end", "yes" if out["quiet"] else "NO", "",

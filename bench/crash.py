@@ -189,9 +189,12 @@ class Run:
         with self.db.reading() as s:
             return s.get(Parcel, pid).state
 
-    def worker(self, ids, seed):
+    def worker(self, next_id, seed):
         rng = random.Random(seed)
-        for i in ids:
+        while True:
+            i = next_id()
+            if i is None:
+                return
             try:
                 self.journey(i, rng)
             except Exception as exc:  # noqa: BLE001 - every failure is reported, the run goes on
@@ -241,8 +244,11 @@ def check(db, run):
     return problems
 
 
-def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port=48410, seed=7, log=print):
-    """kill_every: the server lives this long (uniform, seconds) after each start before it is killed."""
+def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port=48410, seed=7, log=print,
+              kills=None):
+    """One crash run. kill_every: how long the server lives after each start before it is killed.
+    kills: if given, journeys keep starting until the server has been killed this many times (then
+    `journeys` is only a floor), so a fast machine cannot finish the work between two kills."""
     from bench import county as county_mod
     from server.db import Database
     url, drop = county_mod.fresh_database(kind)
@@ -254,8 +260,17 @@ def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port
         server.start()
         run = Run(server.base, c, db)
         restart_s = []
-        ids = list(range(journeys))
-        threads = [threading.Thread(target=run.worker, args=(ids[k::clients], seed + k)) for k in range(clients)]
+        taken = [0]
+        lock = threading.Lock()
+
+        def next_id():
+            with lock:
+                if taken[0] >= journeys and (kills is None or server.kills >= kills):
+                    return None
+                taken[0] += 1
+                return taken[0] - 1
+
+        threads = [threading.Thread(target=run.worker, args=(next_id, seed + k)) for k in range(clients)]
         t0 = time.monotonic()
         for t in threads:
             t.start()
@@ -273,7 +288,7 @@ def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port
         seconds = time.monotonic() - t0
         server.stop()
         problems = list(run.failures) + ["5xx: %r" % (e,) for e in run.server_errors[:5]] + check(db, run)
-        out = {"journeys": journeys, "finished": len(run.done), "kills": server.kills, "retries": run.retries,
+        out = {"journeys": taken[0], "finished": len(run.done), "kills": server.kills, "retries": run.retries,
                "ambiguous_retries": run.ambiguous, "server_errors": len(run.server_errors), "seconds": seconds,
                "restart_s": sorted(restart_s)[len(restart_s) // 2] if restart_s else None,
                "problems": problems}

@@ -57,7 +57,8 @@ class LinkProcess:
                 self.kill()
 
 
-def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, log=print):
+def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, log=print, kills=2):
+    """journeys is a floor: journeys keep starting until the link has been killed `kills` times."""
     from server.demo_stack import Stack
     from server.link.demo import Day, human_close
     from server.services import link_events
@@ -103,7 +104,7 @@ def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, l
         def client():
             while True:
                 with lock:
-                    if counter[0] >= journeys:
+                    if counter[0] >= journeys and link.kills >= kills:
                         return
                     counter[0] += 1
                     i = counter[0]
@@ -130,7 +131,7 @@ def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, l
         with st.db.reading() as s:
             dups = s.execute(select(LinkEvent.board_id, LinkEvent.seq, func.count()).group_by(
                 LinkEvent.board_id, LinkEvent.seq).having(func.count() > 1)).all()
-        out = {"journeys": journeys, "finished": len(done), "kills": link.kills, "errors": list(day.errors),
+        out = {"journeys": counter[0], "finished": len(done), "kills": link.kills, "errors": list(day.errors),
                "quiet": bool(quiet), "duplicate_events": len(dups),
                "lost_events": link_events.lost_events(st.db) + link_events.unprocessed(st.db),
                "double_opens": day._double_opens(), "seconds": time.monotonic() - t0}
