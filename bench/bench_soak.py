@@ -91,9 +91,15 @@ def soak(seconds, lockers, log=print):
             dups = s.execute(select(LinkEvent.board_id, LinkEvent.seq, func.count()).group_by(
                 LinkEvent.board_id, LinkEvent.seq).having(func.count() > 1)).all()
         lost = link_events.lost_events(st.db) + link_events.unprocessed(st.db)
-        return {"lockers": len(st.locker_ids), "seconds": elapsed, "journeys": journeys[0], "errors": list(day.errors),
+        # a locker with no free compartment of the size asked refuses the deposit (422): a business
+        # answer, counted apart; every other error is one
+        full = [e for e in day.errors if "no_free_compartment" in e]
+        errors = [e for e in day.errors if "no_free_compartment" not in e]
+        return {"lockers": len(st.locker_ids), "seconds": elapsed, "journeys": journeys[0], "errors": errors,
+                "refused_full": len(full),
                 "lost_events": lost, "duplicate_events": len(dups), "double_opens": day._double_opens(),
-                "quiet": bool(quiet), "cuts": cuts[0], "polls_min": min(polls.values()) if polls else 0,
+                "quiet": bool(quiet), "cuts": cuts[0], "cut_lockers": spare, "polls_by_locker": polls,
+                "polls_min": min(polls.values()) if polls else 0,
                 "polls_mean": sum(polls.values()) / len(polls) if polls else 0, "rss_growth_mb": _rss_mb() - rss0,
                 "deposit_ms": sorted(day.deposit_ms), "pickup_ms": sorted(day.pickup_ms)}
 
@@ -110,6 +116,8 @@ def run(report):
     report.add(sec, "journeys (deposit by HTTP, pickup at the keypad or scanner)", out["journeys"], "journeys",
                command=CMD)
     report.add(sec, "errors", len(out["errors"]), "errors", command=CMD, note="; ".join(out["errors"][:3]))
+    report.add(sec, "deposits refused: no free compartment of that size (a business answer)", out["refused_full"],
+               "deposits", command=CMD)
     report.add(sec, "events lost or left unapplied", out["lost_events"], "events", command=CMD)
     report.add(sec, "events stored twice", out["duplicate_events"], "events", command=CMD)
     report.add(sec, "lock pulses nobody ordered", out["double_opens"], "pulses", command=CMD)
