@@ -6,7 +6,7 @@
 # and the hardware main.py wired), so it runs the same on a board, in the simulator and in tests.
 from firmware import events as ev
 from firmware.codes import CODE_LEN, CodeStore
-from firmware.compat import ticks_diff, u32_be
+from firmware.compat import ticks_add, ticks_diff, u32_be
 from firmware.journal import Journal
 from firmware.qrpayload import parse_payload
 from firmware.throttle import Throttle
@@ -72,7 +72,7 @@ class App:
         for comp in range(n):  # a door found open at boot (e.g. the power failed mid-opening)
             if doors.active(comp):
                 self._opened_at[comp] = now
-                self.emit(ev.DOOR_OPENED, comp, bytes((ev.WHY_UNKNOWN,)))
+                self.emit(ev.DOOR_OPENED, comp)
 
     # -- time ----------------------------------------------------------------------------------
     def unix(self, now=None):
@@ -137,15 +137,21 @@ class App:
             del self.ops[lock]
             self._finish(lock, op, ev.REFUSED, ev.REFUSE_LOCK_FAULT)
             return
+        if not self.door_fault[lock] and self.doors.active(lock):
+            # the door opened while the pulse waited its turn (someone pulled it): it is open now
+            del self.ops[lock]
+            self.locks.release(lock, t)
+            self._finish(lock, op, ev.OPENED, 0)
+            return
         op[0] = _W
         op[1] = t
 
     def _finish(self, comp, op, result, detail):
-        seq = self.emit(ev.OPEN_RESULT, comp, bytes((result, op[3])) + op[6].to_bytes(4, "big") + bytes((op[2],)))
+        seq = self.emit(ev.OPEN_RESULT, comp, bytes((result, op[3])) + op[6].to_bytes(4, "big"))
         if op[5] is not None and result in (ev.OPENED, ev.SENSOR_FAULTY, ev.ALREADY_OPEN):
             # the code did its job: record the pickup and use the code up
             kind = ev.DROPOFF_OFFLINE if self.codes.kind(comp) == 2 else ev.PICKUP_OFFLINE
-            self.emit(kind, comp, op[5][:4] + bytes((op[2],)))
+            self.emit(kind, comp, op[5][:4])
             self.codes.clear(comp)
             self._say("OPEN %d" % (comp + 1))
         elif op[5] is not None:
@@ -183,27 +189,29 @@ class App:
             if op is not None and op[0] == _W:
                 del self.ops[comp]
                 self.locks.release(comp, now)
-                why = ev.WHY_HOST if op[2] == ev.SRC_HOST else ev.WHY_CODE
-                self.emit(ev.DOOR_OPENED, comp, bytes((why,)))
+                self.emit(ev.DOOR_OPENED, comp)
                 self._finish(comp, op, ev.OPENED, 0)
             elif self.door_fault[comp]:
-                self.emit(ev.DOOR_OPENED, comp, bytes((ev.WHY_UNKNOWN,)))
+                self.emit(ev.DOOR_OPENED, comp)  # a lying sensor: whether it was forced is unknown
             else:
-                self.emit(ev.DOOR_OPENED, comp, bytes((ev.WHY_FORCED,)))
+                self.emit(ev.DOOR_OPENED, comp)
                 self.emit(ev.FORCED_DOOR, comp)
         else:
             self._opened_at[comp] = None
-            occ = 2
-            if self.occupancy is not None and self.occupancy.wired(comp):
-                occ = 1 if self.occupancy.active(comp) else 0
-            self.emit(ev.DOOR_CLOSED, comp, bytes((occ,)))
+            self.emit(ev.DOOR_CLOSED, comp)  # what is inside: STATUS (ST_OCCUPIED)
 
     def _set_fault(self, comp, on):
         if self.door_fault[comp] != (1 if on else 0):
             self.door_fault[comp] = 1 if on else 0
-            self.emit(ev.SENSOR_FAULT, comp, bytes((ev.FAULT_DOOR if on else 0, ev.WHAT_DOOR)))
+            self.emit(ev.SENSOR_FAULT, comp, bytes((ev.FAULT_DOOR if on else 0,)))
 
     def _housekeeping(self, now):
+        self.throttle.poll(now)
+        if self._unix_base:  # carry whole seconds into the base: ticks wrap, wall time must not
+            secs = ticks_diff(now, self._unix_at) // 1000
+            if secs > 0:
+                self._unix_base += secs
+                self._unix_at = ticks_add(self._unix_at, secs * 1000)
         for comp in range(self.count):
             opened = self._opened_at[comp]
             if opened is not None and not self._left_reported[comp] and ticks_diff(now, opened) >= self.left_open_ms:
@@ -224,8 +232,8 @@ class App:
                 self._set_fault(comp, True)
         faults = self.locks.faults
         while faults:
-            b = faults.pop(0)
-            self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((ev.FAULT_LOCK, b)))
+            faults.pop(0)
+            self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((ev.FAULT_LOCK,)))
         for z in self.zones:
             z.poll(now, self.emit)
         if ticks_diff(now, self._clock_saved) >= 3600000 and self._unix_base:
@@ -243,14 +251,14 @@ class App:
             return "journal_full"  # an offline pickup that cannot be journaled is not done
         comp, expired = self.codes.match(code, self.unix(now))
         if comp >= 0 and expired:
-            self.emit(ev.CODE_EXPIRED, comp, self.codes.digest(comp)[:4] + bytes((source,)))
+            self.emit(ev.CODE_EXPIRED, comp, self.codes.digest(comp)[:4])
             self._say("EXPIRED")
             return "expired"
         if comp < 0:
             lock_ms = self.throttle.failure(now)
-            self.emit(ev.CODE_REJECTED, ev.BOARD, bytes((source,)) + ev.u16(self.throttle.fails))
+            self.emit(ev.CODE_REJECTED, ev.BOARD, bytes((min(self.throttle.fails, 255),)))
             if lock_ms:
-                self.emit(ev.THROTTLED, ev.BOARD, ev.u16(lock_ms // 1000) + ev.u16(self.throttle.fails))
+                self.emit(ev.THROTTLED, ev.BOARD, ev.u16(lock_ms // 1000))
                 self._say("WAIT %d" % (lock_ms // 1000))
             else:
                 self._say("WRONG")

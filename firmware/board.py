@@ -35,6 +35,8 @@ def build(cfg, hw, clock, flash_root):
     n = cfg["compartments"]
     if not 1 <= n <= 128:
         raise ValueError("compartments must be 1..128")
+    if len(cfg.get("zones", [])) > 8:
+        raise ValueError("at most 8 chilled zones")
     dcfg = cfg.get("doors", {})
     doors = DebouncedInputs(hw["door_pins"], dcfg.get("open_level", 1), dcfg.get("debounce_ms", 30), now)
     occ = None

@@ -1,9 +1,10 @@
 # Chilled zones: a probe per zone, a cooling relay driven with hysteresis, minimum on and off times
-# to spare the compressor, readings journaled periodically and excursions journaled when they
-# start and end. If the probe fails the relay cycles (min on / min off) so produce is not left
-# warm, and a SENSOR_FAULT is journaled.
+# to spare the compressor, readings journaled periodically (TEMPERATURE), an excursion journaled
+# when it begins (TEMP_EXCURSION) and a reading when it ends. If the probe fails the relay cycles
+# (min on / min off) so produce is not left warm, and a TEMPERATURE with the protocol's
+# "unavailable" value (-32768) is journaled; the next good reading is journaled at once.
 from firmware import events as ev
-from firmware.compat import ticks_diff
+from firmware.compat import ticks_add, ticks_diff
 
 
 class Zone:
@@ -24,8 +25,9 @@ class Zone:
         self.temp = None
         self.cooling = False
         self.probe_failed = False
-        self._switched = now - min_off_ms  # the compressor may start at once after boot
-        self._reported = now - report_ms
+        # deadlines, dropped once passed (ticks wrap on MicroPython): None = may switch / report now
+        self._hold_until = None
+        self._next_report = None
         self._warm_since = None
         self._in_excursion = False
         relay.value(1 - relay_on)
@@ -33,24 +35,25 @@ class Zone:
     def _set_relay(self, on, now):
         if on != self.cooling:
             self.cooling = on
-            self._switched = now
+            self._hold_until = ticks_add(now, self.min_on_ms if on else self.min_off_ms)
             self.relay.value(self.relay_on if on else 1 - self.relay_on)
 
     def poll(self, now, emit):
         t = self.probe.read()
-        held = ticks_diff(now, self._switched)
-        may_switch = held >= (self.min_on_ms if self.cooling else self.min_off_ms)
+        if self._hold_until is not None and ticks_diff(now, self._hold_until) >= 0:
+            self._hold_until = None
+        may_switch = self._hold_until is None
         if t is None:
             if not self.probe_failed:
                 self.probe_failed = True
-                emit(ev.SENSOR_FAULT, ev.BOARD, bytes((0xFF, ev.WHAT_PROBE, self.index)))
+                emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(ev.TEMP_INVALID))
             self.temp = None
             if may_switch:
                 self._set_relay(not self.cooling, now)
             return
         if self.probe_failed:
             self.probe_failed = False
-            emit(ev.SENSOR_FAULT, ev.BOARD, bytes((0, ev.WHAT_PROBE, self.index)))
+            self._next_report = None  # report the first good reading at once
         self.temp = t
         if may_switch:
             if t > self.setpoint + self.hysteresis:
@@ -62,14 +65,13 @@ class Zone:
                 self._warm_since = now
             elif not self._in_excursion and ticks_diff(now, self._warm_since) >= self.excursion_ms:
                 self._in_excursion = True
-                secs = ticks_diff(now, self._warm_since) // 1000
-                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((1,)) + ev.u16(secs))
+                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t))
         elif self._warm_since is not None:
-            if self._in_excursion:
-                secs = ticks_diff(now, self._warm_since) // 1000
-                emit(ev.TEMP_EXCURSION, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((0,)) + ev.u16(secs))
+            if self._in_excursion:  # back in range: a reading marks the end of the excursion
+                self._next_report = ticks_add(now, self.report_ms)
+                emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t))
             self._warm_since = None
             self._in_excursion = False
-        if ticks_diff(now, self._reported) >= self.report_ms:
-            self._reported = now
-            emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t) + bytes((1 if self.cooling else 0,)))
+        if self._next_report is None or ticks_diff(now, self._next_report) >= 0:
+            self._next_report = ticks_add(now, self.report_ms)
+            emit(ev.TEMPERATURE, ev.BOARD, bytes((self.index,)) + ev.i16(t))

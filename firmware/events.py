@@ -1,29 +1,28 @@
-# Event kinds the board journals -- the same numbers as protocol.messages EV_* (a test checks it)
-# -- and the journal payload layout, which is the wire record minus its sequence number:
-#     kind u8 | compartment u8 (numbered from 1; 0 = the board) | unix time u32 | data (<= 16 bytes)
-# Data layouts start with what PROTOCOL.md section 4.1 fixes; bytes after that are extras this
-# firmware adds (a reader that knows only the spec layout can ignore them).
+# Event kinds the board journals -- the same numbers as protocol.messages EV_* -- and the journal
+# payload layout, which is the wire record minus its sequence number:
+#     kind u8 | compartment u8 (numbered from 1; 0 = the board) | unix time u32 | data
+# `data` follows protocol.messages.EVENT_DATA_LAYOUTS exactly (the tests decode every event the
+# board writes with decode_event_data).
 from firmware.compat import const
 
-BOOT = const(1)  # board; data: reset cause u8 (protocol RESET_*)
-DOOR_OPENED = const(2)  # data: why u8 (WHY_*)
-DOOR_CLOSED = const(3)  # data: occupied u8 (0 empty, 1 occupied, 2 no sensor)
-OPEN_RESULT = const(4)  # data: result u8 (OPEN_*), reason u8, reference u32; extra: source u8 (SRC_*)
-PICKUP_OFFLINE = const(5)  # a pickup code opened the door: data: code hash[:4]; extra: source u8
-FORCED_DOOR = const(6)  # door opened with no command or code
-DOOR_LEFT_OPEN = const(7)  # data: seconds open u16
-SENSOR_FAULT = const(8)  # data: fault bits u8 (0x20 door sensor; 0 = cleared); extra: what u8 (WHAT_*)
-#                          a temperature probe: board; data: 0xFF faulty / 0 cleared, WHAT_PROBE, zone u8
-THROTTLED = const(9)  # board; data: lock-out seconds u16, wrong attempts u16
-TEMPERATURE = const(10)  # board; data: zone u8, tenths of a degree i16; extra: relay u8
-TEMP_EXCURSION = const(11)  # board; data: zone u8, tenths i16; extra: state u8 (1 began, 0 ended), seconds u16
-CODE_EXPIRED = const(12)  # data: code hash[:4]; extra: source u8
-CODE_REJECTED = const(13)  # board; data: source u8, wrong attempts u16
-DROPOFF_OFFLINE = const(14)  # a drop-off code opened the door: data: code hash[:4]; extra: source u8
-CONFIG_CHANGED = const(17)  # board; data: settings changed u8
-TIME_SET = const(18)  # board; data: previous unix time u32
-LOCK_FAULT = const(19)  # board; data: fault bits u8 (0x10; 0 = answering again); extra: lock board u8
-EVENTS_LOST = const(20)  # board; data: records refused while the journal was full u32
+BOOT = const(1)  # board; reset_cause u8 (protocol RESET_*)
+DOOR_OPENED = const(2)  # no data
+DOOR_CLOSED = const(3)  # no data (what is inside: STATUS)
+OPEN_RESULT = const(4)  # result u8 (OPEN_*), reason u8, reference u32 (0 for codes typed or scanned)
+PICKUP_OFFLINE = const(5)  # a pickup code opened the door: code_id = code hash[:4]
+FORCED_DOOR = const(6)  # door opened with no command or code (after its DOOR_OPENED)
+DOOR_LEFT_OPEN = const(7)  # open_s u16
+SENSOR_FAULT = const(8)  # faults u8: 0x20 (door switch) when it begins, 0 when it is cleared
+THROTTLED = const(9)  # board; lockout_s u16
+TEMPERATURE = const(10)  # board; zone u8, temp_c10 i16 (-32768: probe failed)
+TEMP_EXCURSION = const(11)  # board; zone u8, temp_c10 i16 (when it begins; a TEMPERATURE ends it)
+CODE_EXPIRED = const(12)  # an expired code was typed or scanned: code_id
+CODE_REJECTED = const(13)  # board; failures u8 (wrong codes in a row)
+DROPOFF_OFFLINE = const(14)  # a drop-off code opened the door: code_id
+CONFIG_CHANGED = const(17)  # board; key str (u8 length + bytes), one event per key changed
+TIME_SET = const(18)  # board; previous u32
+LOCK_FAULT = const(19)  # board; faults u8: 0x10 when a lock board stops answering
+EVENTS_LOST = const(20)  # board; count u32: records refused while the journal was full
 
 NAMES = {
     1: "BOOT", 2: "DOOR_OPENED", 3: "DOOR_CLOSED", 4: "OPEN_RESULT", 5: "PICKUP_OFFLINE",
@@ -36,11 +35,7 @@ NAMES = {
 CRITICAL = (DOOR_OPENED, FORCED_DOOR, OPEN_RESULT, PICKUP_OFFLINE, DROPOFF_OFFLINE, SENSOR_FAULT,
             LOCK_FAULT, EVENTS_LOST)
 
-# Why a door opened (DOOR_OPENED data), and who asked for an unlock.
-WHY_HOST = const(1)
-WHY_CODE = const(2)
-WHY_FORCED = const(3)
-WHY_UNKNOWN = const(4)  # opened while its sensor is faulty, or after a failed unlock
+# Who asked for an unlock.
 SRC_HOST = const(1)
 SRC_KEYPAD = const(2)
 SRC_SCANNER = const(3)
@@ -61,9 +56,7 @@ REFUSE_THROTTLED = const(3)
 REFUSE_LOCK_FAULT = const(4)
 REFUSE_BUSY = const(5)
 
-WHAT_DOOR = const(1)
-WHAT_FEEDBACK = const(2)
-WHAT_PROBE = const(3)
+TEMP_INVALID = const(-32768)
 
 BOARD = const(-1)  # App.emit() writes it as compartment 0
 FAULT_DOOR = const(0x20)

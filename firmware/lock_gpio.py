@@ -2,7 +2,7 @@
 # A pulse is bounded (default 500 ms solenoid, 1000 ms motor); only one lock is energised at a
 # time (the supply is sized for one); each lock rests at least `rest_factor` times its pulse
 # before the next one, so no coil runs beyond its duty cycle. All outputs are off at boot.
-from firmware.compat import ticks_diff
+from firmware.compat import ticks_add, ticks_diff
 
 PULSE_MS = {"solenoid": 500, "motor": 1000}
 
@@ -22,8 +22,10 @@ class GpioLocks:
         self._queue = []  # [lock, callback]
         self._on = -1
         self._on_at = now
-        self._off_at = now
-        self._rested = [None] * self.count  # when each lock was last switched off
+        # Rest and gap deadlines are kept only while they run and dropped once passed, so ticks
+        # that wrap (every 12.4 days on MicroPython) never turn an old time into a new wait.
+        self._gap_until = None
+        self._resting = []  # [lock, until]
         self.faults = []  # same interface as the lock-board drivers; GPIO has none to report
         self.all_off()
 
@@ -53,9 +55,7 @@ class GpioLocks:
         """The door is open: switch this lock's coil off early (saves the coil and the next lock's wait)."""
         if self._on == lock:
             self.pins[lock].value(1 - self.on_level)
-            self._rested[lock] = now
-            self._on = -1
-            self._off_at = now
+            self._switched_off(lock, now)
 
     def stuck(self, now):
         """True if a coil has been on far longer than its pulse (the loop or a pin is broken)."""
@@ -73,22 +73,39 @@ class GpioLocks:
         if self._on >= 0:
             if ticks_diff(now, self._on_at) >= self.pulse_ms:
                 self.pins[self._on].value(1 - self.on_level)
-                self._rested[self._on] = now
-                self._on = -1
-                self._off_at = now
+                self._switched_off(self._on, now)
             return
-        if not self._queue or ticks_diff(now, self._off_at) < self.gap_ms:
-            return
+        rs = self._resting
+        k = 0
+        while k < len(rs):
+            if ticks_diff(now, rs[k][1]) >= 0:
+                rs.pop(k)
+            else:
+                k += 1
+        if self._gap_until is not None:
+            if ticks_diff(now, self._gap_until) < 0:
+                return
+            self._gap_until = None
         for k in range(len(self._queue)):
             lock, cb = self._queue[k]
-            last = self._rested[lock]
-            if last is None or ticks_diff(now, last) >= self.rest_ms:
+            if not self._is_resting(lock):
                 self._queue.pop(k)
                 self._on = lock
                 self._on_at = now
                 self.pins[lock].value(self.on_level)
                 cb(lock, True, now)
                 return
+
+    def _switched_off(self, lock, now):
+        self._on = -1
+        self._gap_until = ticks_add(now, self.gap_ms)
+        self._resting.append([lock, ticks_add(now, self.rest_ms)])
+
+    def _is_resting(self, lock):
+        for r in self._resting:
+            if r[0] == lock:
+                return True
+        return False
 
     def feedback(self, lock):
         """True when the latch reports released, False engaged, None when not wired."""

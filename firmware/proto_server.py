@@ -85,24 +85,21 @@ class BusServer:
         if t == m.OPEN:
             return self._open(f)
         if t == m.EVENTS_ACK:
-            try:
-                acked = a.journal.ack(f["upto"])
-            except ValueError:
-                raise NakError(NAK_BAD_PAYLOAD, a.journal.last_seq(), "ack beyond the last event") from None
+            # beyond the newest: up to the newest; below what is acknowledged: nothing changes
+            acked = a.journal.ack(min(f["upto"], a.journal.last_seq()))
             return {"acked": acked, "pending": min(a.journal.unacked(), 0xFFFF)}
         if t == m.HELLO:
             return self._hello()
         if t == m.SET_CODE:
             comp = self._comp(f["compartment"])
             if f["kind"] not in (m.CODE_PICKUP, m.CODE_DROPOFF):
-                raise NakError(NAK_BAD_PAYLOAD, 0, "unknown code kind")
+                raise NakError(NAK_BAD_PAYLOAD, f["compartment"], "unknown code kind")
+            now = a.unix()
+            if now and f["expiry"] <= now:  # (with no board time yet, expiry cannot be judged)
+                raise NakError(NAK_BAD_PAYLOAD, f["compartment"], "expiry not in the future")
             a.codes.set(comp, f["salt"], f["code_hash"], f["expiry"], f["kind"])
             return {"compartment": f["compartment"]}
         if t == m.CLEAR_CODE:
-            if f["compartment"] == 0:  # 0: every compartment
-                n = a.codes.installed()
-                a.codes.clear_all()
-                return {"compartment": 0, "cleared": 1 if n else 0}
             comp = self._comp(f["compartment"])
             had = a.codes.has(comp)
             a.codes.clear(comp)
@@ -200,19 +197,19 @@ class BusServer:
         names = keys or ["address", "locker_id", "compartments", "lock_type", "left_open_s", "door_window_ms",
                          "disabled", "journal"]
         out = []
-        for k in names[:8]:
+        for i, k in enumerate(names[:8]):
             if k not in values:
-                raise NakError(NAK_BAD_PAYLOAD, 0, "unknown config key " + k)
+                raise NakError(NAK_BAD_PAYLOAD, i, "unknown config key " + k)
             out.append({"key": k, "value": values[k][:32]})
         return out
 
     def _config_set(self, items):
         a = self.app
         parsed = []
-        for it in items:  # check everything first: bad input changes nothing
+        for i, it in enumerate(items):  # check everything first: bad input changes nothing
             k, v = it["key"], it["value"]
             if k not in _SETTINGS:
-                raise NakError(NAK_BAD_PAYLOAD, 0, "unknown or read-only key " + k)
+                raise NakError(NAK_BAD_PAYLOAD, i, "unknown or read-only key " + k)
             try:
                 if k == "disabled":
                     val = [int(x) for x in v.split(",") if x.strip()]
@@ -224,7 +221,7 @@ class BusServer:
                     if val < 1 or val > 86400000:
                         raise ValueError
             except ValueError:
-                raise NakError(NAK_BAD_PAYLOAD, 0, "bad value for " + k) from None
+                raise NakError(NAK_BAD_PAYLOAD, i, "bad value for " + k) from None
             parsed.append((k, val))
         for k, val in parsed:
             if k == "left_open_s":
@@ -235,5 +232,7 @@ class BusServer:
                 for c in range(a.count):
                     a.disabled[c] = 1 if (c + 1) in val else 0
         a.save_settings()
-        a.emit(ev.CONFIG_CHANGED, ev.BOARD, bytes((len(parsed),)))
+        for k, _ in parsed:
+            key = k.encode()
+            a.emit(ev.CONFIG_CHANGED, ev.BOARD, bytes((len(key),)) + key)
         return len(parsed)

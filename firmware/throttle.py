@@ -1,8 +1,10 @@
 # Wrong-code throttle for the whole board, kept on flash so pulling the power does not reset it.
 # The first FREE wrong attempts cost nothing; every further wrong attempt locks the keypad and the
 # scanner out for BASE_MS * 2**level (level grows by one each time, capped at MAX_MS). A correct
-# code, or QUIET_MS without any wrong attempt, forgives everything. After a reboot a lock-out
-# restarts in full (the board cannot know how long it was off), which errs on the safe side.
+# code, or QUIET_MS without any wrong attempt, forgives everything. After a reboot a lock-out that
+# was still running restarts in full (the board cannot know how long it was off): the safe side.
+# Deadlines are dropped as soon as they pass (poll() runs from the app's housekeeping), so ticks
+# that wrap (every 12.4 days on MicroPython) never revive an old lock-out.
 from firmware.compat import ticks_add, ticks_diff, u32_be
 
 FREE = 3
@@ -20,31 +22,44 @@ class Throttle:
         self.quiet_ms = quiet_ms
         self.fails = 0
         self.level = 0
-        self._lock_ms = 0
-        self._until = now
-        self._last_fail = now
+        self._lock_ms = 0  # the lock-out in force (0: none), as saved
+        self._until = None
+        self._forgive_at = None
         raw = flash.read_atomic("throttle")
         if raw is not None and len(raw) >= 7:
             self.fails = (raw[0] << 8) | raw[1]
             self.level = raw[2]
             self._lock_ms = u32_be(raw, 3)
-            self._until = ticks_add(now, self._lock_ms)
+            if self._lock_ms:
+                self._until = ticks_add(now, self._lock_ms)
+            if self.fails or self.level:
+                self._forgive_at = ticks_add(now, quiet_ms)
+
+    def poll(self, now):
+        if self._until is not None and ticks_diff(now, self._until) >= 0:
+            self._until = None
+            self._lock_ms = 0
+            self._save()
+        if self._forgive_at is not None and ticks_diff(now, self._forgive_at) >= 0:
+            self._forgive_at = None
+            self.success()
 
     def remaining_ms(self, now):
-        left = ticks_diff(self._until, now)
-        return left if left > 0 else 0
+        self.poll(now)
+        if self._until is None:
+            return 0
+        return ticks_diff(self._until, now)
 
     def locked(self, now):
         return self.remaining_ms(now) > 0
 
     def failure(self, now):
         """Count a wrong code; returns the lock-out now in force (ms, 0 for none)."""
-        if self.fails and ticks_diff(now, self._last_fail) > self.quiet_ms:
-            self.fails = 0
-            self.level = 0
-        self._last_fail = now
+        self.poll(now)
         self.fails += 1
+        self._forgive_at = ticks_add(now, self.quiet_ms)
         self._lock_ms = 0
+        self._until = None
         if self.fails > self.free:
             ms = self.base_ms << self.level if self.level < 20 else self.max_ms
             self._lock_ms = ms if ms < self.max_ms else self.max_ms
@@ -59,6 +74,8 @@ class Throttle:
             self.fails = 0
             self.level = 0
             self._lock_ms = 0
+            self._until = None
+            self._forgive_at = None
             self._save()
 
     def _save(self):

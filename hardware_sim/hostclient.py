@@ -58,12 +58,16 @@ class HostClient:
         return got
 
     def events(self, address, cursor=0):
-        """Every event after `cursor` (authenticated reads, following `more`)."""
+        """Every event after `cursor` (authenticated reads, following `more`). Each event's data
+        is checked against its kind's layout (protocol.messages.decode_event_data) and its
+        fields are added as "fields"."""
         out = []
         while True:
             r = self.call(address, m.EVENTS, {"cursor": cursor, "max_count": 16}, auth=True)
             if not r.ok:
                 raise RuntimeError("EVENTS failed: %r" % (r,))
+            for e in r.fields["events"]:
+                e["fields"] = m.decode_event_data(e["kind"], e["data"])  # raises on a layout mismatch
             out.extend(r.fields["events"])
             if r.fields["events"]:
                 cursor = r.fields["events"][-1]["seq"]

@@ -43,14 +43,14 @@ def test_line_noise_every_open_completes_and_no_lock_pulses_twice():
         assert sum(locker.faults.counts.values()) > 0
         locker.set_noise(0)
         results = [e for e in host.events(1) if e["kind"] == m.EV_OPEN_RESULT]
-        refs = [int.from_bytes(e["data"][2:6], "big") for e in results if e["data"][0] == m.OPEN_OPENED]
+        refs = [e["fields"]["reference"] for e in results if e["fields"]["result"] == m.OPEN_OPENED]
         assert len(refs) == len(set(refs)), "one command pulsed twice"
         assert locker.total_pulses() == len(refs)
     finally:
         stop(locker, host)
 
 
-def test_a_scripted_person_deposits_and_the_door_closed_event_says_occupied():
+def test_a_scripted_person_deposits_and_status_shows_the_parcel():
     locker, host = start(compartments=3, auto_close_ms=700)
     locker.set_person(lambda addr, n, comp: comp.put())
     try:
@@ -59,8 +59,23 @@ def test_a_scripted_person_deposits_and_the_door_closed_event_says_occupied():
         def closed():
             return [e for e in host.events(1) if e["kind"] == m.EV_DOOR_CLOSED and e["compartment"] == 2]
 
-        ev = wait_for(closed, what="door closed")
-        assert ev[0]["data"] == bytes((1,))  # occupied
-        assert host.call(1, m.STATUS).fields["compartments"][1] & m.ST_OCCUPIED
+        wait_for(closed, what="door closed")
+        assert host.call(1, m.STATUS).fields["compartments"][1] & m.ST_OCCUPIED  # the parcel is in
+    finally:
+        stop(locker, host)
+
+
+def test_tcp_bridge_connection_drops_and_comes_back():
+    from hardware_sim.hostclient import HostClient
+
+    locker, host = start(transport="tcp", compartments=2)
+    try:
+        assert open_(host, 1, 1)["result"] == m.OPEN_OPENED
+        counter = host.session.board_counter(1)
+        host.close()  # the 4G link drops; the board goes on alone
+        locker.close_door(1, 1)
+        host = HostClient(locker.url, locker.baud, locker.keys, counters={1: counter})
+        wait_for(lambda: host.call(1, m.STATUS).fields["compartments"][0] & m.ST_LOCKED, what="relatched")
+        assert open_(host, 1, 2)["result"] == m.OPEN_OPENED
     finally:
         stop(locker, host)

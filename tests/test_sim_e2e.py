@@ -7,6 +7,7 @@ from _sim_helpers import kinds, open_, set_code, start, stop, wait_for
 
 from firmware.qrpayload import make_payload
 from protocol import messages as m
+from protocol.auth import code_hash
 from protocol.errors import NAK_AUTH_REQUIRED, NAK_BAD_AUTH, NAK_REPLAY
 from protocol.frame import decode_wire
 from protocol.session import HostSession
@@ -38,9 +39,9 @@ def test_open_with_every_outcome(sim):
     assert [c.pulses for c in locker.board(1).compartments[:4]] == [1, 1, 1, 0]
     # the jam and the lying sensor are reported in events and in STATUS
     ev = host.events(1)
-    assert any(e["kind"] == m.EV_SENSOR_FAULT and e["compartment"] == 3 and e["data"][0] & m.ST_FAULT_DOOR_SENSOR
-               for e in ev)
-    results = {e["compartment"]: e["data"][0] for e in ev if e["kind"] == m.EV_OPEN_RESULT}
+    assert any(e["kind"] == m.EV_SENSOR_FAULT and e["compartment"] == 3
+               and e["fields"]["faults"] & m.ST_FAULT_DOOR_SENSOR for e in ev)
+    results = {e["compartment"]: e["fields"]["result"] for e in ev if e["kind"] == m.EV_OPEN_RESULT}
     assert results == {1: m.OPEN_ALREADY_OPEN, 2: m.OPEN_JAMMED, 3: m.OPEN_SENSOR_FAULT, 4: m.OPEN_REFUSED}
     st = host.call(1, m.STATUS).fields["compartments"]
     assert st[2] & m.ST_FAULT_DOOR_SENSOR and st[0] & m.ST_DOOR_OPEN and st[1] & m.ST_LOCKED
@@ -67,10 +68,11 @@ def test_offline_pickup_by_keypad_and_by_qr_scan(sim):
     try:
         def offline():
             ev = host2.events(1)
-            return [(e["compartment"], e["data"][4]) for e in ev if e["kind"] == m.EV_PICKUP_OFFLINE]
+            return [(e["compartment"], e["fields"]["code_id"]) for e in ev if e["kind"] == m.EV_PICKUP_OFFLINE]
 
         wait_for(lambda: len(offline()) == 2, what="both pickups journaled")
-        assert offline() == [(2, 2), (5, 3)]  # (compartment, source: keypad, scanner)
+        # which installed code opened which door: the first 4 bytes of its hash
+        assert offline() == [(2, code_hash(b"salt0001", "31415926")[:4]), (5, code_hash(b"salt0005", "27182818")[:4])]
         st = host2.call(1, m.STATUS).fields["compartments"]
         assert not st[1] & m.ST_CODE_SET and not st[4] & m.ST_CODE_SET  # used up
     finally:
@@ -207,10 +209,10 @@ def test_chilled_zone_cools_with_hysteresis_and_reports():
         assert len(temps) == 1 and 0 <= temps[0] <= 60
         wait_for(lambda: zone.compressor, timeout=10, what="compressor on again as it warms")
         reports = [e for e in host.events(1) if e["kind"] == m.EV_TEMPERATURE]
-        assert reports and reports[0]["data"][0] == 0  # zone 0
+        assert reports and reports[0]["fields"]["zone"] == 0
         zone.probe_dead = True
-        wait_for(lambda: any(e["kind"] == m.EV_SENSOR_FAULT and e["compartment"] == 0 for e in host.events(1)),
-                 what="probe fault")
+        wait_for(lambda: any(e["kind"] == m.EV_TEMPERATURE and e["fields"]["temp_c10"] == m.TEMP_INVALID
+                             for e in host.events(1)), what="probe fault")
         assert host.call(1, m.STATUS).fields["temperatures"] == [m.TEMP_INVALID]
     finally:
         stop(locker, host)

@@ -29,6 +29,8 @@ def tmpdir():
 
 
 class Clock:
+    """Board ticks: they wrap like time.ticks_ms() on MicroPython (ticks_add), never on CPython."""
+
     def __init__(self, t=1000):
         self.t = t
 
@@ -36,7 +38,9 @@ class Clock:
         return self.t
 
     def advance(self, dt):
-        self.t += dt
+        from firmware.compat import ticks_add
+
+        self.t = ticks_add(self.t, dt)
 
 
 class Pin:

@@ -78,6 +78,12 @@ def test_hello_status_and_codes():
     assert r.kind == "nak"
     r, _ = call(h, b, m.CLEAR_CODE, {"compartment": 2})
     assert r.fields["cleared"] == 1
+    r, _ = call(h, b, m.CLEAR_CODE, {"compartment": 0})
+    assert r.kind == "nak" and r.nak_detail == 0
+    call(h, b, m.TIME_SET, {"time": 1800000000})
+    r, _ = call(h, b, m.SET_CODE, {"compartment": 1, "kind": 1, "salt": salt, "code_hash": b"x" * 16,
+                                   "expiry": 1799999999})
+    assert r.kind == "nak" and r.nak_detail == 1 and not b.app.codes.has(0)
 
 
 def test_open_outcomes_and_retry_answered_from_cache():
@@ -141,8 +147,10 @@ def test_events_read_and_acknowledged_exactly_once_across_reboot():
     last = r.fields["events"][-1]["seq"]
     r, _ = call(h, b, m.EVENTS_ACK, {"upto": last})
     assert r.fields["acked"] == last and r.fields["pending"] == 0
-    r, _ = call(h, b, m.EVENTS_ACK, {"upto": last + 50})
-    assert r.kind == "nak"
+    r, _ = call(h, b, m.EVENTS_ACK, {"upto": last + 50})  # beyond the newest: up to the newest
+    assert r.ok and r.fields["acked"] == last
+    r, _ = call(h, b, m.EVENTS_ACK, {"upto": 1})  # below: nothing changes
+    assert r.ok and r.fields["acked"] == last
     b2 = Board(d=b.d, clock=b.clock)  # power cut and back
     h2 = _host(h.board_counter(ADDR))
     r, _ = call(h2, b2, m.EVENTS, {"cursor": 0, "max_count": 16}, auth=True)
@@ -169,7 +177,7 @@ def test_config_set_validates_everything_first():
     h = _host()
     r, _ = call(h, b, m.CONFIG_SET, {"items": [{"key": "left_open_s", "value": "60"},
                                                {"key": "disabled", "value": "9"}]})
-    assert r.kind == "nak" and b.app.left_open_ms == 120000
+    assert r.kind == "nak" and r.nak_detail == 1 and b.app.left_open_ms == 120000
     r, _ = call(h, b, m.CONFIG_SET, {"items": [{"key": "left_open_s", "value": "60"},
                                                {"key": "disabled", "value": "2"}]})
     assert r.ok and r.fields["applied"] == 2
