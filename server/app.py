@@ -1,6 +1,4 @@
 """Flask application factory."""
-import os
-
 from flask import Flask
 
 from server import config as server_config
@@ -24,10 +22,10 @@ def create_app(config=None):
     app.register_blueprint(__import__("server.web", fromlist=["bp"]).bp)  # the web pages (server/web)
     from server.stations.wiring import init_app as init_station_sync
     init_station_sync(app, db)  # station sync API; periodic sync when CUNBOX_STATION_SYNC_INTERVAL is set
-    if cfg.get("LINK_IN_PROCESS", os.environ.get("CUNBOX_LINK") == "in-process"):
-        # SQLite deployments are one process: the locker link runs as threads of the server
-        from server.link.worker import start_in_process
-        start_in_process(app)
+    # the locker link: threads of this process (SQLite), or only the bounded wait for doors when
+    # `cunbox link` workers run elsewhere (LINK_MODE / CUNBOX_LINK: in-process | workers)
+    from server.link.worker import configure
+    configure(app)
     return app
 
 

@@ -139,7 +139,7 @@ def test_line_noise_one_percent(stack):
     lid = stack.locker_ids[0]
     sim = stack.sims[lid]
     sim.set_noise(0.01)
-    done = [_deposit_under_noise(stack, sim, lid, k) for k in range(4)]
+    done = [_deposit_under_noise(stack, sim, lid, k) for k in range(3)]
     for pid, addr, number in done:
         _pickup_under_noise(stack, sim, pid, addr, number)
     counts = sim.faults.counts
@@ -173,3 +173,43 @@ def _pickup_under_noise(stack, sim, pid, addr, number):
 def _cmd_state(st, cid):
     from server.services import link_commands
     return link_commands.state_of(st.db, cid)[0]
+
+
+def test_board_with_wiped_flash_gets_its_codes_and_journal_back(stack):
+    """A board swapped for a blank one (or whose flash was wiped): its journal restarts at seq 1 and it
+    holds no codes. The link stores its new events (none lost as duplicates) and re-installs the
+    live codes, so the villager's code works again."""
+    import os
+    import shutil
+
+    pid, addr, number = _deposited(stack)
+    sim = stack.sims[stack.locker_ids[0]]
+    board = sim.board(addr)
+    sim.power_cut(addr)
+    wait_for(lambda: _online(stack, 1), what="board reported offline")
+    shutil.rmtree(board.flash_dir)
+    os.makedirs(board.flash_dir)
+    sim.power_on(addr)
+    wait_for(lambda: code_installed(stack.db, sim, pid), what="code re-installed on the blank board")
+    wait_for(lambda: "board_journal_restarted" in _actions(stack), what="journal restart noticed")
+    # the blank board's BOOT (seq 1 again) is stored, not dropped as a duplicate of the old seq 1
+    wait_for(lambda: _count_boots(stack) == 3, what="three BOOT events: two first boots and the blank board's")
+    sim.type_code(addr, clear_code(stack.db, pid) + "#")
+    wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by the re-installed code")
+    take_and_close(sim, addr, number)
+    wait_for(lambda: parcel_state(stack.db, pid) == "picked_up", what="pickup recorded")
+    assert _count_boots(stack) == 3
+    assert duplicate_events(stack.db) == []
+    assert pulses(sim, addr, number) == 2
+
+
+def _actions(st):
+    with st.db.reading() as s:
+        return s.scalars(select(AuditEvent.action)).all()
+
+
+def _count_boots(st):
+    from _link_helpers import events_of
+
+    from protocol import messages as m
+    return events_of(st.db, m.EV_BOOT)

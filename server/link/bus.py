@@ -196,6 +196,8 @@ class BusMaster(threading.Thread):
     # -- polling -------------------------------------------------------------------------------------
     def _poll(self, b):
         self.stats["polls"] += 1
+        # fixed rate: the period counts from when this poll was due (a failure reschedules sooner)
+        b.next_poll = max(b.next_poll + self.opt.status_period_s, time.monotonic() + self.opt.status_period_s / 4)
         r = self.call(b.address, m.STATUS)
         if not r.ok:
             self._failed(b, "status: %s" % r.kind)
@@ -211,7 +213,6 @@ class BusMaster(threading.Thread):
             if not self._read_events(b, st):
                 return
             self._resolve_inflight(b)
-        b.next_poll = time.monotonic() + self.opt.status_period_s
 
     def _seen(self, b):
         b.fails = 0
@@ -220,6 +221,8 @@ class BusMaster(threading.Thread):
             b.needs_sync = True
             hello = self.call(b.address, m.HELLO)
             out = link_state.board_seen(self.db, b.board_id, hello.fields if hello.ok else None)
+            if out.get("replaced"):
+                b.cursor = 0  # its events are stored above the old board's (board_seen moved the offset)
             log.info("locker %d board %d online %s", self.locker_id, b.address, out)
 
     def _failed(self, b, why):
@@ -277,16 +280,28 @@ class BusMaster(threading.Thread):
 
     # -- events --------------------------------------------------------------------------------------
     def _read_events(self, b, status):
-        occupancy = {}
-        for i, st in enumerate(status["compartments"]):
-            if not st & m.ST_NO_OCCUPANCY_SENSOR and not st & m.ST_FAULT_OCCUPANCY:
-                occupancy[i + 1] = bool(st & m.ST_OCCUPIED)
         while True:
             r = self.call(b.address, m.EVENTS, {"cursor": b.cursor, "max_count": 16}, auth=b.has_key or None)
             if not r.ok:
                 self._failed(b, "events: %s" % r.kind)
                 return False
             evs = r.fields["events"]
+            if not evs and b.cursor and status.get("events_pending"):
+                # it holds unacknowledged events but none above our cursor: its journal started
+                # again from seq 1 (wiped flash, a swapped board): read it from the start
+                b.cursor = link_state.journal_restarted(self.db, b.board_id, b.cursor)
+                b.needs_sync = True
+                status = dict(status, events_pending=0)
+                continue
+            occupancy = {}
+            if any(e["kind"] == m.EV_DOOR_CLOSED for e in evs):
+                # what is inside now, read *after* the door closed (the STATUS that led here may be
+                # older than the closing); without it the batch is read again next time
+                fresh = self.call(b.address, m.STATUS)
+                if not fresh.ok:
+                    self._failed(b, "status after events: %s" % fresh.kind)
+                    return False
+                occupancy = _occupancy(fresh.fields)
             if evs:
                 top = link_events.store(self.db, b.board_id, evs, occupancy)  # committed before the ACK
                 self.stats["events"] += len(evs)
@@ -416,6 +431,15 @@ def _aged(cmd):
     if "_claimed" not in cmd:
         return cmd
     return dict(cmd, age_s=cmd["age_s"] + time.monotonic() - cmd["_claimed"])
+
+
+def _occupancy(status):
+    """{compartment number: occupied} for compartments with a working occupancy sensor."""
+    out = {}
+    for i, st in enumerate(status["compartments"]):
+        if not st & m.ST_NO_OCCUPANCY_SENSOR and not st & m.ST_FAULT_OCCUPANCY:
+            out[i + 1] = bool(st & m.ST_OCCUPIED)
+    return out
 
 
 def _set_code_fields(index, code):

@@ -97,3 +97,19 @@ def start_in_process(app, options=None, wait_s=None):
     http.attach(app, wait_s if wait_s is not None else app.config.get("LINK_WAIT_SECONDS", 8.0))
     app.extensions["cunbox_link"] = worker
     return worker.start()
+
+
+def configure(app):
+    """What create_app() sets up for the link, from LINK_MODE or CUNBOX_LINK:
+    "in-process" (SQLite: the worker runs as threads of the server, and requests wait for doors),
+    "workers" (separate `cunbox link` processes: requests wait for doors by reading the queue),
+    anything else: nothing (the queue is served by whoever runs the link)."""
+    mode = app.config.get("LINK_MODE") or os.environ.get("CUNBOX_LINK", "")
+    if app.config.get("LINK_IN_PROCESS") is False:
+        return None
+    if mode == "in-process" or app.config.get("LINK_IN_PROCESS"):
+        return start_in_process(app)
+    if mode == "workers":
+        from server.link import http
+        http.attach(app, app.config.get("LINK_WAIT_SECONDS", 8.0))
+    return None

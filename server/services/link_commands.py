@@ -18,6 +18,7 @@ from sqlalchemy import select
 from server import clock
 from server.link.models import LinkAttempt, LinkLease
 from server.models import AccessCode, Board, Compartment, LockerCommand
+from server.services import lifecycle
 
 OPEN_STALE_S = 120  # a door open not executed within this is dropped: nobody is standing there any more
 
@@ -46,6 +47,7 @@ def claim_next(db, locker_id, owner, now=None):
             if cmd.kind == "open" and (at - cmd.created_at).total_seconds() > OPEN_STALE_S:
                 cmd.state = "failed"
                 cmd.result = "expired"
+                lifecycle.on_open_failed(s, cmd, "expired")
                 continue
             cmd.state = "sent"
             att = s.get(LinkAttempt, cmd.id)
@@ -66,21 +68,21 @@ def _json(s, cmd):
 
 
 def finish(db, command_id, state, result):
-    """sent -> done | failed. A command already final (e.g. resolved from its event) stays as it is."""
-    def fn(s):
-        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update())
-        if cmd is None or cmd.state in ("done", "failed"):
-            return False
-        cmd.state = state
-        cmd.result = result
+    """sent -> done | failed through the backend's doors.mark_command (a failed open undoes what
+    waited for it: the reservation, the pickup). A command already final (e.g. resolved from its
+    event) stays as it is; returns whether this call finished it."""
+    from server.errors import BadRequest
+    from server.services import doors
+    try:
+        doors.mark_command(db, command_id, state, result)
+    except BadRequest:
+        return False  # already done / failed: at most once
+    with db.transaction() as s:
         att = s.get(LinkAttempt, command_id)
         if att is not None:
             att.outcome = result
-        return True
-    changed = db.run(fn)
-    if changed:
-        _finished(command_id)
-    return changed
+    _finished(command_id)
+    return True
 
 
 # In-process waiters (the HTTP request that queued a command) are told at once; waiters in other

@@ -194,6 +194,9 @@ def _open_result(s, e):
         cmd.state = "done" if e["data"].get("result") in (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN,
                                                           m.OPEN_SENSOR_FAULT) else "failed"
         cmd.result = name
+        if cmd.state == "failed":
+            from server.services import lifecycle
+            lifecycle.on_open_failed(s, cmd, name)  # as doors.mark_command does
         return {"outcome": "command_resolved", "command_id": cmd.id, "result": name}
     return {"outcome": "command_already_final", "command_id": cmd.id}
 

@@ -112,6 +112,19 @@ def board_seen(db, board_id, hello=None):
     return db.run(fn)
 
 
+def journal_restarted(db, board_id, board_last_seq):
+    """The board's journal is behind what we stored (its flash was wiped, or it was swapped for a
+    board with the same id): store its events above everything stored so far, from seq 1 again."""
+    def fn(s):
+        row = s.get(LinkBoard, board_id) or _new(s, board_id)
+        old = row.event_cursor
+        row.seq_offset += row.event_cursor
+        row.event_cursor = 0
+        _audit_board(s, board_id, "board_journal_restarted", {"stored_up_to": old, "board_last": board_last_seq})
+        return 0
+    return db.run(fn)
+
+
 def board_lost(db, board_id, why):
     def fn(s):
         row = s.get(LinkBoard, board_id) or _new(s, board_id)
