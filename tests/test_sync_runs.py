@@ -343,3 +343,44 @@ def test_per_field_times_from_the_station_decide_last_writer(db, sim):
     assert r.counts["conflicts"] == 0, r.text()
     assert accounts_of(db, sid)["A0001"].name == "柜端改名"
     assert snapshot(db, sid)["A0001"]["pending"].keys() == {"name"}   # still to be pushed with the new base
+
+
+def _race(db, sid):
+    """Start two syncs of one station at the same moment; return what each did."""
+    import threading
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def one():
+        barrier.wait()
+        try:
+            outcomes.append(runner.sync_station(db, sid).status)
+        except runner.SyncError as e:
+            outcomes.append("busy" if "another sync" in str(e) else str(e))
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return sorted(outcomes)
+
+
+def test_two_runs_at_once_one_is_refused(db, sim):
+    sid = setup_station(db, sim)
+    sim.page_delay = 0.2
+    assert _race(db, sid) == ["busy", "ok"]
+    assert len(accounts_of(db, sid)) == 120
+
+
+@pytest.mark.postgres
+def test_two_runs_at_once_on_postgres_and_a_gbk_import(pg_sync_db, sim, tmp_path):
+    db = pg_sync_db
+    sid = setup_station(db, sim)
+    sim.page_delay = 0.2
+    assert _race(db, sid) == ["busy", "ok"]
+    other = add_station(db, "西村服务站")
+    book = "账户编号,姓名,手机号,同意柜递,同意日期\n" + "".join(
+        "B%03d,村民%d,138%08d,是,2024-03-05\n" % (i, i, i) for i in range(300))
+    r = runner.import_file(db, other, book.encode("gbk"), "book.csv")
+    assert r.ok and r.counts["created"] == 300, r.text()
+    assert accounts_of(db, other)["B007"].name == "村民7" and len(accounts_of(db, sid)) == 120

@@ -114,12 +114,14 @@ def _acquire(db, station_id, result, now):
     def fn(s):
         if s.get(Station, station_id) is None:
             raise SyncError("no station %s" % station_id)
-        src = s.get(StationSyncSource, station_id)
+        # Row lock (PostgreSQL; SQLite's write transactions are serialised anyway): two runs starting at
+        # once see each other's lease.
+        src = s.get(StationSyncSource, station_id, with_for_update=True)
         if src is None:
             src = StationSyncSource(station_id=station_id, remote_id=str(station_id), mode="cursor", page_size=500,
                                     enabled=True, outbound_event_id=0, outbound_ledger_id=0)
             s.add(src)
-            s.flush()
+            s.flush()      # a concurrent insert of the same row fails here; db.run retries and sees it
         if src.lease_until is not None and src.lease_until > now and _holder_alive(src.lease_owner):
             raise SyncError("another sync of station %s is running (lease until %s UTC)" % (station_id,
                                                                                             src.lease_until))
@@ -136,7 +138,7 @@ def _acquire(db, station_id, result, now):
         s.add(run)
         s.flush()
         return run.id
-    result.run_id = db.run(fn, retries=0)
+    result.run_id = db.run(fn, retries=2)
 
 
 def _holder_alive(owner):

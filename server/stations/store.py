@@ -7,7 +7,7 @@ edit that is pushed to the station. Everything here runs inside the caller's tra
 """
 import datetime as _dt
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, or_, select, text
 
 from server.models import Account
 from server.stations.merge import local_edit, new_state
@@ -15,6 +15,7 @@ from server.stations.models import StationAccountState, StationSyncConflict
 
 UTC = _dt.timezone.utc
 DEFAULT_CONSENT_SOURCE = "station_book"
+ANALYZE_AFTER = 200        # new accounts in one batch after which PostgreSQL's statistics are refreshed
 
 
 def to_db(ts):
@@ -174,13 +175,21 @@ def bulk_create(session, station_id, outcomes, now):
             seen_values(cols), station_id=station_id, station_account_id=out.account_id, version=st["version"],
             station_updated_at=to_db(st["updated_at"]), deleted=st["deleted"], values=st["values"], base=st["base"],
             pending={}, has_pending=False)
-    # Plain executemany on the tables (no ORM bookkeeping, no RETURNING), then read the new ids back.
-    session.execute(insert(Account.__table__), rows)
-    for chunk in _chunks(list(states), 500):
-        for account_id, sai in session.execute(select(Account.id, Account.station_account_id).where(
-                Account.station_id == station_id, Account.station_account_id.in_(chunk))):
+    # Core executemany with RETURNING, one statement per chunk: no ORM bookkeeping, and no re-query
+    # (a fresh table has no planner statistics, so reading the ids back can turn into a full scan).
+    table = Account.__table__
+    for chunk in _chunks(rows, 500):
+        for account_id, sai in session.execute(insert(table).returning(table.c.id, table.c.station_account_id),
+                                               chunk):
             states[sai]["account_id"] = account_id
     session.execute(insert(StationAccountState.__table__), list(states.values()))
+    if len(outcomes) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # A freshly filled table has no statistics until autovacuum gets round to it, and PostgreSQL
+        # then plans the next page's id lookups as full scans. Once it has statistics from a table of
+        # some size, the planner scales them by the table's current size by itself.
+        known = session.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'accounts'")).scalar()
+        if known is None or known < 2 * len(outcomes):
+            session.execute(text("ANALYZE accounts, station_account_states"))
 
 
 def record_conflict(session, station_id, account, station_account_id, c, run_id, now):
