@@ -36,9 +36,7 @@ class World:
 def make_db(tmp_path):
     path = tmp_path / "cunbox-web.sqlite3"
     url = "sqlite:///%s" % path
-    # "heads": the station-sync and firmware-rollout migrations both branch from 0002 until the lead
-    # merges them with an Alembic merge revision; upgrading every head builds the whole schema either way.
-    migrate.upgrade(url, "heads")
+    migrate.upgrade(url)
     return Database(url, settings=dict(SETTINGS))
 
 

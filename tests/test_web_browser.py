@@ -242,7 +242,8 @@ def test_every_page_at_phone_and_desktop_width(page_for, live):
     shoot(anon, "login-en")
     op = page_for("op-dongcun")
     for name, path in (("station-parcels", "/station/parcels"), ("station-residents", "/station/residents"),
-                       ("station-fees", "/station/fees?month=" + month)):
+                       ("station-fees", "/station/fees?month=" + month),
+                       ("station-parcel", "/station/parcels/%d" % w.in_locker["parcel"]["id"])):
         op.goto(live.url + path)
         shoot(op, name)
     op.goto(live.url + "/station/?lang=en")

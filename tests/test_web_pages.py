@@ -253,3 +253,39 @@ def test_operators_and_couriers_cannot_reach_the_maintainer_pages_or_forms(site)
                                             "failure_percent": "20"})
         assert r.status_code == 302 and "/login" in r.location
     assert snapshot(db) == before
+
+
+def test_parcel_page_and_code_actions_stay_within_the_station(site):
+    app, world, db = site
+    from server.models import AccessCode, Notification
+    c = client_as(app, "op-dongcun")
+    theirs = world.other_parcel["parcel"]["id"]
+    r = c.get("/station/parcels/%d" % theirs)
+    assert r.status_code == 404
+    assert_no_leak(r.get_data(as_text=True), "other station's parcel page")
+    before = snapshot(db)
+    for action in ("resend", "revoke", "extend"):
+        r = c.post("/station/parcels/%d/%s" % (theirs, action), data={"csrf_token": c.csrf, "hours": "24"},
+                   follow_redirects=True)
+        assert_no_leak(r.get_data(as_text=True), action)
+    assert snapshot(db) == before
+    # A bad extension is refused next to its field and changes nothing.
+    mine = world.chilled["parcel"]["id"]
+    r = c.post("/station/parcels/%d/extend" % mine, data={"csrf_token": c.csrf, "hours": "999"})
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "hours") == "请从列表中选择。"
+    assert snapshot(db) == before
+    # The real actions: re-send issues a new code (a new SMS), extend moves the deadline, with history shown.
+    with db.reading() as s:
+        old = s.query(AccessCode).filter(AccessCode.parcel_id == mine, AccessCode.state == "live").one()
+        old_id, old_expiry = old.id, old.expires_at
+    r = c.post("/station/parcels/%d/resend" % mine, data={"csrf_token": c.csrf}, follow_redirects=True)
+    assert "已发送新的取件码" in r.get_data(as_text=True)
+    r = c.post("/station/parcels/%d/extend" % mine, data={"csrf_token": c.csrf, "hours": "48"},
+               follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert "取件期限已延长" in html and "deposit_confirmed" in html
+    with db.reading() as s:
+        live = s.query(AccessCode).filter(AccessCode.parcel_id == mine, AccessCode.state == "live").one()
+        assert live.id != old_id and (live.expires_at - old_expiry).total_seconds() == 48 * 3600
+        kinds = [n.kind for n in s.query(Notification).filter(Notification.parcel_id == mine)]
+        assert kinds.count("pickup_code") == 2 and "extended" in kinds

@@ -311,6 +311,21 @@ ZH = {
     "svc.bad_scope": "站点、百分比、控制板编号三者只能选一个。",
     "svc.rollout_finished": "这个推送已经结束。",
     "svc.import_busy": "本站的名册同步正在进行，请稍后再导入。",
+    "f.extend_hours": "延长取件期限",
+    "extend.24": "24小时",
+    "extend.48": "48小时",
+    "extend.72": "72小时",
+    "parcel.title": "包裹",
+    "parcel.resend": "重发取件码",
+    "parcel.revoke": "作废取件码",
+    "parcel.extend": "延长",
+    "parcel.history": "状态记录",
+    "parcel.action": "动作",
+    "parcel.actor": "操作人",
+    "parcel.done_resend": "已发送新的取件码，旧码作废。",
+    "parcel.done_revoke": "取件码已作废。",
+    "parcel.done_extend": "取件期限已延长，已通知收件人。",
+    "svc.no_code": "这个包裹没有可用的取件码。",
 }
 
 EN = {
@@ -629,6 +644,21 @@ EN = {
     "svc.bad_scope": "Choose exactly one of station, percent or board ids.",
     "svc.rollout_finished": "This rollout has finished.",
     "svc.import_busy": "A sync of this station's book is running; import again in a moment.",
+    "f.extend_hours": "Extend the pickup period",
+    "extend.24": "24 hours",
+    "extend.48": "48 hours",
+    "extend.72": "72 hours",
+    "parcel.title": "Parcel",
+    "parcel.resend": "Re-send pickup code",
+    "parcel.revoke": "Revoke pickup code",
+    "parcel.extend": "Extend",
+    "parcel.history": "History",
+    "parcel.action": "Action",
+    "parcel.actor": "By",
+    "parcel.done_resend": "A new pickup code was sent; the old one no longer works.",
+    "parcel.done_revoke": "Pickup code revoked.",
+    "parcel.done_extend": "Pickup period extended; the recipient was told.",
+    "svc.no_code": "This parcel has no code to act on.",
 }
 
 CATALOGUES = {"zh": ZH, "en": EN}

@@ -100,10 +100,12 @@ def _compartment_labels(session, ids):
     return {r[0]: "%s · %d-%d" % (r[3], r[2], r[1]) for r in rows}
 
 
-def parcels(session, station_id, state=None, query=None, limit=PAGE):
+def parcels(session, station_id, state=None, query=None, limit=PAGE, parcel_id=None):
     """The station's parcels, newest first, by state and/or a phone or tracking-number search."""
     stmt = (select(Parcel, Carrier.name).join(Carrier, Carrier.id == Parcel.carrier_id)
             .where(Parcel.station_id == station_id))
+    if parcel_id is not None:
+        stmt = stmt.where(Parcel.id == parcel_id)
     if state:
         stmt = stmt.where(Parcel.state == state)
     if query:

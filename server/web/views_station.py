@@ -8,6 +8,8 @@ from flask import Response, flash, g, jsonify, redirect, render_template, reques
 
 from server.clock import utcnow
 from server.errors import ApiError
+from server.services import parcels as parcels_service
+from server.services import pickups
 from server.web import bp, queries, web_actions
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
@@ -204,3 +206,47 @@ def station_fees_csv():
     return Response(body, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=cunbox-fees-%s.csv" % month})
 
+
+
+class ExtendForm(Form):
+    fields = (Field("hours", "f.extend_hours", kind="select", choices=[("24", "extend.24"), ("48", "extend.48"),
+                                                                        ("72", "extend.72")]),)
+
+
+def _parcel_page(parcel_id, extend=None, status=200):
+    try:
+        p = parcels_service.get_parcel(db(), principal(), parcel_id)
+    except ApiError:
+        return render_template("web/error.html", title_key="err.not_found_title", message_key="err.not_found"), 404
+    for e in p["events"]:       # the service speaks ISO UTC; the page shows Beijing time like everywhere else
+        e["at_dt"] = datetime.datetime.fromisoformat(e["at"].replace("Z", "+00:00")).replace(tzinfo=None)
+    with db().reading() as s:
+        rows = queries.parcels(s, _sid(), limit=1, parcel_id=parcel_id)
+    return render_template("web/station_parcel.html", title_key="nav.parcels", p=p, row=rows[0] if rows else None,
+                           events=p["events"], extend=extend or ExtendForm()), status
+
+
+@bp.get("/station/parcels/<int:parcel_id>")
+@operator_only
+def station_parcel(parcel_id):
+    return _parcel_page(parcel_id)
+
+
+@bp.post("/station/parcels/<int:parcel_id>/<any(resend, revoke, extend):action>")
+@operator_only
+def station_parcel_action(parcel_id, action):
+    form = ExtendForm(request.form)
+    if action == "extend" and not form.validate():
+        return _parcel_page(parcel_id, extend=form, status=400)
+    try:
+        if action == "resend":
+            pickups.resend(db(), principal(), parcel_id)
+        elif action == "revoke":
+            pickups.revoke(db(), principal(), parcel_id)
+        else:
+            pickups.extend(db(), principal(), parcel_id, int(form.cleaned["hours"]))
+    except ApiError as exc:
+        flash(web_actions.message_key(exc), "error")
+    else:
+        flash("parcel.done_" + action, "ok")
+    return redirect(url_for("web.station_parcel", parcel_id=parcel_id))
