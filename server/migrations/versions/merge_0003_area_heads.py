@@ -1,11 +1,11 @@
-"""merge the area heads (firmware releases, locker link, station sync) into one
+"""join the locker link (link_0001) to merge0001 (station sync + firmware rollouts): one head again
 
 Revision ID: merge_0003
-Revises: fw0001, link_0001, sync0001
+Revises: merge0001, link_0001
 Create Date: 2026-11-29 02:25:00
 """
 revision = 'merge_0003'
-down_revision = ('fw0001', 'link_0001', 'sync0001')
+down_revision = ('merge0001', 'link_0001')
 branch_labels = None
 depends_on = None
 
