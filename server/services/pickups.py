@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server import clock
 from server.errors import Conflict, Forbidden, Gone, NotFound, Refused
-from server.models import AccessCode, Account, Carrier, Compartment, Locker, LockerCommand, Parcel, Station
+from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
 from server.services import assignment, audit, codes, doors, lifecycle, notify, throttle
 from server.services.principals import check_parcel, require_role
 from server.services.serialize import compartment_json, parcel_json
@@ -18,7 +18,7 @@ class _WrongCode(Exception):
     pass
 
 
-def _checked_code(db, locker_id, code, source, body, now, only_parcel=None, retried=None):
+def _checked_code(db, locker_id, code, source, body, now, only_parcel=None):
     """Run body(s, code_row, at) for a matching live code; a wrong code is counted (committed) and
     refused; throttled sources and lockers are refused before any comparison. With only_parcel (a
     pickup link), another parcel's code is a wrong code like any other: same answer, and counted, so
@@ -29,10 +29,6 @@ def _checked_code(db, locker_id, code, source, body, now, only_parcel=None, retr
         row = codes.find(s, locker_id, code, now=at) if _well_formed(code) else None
         if row is not None and only_parcel is not None and row.parcel_id != only_parcel:
             row = None
-        if row is None and retried is not None and _well_formed(code):
-            again = retried(s, at)
-            if again is not None:
-                return again
         if row is None:
             throttle.record_failure(s, locker_id, source, at)
             return _WrongCode()
@@ -61,32 +57,7 @@ def verify_at_locker(db, principal, locker_id, code, source=None, now=None):
     if principal.role == "locker" and principal.locker_id != locker_id:
         raise NotFound("no locker %s" % locker_id)
     source = source or "locker:%s:keypad" % locker_id
-    return _checked_code(db, locker_id, code, source, lambda s, row, at: _use(s, row, principal.actor, at), now,
-                         retried=lambda s, at: _retried_pickup(s, locker_id, code, at))
-
-
-_RETRY_WINDOW = datetime.timedelta(minutes=2)
-
-
-def _retried_pickup(s, locker_id, code, at):
-    """The answer to a resent request: this code opened its door moments ago and the door has not
-    closed yet, so the first copy committed and only its answer was lost (a timeout, a server
-    restart). The same answer again; nothing new is queued and nothing is counted as a wrong code."""
-    rows = s.scalars(select(AccessCode).where(AccessCode.locker_id == locker_id, AccessCode.state == "used",
-                                              AccessCode.purpose == "pickup",
-                                              AccessCode.ended_at >= at - _RETRY_WINDOW)).all()
-    for row in rows:
-        if not codes.matches(row, code):
-            continue
-        parcel = s.get(Parcel, row.parcel_id)
-        if parcel.state != "opening" or parcel.open_purpose != "pickup" or parcel.active_compartment_id is None:
-            return None
-        cmd = s.scalar(select(LockerCommand).where(LockerCommand.parcel_id == parcel.id, LockerCommand.kind == "open")
-                       .order_by(LockerCommand.id.desc()))
-        return {"action": "pickup", "parcel": parcel_json(parcel),
-                "compartment": compartment_json(s.get(Compartment, parcel.active_compartment_id)),
-                "command": doors.command_json(cmd)}
-    return None
+    return _checked_code(db, locker_id, code, source, lambda s, row, at: _use(s, row, principal.actor, at), now)
 
 
 def _use(s, row, actor, at):
