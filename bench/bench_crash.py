@@ -24,6 +24,8 @@ def run(report):
         report.add(sec, "lost or duplicated (parcels, codes, notifications, door commands)", len(out["problems"]),
                    "problems", command=CMD, note="; ".join(out["problems"][:3]))
         report.add(sec, "5xx answers", out["server_errors"], "responses", command=CMD)
+        report.add(sec, "resent code checks answered 'wrong code' after their first copy used the code (F4, open)",
+                   out["ambiguous_retries"], "requests", command=CMD)
         report.add(sec, "server restart to first answer (median)", round(out["restart_s"] or 0, 2), "s", command=CMD)
         if out["problems"]:
             raise AssertionError("crash run on %s: %s" % (kind, out["problems"][:5]))
