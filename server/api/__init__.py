@@ -2,7 +2,19 @@
 
 
 def register(app):
+    from werkzeug.routing import IntegerConverter
+
     from server.api import auth, couriers, errors, lockers, meta, parcels, pickup, stations
+    from server.api.common import ID_MAX
+
+    class BoundedInt(IntegerConverter):
+        """<int:...> ids beyond the database's INTEGER are no match (404), never a 500."""
+
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", ID_MAX)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = BoundedInt
     errors.register(app)
     for module in (meta, auth, couriers, parcels, stations, lockers, pickup):
         app.register_blueprint(module.bp, url_prefix="/api/v1")

@@ -33,6 +33,9 @@ def source():
     return "ip:%s" % (request.remote_addr or "unknown")
 
 
+ID_MAX = 2 ** 31 - 1  # PostgreSQL INTEGER; larger numbers never name a row and overflow the driver
+
+
 class Field:
     TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float)}
 
@@ -44,7 +47,7 @@ class Field:
         self.pattern = re.compile(pattern) if pattern else None
         self.max_len = max_len
         self.minimum = minimum
-        self.maximum = maximum
+        self.maximum = ID_MAX if kind == "integer" and maximum is None else maximum
         self.default = default
         self.description = description
 

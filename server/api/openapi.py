@@ -149,7 +149,11 @@ def _op(summary, ok, roles=None, body=None, errors=("400", "401", "403", "404"),
 
 
 def _path_param(name, kind="integer"):
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+    schema = {"type": kind}
+    if kind == "integer":
+        from server.api.common import ID_MAX
+        schema.update(minimum=0, maximum=ID_MAX)
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def _query(name, kind="string", required=False, description=None, **extra):

@@ -18,13 +18,17 @@ class _WrongCode(Exception):
     pass
 
 
-def _checked_code(db, locker_id, code, source, body, now):
+def _checked_code(db, locker_id, code, source, body, now, only_parcel=None):
     """Run body(s, code_row, at) for a matching live code; a wrong code is counted (committed) and
-    refused; throttled sources and lockers are refused before any comparison."""
+    refused; throttled sources and lockers are refused before any comparison. With only_parcel (a
+    pickup link), another parcel's code is a wrong code like any other: same answer, and counted, so
+    a link cannot be used to find the codes of the other parcels in its locker."""
     def fn(s):
         at = now or clock.utcnow()
         throttle.check(s, locker_id, source, at)
         row = codes.find(s, locker_id, code, now=at) if _well_formed(code) else None
+        if row is not None and only_parcel is not None and row.parcel_id != only_parcel:
+            row = None
         if row is None:
             throttle.record_failure(s, locker_id, source, at)
             return _WrongCode()
@@ -123,7 +127,7 @@ def link_view(db, token, code, source, now=None):
                 "storage_hours": station.storage_hours, "fee_policy": p.fee_policy,
                 "compartment": compartment_json(comp) if comp else None, "locker_id": locker.id}
 
-    return _checked_code(db, locker_id, code, source, body, now)
+    return _checked_code(db, locker_id, code, source, body, now, only_parcel=parcel.id)
 
 
 def open_from_link(db, token, code, source, now=None):
@@ -136,7 +140,7 @@ def open_from_link(db, token, code, source, now=None):
             raise Forbidden("wrong code for this pickup link", code="wrong_code")
         return _use(s, row, "villager:parcel:%d" % parcel_id, at)
 
-    return _checked_code(db, locker_id, code, source, body, now)
+    return _checked_code(db, locker_id, code, source, body, now, only_parcel=parcel_id)
 
 
 # ---- a board verified a code offline and opened the door --------------------------------------------
