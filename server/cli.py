@@ -17,15 +17,8 @@ SUBCOMMANDS = {
     "link": "server.link.cli:link_cmd",
     "seed-demo": "server.seed:seed_demo_cmd",
     "serve": "server.serve:serve",
-    "serve": "server.serve:serve",
-    "housekeeping": "server.serve:housekeeping_cmd",
-    "station": "server.stations.cli:station_cli",
-    "seed-demo": "server.seed:seed_demo_cmd",
-    "firmware": "server.firmware.cli:firmware",
-    "flash": "server.firmware.cli:flash",
-    "link": "server.link.cli:link_cmd",
-    "demo": "server.link.demo:demo_cmd",
     "sim": "hardware_sim.cli:sim",
+    "station": "server.stations.cli:station_cli",
 }
 
 
