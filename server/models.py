@@ -269,8 +269,12 @@ class AccessCode(Base):
     )
 
 
+# config: CONFIG_SET of a board's settable keys (maintainers)
+COMMAND_KINDS = ("open", "install_code", "clear_code", "config")
+
+
 class LockerCommand(Base):
-    """Durable queue of commands for the locker link: open a door, install or clear a code.
+    """Durable queue of commands for the locker link: open a door, install or clear a code, set config.
 
     The server writes rows in the same transaction as the business change that needs them; the link
     executes them at most once and moves them queued -> sent -> done | failed.
@@ -280,7 +284,7 @@ class LockerCommand(Base):
     locker_id: Mapped[int] = mapped_column(ForeignKey("lockers.id"))
     board_id: Mapped[int | None] = mapped_column(ForeignKey("boards.id"))
     compartment_id: Mapped[int | None] = mapped_column(ForeignKey("compartments.id"))
-    kind: Mapped[str] = mapped_column(String(16))  # open / install_code / clear_code
+    kind: Mapped[str] = mapped_column(String(16))  # one of COMMAND_KINDS
     payload: Mapped[dict | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(8), default="queued")
     purpose: Mapped[str | None] = mapped_column(String(10))
@@ -290,7 +294,7 @@ class LockerCommand(Base):
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     __table_args__ = (
-        CheckConstraint(_in("kind", ("open", "install_code", "clear_code")), name="kind"),
+        CheckConstraint(_in("kind", COMMAND_KINDS), name="kind"),
         CheckConstraint(_in("state", COMMAND_STATES), name="state"),
         Index("ix_locker_commands_locker_state", "locker_id", "state"),
     )

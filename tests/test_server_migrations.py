@@ -80,3 +80,41 @@ def test_cli_db_upgrade_and_downgrade(tmp_path):
     assert r.exit_code == 0 and "database at %s" % below in r.output
     r = runner.invoke(main, ["db", "current", "--url", url])
     assert r.output.strip() == below
+
+
+def test_0004_lets_the_queue_hold_config_commands_and_downgrade_keeps_them(empty_url):
+    import sqlalchemy as sa
+
+    from server.db import Database
+    from server.services import provisioning
+
+    def insert(kind):
+        engine = make_engine(empty_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO locker_commands (locker_id, kind, state, requested_by, "
+                                     "created_at, updated_at) VALUES (:l, :k, 'queued', 't', "
+                                     "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"k": kind, "l": locker_id})
+        finally:
+            engine.dispose()
+
+    migrate.upgrade(empty_url, "0003")
+    db = Database(empty_url)
+    try:
+        with db.transaction() as s:
+            town = provisioning.township(s, "T", "C")
+            st = provisioning.station(s, town, "S", "A", storage_hours=72, free_hours=72,
+                                      recipient_fee_cents_per_day=0)
+            locker_id = provisioning.locker(s, st, "L", "pending://", [(1, [("S", False, "high")])]).id
+    finally:
+        db.dispose()
+    insert("open")
+    with pytest.raises(sa.exc.IntegrityError):
+        insert("config")  # the old CHECK constraint
+    migrate.upgrade(empty_url, "0004")
+    insert("config")
+    with pytest.raises(sa.exc.IntegrityError):
+        insert("reboot")  # still a closed list
+    with pytest.raises(RuntimeError, match="config command"):
+        migrate.downgrade(empty_url, "0003")  # it would have to delete them: refused
+    assert migrate.current_revision(empty_url) == "0004"

@@ -37,10 +37,11 @@ ID_MAX = 2 ** 31 - 1  # PostgreSQL INTEGER; larger numbers never name a row and 
 
 
 class Field:
-    TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float)}
+    TYPES = {"string": str, "integer": int, "boolean": bool, "number": (int, float), "object": dict}
 
     def __init__(self, kind, required=True, choices=None, pattern=None, max_len=None, minimum=None,
-                 maximum=None, default=None, description=None):
+                 maximum=None, default=None, description=None, schema_extra=None):
+        self.schema_extra = schema_extra or {}
         self.kind = kind
         self.required = required
         self.choices = choices
@@ -84,6 +85,7 @@ class Field:
             out["maximum"] = self.maximum
         if self.description:
             out["description"] = self.description
+        out.update(self.schema_extra)
         return out
 
 
@@ -145,4 +147,8 @@ BODIES = {
     "temperature": {"compartment_id": Field("integer", minimum=1),
                     "celsius": Field("number", minimum=-60, maximum=90)},
     "compartment_state": {"state": Field("string", choices=["free", "disabled", "faulty"])},
+    "board_config": {"items": Field("object", description="setting -> value, as the board takes them: "
+                                    "left_open_s, door_window_ms (1..86400000), disabled (e.g. \"2,5\")",
+                                    schema_extra={"minProperties": 1, "maxProperties": 8,
+                                                  "additionalProperties": {"type": ["string", "integer"]}})},
 }

@@ -76,3 +76,12 @@ def temperature(locker_id):
 def compartment_state(compartment_id):
     b = parse_body(BODIES["compartment_state"])
     return jsonify(fleet.set_compartment_state(db(), g.principal, compartment_id, b["state"]))
+
+
+@bp.post("/lockers/<int:locker_id>/boards/<int:board_id>/config")
+@auth("maintainer")
+def board_config(locker_id, board_id):
+    """Change a board's settings: queued for the link (CONFIG_SET); waits a bounded time for it."""
+    b = parse_body(BODIES["board_config"])
+    cmd = doors.queue_config(db(), locker_id, board_id, b["items"], g.principal.actor)
+    return jsonify({"command": cmd}), 202

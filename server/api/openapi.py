@@ -5,7 +5,7 @@ tests check that every route is documented, every documented path exists, and th
 validate against the schemas here.
 """
 from server.api.common import BODIES, body_schema
-from server.models import COMMAND_STATES, COMPARTMENT_STATES, HEIGHT_BANDS, PARCEL_STATES, SIZES
+from server.models import COMMAND_KINDS, COMMAND_STATES, COMPARTMENT_STATES, HEIGHT_BANDS, PARCEL_STATES, SIZES
 
 
 def _ref(name):
@@ -47,13 +47,14 @@ SCHEMAS = {
     "Parcel": _obj(PARCEL_PROPS),
     "Command": _obj({"id": {"type": "integer"}, "locker_id": {"type": "integer"},
                      "compartment_id": _nullable("integer"),
-                     "kind": {"enum": ["open", "install_code", "clear_code"]}, "state": {"enum": list(COMMAND_STATES)},
+                     "kind": {"enum": list(COMMAND_KINDS)}, "state": {"enum": list(COMMAND_STATES)},
                      "purpose": _nullable("string"), "parcel_id": _nullable("integer"), "result": _nullable("string"),
                      "payload": _nullable("object"), "requested_by": {"type": "string"}, "created_at": TS}),
     "DepositResult": _obj({"parcel": _ref("Parcel"), "compartment": {"oneOf": [_ref("Compartment"), {"type": "null"}]},
                            "command": {"oneOf": [_ref("Command"), {"type": "null"}]},
                            "replayed": {"type": "boolean"}}),
     "ParcelResult": _obj({"parcel": _ref("Parcel")}),
+    "BoardCommand": _obj({"command": _ref("Command")}),
     "ParcelCommand": _obj({"parcel": _ref("Parcel"), "command": {"oneOf": [_ref("Command"), {"type": "null"}]}}),
     "ParcelExpiry": _obj({"parcel": _ref("Parcel"), "expires_at": TS}),
     "ParcelDetail": _obj(dict(PARCEL_PROPS, events={"type": "array", "items": _obj({
@@ -259,6 +260,11 @@ def _paths():
         "/lockers/{locker_id}/temperatures": {"post": _op(
             "A temperature reading of a compartment", "TemperatureOutcome", roles=["locker"], body="temperature",
             params=[_path_param("locker_id")])},
+        "/lockers/{locker_id}/boards/{board_id}/config": {"post": _op(
+            "Change a board's settings (CONFIG_SET through the durable command queue); answers when the board "
+            "has applied them or after a bounded wait (then poll the command)", "BoardCommand",
+            roles=["maintainer"], body="board_config", ok_status="202",
+            params=[_path_param("locker_id"), _path_param("board_id")], errors=("400", "401", "403", "404"))},
         "/compartments/{compartment_id}/state": {"post": _op(
             "Take a compartment out of service or back", "Compartment", roles=["maintainer"],
             body="compartment_state", params=[_path_param("compartment_id")],

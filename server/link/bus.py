@@ -355,6 +355,8 @@ class BusMaster(threading.Thread):
     def _execute(self, b, cmd):
         if cmd["kind"] == "open":
             self._open(b, cmd)
+        elif cmd["kind"] == "config":
+            self._config(b, cmd)
         else:
             self._code(b, cmd)
 
@@ -405,6 +407,29 @@ class BusMaster(threading.Thread):
             b.inflight[cmd["id"]] = cmd  # idempotent: simply done again once the board answers
             if r.kind != NAK:
                 self._failed(b, "code: %s" % r.kind)
+
+    def _config(self, b, cmd):
+        """CONFIG_SET, authenticated like every write; the session retries the very same frame (same
+        seq and counter), so a board that already applied it answers from its replay cache. A board
+        that refuses (bad key or value) changed nothing: the command fails with the NAK."""
+        items = (cmd["payload"] or {}).get("items") or []
+        try:
+            r = self.call(b.address, m.CONFIG_SET, {"items": items})
+        except LocalProtocolError as exc:
+            link_commands.finish(self.db, cmd["id"], "failed", "link_error:%s" % exc)
+            return
+        if r.ok:
+            link_commands.finish(self.db, cmd["id"], "done", "applied:%d" % r.fields["applied"])
+            b.inflight.pop(cmd["id"], None)
+        elif r.kind == NAK and r.nak_code not in (NAK_REPLAY, NAK_BUSY):
+            link_commands.finish(self.db, cmd["id"], "failed", "nak:%s" % nak_name(r.nak_code).lower())
+            b.inflight.pop(cmd["id"], None)
+        else:
+            # unknown outcome: setting the same values again is harmless, so it is done once the board
+            # answers (its CONFIG_CHANGED events tell what was applied meanwhile)
+            b.inflight[cmd["id"]] = cmd
+            if r.kind != NAK:
+                self._failed(b, "config: %s" % r.kind)
 
     def _resolve_inflight(self, b):
         """Every event of the board is stored and applied now, so an OPEN that ran has resolved its

@@ -143,6 +143,10 @@ def mark_command(db, command_id, state, result=None):
             cmd.result = result
         if state == "failed" and cmd.kind == "open":
             lifecycle.on_open_failed(s, cmd, result)
+        if cmd.kind == "config" and state in ("done", "failed"):
+            audit.record(s, "link", "config_" + state, station_id=_locker_station(s, cmd.locker_id),
+                         locker_id=cmd.locker_id, detail={"board_id": cmd.board_id, "command_id": cmd.id,
+                                                          "result": cmd.result})
         return command_json(cmd)
     return db.run(fn)
 
@@ -151,3 +155,66 @@ def command_json(cmd):
     return {"id": cmd.id, "locker_id": cmd.locker_id, "compartment_id": cmd.compartment_id, "kind": cmd.kind,
             "state": cmd.state, "purpose": cmd.purpose, "parcel_id": cmd.parcel_id, "result": cmd.result,
             "payload": cmd.payload, "requested_by": cmd.requested_by, "created_at": clock.iso(cmd.created_at)}
+
+
+# ---- board settings (CONFIG_SET) through the same queue ------------------------------------------
+
+CONFIG_KEYS = ("left_open_s", "door_window_ms", "disabled")  # what a board accepts in CONFIG_SET
+CONFIG_MAX_ITEMS = 8  # one CONFIG_SET frame
+
+
+def _check_config(items, compartments):
+    """items {key: value string} -> [{"key", "value"}] as the board takes them; bad input raises.
+
+    Checked the way the board checks it, so a request the board would refuse is refused here and
+    queues nothing."""
+    if not isinstance(items, dict) or not items:
+        raise BadRequest("items must be a non-empty object of setting -> value", code="bad_config", field="items")
+    if len(items) > CONFIG_MAX_ITEMS:
+        raise BadRequest("at most %d settings per request" % CONFIG_MAX_ITEMS, code="bad_config", field="items")
+    out = []
+    for key in sorted(items):
+        value = items[key]
+        if key not in CONFIG_KEYS:
+            raise BadRequest("unknown or read-only setting %r (settable: %s)" % (key, ", ".join(CONFIG_KEYS)),
+                             code="bad_config", field="items")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or len(value) > 32:
+            raise BadRequest("setting %s must be a string of at most 32 characters" % key, code="bad_config",
+                             field="items")
+        try:
+            if key == "disabled":
+                nums = [int(x) for x in value.split(",") if x.strip()]
+                if any(not 1 <= c <= compartments for c in nums):
+                    raise ValueError
+            elif not 1 <= int(value) <= 86400000:
+                raise ValueError
+        except ValueError:
+            raise BadRequest("bad value %r for %s" % (value, key), code="bad_config", field="items") from None
+        out.append({"key": key, "value": value})
+    return out
+
+
+def queue_config(db, locker_id, board_id, items, actor):
+    """Queue a CONFIG_SET for one board of a locker (durable, executed at most once by the link);
+    audited. Returns the command."""
+    def fn(s):
+        board = s.get(Board, board_id)
+        if board is None or board.locker_id != locker_id:
+            raise NotFound("no board %s in locker %s" % (board_id, locker_id))
+        count = len(s.scalars(select(Compartment.id).where(Compartment.board_id == board_id)).all())
+        checked = _check_config(items, count)
+        cmd = LockerCommand(locker_id=locker_id, board_id=board_id, kind="config", requested_by=actor,
+                            payload={"board": board.address, "items": checked})
+        s.add(cmd)
+        s.flush()
+        audit.record(s, actor, "config_requested", station_id=_locker_station(s, locker_id), locker_id=locker_id,
+                     detail={"board_id": board_id, "items": checked, "command_id": cmd.id})
+        return command_json(cmd)
+    return db.run(fn)
+
+
+def _locker_station(session, locker_id):
+    from server.models import Locker
+    return session.get(Locker, locker_id).station_id
