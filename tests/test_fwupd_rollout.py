@@ -247,3 +247,57 @@ def test_fwupd_rollout_run_cli_pauses_and_says_why(db, world, tmp_path):
     assert "auto-paused" in r.output and "%d.key" % ids[0] in r.output
     p = rollout.progress(db, world.maintainer, rid)
     assert [b["state"] for b in p["boards"]] == ["failed", "pending"]
+
+
+def test_fwupd_rollout_run_cli_uses_the_links_sealed_keys(db, world, tmp_path, monkeypatch):
+    """Without --board-keys the rollout takes each board's key from the link's key store (sealed in
+    link_boards) and its auth counter from there too: a simulated board is updated, a board the link
+    holds no key for fails with a clear reason."""
+    from click.testing import CliRunner
+
+    from hardware_sim.fw_sim_board import SimBoard, provision_dir
+    from server.cli import main as cunbox
+    from server.firmware import build as builder
+    from server.link.keys import Sealer
+    from server.link.models import LinkBoard
+    from server.models import Station
+    from server.services import link_state
+
+    small = ("firmware/__init__.mpy", "firmware/boot_select.mpy", "firmware/fwupdate.mpy", "protocol/__init__.mpy")
+    files = [(p, d) for p, d in builder.compile_tree(builder.pathlib.Path(__file__).resolve().parents[1])
+             if p in small]
+
+    def img(version):
+        return builder.pack(files, builder.make_manifest(files, version, FAMILY, 1, mpy=6), FLEET)
+
+    secret = "rollout-test-server-secret-0123456789"
+    monkeypatch.setenv("CUNBOX_SECRET", secret)
+    key = b"\x5a" * 32
+    root = tmp_path / "board"
+    root.mkdir()
+    provision_dir(str(root), img("1.0.0"), [FLEET])
+    sim = SimBoard(str(root), 1, key.hex(), [FLEET.hex()], FAMILY)
+    try:
+        with db.transaction() as s:
+            st = s.get(Station, world.station_id)
+            lk = provisioning.locker(s, st, "sim", sim.url, [(1, [("S", False, "low")] * 4)])
+            lk.boards[0].firmware_version = "1.0.0"
+            keyed = lk.boards[0].id
+            lk2 = provisioning.locker(s, st, "unkeyed", "socket://127.0.0.1:9", [(1, [("S", False, "low")])])
+            lk2.boards[0].firmware_version = "1.0.0"
+            unkeyed = lk2.boards[0].id
+        link_state.provision_key(db, keyed, key, Sealer(secret.encode()))
+        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET])["id"]
+        rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=[keyed, unkeyed], canaries=[keyed],
+                                     failure_threshold=1.0)["id"]
+        r = CliRunner().invoke(cunbox, ["firmware", "rollout-run", str(rid), "--database-url", db.url,
+                                        "--baud", "115200"])
+        rows = {b["board_id"]: b for b in rollout.progress(db, world.maintainer, rid)["boards"]}
+        assert rows[keyed]["state"] == "done" and rows[keyed]["version"] == "1.1.0", (rows, r.output)
+        assert [v for _s, v in sim.boots] == ["1.0.0", "1.1.0"]
+        assert rows[unkeyed]["state"] == "failed", rows
+        assert "no key in the link's key store" in rows[unkeyed]["last_error"]
+        with db.reading() as s:
+            assert s.get(LinkBoard, keyed).counter > 0  # counters reserved where the link keeps them
+    finally:
+        sim.close()

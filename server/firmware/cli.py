@@ -218,16 +218,16 @@ def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downg
 
 @firmware.command("rollout-run")
 @click.argument("rollout_id", type=int)
-@click.option("--board-keys", "keys_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory holding each board's link key as <board_id>.key.")
+@click.option("--board-keys", "keys_dir", default=None, type=click.Path(file_okay=False),
+              help="Directory holding each board's link key as <board_id>.key. Default: the keys the locker "
+                   "link holds, sealed in the database (server secret: $CUNBOX_SECRET or "
+                   "$CUNBOX_INSTANCE_DIR/link-secret).")
 @click.option("--baud", type=int, default=9600, show_default=True)
 @click.option("--database-url", default=None, help="Default: $CUNBOX_DATABASE_URL.")
 @click.option("--max-boards", type=int, default=None, help="Stop after this many boards.")
 def rollout_run(rollout_id, keys_dir, baud, database_url, max_boards):
     """Work through a rollout: update its boards one at a time over their lockers' links (canaries
     first, never a board with a door mid-operation) until it completes or pauses itself."""
-    import os
-
     from server import config as server_config
     from server.db import Database
     from server.firmware import flasher, rollout
@@ -236,15 +236,13 @@ def rollout_run(rollout_id, keys_dir, baud, database_url, max_boards):
     url = database_url or server_config.load()["DATABASE_URL"]
     db = Database(url)
 
+    key_of = _file_keys(keys_dir) if keys_dir else _link_keys(db)
+
     def update_board(target, image):
-        path = os.path.join(keys_dir, "%d.key" % target["board_id"])
-        try:
-            key = keyfiles.read_key_file(path)
-        except keyfiles.KeyFileError as exc:
-            raise flasher.FlashError(str(exc)) from None
+        key, store = key_of(target["board_id"])
         click.echo("board %d (locker %d, address %d%s): updating" % (
             target["board_id"], target["locker_id"], target["address"], ", canary" if target["canary"] else ""))
-        link = Link(target["serial_url"], target["address"], key, baud=baud)
+        link = Link(target["serial_url"], target["address"], key, baud=baud, store=store)
         try:
             return flasher.Flasher(link, image, log=lambda msg: click.echo("  " + msg)).run()
         finally:
@@ -262,3 +260,21 @@ def rollout_run(rollout_id, keys_dir, baud, database_url, max_boards):
     if p["state"] == "paused":
         click.echo(p["pause_reason"], err=True)
         sys.exit(1)
+
+
+def _file_keys(keys_dir):
+    """board id -> (key, None) from <keys_dir>/<board_id>.key (boards the link does not hold)."""
+    from server.firmware import flasher
+
+    def key_of(board_id):
+        try:
+            return keyfiles.read_key_file(os.path.join(keys_dir, "%d.key" % board_id)), None
+        except keyfiles.KeyFileError as exc:
+            raise flasher.FlashError(str(exc)) from None
+    return key_of
+
+
+def _link_keys(db):
+    from server.firmware import rollout
+    from server.link.keys import Sealer, load_secret
+    return rollout.link_keys(db, Sealer(load_secret()))

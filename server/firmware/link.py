@@ -30,13 +30,15 @@ class NakReply(Exception):
 
 
 class Link:
-    def __init__(self, url, address, key, baud=9600, counter=0, read_timeout=0.005):
+    def __init__(self, url, address, key, baud=9600, counter=0, read_timeout=0.005, store=None):
+        """store: a protocol counter store (e.g. the link's link_state.DbCounterStore); with it the
+        counter continues above every one the locker link may have used towards this board."""
         self.url = url
         self.address = address
         self.baud = baud
         self.read_timeout = read_timeout
         self.session = HostSession(baud=baud)
-        self.session.add_board(address, key, counter=counter)
+        self.session.add_board(address, key, counter=None if store is not None else counter, store=store)
         self.port = None
         self.reconnects = 0
 

@@ -294,3 +294,24 @@ class _Maintainer:
 
 
 _SYSTEM_MAINTAINER = _Maintainer()
+
+
+def link_keys(db, sealer):
+    """board id -> (key, counter store) from the locker link's sealed key store (link_boards), for
+    run_rollout's update_board. The auth counter comes from, and is reserved in, link_boards too, so
+    the flasher continues above every counter the link used and the link resyncs past the flasher's
+    (NAK REPLAY): no counter is ever used twice towards a board."""
+    from server.firmware import flasher
+    from server.link.keys import SealError
+    from server.services import link_state
+
+    def key_of(board_id):
+        try:
+            key = link_state.board_key(db, board_id, sealer)
+        except SealError as exc:
+            raise flasher.FlashError("board %d: %s" % (board_id, exc)) from None
+        if key is None:
+            raise flasher.FlashError("board %d has no key in the link's key store (provision it first, or "
+                                     "give --board-keys)" % board_id)
+        return key, link_state.DbCounterStore(db, board_id)
+    return key_of

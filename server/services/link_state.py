@@ -31,6 +31,14 @@ def provision_key(db, board_id, key, sealer, actor="maintainer"):
     db.run(fn)
 
 
+def board_key(db, board_id, sealer):
+    """A board's clear key from the link's key store (for the firmware flasher), or None if the
+    board was never provisioned. Raises keys.SealError if it was sealed under another secret."""
+    with db.reading() as s:
+        row = s.get(LinkBoard, board_id)
+        return sealer.open(row.key_sealed) if row is not None and row.key_sealed else None
+
+
 def _new(s, board_id):
     row = LinkBoard(board_id=board_id, counter=0, event_cursor=0, seq_offset=0, online=False, boots=0)
     s.add(row)
