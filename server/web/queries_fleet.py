@@ -1,8 +1,8 @@
 """Read-only queries for the maintainer pages: the whole fleet (maintainers are not station-scoped).
 
-Board health beyond firmware version and last contact (link quality, reset causes, faults) and the
-firmware releases / rollouts come from the locker link and the firmware-rollout work; each is shown
-when its table exists in this database and reported as "not reported yet" otherwise.
+Board health beyond firmware version and last contact (online, link quality, reset causes) comes from
+the locker link's tables (link_boards, link_attempts, link_events); a board the link has not talked
+to yet shows "not reported yet".
 """
 import datetime
 
@@ -40,9 +40,12 @@ def boards(session, station_id=None, now=None):
         if st is None:
             st = by_station[station.id] = {"id": station.id, "name": station.name, "boards": []}
             stations.append(st)
-        seen = board.last_seen_at
-        status = "unknown" if seen is None else ("offline" if now - seen > OFFLINE_AFTER else "online")
         h = health.get(board.id, {})
+        seen = max([t for t in (board.last_seen_at, h.get("last_seen")) if t is not None], default=None)
+        if "online" in h and h["last_seen"] is not None:
+            status = "online" if h["online"] else "offline"  # the link polls the board: its verdict
+        else:
+            status = "unknown" if seen is None else ("offline" if now - seen > OFFLINE_AFTER else "online")
         st["boards"].append({"id": board.id, "locker": locker.name, "address": board.address,
                              "serial": board.serial_number, "firmware": board.firmware_version,
                              "last_seen": seen, "status": status, "link_quality": h.get("link_quality"),
@@ -51,16 +54,35 @@ def boards(session, station_id=None, now=None):
     return stations
 
 
+RESET_NAMES = {0: "unknown", 1: "power_on", 2: "hard", 3: "watchdog", 4: "deep_sleep", 5: "soft", 6: "brownout",
+               7: "fw_update"}  # protocol.messages RESET_*; shown as t('reset.<name>')
+RECENT_ATTEMPTS = 100  # link quality is judged on a board's last this-many commands
+RECENT_RESETS = 5
+
+
 def board_health(session, board_ids):
-    """Link quality and reset causes per board, from the link's health table when it exists."""
-    from server import models
-    model = getattr(models, "BoardHealth", None)
-    if model is None or not board_ids or not _has_table(session, model.__tablename__):
+    """Per board, from the locker link's tables: online (the link's own verdict), last seen, link
+    quality (share of the board's recent commands that went through on the first try, i.e. without
+    a retry after a lost frame) and the reset causes of its recent boots (BOOT events)."""
+    from protocol import messages as m
+    from server.link.models import LinkAttempt, LinkBoard, LinkEvent
+    from server.models import LockerCommand
+    if not board_ids or not _has_table(session, LinkBoard.__tablename__):
         return {}
     out = {}
-    for row in session.scalars(select(model).where(model.board_id.in_(board_ids))):
-        out[row.board_id] = {"link_quality": getattr(row, "link_quality", None),
-                             "reset_causes": getattr(row, "reset_causes", None)}
+    for row in session.scalars(select(LinkBoard).where(LinkBoard.board_id.in_(board_ids))):
+        out[row.board_id] = {"online": row.online, "last_seen": row.last_seen_at, "link_quality": None,
+                             "reset_causes": []}
+    for bid in out:
+        tries = session.scalars(select(LinkAttempt.tries)
+                                .join(LockerCommand, LockerCommand.id == LinkAttempt.command_id)
+                                .where(LockerCommand.board_id == bid)
+                                .order_by(LinkAttempt.command_id.desc()).limit(RECENT_ATTEMPTS)).all()
+        if tries:
+            out[bid]["link_quality"] = len(tries) / float(sum(max(1, t) for t in tries))
+        boots = session.scalars(select(LinkEvent.data).where(LinkEvent.board_id == bid, LinkEvent.kind == m.EV_BOOT)
+                                .order_by(LinkEvent.seq.desc()).limit(RECENT_RESETS)).all()
+        out[bid]["reset_causes"] = [RESET_NAMES.get(d[0], "unknown") if d else "unknown" for d in boots]
     return out
 
 
