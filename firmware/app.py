@@ -56,6 +56,8 @@ class App:
         self._mismatch = [None] * n
         self._opened_at = [None] * n
         self._left_reported = bytearray(n)
+        # doors seen closed whose DOOR_CLOSED waits for the occupancy reading to settle
+        self._closing = []
         self.ops = {}  # compartment -> [phase, since, source, reason, callback, code hash or None, reference]
         self._changed = []
         self._last_check = now
@@ -183,6 +185,7 @@ class App:
     # -- doors ---------------------------------------------------------------------------------
     def _door_changed(self, comp, now):
         if self.doors.active(comp):
+            self._flush_closing(comp)  # closed and opened again before the inside settled: keep the order
             self._opened_at[comp] = now
             self._left_reported[comp] = 0
             op = self.ops.get(comp)
@@ -198,7 +201,31 @@ class App:
                 self.emit(ev.FORCED_DOOR, comp)
         else:
             self._opened_at[comp] = None
-            self.emit(ev.DOOR_CLOSED, comp)  # what is inside: STATUS (ST_OCCUPIED)
+            occ = self.occupancy
+            if occ is not None and occ.wired(comp) and occ.settling(comp):
+                self._closing.append(comp)
+            else:
+                self.emit(ev.DOOR_CLOSED, comp)
+
+    # The host learns what a door closed on from the STATUS it reads once it sees DOOR_CLOSED
+    # (ST_OCCUPIED). A parcel put in (or taken out) just before the door shut is still waiting out
+    # the occupancy sensor's debounce when the door switch has settled, so DOOR_CLOSED is journaled
+    # only once the occupancy reading has settled too: otherwise a quick courier's deposit reads as
+    # "closed empty" and no later event ever corrects it. The wait is bounded by the occupancy
+    # debounce: a reading either holds that long and counts, or goes back and stops settling.
+    def _emit_settled_closings(self):
+        occ = self.occupancy
+        k = 0
+        while k < len(self._closing):
+            if not occ.settling(self._closing[k]):
+                self.emit(ev.DOOR_CLOSED, self._closing.pop(k))
+            else:
+                k += 1
+
+    def _flush_closing(self, comp):
+        if comp in self._closing:
+            self._closing.remove(comp)
+            self.emit(ev.DOOR_CLOSED, comp)
 
     def _set_fault(self, comp, on):
         if self.door_fault[comp] != (1 if on else 0):
@@ -323,13 +350,15 @@ class App:
         ch = self._changed
         self.locks.poll_inputs(now, ch)
         del ch[:]  # feedback changes are read through locks.feedback()
+        if self.occupancy is not None:  # first: a door that closes now is judged on this reading
+            self.occupancy.poll(now, ch)
+            del ch[:]
         self.doors.poll(now, ch)
         for comp in ch:
             self._door_changed(comp, now)
         del ch[:]
-        if self.occupancy is not None:
-            self.occupancy.poll(now, ch)
-            del ch[:]
+        if self._closing:
+            self._emit_settled_closings()
         self._watch_ops(now)
         self._read_keypad(now)
         self._read_scanner(now)

@@ -275,3 +275,24 @@ def test_reboot_command_replies_then_restarts(sim):
     assert host.call(1, m.HELLO).fields["reset_cause"] == m.RESET_HARD
     r = host.call(1, m.TIME_GET)
     assert r.ok and r.fields["uptime_s"] <= 1
+
+
+@pytest.mark.parametrize("transport", ["pty", "tcp"])
+def test_door_shut_right_after_the_put_reads_occupied_once_door_closed_is_seen(transport):
+    # `make run`'s courier at the console: `put` then `close` a few ms apart, right after the OPEN.
+    # The link reads STATUS as soon as EVENTS shows DOOR_CLOSED to learn what the door closed on;
+    # that STATUS must already see the parcel (before the fix it was still in its 200 ms debounce,
+    # so the deposit was recorded as "closed empty" and never confirmed).
+    locker, host = start(transport=transport, compartments=4)
+    try:
+        assert open_(host, 1, 2, reason=m.REASON_DEPOSIT)["result"] == m.OPEN_OPENED
+        cursor = max(e["seq"] for e in host.events(1))
+        locker.put_parcel(1, 2)
+        locker.close_door(1, 2)
+        closed = wait_for(lambda: [e for e in host.events(1, cursor) if e["kind"] == m.EV_DOOR_CLOSED],
+                          what="DOOR_CLOSED")
+        st = host.call(1, m.STATUS).fields["compartments"][1]
+        assert closed[0]["compartment"] == 2
+        assert st & m.ST_OCCUPIED and not st & m.ST_DOOR_OPEN, st
+    finally:
+        stop(locker, host)

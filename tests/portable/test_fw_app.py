@@ -14,7 +14,7 @@ from protocol import messages as m
 
 
 class Rig:
-    def __init__(self, n=4, feedback=True, d=None, clock=None, cfg=None):
+    def __init__(self, n=4, feedback=True, d=None, clock=None, cfg=None, occupancy=False):
         self.d = d or tmpdir()
         self.clock = clock or Clock()
         self.lock_pins = [Pin() for _ in range(n)]
@@ -27,8 +27,11 @@ class Rig:
         self.said = []
         c = {"locker_id": "LK-1", "left_open_s": 5}
         c.update(cfg or {})
+        self.occ_pins = [Pin(0) for _ in range(n)]  # 1 = something inside
+        # 200 ms, as firmware/board.py builds the occupancy inputs
+        occ = DebouncedInputs(self.occ_pins, 1, 200, self.clock.ms()) if occupancy else None
         self.app = App(c, self.clock, Flash(self.d), self.locks,
-                       DebouncedInputs(self.door_pins, 1, 30, self.clock.ms()),
+                       DebouncedInputs(self.door_pins, 1, 30, self.clock.ms()), occupancy=occ,
                        keypad=self.keypad, scanner=self.scanner, ui=self.said.append)
         self.results = []
 
@@ -154,6 +157,94 @@ def test_forced_and_left_open_raise_events():
     r.run(100)
     assert r.kinds()[-1] == ev.DOOR_CLOSED
 
+
+
+def _state_when_closed_is_journaled(r, comp, ms):
+    """Step 5 ms at a time; the compartment's STATUS byte at the first step DOOR_CLOSED is in the
+    journal (what a host reading STATUS right after that event sees), and the ms it took."""
+    before = r.kinds().count(ev.DOOR_CLOSED)
+    for t in range(5, ms + 5, 5):
+        r.run(5, step=5)
+        if r.kinds().count(ev.DOOR_CLOSED) > before:
+            return r.app.compartment_state(comp), t
+    return None, ms
+
+
+def _open_door(r, comp):
+    r.open(comp)
+    r.run(200, door_follows=comp)
+    assert r.results == [(comp, ev.OPENED, 0)]
+
+
+def _shut(r, comp):
+    r.door_pins[comp].v = 0
+    r.fb_pins[comp].v = 0
+
+
+def test_door_closed_right_after_a_parcel_went_in_reports_it_inside():
+    # A courier drops the parcel in and shuts the door at once (10 ms later; `put` then `close` at
+    # the simulator console). The host reads STATUS as soon as it sees DOOR_CLOSED, to learn what
+    # the door closed on: the board must not journal DOOR_CLOSED while its occupancy reading still
+    # waits out its 200 ms debounce, or the host records "closed empty" and the deposit is never
+    # confirmed (no later event says otherwise).
+    r = Rig(occupancy=True)
+    _open_door(r, 1)
+    r.occ_pins[1].v = 1
+    r.run(10, step=5)
+    _shut(r, 1)
+    st, took = _state_when_closed_is_journaled(r, 1, 1000)
+    assert st is not None, "DOOR_CLOSED never journaled"
+    assert st & m.ST_OCCUPIED and not st & m.ST_DOOR_OPEN, (st, took)
+    assert took <= 250  # held only until the occupancy reading settled (200 ms after the put)
+    assert r.kinds().count(ev.DOOR_CLOSED) == 1
+
+
+def test_door_closed_right_after_the_parcel_came_out_reports_it_empty():
+    r = Rig(occupancy=True)
+    r.occ_pins[2].v = 1
+    r.run(300)
+    assert r.app.compartment_state(2) & m.ST_OCCUPIED
+    _open_door(r, 2)
+    r.occ_pins[2].v = 0  # the villager takes the parcel and shuts the door at once
+    r.run(10, step=5)
+    _shut(r, 2)
+    st, _took = _state_when_closed_is_journaled(r, 2, 1000)
+    assert st is not None and not st & m.ST_OCCUPIED, st
+
+
+def test_door_closed_with_nothing_moving_inside_is_journaled_at_once():
+    r = Rig(occupancy=True)
+    _open_door(r, 0)
+    r.run(500)  # long enough that nothing is settling any more
+    _shut(r, 0)
+    st, took = _state_when_closed_is_journaled(r, 0, 1000)
+    assert st is not None and not st & m.ST_OCCUPIED
+    assert took <= 50  # the door switch's own 30 ms debounce, no more
+
+
+def test_door_reopened_while_closed_waits_for_occupancy_keeps_the_order():
+    r = Rig(occupancy=True)
+    _open_door(r, 3)
+    r.occ_pins[3].v = 1
+    _shut(r, 3)
+    r.run(60, step=5)  # door settled closed, occupancy not yet
+    r.door_pins[3].v = 1  # pulled open again at once
+    r.fb_pins[3].v = 1
+    r.run(60, step=5)
+    doors = [k for k in r.kinds() if k in (ev.DOOR_OPENED, ev.DOOR_CLOSED, ev.FORCED_DOOR)]
+    assert doors == [ev.DOOR_OPENED, ev.DOOR_CLOSED, ev.DOOR_OPENED, ev.FORCED_DOOR], doors
+
+
+def test_flickering_occupancy_sensor_does_not_hold_door_closed_back():
+    r = Rig(occupancy=True)
+    _open_door(r, 0)
+    before = r.kinds().count(ev.DOOR_CLOSED)
+    r.occ_pins[0].v = 1
+    _shut(r, 0)
+    for i in range(60):  # a broken sensor: "something inside" for 145 ms, a 5 ms dip, again ...
+        r.occ_pins[0].v = 0 if i % 30 == 29 else 1
+        r.run(5, step=5)
+    assert r.kinds().count(ev.DOOR_CLOSED) == before + 1
 
 def _install(r, comp, code, expiry=0, kind=1):
     salt = b"s%07d" % comp
