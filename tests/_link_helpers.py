@@ -1,28 +1,18 @@
 """Shared helpers for the locker link tests (test_link_*.py): a whole Stack, HTTP calls, waiting."""
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 
 from sqlalchemy import func, select
 
+from server.link.demo import call as demo_call
 from server.link.demo import human_close
 from server.link.models import LinkEvent
 from server.models import AccessCode, Compartment, LockerCommand, Notification, Parcel
 
 
 def call(method, url, token=None, body=None, timeout=30):
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = "Bearer " + token
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
+    """One JSON request, as `cunbox demo` makes them (a shorter timeout suits tests)."""
+    return demo_call(method, url, token=token, body=body, timeout=timeout)
 
 
 def wait_for(fn, timeout=15.0, step=0.02, what="condition"):
