@@ -4,6 +4,7 @@ nothing; a new key is a new attempt; a bad key or a reused key is refused and ch
 import datetime
 import uuid
 
+import pytest
 from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
 from _server_helpers import bearer, build_world, last_code, snapshot
 from sqlalchemy import func, select
@@ -160,3 +161,43 @@ def test_housekeeping_forgets_keys_after_a_day(db, client):
     out = housekeeping.run_once(db, now=now + datetime.timedelta(hours=25))
     assert out["idempotency_keys_expired"] == 2
     assert _count(db, IdempotencyKey) == 0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request):
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+
+
+def test_copies_sent_at_the_same_time_get_one_answer_and_open_once(any_db):
+    """A resend can overtake a slow first copy: copies racing with one key all get the first answer,
+    the door is asked to open once and no attempt is charged (on PostgreSQL the unique key makes the
+    late copies wait for the first and then replay its answer)."""
+    import threading
+
+    from server.services import deposits, doors, pickups
+    from server.services.principals import Principal
+    db = any_db
+    w = build_world(db, layout=[(1, [("S", False, "middle")] * 4)])
+    r = deposits.start_deposit(db, w.courier, w.locker_id, "RC000001", w.consenting_phone, "S")
+    doors.door_event(db, r["compartment"]["id"], "closed", occupied=True)
+    pid = r["parcel"]["id"]
+    code, _ = last_code(db, pid)
+    locker, key = Principal("locker", locker_id=w.locker_id), _key()
+    answers, errors, start = [], [], threading.Barrier(6)
+
+    def copy():
+        start.wait()
+        try:
+            answers.append(pickups.verify_at_locker(db, locker, w.locker_id, code, "kiosk", idempotency_key=key))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=copy) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(answers) == 6
+    assert all(a == answers[0] for a in answers) and answers[0]["action"] == "pickup"
+    assert _count(db, LockerCommand, LockerCommand.parcel_id == pid, LockerCommand.purpose == "pickup") == 1
+    assert _count(db, CodeAttempt) == 0
