@@ -201,3 +201,19 @@ def test_copies_sent_at_the_same_time_get_one_answer_and_open_once(any_db):
     assert all(a == answers[0] for a in answers) and answers[0]["action"] == "pickup"
     assert _count(db, LockerCommand, LockerCommand.parcel_id == pid, LockerCommand.purpose == "pickup") == 1
     assert _count(db, CodeAttempt) == 0
+
+
+def test_the_document_declares_the_header_the_server_enforces(db, client):
+    import re
+
+    w = build_world(db)
+    _pid, _comp, code = _in_locker(db, client, w)
+    doc = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/lockers/{locker_id}/codes/verify", "/lockers/{locker_id}/door-events"):
+        params = {p["name"]: p for p in doc["paths"][path]["post"]["parameters"]}
+        header = params["Idempotency-Key"]
+        assert header["in"] == "header" and not header["required"]
+        pattern = re.compile(header["schema"]["pattern"])
+        for key in ("abcd1234", _key(), str(uuid.uuid4()), "x" * 64, "short", "x" * 65, "a b c d e f"):
+            status = _verify(client, w, "00000000", key).status_code
+            assert (status != 400) == bool(pattern.search(key)), (key, status)
