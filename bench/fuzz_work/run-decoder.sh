@@ -1,2 +1,2 @@
 #!/bin/sh
-cd '/work/wt/integ' && exec '/work/wt/integ/.venv/bin/python' -m bench.fuzz --worker decoder --passthrough "$@"
+cd '/work/wt/idem' && exec '/work/wt/idem/.venv/bin/python' -m bench.fuzz --worker decoder --passthrough "$@"
