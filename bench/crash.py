@@ -4,14 +4,19 @@ nothing duplicated.
 
 The server is a real `cunbox serve` process (waitress) on loopback; the clients are threads here that
 behave like handhelds and lockers: every request that fails on the connection is sent again, as is,
-until it gets an answer. Door events come through the locker's HTTP API (POST door-events), which is
-what the link calls in process; the link's own crash safety is exercised once it runs as a process.
+until it gets an answer. Like a locker, the client sends the code check and the door events with an
+Idempotency-Key chosen per attempt and kept for every resend of it (finding F4). Door events come
+through the locker's HTTP API (POST door-events), which is what the link calls in process; the
+link's own crash safety is exercised once it runs as a process.
 
 Checked at the end, on the database itself:
 - every journey's parcel exists exactly once (tracking numbers never duplicated, none lost);
 - every finished journey's parcel is picked_up, its compartment free, its code used;
 - no compartment holds two parcels, no compartment is left reserved or opening without a parcel;
 - exactly one door command per (parcel, purpose) and one pickup-code notification per parcel;
+- a resent code check gets the first copy's answer (a pickup), never "wrong code" (F4);
+- each finished parcel has exactly two door_opened and two door_closed rows in the audit trail
+  (deposit and pickup): a resent door event is not written twice;
 - SQLite: PRAGMA integrity_check is ok.
 """
 import http.client
@@ -26,6 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,10 +40,20 @@ class Down(Exception):
     """The server did not answer (connection refused/reset, timeout): send the request again."""
 
 
-def call_http(base, method, path, token=None, body=None, timeout=10):
+def free_port():
+    """A port the OS picks (a fixed port may be another run's server on a shared machine)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call_http(base, method, path, token=None, body=None, timeout=10, key=None):
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = "Bearer " + token
+    if key:
+        headers["Idempotency-Key"] = key
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(base + path, data=data, method=method, headers=headers)
     try:
@@ -106,18 +122,19 @@ class Run:
         self.lock = threading.Lock()
         self.retries = 0
         self.server_errors = []
-        self.ambiguous = 0       # a retried request whose first copy had already committed
+        self.wrong_after_resend = []  # F4: a resent code check answered "wrong code" (must stay empty)
         self.done = []           # parcel ids of finished journeys
         self.tracking = []       # every tracking number a journey started with
         self.failures = []
 
-    def call(self, method, path, token, body, deadline=90.0):
+    def call(self, method, path, token, body, deadline=90.0, key=None):
+        """Send until answered; every copy carries the same idempotency key (one attempt)."""
         end = time.monotonic() + deadline
         tries = 0
         while True:
             tries += 1
             try:
-                status, out = call_http(self.base, method, path, token, body)
+                status, out = call_http(self.base, method, path, token, body, key=key)
             except Down:
                 if time.monotonic() > end:
                     raise
@@ -155,21 +172,21 @@ class Run:
             body = {"compartment_id": comp, "event": ev}
             if occ is not None:
                 body["occupied"] = occ
-            st, out, _ = self.call("POST", door, ltok, body)
+            st, out, _ = self.call("POST", door, ltok, body, key=uuid.uuid4().hex)
             assert st == 200, (tracking, ev, st, out)
         code = self._code(pid)
         st, out, tries = self.call("POST", "/api/v1/lockers/%d/codes/verify" % locker, ltok,
-                                   {"code": code, "source": "kiosk-%d" % (i % 7)})
-        if st == 403 and tries > 1 and self._state(pid) == "opening":
+                                   {"code": code, "source": "kiosk-%d" % (i % 7)}, key=uuid.uuid4().hex)
+        if st == 403 and tries > 1:
             with self.lock:
-                self.ambiguous += 1      # the first copy committed; its answer was lost with the server
-        elif st != 200:
-            raise AssertionError("pickup %s: %s %s" % (tracking, st, out))
+                self.wrong_after_resend.append(tracking)
+        if st != 200:
+            raise AssertionError("pickup %s: %s %s (after %d copies)" % (tracking, st, out, tries))
         for ev, occ in (("opened", None), ("closed", False)):
             body = {"compartment_id": comp, "event": ev}
             if occ is not None:
                 body["occupied"] = occ
-            st, out, _ = self.call("POST", door, ltok, body)
+            st, out, _ = self.call("POST", door, ltok, body, key=uuid.uuid4().hex)
             assert st == 200, (tracking, ev, st, out)
         with self.lock:
             self.done.append(pid)
@@ -183,11 +200,6 @@ class Run:
                                                         Notification.kind == "pickup_code")
                              .order_by(Notification.id.desc())).first()
         return re.search(r"取件码(\d{8})", note.body).group(1)
-
-    def _state(self, pid):
-        from server.models import Parcel
-        with self.db.reading() as s:
-            return s.get(Parcel, pid).state
 
     def worker(self, next_id, seed):
         rng = random.Random(seed)
@@ -206,7 +218,7 @@ def check(db, run):
     """Problems found in the database after the run (empty list: nothing lost, nothing duplicated)."""
     from sqlalchemy import func, select, text
 
-    from server.models import AccessCode, Compartment, LockerCommand, Notification, Parcel
+    from server.models import AccessCode, AuditEvent, Compartment, LockerCommand, Notification, Parcel
     problems = []
     with db.reading() as s:
         counts = dict(s.execute(select(Parcel.tracking_number, func.count()).group_by(Parcel.tracking_number)).all())
@@ -224,6 +236,11 @@ def check(db, run):
                 Notification.parcel_id == pid, Notification.kind == "pickup_code"))
             if notes != 1:
                 problems.append("parcel %d: %d pickup notifications" % (pid, notes))
+            doors = dict(s.execute(select(AuditEvent.action, func.count()).where(
+                AuditEvent.parcel_id == pid, AuditEvent.action.in_(("door_opened", "door_closed")))
+                .group_by(AuditEvent.action)).all())
+            if doors != {"door_opened": 2, "door_closed": 2}:
+                problems.append("parcel %d: door events in the audit trail %s (2 of each expected)" % (pid, doors))
         dup = s.execute(select(LockerCommand.parcel_id, LockerCommand.purpose, func.count())
                         .where(LockerCommand.parcel_id.is_not(None), LockerCommand.kind == "open")
                         .group_by(LockerCommand.parcel_id, LockerCommand.purpose).having(func.count() > 1)).all()
@@ -244,7 +261,7 @@ def check(db, run):
     return problems
 
 
-def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port=48410, seed=7, log=print,
+def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port=None, seed=7, log=print,
               kills=None):
     """One crash run. kill_every: how long the server lives after each start before it is killed.
     kills: if given, journeys keep starting until the server has been killed this many times (then
@@ -256,7 +273,7 @@ def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port
     try:
         c = county_mod.build(db, stations=1, lockers_per_station=2, boards=2, per_board=12,
                              villagers_per_station=40)
-        server = Server(url, port)
+        server = Server(url, port or free_port())
         server.start()
         run = Run(server.base, c, db)
         restart_s = []
@@ -288,12 +305,14 @@ def run_crash(kind="sqlite", journeys=40, clients=4, kill_every=(0.5, 2.5), port
         seconds = time.monotonic() - t0
         server.stop()
         problems = list(run.failures) + ["5xx: %r" % (e,) for e in run.server_errors[:5]] + check(db, run)
+        problems += ["F4: resent code check for %s answered 'wrong code'" % t for t in run.wrong_after_resend]
         out = {"journeys": taken[0], "finished": len(run.done), "kills": server.kills, "retries": run.retries,
-               "ambiguous_retries": run.ambiguous, "server_errors": len(run.server_errors), "seconds": seconds,
+               "wrong_after_resend": len(run.wrong_after_resend), "server_errors": len(run.server_errors),
+               "seconds": seconds,
                "restart_s": sorted(restart_s)[len(restart_s) // 2] if restart_s else None,
                "problems": problems}
-        log("crash %s: %d journeys, %d kills, %d retried requests, %d ambiguous, %d problems in %.1f s" % (
-            kind, len(run.done), server.kills, run.retries, run.ambiguous, len(problems), seconds))
+        log("crash %s: %d journeys, %d kills, %d retried requests, %d wrong after resend, %d problems in %.1f s" % (
+            kind, len(run.done), server.kills, run.retries, len(run.wrong_after_resend), len(problems), seconds))
         return out
     finally:
         db.dispose()

@@ -353,6 +353,22 @@ class SignInAttempt(Base):
                       Index("ix_sign_in_attempts_source_at", "source", "at"))
 
 
+class IdempotencyKey(Base):
+    """The stored answer to a keyed request from a locker (services/idempotency.py): a resend with the
+    same key gets this answer again and changes nothing. Written in the same transaction as the
+    business change; response_json is set before that transaction commits. Expired by housekeeping."""
+    __tablename__ = "idempotency_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    locker_id: Mapped[int] = mapped_column(ForeignKey("lockers.id"))
+    endpoint: Mapped[str] = mapped_column(String(24))  # codes/verify / door-events
+    key: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))  # sha256 of key + request: same key, other request?
+    response_json: Mapped[dict | None] = mapped_column(JSON)  # {"status": 200, "body": {...}}
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("locker_id", "endpoint", "key", name="uq_idempotency_keys_locker_endpoint_key"),
+                      Index("ix_idempotency_keys_created_at", "created_at"))
+
+
 class TemperatureReading(Base):
     __tablename__ = "temperature_readings"
     id: Mapped[int] = mapped_column(primary_key=True)

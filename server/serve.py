@@ -90,7 +90,8 @@ def serve(host, port, threads, housekeeping_period):
 
 @click.command("housekeeping")
 def housekeeping_cmd():
-    """Run one housekeeping round now: expire reservations, flag overdue parcels, send notifications."""
+    """Run one housekeeping round now: expire reservations, flag overdue parcels, forget old idempotency
+    keys, send notifications."""
     from server.app import create_app
     from server.services import housekeeping
     from server.services.notify import FileSmsAdapter

@@ -1,6 +1,7 @@
 """Crash safety, the short run: `cunbox serve` SIGKILLed at random moments while couriers deposit and
-villagers pick up over HTTP, restarted at once; then nothing lost, nothing duplicated (bench/crash.py
-says what is checked). The longer run with more journeys and kills is in `make bench` (bench_crash)."""
+villagers pick up over HTTP, restarted at once; then nothing lost, nothing duplicated, and no resend
+answered differently from its first copy (bench/crash.py says what is checked). The longer run with
+more journeys and kills is in `make bench` (bench_crash)."""
 import pytest
 
 from bench import county
@@ -11,10 +12,11 @@ def _assert_clean(out):
     assert out["problems"] == [], "\n".join(out["problems"][:20])
     assert out["finished"] == out["journeys"]
     assert out["kills"] >= 3, "the server was not killed during the run: %r" % (out,)
+    assert out["wrong_after_resend"] == 0  # F4: a resend carries its attempt's idempotency key
 
 
 def test_server_killed_during_deposits_and_pickups_sqlite():
-    _assert_clean(run_crash("sqlite", journeys=8, clients=4, kill_every=(0.3, 1.0), port=48411, seed=11, kills=3,
+    _assert_clean(run_crash("sqlite", journeys=8, clients=4, kill_every=(0.3, 1.0), seed=11, kills=3,
                             log=lambda msg: None))
 
 
@@ -22,7 +24,7 @@ def test_server_killed_during_deposits_and_pickups_sqlite():
 def test_server_killed_during_deposits_and_pickups_postgres():
     if not county.PG_URL:
         pytest.skip("PostgreSQL tests need CUNBOX_TEST_POSTGRES_URL (.ci/run sets it)")
-    _assert_clean(run_crash("postgresql", journeys=8, clients=4, kill_every=(0.3, 1.0), port=48412, seed=12, kills=3,
+    _assert_clean(run_crash("postgresql", journeys=8, clients=4, kill_every=(0.3, 1.0), seed=12, kills=3,
                             log=lambda msg: None))
 
 

@@ -1,11 +1,11 @@
 """The locker side over HTTP (locker credentials): verify a typed code, report door events,
 offline pickups and temperatures, read the live codes to install; maintainers' fleet actions."""
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
 from server.api.common import BODIES, auth, db, parse_body
 from server.errors import NotFound
 from server.models import Compartment
-from server.services import codes, coldchain, doors, fleet, pickups
+from server.services import codes, coldchain, doors, fleet, idempotency, pickups
 
 bp = Blueprint("lockers", __name__)
 
@@ -31,7 +31,8 @@ def locker(locker_id):
 def verify_code(locker_id):
     b = parse_body(BODIES["code"])
     src = "locker:%d:%s" % (locker_id, b["source"] or "keypad")
-    return jsonify(pickups.verify_at_locker(db(), g.principal, locker_id, b["code"], src))
+    return jsonify(pickups.verify_at_locker(db(), g.principal, locker_id, b["code"], src,
+                                            idempotency_key=request.headers.get(idempotency.HEADER)))
 
 
 @bp.get("/lockers/<int:locker_id>/codes")
@@ -50,9 +51,12 @@ def live_codes(locker_id):
 @auth("locker")
 def door_event(locker_id):
     b = parse_body(BODIES["door_event"])
+    key = request.headers.get(idempotency.HEADER)
+    if key is not None:
+        idempotency.Request(locker_id, "door-events", key, b)  # a bad key is refused before anything else
     _own_compartment(locker_id, b["compartment_id"])
     return jsonify(doors.door_event(db(), b["compartment_id"], b["event"], b["occupied"],
-                                    actor=g.principal.actor))
+                                    actor=g.principal.actor, idempotency_key=key, locker_id=locker_id))
 
 
 @bp.post("/lockers/<int:locker_id>/board-pickups")

@@ -6,6 +6,7 @@ validate against the schemas here.
 """
 from server.api.common import BODIES, body_schema
 from server.models import COMMAND_KINDS, COMMAND_STATES, COMPARTMENT_STATES, HEIGHT_BANDS, PARCEL_STATES, SIZES
+from server.services import idempotency
 
 
 def _ref(name):
@@ -107,13 +108,14 @@ SCHEMAS = {
 }
 
 ERRORS = {
-    "400": "bad body or query",
+    "400": "bad body, query or Idempotency-Key header",
     "401": "no or bad credentials",
     "403": "wrong role, or wrong code",
     "404": "not found, or outside the caller's station / carrier / locker",
     "409": "the parcel is not in a state that allows this",
     "410": "the code has expired",
-    "422": "refused by a business rule (no consent, no free compartment, ...); see `alternative`",
+    "422": "refused by a business rule (no consent, no free compartment, ...; see `alternative`), or an "
+           "Idempotency-Key reused for a different request",
     "429": "too many wrong codes (per source or per locker) or failed sign-ins (per login or per source); "
            "see Retry-After",
 }
@@ -167,6 +169,17 @@ def _query(name, kind="string", required=False, description=None, **extra):
 
 
 P = _path_param("parcel_id")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^(?:%s)$" % idempotency.KEY_RE.pattern},
+    "description": "Chosen by the locker for each attempt (e.g. a random UUID) and sent again, unchanged, with "
+                   "every resend of that attempt after a lost answer (timeout, server restart). A resend with the "
+                   "same key gets the first copy's answer again (also an error answer such as wrong_code) and "
+                   "changes nothing; the key and the change are committed in one transaction. A new key is a new "
+                   "attempt. The same key with a different body: 422 idempotency_key_reused. A malformed key: "
+                   "400 bad_idempotency_key. Keys are kept 24 hours. Without a key a resend is a new request."}
+IDEM_NOTE = (" Send an Idempotency-Key header so that a resend after a lost answer is recognised (see the "
+             "parameter).")
 ALL = ("400", "401", "403", "404", "409", "410", "422", "429")
 CODE_Q = _query("c", required=True, description="the 8-digit code, as carried by the pickup link", pattern="^[0-9]{8}$")
 
@@ -247,13 +260,17 @@ def _paths():
                                             params=[_path_param("locker_id")])},
         "/lockers/{locker_id}/codes/verify": {"post": _op(
             "A code typed or scanned at the locker: pickup opens the parcel's door, drop-off reserves and opens",
-            "CodeAction", roles=["locker"], body="code", params=[_path_param("locker_id")], errors=ALL)},
+            "CodeAction", roles=["locker"], body="code", params=[_path_param("locker_id"), IDEMPOTENCY_KEY],
+            errors=ALL, description="A used code typed again is a wrong code (403 wrong_code, counted for "
+                                    "throttling)." + IDEM_NOTE)},
         "/lockers/{locker_id}/codes": {"get": _op(
             "The live pickup codes the locker's boards must hold (salted hash + expiry)", "LiveCodes",
             roles=["locker"], params=[_path_param("locker_id")])},
         "/lockers/{locker_id}/door-events": {"post": _op(
             "A door opened or closed (occupied: presence sensor after closing)", "Outcome", roles=["locker"],
-            body="door_event", params=[_path_param("locker_id")])},
+            body="door_event", params=[_path_param("locker_id"), IDEMPOTENCY_KEY],
+            errors=("400", "401", "403", "404", "422"),
+            description="Every report is written to the audit trail." + IDEM_NOTE)},
         "/lockers/{locker_id}/board-pickups": {"post": _op(
             "A board opened a door for a code it verified offline", "Outcome", roles=["locker"],
             body="board_pickup", params=[_path_param("locker_id")])},

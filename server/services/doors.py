@@ -74,33 +74,50 @@ def open_door(session, compartment, purpose, actor, parcel=None, station_id=None
     return cmd
 
 
-def door_event(db, compartment_id, event, occupied=None, at=None, actor="link"):
+def door_event(db, compartment_id, event, occupied=None, at=None, actor="link", idempotency_key=None,
+               locker_id=None):
     """A board reported a door opened or closed. Called by the locker link (and tests).
 
     occupied: what the compartment's presence sensor says after closing; None when it has none (then
     the close is taken as doing what was asked). Returns what the event did, for the link's logs.
+    idempotency_key (with the reporting locker_id): a resend of the same report gets the first copy's
+    answer and writes nothing (the link has its own exactly-once store and sends no key).
     """
-    from server.services import lifecycle
+    from server.services import idempotency
 
     if event not in ("opened", "closed"):
         raise BadRequest("door event must be 'opened' or 'closed', not %r" % (event,), code="bad_event")
     at = at or clock.utcnow()
+    idem = None
+    if idempotency_key is not None:
+        idem = idempotency.from_header(idempotency_key, locker_id, "door-events",
+                                       {"compartment_id": compartment_id, "event": event, "occupied": occupied})
 
     def fn(s):
-        comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update(key_share=True))
-        if comp is None:
-            raise NotFound("no compartment %s" % compartment_id)
-        comp.door = "open" if event == "opened" else "closed"
-        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update(key_share=True))
-        station_id = parcel.station_id if parcel else _station_of(s, comp)
-        audit.record(s, actor, "door_" + event, station_id=station_id, locker_id=comp.locker_id,
-                     compartment_id=comp.id, parcel_id=parcel.id if parcel else None,
-                     detail={"occupied": occupied}, at=at)
-        if event == "opened":
-            return {"outcome": "recorded"}
-        return lifecycle.on_door_closed(s, comp, parcel, occupied, at, actor)
+        stored, claim = idempotency.claim(s, idem, clock.utcnow())
+        if claim is None and idem is not None:
+            return stored
+        out = _door_event(s, compartment_id, event, occupied, at, actor)
+        return claim.answer(out) if claim is not None else out
 
     return db.run(fn)
+
+
+def _door_event(s, compartment_id, event, occupied, at, actor):
+    from server.services import lifecycle
+
+    comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update(key_share=True))
+    if comp is None:
+        raise NotFound("no compartment %s" % compartment_id)
+    comp.door = "open" if event == "opened" else "closed"
+    parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update(key_share=True))
+    station_id = parcel.station_id if parcel else _station_of(s, comp)
+    audit.record(s, actor, "door_" + event, station_id=station_id, locker_id=comp.locker_id,
+                 compartment_id=comp.id, parcel_id=parcel.id if parcel else None,
+                 detail={"occupied": occupied}, at=at)
+    if event == "opened":
+        return {"outcome": "recorded"}
+    return lifecycle.on_door_closed(s, comp, parcel, occupied, at, actor)
 
 
 def _station_of(session, comp):

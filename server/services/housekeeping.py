@@ -1,10 +1,12 @@
-"""Periodic work: give back expired reservations, flag overdue parcels, deliver notifications."""
-from server.services import deposits, notify, overdue
+"""Periodic work: give back expired reservations, flag overdue parcels, forget old idempotency keys,
+deliver notifications."""
+from server.services import deposits, idempotency, notify, overdue
 
 
 def run_once(db, sms_adapter=None, now=None):
     out = {"reservations_expired": deposits.expire_reservations(db, now=now),
-           "parcels_overdue": overdue.flag_overdue(db, now=now)}
+           "parcels_overdue": overdue.flag_overdue(db, now=now),
+           "idempotency_keys_expired": idempotency.expire(db, now=now)}
     if sms_adapter is not None:
         out["notifications_sent"] = notify.deliver_pending(db, sms_adapter)
     return out

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server import clock
 from server.errors import Conflict, Forbidden, Gone, NotFound, Refused
 from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
-from server.services import assignment, audit, codes, doors, lifecycle, notify, parcels, throttle
+from server.services import assignment, audit, codes, doors, idempotency, lifecycle, notify, parcels, throttle
 from server.services.principals import require_role
 from server.services.serialize import compartment_json, parcel_json
 
@@ -18,28 +18,40 @@ class _WrongCode(Exception):
     pass
 
 
-def _checked_code(db, locker_id, code, source, body, now, only_parcel=None):
+def _checked_code(db, locker_id, code, source, body, now, only_parcel=None, idem=None):
     """Run body(s, code_row, at) for a matching live code; a wrong code is counted (committed) and
     refused; throttled sources and lockers are refused before any comparison. With only_parcel (a
     pickup link), another parcel's code is a wrong code like any other: same answer, and counted, so
-    a link cannot be used to find the codes of the other parcels in its locker."""
+    a link cannot be used to find the codes of the other parcels in its locker.
+
+    idem (an idempotency.Request): a resend of an attempt already answered gets the stored answer,
+    before throttling and without counting anything; the first copy stores its answer (pickup,
+    drop-off or wrong code) in the same transaction as what it changed."""
+    wrong = Forbidden("wrong code for locker %s" % locker_id, code="wrong_code")
+
     def fn(s):
         at = now or clock.utcnow()
+        stored, claim = idempotency.claim(s, idem, at)
+        if claim is None and idem is not None:
+            return stored
         throttle.check(s, locker_id, source, at)
         row = codes.find(s, locker_id, code, now=at) if _well_formed(code) else None
         if row is not None and only_parcel is not None and row.parcel_id != only_parcel:
             row = None
         if row is None:
             throttle.record_failure(s, locker_id, source, at)
+            if claim is not None:
+                claim.answer(wrong.to_json(), wrong.status)
             return _WrongCode()
         if row.state == "expired" or row.expires_at <= at:
             raise Gone("this code expired at %s; the parcel is kept at the station counter, ask the station"
                        % clock.iso(row.expires_at), code="code_expired", alternative="station_counter")
-        return body(s, row, at)
+        out = body(s, row, at)
+        return claim.answer(out) if claim is not None else out
 
     out = db.run(fn)
     if isinstance(out, _WrongCode):
-        raise Forbidden("wrong code for locker %s" % locker_id, code="wrong_code")
+        raise wrong
     return out
 
 
@@ -47,17 +59,23 @@ def _well_formed(code):
     return isinstance(code, str) and len(code) == codes.CODE_DIGITS and code.isdigit()
 
 
-def verify_at_locker(db, principal, locker_id, code, source=None, now=None):
+def verify_at_locker(db, principal, locker_id, code, source=None, now=None, idempotency_key=None):
     """A code typed or scanned at the locker, which the board asks the server about.
 
     A pickup code opens the parcel's door; a drop-off code reserves a compartment for the send and
     opens it. Returns {"action": "pickup"|"dropoff", "parcel", "compartment", "command"}.
+
+    idempotency_key: chosen by the locker per attempt and sent again with every resend of it; a
+    resend gets the first copy's answer (also "wrong code") and changes nothing. Without a key a
+    resend is a new attempt, and a code its first copy used is a wrong code.
     """
     require_role(principal, "locker", "system")
     if principal.role == "locker" and principal.locker_id != locker_id:
         raise NotFound("no locker %s" % locker_id)
     source = source or "locker:%s:keypad" % locker_id
-    return _checked_code(db, locker_id, code, source, lambda s, row, at: _use(s, row, principal.actor, at), now)
+    idem = idempotency.from_header(idempotency_key, locker_id, "codes/verify", {"code": code, "source": source})
+    return _checked_code(db, locker_id, code, source, lambda s, row, at: _use(s, row, principal.actor, at), now,
+                         idem=idem)
 
 
 def _use(s, row, actor, at):
