@@ -4,15 +4,20 @@ link and waitress). Nothing reports doors on the locker's behalf: the simulated 
 link sent the command, and it closes because the person at the locker closes it (the simulator API).
 Screenshots go to test-artifacts/screenshots/ like tests/test_web_browser.py.
 """
+import os
 import re
 
 import pytest
 from _link_helpers import clear_code, parcel_state, pulses, put_and_close, take_and_close, wait_for, where
-from test_web_browser import SHOTS, browser, shoot  # noqa: F401  (browser: the shared Chromium fixture)
+# Importing the browser test skips this module too when playwright is missing (its importorskip).
+from test_web_browser import CHROMIUM, SHOTS, browser, shoot  # noqa: F401  (browser: the shared Chromium fixture)
 
 from server.demo_stack import Stack
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120),
+              pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                 reason="browser tests need Debian's chromium at /usr/bin/chromium "
+                                        "(apt-get install chromium)")]
 
 
 @pytest.fixture(scope="module")
