@@ -69,7 +69,29 @@ def call_http(base, method, path, token=None, body=None, timeout=10, key=None):
         raise Down(str(exc)) from exc
 
 
-class Server:
+class KillableChild:
+    """A child process the crash runs SIGKILL and start again; stop() asks politely first."""
+
+    stop_timeout = 10
+    proc = None
+    kills = 0
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.kills += 1
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Server(KillableChild):
     """`cunbox serve` as a child process that can be killed and started again."""
 
     def __init__(self, url, port, threads=8):
@@ -99,19 +121,6 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("server did not come up on port %d" % self.port)
 
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.kills += 1
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 class Run:

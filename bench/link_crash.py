@@ -19,16 +19,19 @@ server ordered or the boards reported.
 """
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
 import time
 
+from bench.crash import KillableChild
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class LinkProcess:
+class LinkProcess(KillableChild):
+    stop_timeout = 15
+
     def __init__(self, db_url, instance_dir, lease_ttl=2.0):
         self.db_url = db_url
         self.instance_dir = instance_dir
@@ -41,20 +44,6 @@ class LinkProcess:
         cmd = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())", "link",
                "--baud", "115200", "--status-period", "0.3", "--lease-ttl", str(self.lease_ttl)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-            self.kills += 1
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, log=print, kills=2):
