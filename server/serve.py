@@ -33,8 +33,20 @@ class BackgroundServer:
         self.close()
 
     def close(self):
-        self.server.close()
-        self.thread.join(timeout=5)
+        # Close the sockets from inside the loop thread (a trigger thunk), so the loop never sits in
+        # select() on a descriptor another thread closed; an empty map then ends the loop.
+        if self.thread.is_alive():
+            self.server.trigger.pull_trigger(self._close_in_loop)
+            self.thread.join(timeout=5)
+        if self.thread.is_alive() or self.server._map:
+            self.server.close()
+            self.thread.join(timeout=5)
+        else:
+            self.server.task_dispatcher.shutdown()
+
+    def _close_in_loop(self):
+        from waitress import wasyncore
+        wasyncore.close_all(self.server._map, ignore_all=True)
 
 
 def free_port(host="127.0.0.1", first=42000, last=42099):
