@@ -104,7 +104,7 @@ class Server(KillableChild):
         self.starts = 0
 
     def start(self, wait=30.0):
-        env = dict(os.environ, CUNBOX_DATABASE_URL=self.url, CUNBOX_SECRET_KEY="crash-harness")
+        env = dict(os.environ, CUNBOX_DATABASE_URL=self.url, CUNBOX_SECRET="crash-harness-server-secret")
         cmd = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())", "serve",
                "--host", "127.0.0.1", "--port", str(self.port), "--threads", str(self.threads),
                "--housekeeping-period", "0"]

@@ -4,8 +4,6 @@ lockers on real pseudo-terminals (or TCP), the locker link and the HTTP server (
 `make run` (server/run_demo.py) starts a Stack and waits for Ctrl-C; `cunbox demo`, the link's
 end-to-end tests and bench/bench_link.py build the very same Stack.
 """
-import hashlib
-import hmac
 import logging
 import os
 import pathlib
@@ -52,12 +50,13 @@ class Stack:
     def start(self):
         from server.app import create_app
         from server.link.keys import Sealer, load_secret
+        from server.secret import web_session_key
         from server.serve import BackgroundServer, free_port
         migrate.upgrade(self.db_url)
         secret = load_secret(self.root)
         self.sealer = Sealer(secret)
         # web sessions get their own key derived from the instance's secret, so they outlive a restart
-        web_key = hmac.new(secret, b"cunbox web sessions", hashlib.sha256).hexdigest()
+        web_key = web_session_key(secret)
         self.app = create_app({"DATABASE_URL": self.db_url, "PUBLIC_URL": "http://%s:%s" % (self.host, self.port or 0),
                                "LINK_WAIT_SECONDS": self.wait_s, "LINK_IN_PROCESS": False, "SECRET_KEY": web_key})
         self.db = self.app.extensions["cunbox_db"]

@@ -5,6 +5,8 @@ import re
 import pytest
 from _web_world import PASSWORDS, built_copy, make_app
 
+from server.app import create_app
+
 from server.web.forms import Field, Form, phone_field, tracking_field
 from server.web.messages import CATALOGUES
 
@@ -169,3 +171,33 @@ def test_pages_are_not_cached_or_framed_but_the_stylesheet_may_be_cached(site):
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     css = c.get("/web-static/app.css")
     assert css.status_code == 200 and "no-store" not in css.headers.get("Cache-Control", "")
+
+
+def _app_without_session_key(db):
+    return create_app({"DATABASE": db, "PUBLIC_URL": "http://cunbox.test", "WEB_POLL_MS": 700})
+
+
+def test_sessions_are_keyed_by_the_one_server_secret_and_survive_a_restart(tmp_path, monkeypatch):
+    from server.link.keys import Sealer
+    from server.secret import web_session_key
+    db, _ = built_copy(tmp_path)
+    monkeypatch.setenv("CUNBOX_SECRET", "one-secret-for-the-whole-server")
+    first = _app_without_session_key(db)
+    c = first.test_client()
+    assert sign_in(c, "op-dongcun").status_code == 302
+    cookie = c.get_cookie("session").value
+    # the server restarts (a new app, same secret): the operator is still signed in
+    again = _app_without_session_key(db).test_client()
+    again.set_cookie("session", cookie)
+    assert again.get("/station/").status_code == 200
+    # the session key is derived for sessions only: it is neither the secret nor a sealing key
+    secret = b"one-secret-for-the-whole-server"
+    key = bytes.fromhex(web_session_key(secret))
+    sealer = Sealer(secret)
+    assert key not in (secret, sealer._enc, sealer._mac)
+    # another server secret: the old cookie is worthless
+    monkeypatch.setenv("CUNBOX_SECRET", "another-secret-after-a-rotation")
+    other = _app_without_session_key(db).test_client()
+    other.set_cookie("session", cookie)
+    assert other.get("/station/").status_code == 302
+    db.dispose()

@@ -3,14 +3,14 @@
 Sealing is encrypt-then-MAC from the standard library alone: a random 16-byte nonce, a keystream of
 HMAC-SHA256(enc_key, nonce | block counter) XORed over the key, and an HMAC-SHA256 tag (first 16
 bytes) over version | nonce | ciphertext with a separate MAC key. Both keys derive from the server
-secret (CUNBOX_SECRET, or instance/link-secret created on first use with 32 random bytes).
+secret (server/secret.py: CUNBOX_SECRET, or instance/link-secret created on first use).
 A sealed key that was tampered with, or sealed under another secret, is refused, never guessed at.
 """
 import hashlib
 import hmac
-import os
-import pathlib
 import secrets
+
+from server.secret import load_secret  # noqa: F401 - the link loads the server secret from here
 
 VERSION = b"\x01"
 NONCE_LEN = 16
@@ -19,22 +19,6 @@ TAG_LEN = 16
 
 class SealError(ValueError):
     """A sealed key that does not open with this server's secret."""
-
-
-def load_secret(instance_dir=None):
-    """The server secret: CUNBOX_SECRET (hex or text), else a file under the instance folder."""
-    env = os.environ.get("CUNBOX_SECRET")
-    if env:
-        return env.encode()
-    path = pathlib.Path(instance_dir or os.environ.get("CUNBOX_INSTANCE_DIR", "instance")) / "link-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32).hex().encode())
-        os.replace(tmp, path)
-    return path.read_bytes().strip()
 
 
 class Sealer:

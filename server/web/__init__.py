@@ -5,12 +5,11 @@ server/web/queries.py). Register with `app.register_blueprint(server.web.bp)` in
 """
 import datetime
 import logging
-import os
-import secrets
 
 from flask import Blueprint, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from server.secret import load_secret, web_session_key
 from server.web import csrf, i18n, session_auth
 
 log = logging.getLogger(__name__)
@@ -23,12 +22,8 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 def _configure(state):
     app = state.app
     if not app.secret_key:
-        # Sessions need a stable key; without CUNBOX_SECRET_KEY they last only as long as the process.
-        key = app.config.get("SECRET_KEY") or os.environ.get("CUNBOX_SECRET_KEY")
-        if not key:
-            log.warning("CUNBOX_SECRET_KEY is not set: web sessions end when the server restarts")
-            key = secrets.token_hex(32)
-        app.secret_key = key
+        # Sessions need a stable key: derived from the one server secret, so they outlive a restart.
+        app.secret_key = app.config.get("SECRET_KEY") or web_session_key(load_secret())
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     if str(app.config.get("PUBLIC_URL", "")).startswith("https://"):
         app.config.setdefault("SESSION_COOKIE_SECURE", True)   # served over HTTPS: never send it in clear
