@@ -25,16 +25,12 @@ def _update(old, new, baud):
         link = Link(board.url, 7, KEY, baud=baud)
         phases = {}
         try:
-            f = Flasher(link, new, boot_wait_s=60)
+            def progress(p):
+                if p.done >= p.total and "transfer" not in phases:
+                    phases["transfer"] = time.monotonic() - t0
+
+            f = Flasher(link, new, boot_wait_s=60, on_progress=progress)
             t0 = time.monotonic()
-            orig_send, orig_commit = f._send, f._commit
-
-            def send(chunk):
-                orig_send(chunk)
-                phases["transfer"] = time.monotonic() - t0
-
-            f._send = send
-            f._commit = orig_commit
             version = f.run()
             phases["total"] = time.monotonic() - t0
         finally:

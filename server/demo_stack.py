@@ -26,7 +26,8 @@ VILLAGERS = (("陈梅", "13800000001"), ("刘伟", "13800000002"), ("张大爷",
 class Stack:
     def __init__(self, root=None, lockers=2, boards=2, per_board=8, transport="pty", baud=115200, paced=False,
                  host="127.0.0.1", port=0, status_period_s=1.0, wait_s=8.0, auto_close_ms=None, db_url=None,
-                 couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2, county=False):
+                 couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2, county=False,
+                 board_options=None):
         self._own_root = root is None
         self.root = pathlib.Path(root or tempfile.mkdtemp(prefix="cunbox_stack_"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -41,6 +42,7 @@ class Stack:
         self.start_link = start_link
         self.board_loop_ms = board_loop_ms  # the simulated firmware's main-loop period
         self.county = county  # True: the backend's demo county (cunbox seed-demo), as `make run` shows it
+        self.board_options = board_options or {}  # more hardware_sim.board.SimBoard options for every board
         self.sims = {}  # locker id -> SimLocker
         self.app = self.db = self.server = self.worker = None
         self.tokens = {}
@@ -179,8 +181,8 @@ class Stack:
                       for lid in self.locker_ids}
         for lid in self.locker_ids:
             keys = {addr: secrets.token_bytes(16) for _bid, addr, _sizes in boards[lid]}  # made at the factory
-            specs = [{"address": addr, "loop_ms": self.board_loop_ms, "compartments": len(sizes), "sizes": sizes}
-                     for _bid, addr, sizes in boards[lid]]
+            specs = [dict(self.board_options, address=addr, loop_ms=self.board_loop_ms, compartments=len(sizes),
+                          sizes=sizes) for _bid, addr, sizes in boards[lid]]
             sim = SimLocker(board_specs=specs, compartments=self.per_board, transport=self.transport,
                             baud=self.baud, paced=self.paced, keys=keys, locker_id=str(lid),
                             root=str(self.root / ("sim%d" % lid)), auto_close_ms=self.auto_close_ms)

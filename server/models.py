@@ -270,11 +270,12 @@ class AccessCode(Base):
 
 
 # config: CONFIG_SET of a board's settable keys (maintainers)
-COMMAND_KINDS = ("open", "install_code", "clear_code", "config")
+COMMAND_KINDS = ("open", "install_code", "clear_code", "config", "firmware")
 
 
 class LockerCommand(Base):
-    """Durable queue of commands for the locker link: open a door, install or clear a code, set config.
+    """Durable queue of commands for the locker link: open a door, install or clear a code, set config,
+    update a board's firmware (payload: rollout, release, version; server/firmware/queue.py).
 
     The server writes rows in the same transaction as the business change that needs them; the link
     executes them at most once and moves them queued -> sent -> done | failed.

@@ -11,7 +11,8 @@ from _server_helpers import bearer, build_world
 
 from firmware import fwimage
 from server.errors import BadRequest, Conflict
-from server.firmware import rollout
+from server.firmware import queue, rollout
+from server.firmware.models import FwRelease, FwRolloutBoard
 from server.models import Board, Compartment, LockerCommand
 from server.services import provisioning
 
@@ -84,36 +85,81 @@ def test_fwupd_rollout_scopes(db, world):
         rollout.create_rollout(db, world.maintainer, rel, percent=10, station_id=world.station_id)
 
 
+def _updating(db, rid):
+    """{board id: firmware command id} of the rollout's boards being updated (their commands queued)."""
+    with db.reading() as s:
+        rows = s.query(FwRolloutBoard).filter_by(rollout_id=rid, state="updating").all()
+        out = {r.board_id: r.command_id for r in rows}
+        for bid, cid in out.items():
+            cmd = s.get(LockerCommand, cid)
+            assert cmd.kind == "firmware" and cmd.board_id == bid and cmd.payload["rollout_id"] == rid
+        return out
+
+
 def test_fwupd_canaries_first_then_pause_on_failures(db, world):
-    ids = _boards(db, world)
+    ids = _boards(db, world)  # three lockers of two boards
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
     ro = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=ids[:2], failure_threshold=0.3)
     rid = ro["id"]
-    first = rollout.claim_next(db, rid, 10)
-    assert [t["board_id"] for t in first] == ids[:2] and all(t["canary"] for t in first)
-    assert rollout.claim_next(db, rid, 10) == []  # the rest waits for the canaries
-    rollout.report(db, rid, ids[0], True, "1.1.0")
-    p = rollout.report(db, rid, ids[1], False, "1.0.0", "new version failed its self-test and rolled back")
+    assert ro["status_url"] == "/api/v1/firmware/rollouts/%d" % rid
+    # creating it queued the first canary's update; the second canary shares its locker (one bus): it waits
+    first = _updating(db, rid)
+    assert list(first) == [ids[0]]
+    assert queue.stage(db, rid) == []  # the rest waits for the canaries
+    assert queue.finished(db, first[ids[0]], True, "1.1.0")
+    assert not queue.finished(db, first[ids[0]], False, None, "late")  # at most once
+    second = _updating(db, rid)
+    assert list(second) == [ids[1]]  # staged as soon as the first one finished
+    assert queue.finished(db, second[ids[1]], False, "1.0.0", "new version failed its self-test and rolled back")
+    p = rollout.progress(db, world.maintainer, rid)
     assert p["state"] == "paused" and "1 of 2" in p["pause_reason"] and "self-test" in p["pause_reason"]
-    assert rollout.claim_next(db, rid, 10) == []
+    assert queue.stage(db, rid) == []
     rows = {b["board_id"]: b for b in p["boards"]}
     assert rows[ids[0]]["version"] == "1.1.0" and rows[ids[0]]["state"] == "done"
     assert rows[ids[1]]["state"] == "failed" and rows[ids[1]]["version"] == "1.0.0"
     assert all(rows[i]["state"] == "pending" for i in ids[2:])
     with db.reading() as s:
         assert s.get(Board, ids[0]).firmware_version == "1.1.0"
+        assert s.get(LockerCommand, second[ids[1]]).state == "failed"
     # the maintainer fixes the board and resumes: the failed canary is retried first
     p = rollout.set_state(db, world.maintainer, rid, "resume")
     assert p["state"] == "running"
-    assert [t["board_id"] for t in rollout.claim_next(db, rid, 10)] == [ids[1]]
-    rollout.report(db, rid, ids[1], True, "1.1.0")
+    assert list(_updating(db, rid)) == [ids[1]]
+    queue.finished(db, _updating(db, rid)[ids[1]], True, "1.1.0")
     while True:
-        batch = rollout.claim_next(db, rid, 2)
+        batch = _updating(db, rid)
         if not batch:
             break
-        for t in batch:
-            p = rollout.report(db, rid, t["board_id"], True, "1.1.0")
+        lockers = set()
+        with db.reading() as s:
+            for bid in batch:
+                lockers.add(s.get(Board, bid).locker_id)
+        assert len(lockers) == len(batch) <= queue.PARALLEL  # one board per locker at a time
+        for cid in batch.values():
+            queue.finished(db, cid, True, "1.1.0")
+    p = rollout.progress(db, world.maintainer, rid)
     assert p["state"] == "completed" and p["totals"]["done"] == len(ids)
+
+
+def test_fwupd_pause_withdraws_queued_updates_and_settle_takes_the_links_outcome(db, world):
+    from server.services import link_commands
+    ids = _boards(db, world)
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, failure_threshold=0.5)["id"]
+    staged = _updating(db, rid)
+    assert len(staged) == 3  # one per locker
+    rollout.set_state(db, world.maintainer, rid, "pause")
+    assert _updating(db, rid) == {}
+    with db.reading() as s:
+        assert {s.get(LockerCommand, c).result for c in staged.values()} == {"rollout_paused"}
+    p = rollout.set_state(db, world.maintainer, rid, "resume")
+    assert p["totals"]["updating"] == 3 and all(b["attempts"] <= 1 for b in p["boards"])
+    # the link fails a command without running it (no key for the board): the rollout learns it
+    bid, cid = sorted(_updating(db, rid).items())[0]
+    link_commands.finish(db, cid, "failed", "board_not_keyed")
+    p = queue.advance(db, rid)
+    row = {b["board_id"]: b for b in p["boards"]}[bid]
+    assert row["state"] == "failed" and "board_not_keyed" in row["last_error"]
 
 
 def test_fwupd_busy_boards_wait(db, world):
@@ -126,13 +172,17 @@ def test_fwupd_busy_boards_wait(db, world):
         comp = s.query(Compartment).filter_by(board_id=ids[1]).first()
         comp.door = "open"
     rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids)["id"]
-    assert rollout.claim_next(db, rid, 5) == []
+    assert _updating(db, rid) == {}  # nothing queued: a door is mid-operation on each board
     with db.transaction() as s:
         s.query(LockerCommand).update({"state": "done"})
-    assert [t["board_id"] for t in rollout.claim_next(db, rid, 5)] == [ids[0]]
+    queue.advance(db, rid)  # what the housekeeping loop does
+    assert list(_updating(db, rid)) == [ids[0]]
     with db.transaction() as s:
         s.query(Compartment).update({"door": "closed"})
-    assert [t["board_id"] for t in rollout.claim_next(db, rid, 5)] == [ids[1]]
+    queue.advance(db, rid)
+    assert list(_updating(db, rid)) == [ids[0]]  # one board per locker: ids[1] after it
+    queue.finished(db, _updating(db, rid)[ids[0]], True, "1.1.0")
+    assert list(_updating(db, rid)) == [ids[1]]
 
 
 def test_fwupd_boards_already_current_are_skipped(db, world):
@@ -142,7 +192,7 @@ def test_fwupd_boards_already_current_are_skipped(db, world):
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
     p = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids)
     states = {b["board_id"]: b["state"] for b in p["boards"]}
-    assert states == {ids[0]: "skipped", ids[1]: "pending"}
+    assert states == {ids[0]: "skipped", ids[1]: "updating"}  # its update queued at once
 
 
 def test_fwupd_rollout_api(app, client, db, world):
@@ -161,143 +211,52 @@ def test_fwupd_rollout_api(app, client, db, world):
                     json={"release_id": rel, "board_ids": ids, "canaries": [ids[0]], "failure_threshold": 0.5})
     assert r.status_code == 201, r.get_json()
     rid = r.get_json()["id"]
+    assert r.headers["Location"].endswith("/api/v1/firmware/rollouts/%d" % rid)
     r = client.post("/api/v1/firmware/rollouts", headers=h, json={"release_id": rel, "board_ids": ["x"]})
     assert r.status_code == 400
     assert client.post("/api/v1/firmware/rollouts/%d/pause" % rid, headers=h).get_json()["state"] == "paused"
     assert client.post("/api/v1/firmware/rollouts/%d/resume" % rid, headers=h).get_json()["state"] == "running"
     body = client.get("/api/v1/firmware/rollouts/%d" % rid, headers=h).get_json()
-    assert body["totals"]["pending"] == 2 and body["boards"][0]["canary"]
+    assert body["totals"]["pending"] == 1 and body["totals"]["updating"] == 1 and body["boards"][0]["canary"]
+    assert body["boards"][0]["command_id"] is not None and body["status_url"].endswith("/rollouts/%d" % rid)
     assert client.get("/api/v1/firmware/releases", headers=h).get_json()["releases"][0]["version"] == "1.1.0"
     assert client.post("/api/v1/firmware/rollouts/%d/cancel" % rid, headers=h).get_json()["state"] == "cancelled"
     assert client.post("/api/v1/firmware/rollouts/%d/resume" % rid, headers=h).status_code == 409
     assert client.get("/api/v1/firmware/rollouts/999", headers=h).status_code == 404
 
 
-def test_fwupd_rollout_into_simulated_boards_pauses_when_a_canary_fails(db, world, tmp_path):
-    """Three simulated boards behind their own TCP bridges; the second canary's new version fails
-    its self-test (locks), rolls itself back, and the rollout pauses before the third board."""
-    from hardware_sim.fw_sim_board import SimBoard, provision_dir
-    from server.firmware import build as builder
-    from server.firmware.flasher import Flasher
-    from server.firmware.link import Link
-    from server.models import Station
-
-    small = ("firmware/__init__.mpy", "firmware/boot_select.mpy", "firmware/fwupdate.mpy", "protocol/__init__.mpy")
-    files = [(p, d) for p, d in builder.compile_tree(builder.pathlib.Path(__file__).resolve().parents[1])
-             if p in small]
-
-    def img(version):
-        return builder.pack(files, builder.make_manifest(files, version, FAMILY, 1, mpy=6), FLEET)
-
-    key = b"\x22" * 32
-    sims = []
-    try:
-        for i in range(3):
-            root = tmp_path / ("board%d" % i)
-            root.mkdir()
-            provision_dir(str(root), img("1.0.0"), [FLEET])
-            sims.append(SimBoard(str(root), 1, key.hex(), [FLEET.hex()], FAMILY))
-        sims[1].selftest_fail = "locks"  # applies from its next power-on: the new version's first boot
-        board_ids = []
-        with db.transaction() as s:
-            st = s.get(Station, world.station_id)
-            for i, sim in enumerate(sims):
-                lk = provisioning.locker(s, st, "sim %d" % i, sim.url, [(1, [("S", False, "low")] * 4)])
-                lk.boards[0].firmware_version = "1.0.0"
-                board_ids.append(lk.boards[0].id)
-        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET])["id"]
-        rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=board_ids, canaries=board_ids[:2],
-                                     failure_threshold=0.25)["id"]
-
-        def update_board(target, image_bytes):
-            link = Link(target["serial_url"], target["address"], key, baud=115200)
-            try:
-                return Flasher(link, image_bytes, boot_wait_s=15).run()
-            finally:
-                link.close()
-
-        p = rollout.run_rollout(db, rid, update_board)
-        rows = {b["board_id"]: b for b in p["boards"]}
-        assert p["state"] == "paused", p
-        assert rows[board_ids[0]]["state"] == "done" and rows[board_ids[0]]["version"] == "1.1.0"
-        assert rows[board_ids[1]]["state"] == "failed" and "self-test" in rows[board_ids[1]]["last_error"]
-        assert rows[board_ids[2]]["state"] == "pending" and rows[board_ids[2]]["attempts"] == 0
-        assert "auto-paused" in p["pause_reason"]
-        assert [v for _s, v in sims[0].boots] == ["1.0.0", "1.1.0"]
-        assert [v for _s, v in sims[1].boots][-1] == "1.0.0"  # rolled back by itself
-        assert sims[2].boots == [("a", "1.0.0")]  # never touched
-    finally:
-        for sim in sims:
-            sim.close()
-
-
-def test_fwupd_rollout_run_cli_pauses_and_says_why(db, world, tmp_path):
+def test_fwupd_rollout_run_cli_queues_waits_and_says_why_it_paused(db, world):
+    """`cunbox firmware rollout-run` queues updates and waits; it never opens a port. Without a link
+    nothing executes (exit 2 once --timeout passes); when the link fails the canary's command (no key
+    for the board) the rollout pauses itself and the command says why (exit 1)."""
     from click.testing import CliRunner
 
     from server.cli import main as cunbox
+    from server.services import link_commands
 
     ids = _boards(db, world, 1)
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
     rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=[ids[0]])["id"]
-    keys = tmp_path / "keys"
-    keys.mkdir()  # no key for the canary: it fails before any byte is sent, and the rollout pauses
-    r = CliRunner().invoke(cunbox, ["firmware", "rollout-run", str(rid), "--board-keys", str(keys),
-                                    "--database-url", db.url])
+    args = ["firmware", "rollout-run", str(rid), "--database-url", db.url, "--timeout", "0", "--poll", "0.05"]
+    r = CliRunner().invoke(cunbox, args)
+    assert r.exit_code == 2, r.output
+    assert "still running" in r.output and "updating" in r.output
+    link_commands.finish(db, _updating(db, rid)[ids[0]], "failed", "board_not_keyed")
+    r = CliRunner().invoke(cunbox, args)
     assert r.exit_code == 1, r.output
-    assert "auto-paused" in r.output and "%d.key" % ids[0] in r.output
+    assert "auto-paused" in r.output and "board_not_keyed" in r.output
     p = rollout.progress(db, world.maintainer, rid)
     assert [b["state"] for b in p["boards"]] == ["failed", "pending"]
+    assert CliRunner().invoke(cunbox, ["firmware", "rollout-run", "999", "--database-url", db.url]).exit_code == 1
 
 
-def test_fwupd_rollout_run_cli_uses_the_links_sealed_keys(db, world, tmp_path, monkeypatch):
-    """Without --board-keys the rollout takes each board's key from the link's key store (sealed in
-    link_boards) and its auth counter from there too: a simulated board is updated, a board the link
-    holds no key for fails with a clear reason."""
-    from click.testing import CliRunner
-
-    from hardware_sim.fw_sim_board import SimBoard, provision_dir
-    from server.cli import main as cunbox
-    from server.firmware import build as builder
-    from server.link.keys import Sealer
-    from server.link.models import LinkBoard
-    from server.models import Station
-    from server.services import link_state
-
-    small = ("firmware/__init__.mpy", "firmware/boot_select.mpy", "firmware/fwupdate.mpy", "protocol/__init__.mpy")
-    files = [(p, d) for p, d in builder.compile_tree(builder.pathlib.Path(__file__).resolve().parents[1])
-             if p in small]
-
-    def img(version):
-        return builder.pack(files, builder.make_manifest(files, version, FAMILY, 1, mpy=6), FLEET)
-
-    secret = "rollout-test-server-secret-0123456789"
-    monkeypatch.setenv("CUNBOX_SECRET", secret)
-    key = b"\x5a" * 32
-    root = tmp_path / "board"
-    root.mkdir()
-    provision_dir(str(root), img("1.0.0"), [FLEET])
-    sim = SimBoard(str(root), 1, key.hex(), [FLEET.hex()], FAMILY)
-    try:
-        with db.transaction() as s:
-            st = s.get(Station, world.station_id)
-            lk = provisioning.locker(s, st, "sim", sim.url, [(1, [("S", False, "low")] * 4)])
-            lk.boards[0].firmware_version = "1.0.0"
-            keyed = lk.boards[0].id
-            lk2 = provisioning.locker(s, st, "unkeyed", "socket://127.0.0.1:9", [(1, [("S", False, "low")])])
-            lk2.boards[0].firmware_version = "1.0.0"
-            unkeyed = lk2.boards[0].id
-        link_state.provision_key(db, keyed, key, Sealer(secret.encode()))
-        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET])["id"]
-        rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=[keyed, unkeyed], canaries=[keyed],
-                                     failure_threshold=1.0)["id"]
-        r = CliRunner().invoke(cunbox, ["firmware", "rollout-run", str(rid), "--database-url", db.url,
-                                        "--baud", "115200"])
-        rows = {b["board_id"]: b for b in rollout.progress(db, world.maintainer, rid)["boards"]}
-        assert rows[keyed]["state"] == "done" and rows[keyed]["version"] == "1.1.0", (rows, r.output)
-        assert [v for _s, v in sim.boots] == ["1.0.0", "1.1.0"]
-        assert rows[unkeyed]["state"] == "failed", rows
-        assert "no key in the link's key store" in rows[unkeyed]["last_error"]
-        with db.reading() as s:
-            assert s.get(LinkBoard, keyed).counter > 0  # counters reserved where the link keeps them
-    finally:
-        sim.close()
+def test_fwupd_damaged_stored_image_queues_nothing(db, world):
+    ids = _boards(db, world, 1)
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    with db.transaction() as s:
+        r = s.get(FwRelease, rel)
+        r.image = r.image[:-1] + bytes([r.image[-1] ^ 1])
+    with pytest.raises(BadRequest, match="no longer matches"):
+        rollout.create_rollout(db, world.maintainer, rel, board_ids=ids)
+    with db.reading() as s:
+        assert s.query(LockerCommand).filter_by(kind="firmware").count() == 0

@@ -75,10 +75,12 @@ def upload():
 @auth("maintainer")
 def create():
     b = parse_body(BODIES["fw_rollout"])
-    return jsonify(rollout.create_rollout(
+    out = rollout.create_rollout(
         db(), g.principal, b["release_id"], station_id=b["station_id"], percent=b["percent"],
         board_ids=b["board_ids"], canaries=b["canaries"] or [],
-        failure_threshold=b["failure_threshold"])), 201
+        failure_threshold=b["failure_threshold"])
+    # the updates run in the locker link's queue for minutes: answer now, with the resource to poll
+    return jsonify(out), 201, {"Location": out["status_url"]}
 
 
 @bp.get("/firmware/rollouts/<int:rollout_id>")
@@ -126,12 +128,13 @@ SCHEMAS = {
         "id": {"type": "integer"}, "release_id": {"type": "integer"}, "version": {"type": "string"},
         "state": {"enum": ["running", "paused", "completed", "cancelled"]}, "scope": {"type": "object"},
         "failure_threshold": {"type": "number"}, "pause_reason": _nullable("string"),
+        "status_url": {"type": "string", "description": "poll this for progress"},
         "totals": {"type": "object", "additionalProperties": {"type": "integer"}},
         "boards": {"type": "array", "items": _obj({
             "board_id": {"type": "integer"}, "locker_id": {"type": "integer"}, "address": {"type": "integer"},
             "canary": {"type": "boolean"}, "state": {"enum": ["pending", "updating", "done", "failed", "skipped"]},
             "from_version": _nullable("string"), "version": _nullable("string"), "attempts": {"type": "integer"},
-            "last_error": _nullable("string")})}}),
+            "command_id": _nullable("integer"), "last_error": _nullable("string")})}}),
 }
 
 
@@ -154,7 +157,9 @@ def openapi_paths(op, path_param):
                               "fw_release")},
         "/firmware/rollouts": {"post": with_body(op(
             "Stage a release to a station, a percentage of boards or a list; canaries go first; the rollout "
-            "pauses itself when failed / finished boards exceeds failure_threshold", "FwRollout", roles=m,
+            "pauses itself when failed / finished boards exceeds failure_threshold. The first boards' updates "
+            "are queued for the locker link at once; poll status_url (also in Location) for progress",
+            "FwRollout", roles=m,
             errors=("400", "401", "403", "404"), ok_status="201"), "fw_rollout")},
         "/firmware/rollouts/{rollout_id}": {"get": op("Rollout progress per board (version, state, last error)",
                                                       "FwRollout", roles=m, params=rid)},

@@ -218,63 +218,50 @@ def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downg
 
 @firmware.command("rollout-run")
 @click.argument("rollout_id", type=int)
-@click.option("--board-keys", "keys_dir", default=None, type=click.Path(file_okay=False),
-              help="Directory holding each board's link key as <board_id>.key. Default: the keys the locker "
-                   "link holds, sealed in the database (server secret: $CUNBOX_SECRET or "
-                   "$CUNBOX_INSTANCE_DIR/link-secret).")
-@click.option("--baud", type=int, default=9600, show_default=True)
 @click.option("--database-url", default=None, help="Default: $CUNBOX_DATABASE_URL.")
-@click.option("--max-boards", type=int, default=None, help="Stop after this many boards.")
-def rollout_run(rollout_id, keys_dir, baud, database_url, max_boards):
-    """Work through a rollout: update its boards one at a time over their lockers' links (canaries
-    first, never a board with a door mid-operation) until it completes or pauses itself."""
+@click.option("--timeout", type=float, default=None, help="Stop waiting after this many seconds (the rollout "
+              "goes on in the link; run this again to keep watching). Default: wait until it stops.")
+@click.option("--poll", type=float, default=2.0, show_default=True, help="Seconds between progress checks.")
+def rollout_run(rollout_id, database_url, timeout, poll):
+    """Move a rollout on and wait for it. Queues the next boards' updates in the locker link's durable
+    queue (canaries first, never a board with a door mid-operation, one board per locker) and prints
+    progress until the rollout completes or pauses. The locker link's bus masters (`cunbox link`, or
+    the server's in-process link) execute the updates over the bus they already hold; this command
+    never opens a serial port. Exit 1 when the rollout paused (the reason is printed), 2 when
+    --timeout passed first."""
+    import time
+
     from server import config as server_config
     from server.db import Database
-    from server.firmware import flasher, rollout
-    from server.firmware.link import Link
+    from server.errors import NotFound
+    from server.firmware import queue
 
     url = database_url or server_config.load()["DATABASE_URL"]
     db = Database(url)
-
-    key_of = _file_keys(keys_dir) if keys_dir else _link_keys(db)
-
-    def update_board(target, image):
-        key, store = key_of(target["board_id"])
-        click.echo("board %d (locker %d, address %d%s): updating" % (
-            target["board_id"], target["locker_id"], target["address"], ", canary" if target["canary"] else ""))
-        link = Link(target["serial_url"], target["address"], key, baud=baud, store=store)
-        try:
-            return flasher.Flasher(link, image, log=lambda msg: click.echo("  " + msg)).run()
-        finally:
-            link.close()
-
+    end = None if timeout is None else time.monotonic() + timeout
+    seen = {}
     try:
-        p = rollout.run_rollout(db, rollout_id, update_board, max_boards)
+        while True:
+            try:
+                p = queue.advance(db, rollout_id)
+            except NotFound as exc:
+                raise click.ClickException(str(exc)) from None
+            for b in p["boards"]:
+                key = (b["state"], b["attempts"])
+                if seen.get(b["board_id"]) != key:
+                    seen[b["board_id"]] = key
+                    click.echo("board %-5d %-8s %-10s %s" % (b["board_id"], b["state"], b["version"] or "-",
+                                                            b["last_error"] or ""))
+            if p["state"] != "running" or (end is not None and time.monotonic() >= end):
+                break
+            time.sleep(poll)
     finally:
         db.dispose()
-    for b in p["boards"]:
-        click.echo("  board %-5d %-8s %-10s %s" % (b["board_id"], b["state"], b["version"] or "-",
-                                                  b["last_error"] or ""))
     click.echo("rollout %d (%s): %s %s" % (p["id"], p["version"], p["state"],
                                           " ".join("%s=%d" % kv for kv in sorted(p["totals"].items()))))
     if p["state"] == "paused":
         click.echo(p["pause_reason"], err=True)
         sys.exit(1)
-
-
-def _file_keys(keys_dir):
-    """board id -> (key, None) from <keys_dir>/<board_id>.key (boards the link does not hold)."""
-    from server.firmware import flasher
-
-    def key_of(board_id):
-        try:
-            return keyfiles.read_key_file(os.path.join(keys_dir, "%d.key" % board_id)), None
-        except keyfiles.KeyFileError as exc:
-            raise flasher.FlashError(str(exc)) from None
-    return key_of
-
-
-def _link_keys(db):
-    from server.firmware import rollout
-    from server.link.keys import Sealer, load_secret
-    return rollout.link_keys(db, Sealer(load_secret()))
+    if p["state"] == "running":
+        click.echo("still running; %s shows its progress" % p["status_url"], err=True)
+        sys.exit(2)

@@ -66,8 +66,18 @@ def _manifest_version(image):
 
 
 class Flasher:
+    """One board's update over a link object: `address`, `call(msg_type, fields, auth)` returning the
+    reply's fields or raising NakReply / LinkError (MaybeExecuted), and `reconnect(attempts=...)`.
+    server/firmware/link.py's Link (a port of its own, `cunbox flash`) and the locker link's
+    server/link/firmware_job.py BusLink (the bus master's port and session) both are one.
+
+    resume: the update may have been begun by an earlier run whose outcome is unknown (a command the
+    locker link left unfinished): the board is asked where it stands and the update continues from
+    there (a staged transfer of the same size goes on from its offset, a committed one is rebooted
+    into, a board already on the version is done) instead of starting over."""
+
     def __init__(self, link, image, allow_downgrade=False, on_progress=None, log=None, max_link_failures=20,
-                 boot_wait_s=30.0, clock=time.monotonic):
+                 boot_wait_s=30.0, clock=time.monotonic, resume=False):
         self.link = link
         self.image = image
         self.version = _manifest_version(image)
@@ -78,11 +88,14 @@ class Flasher:
         self.max_link_failures = max_link_failures
         self.boot_wait_s = boot_wait_s
         self.clock = clock
+        self.resume = resume
         self.link_failures = 0
         self.resumes = 0
         self.resume_offsets = []
         self.before = None
         self.after_hello = None
+        self.chunk = m.FW_CHUNK_MAX
+        self._staged_by_other_run = False  # resumed a staging we did not begin ourselves (resume=True)
 
     # --- helpers ---
     def _call(self, msg_type, fields=None, auth=None):
@@ -94,7 +107,6 @@ class Flasher:
             if self.link_failures > self.max_link_failures:
                 raise FlashError("link lost: board %d stopped answering" % self.link.address,
                                  self.before) from None
-            time.sleep(0.2)
             self.link.reconnect()
             raise
 
@@ -116,6 +128,20 @@ class Flasher:
 
     # --- the update ---
     def run(self):
+        """The whole update, blocking; returns the version the board confirmed."""
+        steps = self.steps()
+        while True:
+            try:
+                pause = next(steps)
+            except StopIteration as done:
+                return done.value
+            if pause:
+                time.sleep(pause)
+
+    def steps(self):
+        """The update as a generator, for a caller that shares the bus with other work: it yields
+        after every FW_CHUNK (0: go on whenever you like) and while it waits (the seconds to wait
+        before resuming it), and returns the version the board confirmed. Raises FlashError."""
         hello = self._retrying(m.HELLO)
         self.before = hello["fw_version"]
         self.log("board %d runs %s (protocol %d)" % (self.link.address, self.before, hello["protocol_version"]))
@@ -123,12 +149,28 @@ class Flasher:
         if st["state"] == m.FW_TESTING and st["running_version"] == self.version:
             self.log("version %s is already running on trial; confirming" % self.version)
             return self._confirm()
+        if self.resume:
+            if st["state"] == m.FW_IDLE and st["running_version"] == self.version:
+                self.log("board already runs %s, confirmed" % self.version)
+                return self.version
+            if st["state"] == m.FW_READY:
+                self.log("an update is installed and waits for the reboot; rebooting into it")
+                return (yield from self._reboot_and_confirm())
+            if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
+                self.resumes += 1
+                self.resume_offsets.append(st["received"])
+                self._staged_by_other_run = True
+                self.log("board holds %d of %d bytes of an image this size; resuming" % (st["received"],
+                                                                                      len(self.image)))
+                yield from self._send(self.chunk, st["received"])
+                yield from self._commit()
+                return (yield from self._reboot_and_confirm())
         if st["state"] in (m.FW_TESTING, m.FW_READY):
             raise FlashError("board is busy with another update (state %s)" % STATE_NAMES[st["state"]], self.before)
         chunk = self._begin()
-        self._send(chunk)
-        self._commit()
-        return self._reboot_and_confirm()
+        yield from self._send(chunk)
+        yield from self._commit()
+        return (yield from self._reboot_and_confirm())
 
     def _begin(self):
         version = self.version + ("!" if self.allow_downgrade else "")
@@ -136,13 +178,15 @@ class Flasher:
             reply = self._retrying(m.FW_BEGIN, {"size": len(self.image), "sha256": self.sha256, "version": version})
         except NakReply as exc:
             self._refused(exc, "update")
+        self._staged_by_other_run = False
         return reply["chunk_size"]
 
     def _status(self):
         return self._retrying(m.FW_STATUS)
 
     def _send(self, chunk, offset=0):
-        """Send from `offset` (0 right after FW_BEGIN, which restarts the transfer) to the end."""
+        """Send from `offset` (0 right after FW_BEGIN, which restarts the transfer) to the end,
+        yielding after every chunk."""
         self.chunk = chunk
         progress = Progress(len(self.image), offset, self.clock)
         self.progress = progress
@@ -162,6 +206,7 @@ class Flasher:
             offset = reply["received"]
             progress.update(offset)
             self.on_progress(progress)
+            yield 0
 
     def _resync(self, chunk):
         """After a dropped link or a board reset: where does the board stand? The staging and its offset
@@ -187,19 +232,24 @@ class Flasher:
                 if st["state"] in (m.FW_READY, m.FW_TESTING):
                     return
                 if st["state"] == m.FW_RECEIVING and st["size"] == len(self.image):
-                    self._send(self.chunk, st["received"])  # nothing left to send if it was complete
+                    yield from self._send(self.chunk, st["received"])  # nothing left to send if it was complete
                     continue
-                self._send(self._begin())
+                yield from self._send(self._begin())
                 continue
             except NakReply as exc:
                 if exc.code == NAK_BAD_STATE:  # the board holds nothing begun: start over
-                    self._send(self._begin())
+                    yield from self._send(self._begin())
                     continue
                 if exc.code == NAK_BUSY and REFUSAL_NAMES.get(exc.detail) == "busy" and busy_waits < 60:
                     busy_waits += 1  # a door is mid-operation: the board installs once it is done
-                    time.sleep(0.5)
+                    yield 0.5
                     continue
                 self._refused(exc, "image")
+            if reply["result"] == m.FW_HASH_MISMATCH and self._staged_by_other_run:
+                # the staging we resumed was another image of the same size (the board cleared it): start over
+                self.log("the staged image was not this one; sending it again from the start")
+                yield from self._send(self._begin())
+                continue
             if reply["result"] != m.FW_OK:
                 raise FlashError("image refused at commit: %s" % COMMIT_RESULTS.get(reply["result"], reply["result"]),
                                  self._running_version())
@@ -213,7 +263,7 @@ class Flasher:
         deadline = self.clock() + self.boot_wait_s
         hello = None
         while self.clock() < deadline:
-            time.sleep(0.2)
+            yield 0.2
             try:
                 hello = self.link.call(m.HELLO)
                 break

@@ -59,9 +59,11 @@ class Link:
                 pass
             self.port = None
 
-    def reconnect(self, attempts=20, pause=0.25):
-        """Reopen the port (a dropped 4G link, an unplugged adapter) until it opens again."""
+    def reconnect(self, attempts=20, pause=0.25, settle=0.2):
+        """Reopen the port (a dropped 4G link, an unplugged adapter) until it opens again; first wait
+        `settle` seconds, so a board that is restarting is not asked again at once."""
         self.reconnects += 1
+        time.sleep(settle)
         for _ in range(attempts):
             try:
                 self.open()

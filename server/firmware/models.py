@@ -74,6 +74,7 @@ class FwRolloutBoard(Base):
     from_version: Mapped[str | None] = mapped_column(String(40))
     version: Mapped[str | None] = mapped_column(String(40))  # what the board reported last
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    command_id: Mapped[int | None] = mapped_column(ForeignKey("locker_commands.id"))  # the update in the queue
     last_error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)

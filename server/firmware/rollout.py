@@ -1,7 +1,8 @@
 """Fleet rollout: upload a release, stage it to a set of boards (a station, a percentage, a list) with
-canaries first, hand boards to the worker only when no door is mid-operation, and pause by itself
-when the failure rate passes the rollout's threshold. Business logic only; the API and the worker
-(`run_rollout`) call these functions.
+canaries first, hand boards to the locker link only when no door is mid-operation, and pause by
+itself when the failure rate passes the rollout's threshold. Business logic only; the API, the CLI
+and server/firmware/queue.py (which turns the boards picked here into firmware commands in the
+locker link's durable queue) call these functions.
 """
 import hashlib
 import io
@@ -90,6 +91,9 @@ def create_rollout(db, principal, release_id, station_id=None, percent=None, boa
         release = s.get(FwRelease, release_id)
         if release is None:
             raise NotFound("no release %s" % release_id)
+        if not image_intact(release):
+            raise BadRequest("release %s: the stored image no longer matches its SHA-256; upload it again"
+                             % release.version, code="bad_image", reason="hash")
         if station_id is not None:
             boards = list(s.scalars(select(Board).join(Locker).where(Locker.station_id == station_id)
                                     .order_by(Board.id)))
@@ -126,8 +130,14 @@ def create_rollout(db, principal, release_id, station_id=None, percent=None, boa
                      detail={"rollout": ro.id, "release": release.version, "scope": scope,
                              "canaries": sorted(canaries), "boards": len(by_id)})
         s.flush()
-        return _progress(s, ro)
-    return db.run(fn)
+        return ro.id
+    from server.firmware import queue
+    return queue.advance(db, db.run(fn))  # the first boards go into the locker link's queue at once
+
+
+def image_intact(release):
+    """The stored image is still the one verified at upload (checked before any command is queued)."""
+    return hashlib.sha256(release.image).hexdigest() == release.sha256
 
 
 def _newer_or_same(current, target):
@@ -151,69 +161,70 @@ def _busy_board_ids(s, board_ids):
     return busy
 
 
-def claim_next(db, rollout_id, limit=1):
-    """Boards to update now, marked 'updating': canaries first; the rest only once every canary is done.
-    Returns [] when the rollout is not running or every candidate is busy."""
-    def fn(s):
-        ro = s.get(FwRollout, rollout_id)
-        if ro is None:
-            raise NotFound("no rollout %s" % rollout_id)
-        if ro.state != "running":
-            return []
-        rows = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id)
-                              .order_by(FwRolloutBoard.canary.desc(), FwRolloutBoard.board_id)))
-        canaries_left = [r for r in rows if r.canary and r.state != "done"]
-        pending = [r for r in rows if r.state == "pending" and (r.canary or not canaries_left)]
-        busy = _busy_board_ids(s, [r.board_id for r in pending]) if pending else set()
-        out = []
-        for r in pending:
-            if len(out) >= limit:
-                break
-            if r.board_id in busy:
-                continue
-            r.state = "updating"
-            r.attempts += 1
-            r.started_at = utcnow()
-            b = s.get(Board, r.board_id)
-            out.append({"rollout_id": ro.id, "board_id": b.id, "address": b.address, "locker_id": b.locker_id,
-                        "serial_url": b.locker.serial_url, "release_id": ro.release_id, "canary": r.canary})
-        return out
-    return db.run(fn)
+def pick_boards(s, ro, limit, busy_lockers=()):
+    """Rows of a running rollout to update now (in session s): canaries first, the rest only once every
+    canary is done; never a board with a door mid-operation, nor one on a locker in busy_lockers, and
+    at most one board per locker (they share one bus). The caller marks them 'updating'."""
+    rows = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id)
+                          .order_by(FwRolloutBoard.canary.desc(), FwRolloutBoard.board_id)))
+    canaries_left = [r for r in rows if r.canary and r.state != "done"]
+    pending = [r for r in rows if r.state == "pending" and (r.canary or not canaries_left)]
+    busy = _busy_board_ids(s, [r.board_id for r in pending]) if pending else set()
+    lockers = set(busy_lockers)
+    out = []
+    for r in pending:
+        if len(out) >= limit:
+            break
+        b = s.get(Board, r.board_id)
+        if r.board_id in busy or b.locker_id in lockers:
+            continue
+        lockers.add(b.locker_id)
+        out.append((r, b))
+    return out
 
 
 def report(db, rollout_id, board_id, ok, version=None, error=None):
-    """The worker's result for one board; pauses the rollout when failures pass its threshold."""
+    """One board's result; pauses the rollout when failures pass its threshold."""
     def fn(s):
         ro = s.get(FwRollout, rollout_id)
         row = s.scalar(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == rollout_id,
                                                     FwRolloutBoard.board_id == board_id))
         if ro is None or row is None:
             raise NotFound("board %s is not in rollout %s" % (board_id, rollout_id))
-        row.finished_at = utcnow()
-        if version is not None:
-            row.version = version
-            s.get(Board, board_id).firmware_version = version
-        if ok:
-            row.state = "done"
-            row.last_error = None
-        else:
-            row.state = "failed"
-            row.last_error = (error or "failed")[:2000]
-        counts = dict(s.execute(select(FwRolloutBoard.state, func.count()).where(
-            FwRolloutBoard.rollout_id == rollout_id).group_by(FwRolloutBoard.state)).all())
-        failed = counts.get("failed", 0)
-        finished = failed + counts.get("done", 0)
-        if ro.state == "running" and finished and failed / float(finished) > ro.failure_threshold:
-            ro.state = "paused"
-            ro.pause_reason = "auto-paused: %d of %d finished boards failed (threshold %d%%); last: board %d: %s" % (
-                failed, finished, round(ro.failure_threshold * 100), board_id, row.last_error)
-            audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
-        elif ro.state == "running" and not counts.get("pending") and not counts.get("updating"):
-            ro.state = "completed"
-        audit.record(s, "system", "fw_board_%s" % row.state, detail={"rollout": ro.id, "board": board_id,
-                                                                      "version": version, "error": row.last_error})
-        return _progress(s, ro)
+        return report_in(s, ro, row, ok, version, error)
     return db.run(fn)
+
+
+def report_in(s, ro, row, ok, version=None, error=None):
+    """report() inside the caller's transaction (s): the firmware command's outcome and the rollout's
+    row change together."""
+    from server.firmware import queue
+    rollout_id, board_id = ro.id, row.board_id
+    row.finished_at = utcnow()
+    if version is not None:
+        row.version = version
+        s.get(Board, board_id).firmware_version = version
+    if ok:
+        row.state = "done"
+        row.last_error = None
+    else:
+        row.state = "failed"
+        row.last_error = (error or "failed")[:2000]
+    counts = dict(s.execute(select(FwRolloutBoard.state, func.count()).where(
+        FwRolloutBoard.rollout_id == rollout_id).group_by(FwRolloutBoard.state)).all())
+    failed = counts.get("failed", 0)
+    finished = failed + counts.get("done", 0)
+    if ro.state == "running" and finished and failed / float(finished) > ro.failure_threshold:
+        ro.state = "paused"
+        ro.pause_reason = "auto-paused: %d of %d finished boards failed (threshold %d%%); last: board %d: %s" % (
+            failed, finished, round(ro.failure_threshold * 100), board_id, row.last_error)
+        audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
+        queue.withdraw_queued(s, ro, "rollout_paused")
+    elif ro.state == "running" and not counts.get("pending") and not counts.get("updating"):
+        ro.state = "completed"
+    audit.record(s, "system", "fw_board_%s" % row.state, detail={"rollout": ro.id, "board": board_id,
+                                                                  "version": version, "error": row.last_error})
+    return _progress(s, ro)
 
 
 def set_state(db, principal, rollout_id, action):
@@ -228,6 +239,7 @@ def set_state(db, principal, rollout_id, action):
             raise Conflict("rollout %s is %s" % (ro.id, ro.state), code="rollout_finished")
         if action == "pause":
             ro.state, ro.pause_reason = "paused", "paused by %s" % principal.actor
+            queue.withdraw_queued(s, ro, "rollout_paused")
         elif action == "resume":
             for row in s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id,
                                                               FwRolloutBoard.state == "failed")):
@@ -235,11 +247,16 @@ def set_state(db, principal, rollout_id, action):
             ro.state, ro.pause_reason = "running", None
         elif action == "cancel":
             ro.state = "cancelled"
+            queue.withdraw_queued(s, ro, "rollout_cancelled")
         else:
             raise BadRequest("unknown action %r" % action)
         audit.record(s, principal.actor, "fw_rollout_" + action, detail={"rollout": ro.id})
         return _progress(s, ro)
-    return db.run(fn)
+    from server.firmware import queue
+    out = db.run(fn)
+    if action == "resume":
+        out = queue.advance(db, rollout_id)
+    return out
 
 
 def progress(db, principal, rollout_id):
@@ -256,36 +273,14 @@ def _progress(s, ro):
                      .where(FwRolloutBoard.rollout_id == ro.id).order_by(FwRolloutBoard.board_id)).all()
     boards = [{"board_id": r.board_id, "locker_id": b.locker_id, "address": b.address, "canary": r.canary,
                "state": r.state, "from_version": r.from_version, "version": r.version, "attempts": r.attempts,
-               "last_error": r.last_error} for r, b in rows]
+               "command_id": r.command_id, "last_error": r.last_error} for r, b in rows]
     totals = {}
     for st in ("pending", "updating", "done", "failed", "skipped"):
         totals[st] = sum(1 for x in boards if x["state"] == st)
     release = s.get(FwRelease, ro.release_id)
     return {"id": ro.id, "release_id": ro.release_id, "version": release.version, "state": ro.state,
             "scope": ro.scope, "failure_threshold": ro.failure_threshold, "pause_reason": ro.pause_reason,
-            "totals": totals, "boards": boards}
-
-
-def run_rollout(db, rollout_id, update_board, max_boards=None):
-    """The worker: claim boards one at a time and update each with update_board(target, image) ->
-    reported version (raising on failure), until the rollout stops handing out boards."""
-    image = None
-    done = 0
-    while max_boards is None or done < max_boards:
-        targets = claim_next(db, rollout_id, 1)
-        if not targets:
-            break
-        t = targets[0]
-        if image is None:
-            image = release_image(db, t["release_id"])
-        try:
-            version = update_board(t, image)
-        except Exception as exc:  # any failure of one board is that board's result, never the worker's end
-            report(db, rollout_id, t["board_id"], False, getattr(exc, "board_version", None), str(exc))
-        else:
-            report(db, rollout_id, t["board_id"], True, version)
-        done += 1
-    return progress(db, _SYSTEM_MAINTAINER, rollout_id)
+            "totals": totals, "boards": boards, "status_url": "/api/v1/firmware/rollouts/%d" % ro.id}
 
 
 class _Maintainer:
@@ -294,24 +289,3 @@ class _Maintainer:
 
 
 _SYSTEM_MAINTAINER = _Maintainer()
-
-
-def link_keys(db, sealer):
-    """board id -> (key, counter store) from the locker link's sealed key store (link_boards), for
-    run_rollout's update_board. The auth counter comes from, and is reserved in, link_boards too, so
-    the flasher continues above every counter the link used and the link resyncs past the flasher's
-    (NAK REPLAY): no counter is ever used twice towards a board."""
-    from server.firmware import flasher
-    from server.link.keys import SealError
-    from server.services import link_state
-
-    def key_of(board_id):
-        try:
-            key = link_state.board_key(db, board_id, sealer)
-        except SealError as exc:
-            raise flasher.FlashError("board %d: %s" % (board_id, exc)) from None
-        if key is None:
-            raise flasher.FlashError("board %d has no key in the link's key store (provision it first, or "
-                                     "give --board-keys)" % board_id)
-        return key, link_state.DbCounterStore(db, board_id)
-    return key_of

@@ -1,0 +1,174 @@
+"""Firmware updates as commands of the locker link's durable queue (locker_commands, kind 'firmware').
+
+A rollout never talks to a board itself. `stage` picks the next boards (rollout.pick_boards: canaries
+first, no door mid-operation, one board per locker, at most PARALLEL per rollout) and, in the same
+transaction, marks each row 'updating' and queues one firmware command for it (payload: rollout,
+release, version, SHA-256; the image stays in fw_releases). The locker's bus master executes it
+(server/link/firmware_job.py) and calls `finished`, which ends the command and reports the board into
+the rollout in one transaction, then stages the next boards. `advance` (called by create/resume, the
+housekeeping loop and `cunbox firmware rollout-run`) does the same for every running rollout, and
+also settles rows whose command ended some other way (a board the link holds no key for).
+"""
+import logging
+
+from sqlalchemy import select
+
+from server.clock import utcnow
+from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
+from server.link.models import LinkAttempt
+from server.models import Board, LockerCommand
+
+log = logging.getLogger("cunbox.firmware")
+
+PARALLEL = 4  # boards of one rollout updating at once (each on its own locker: one bus, one transfer)
+RESULT_PREFIX = "version:"  # a done firmware command's result: the version the board confirmed
+
+
+def stage(db, rollout_id, parallel=PARALLEL):
+    """Queue firmware commands for the next boards of a running rollout; returns their command ids."""
+    def fn(s):
+        ro = s.scalar(select(FwRollout).where(FwRollout.id == rollout_id).with_for_update())
+        if ro is None or ro.state != "running":
+            return []
+        release = s.get(FwRelease, ro.release_id)
+        from server.firmware import rollout
+        if not rollout.image_intact(release):
+            ro.state = "paused"
+            ro.pause_reason = "release %s: the stored image no longer matches its SHA-256" % release.version
+            return []
+        updating = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id,
+                                                               FwRolloutBoard.state == "updating")))
+        room = parallel - len(updating)
+        if room <= 0:
+            return []
+        busy_lockers = {s.get(Board, r.board_id).locker_id for r in updating}
+        out = []
+        for row, board in rollout.pick_boards(s, ro, room, busy_lockers):
+            cmd = LockerCommand(locker_id=board.locker_id, board_id=board.id, kind="firmware",
+                                requested_by=ro.created_by,
+                                payload={"rollout_id": ro.id, "release_id": release.id, "version": release.version,
+                                         "sha256": release.sha256, "board": board.address})
+            s.add(cmd)
+            s.flush()
+            row.state = "updating"
+            row.attempts += 1
+            row.started_at = utcnow()
+            row.command_id = cmd.id
+            out.append((cmd.id, board.locker_id))
+        return out
+    staged = db.run(fn)
+    if staged:
+        from server.link import driver
+        for _cid, locker_id in staged:
+            driver.wake(locker_id)  # an in-process bus master starts at once; others find it at their next pass
+    return [cid for cid, _lid in staged]
+
+
+def advance(db, rollout_id):
+    """Settle what finished, stage what is next; returns the rollout's progress."""
+    from server.errors import NotFound
+    from server.firmware import rollout
+    with db.reading() as s:
+        if s.get(FwRollout, rollout_id) is None:
+            raise NotFound("no rollout %s" % rollout_id)
+    settle(db, rollout_id)
+    stage(db, rollout_id)
+    with db.reading() as s:
+        return rollout._progress(s, s.get(FwRollout, rollout_id))
+
+
+def advance_all(db):
+    """Every running rollout (the housekeeping loop); returns how many commands were queued."""
+    with db.reading() as s:
+        ids = list(s.scalars(select(FwRollout.id).where(FwRollout.state == "running")))
+    n = 0
+    for rid in ids:
+        settle(db, rid)
+        n += len(stage(db, rid))
+    return n
+
+
+def settle(db, rollout_id):
+    """Rows still 'updating' whose command is final already (ended by the link without an update, e.g.
+    board_not_keyed, or a rollout paused meanwhile) take the command's outcome."""
+    def fn(s):
+        from server.firmware import rollout
+        ro = s.get(FwRollout, rollout_id)
+        n = 0
+        rows = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == rollout_id,
+                                                           FwRolloutBoard.state == "updating",
+                                                           FwRolloutBoard.command_id.is_not(None))))
+        for row in rows:
+            if row.state != "updating" or row.command_id is None:
+                continue  # withdrawn meanwhile (the rollout paused itself on an earlier row)
+            cmd = s.get(LockerCommand, row.command_id)
+            if cmd.state not in ("done", "failed"):
+                continue
+            ok = cmd.state == "done"
+            version = cmd.result[len(RESULT_PREFIX):] if ok and (cmd.result or "").startswith(RESULT_PREFIX) else None
+            rollout.report_in(s, ro, row, ok, version, None if ok else "link: %s" % cmd.result)
+            n += 1
+        return n
+    return db.run(fn)
+
+
+def withdraw_queued(s, ro, reason):
+    """A rollout paused or cancelled: its firmware commands not yet taken by a link are failed, and their
+    boards go back to 'pending' (resume stages them again). Updates already under way finish."""
+    for row in list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id,
+                                                           FwRolloutBoard.state == "updating",
+                                                           FwRolloutBoard.command_id.is_not(None)))):
+        cmd = s.get(LockerCommand, row.command_id)
+        if cmd.state == "queued":
+            cmd.state, cmd.result = "failed", reason
+            row.state, row.command_id = "pending", None
+            row.attempts = max(0, row.attempts - 1)
+
+
+def job(db, command_id):
+    """What the bus master needs to run a claimed firmware command: {"image", "version", "rollout_id"},
+    or None when there is nothing to do (the command is final already)."""
+    with db.reading() as s:
+        cmd = s.get(LockerCommand, command_id)
+        if cmd is None or cmd.kind != "firmware" or cmd.state not in ("queued", "sent"):
+            return None
+        p = cmd.payload or {}
+        release = s.get(FwRelease, p.get("release_id"))
+        if release is None:
+            return {"missing": "release %s" % p.get("release_id")}
+        return {"image": bytes(release.image), "version": release.version, "rollout_id": p.get("rollout_id"),
+                "sha256": release.sha256}
+
+
+def finished(db, command_id, ok, version=None, error=None):
+    """The bus master's outcome: the command ends done ('version:X') or failed (the reason, short),
+    and the rollout's row takes the outcome (with the full reason) in the same transaction; then the
+    rollout's next boards are staged. Returns False if the command was final already (at most once)."""
+    def fn(s):
+        from server.firmware import rollout
+        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update())
+        if cmd is None or cmd.state not in ("queued", "sent"):
+            return False, None
+        cmd.state = "done" if ok else "failed"
+        cmd.result = (RESULT_PREFIX + (version or "") if ok else (error or "failed"))[:40]
+        att = s.get(LinkAttempt, command_id)
+        if att is not None:
+            att.outcome = cmd.result
+        row = s.scalar(select(FwRolloutBoard).where(FwRolloutBoard.command_id == command_id))
+        if row is not None and row.state == "updating":
+            rollout.report_in(s, s.get(FwRollout, row.rollout_id), row, ok, version, error)
+        elif version is not None:
+            s.get(Board, cmd.board_id).firmware_version = version
+        return True, (cmd.payload or {}).get("rollout_id")
+    done, rid = db.run(fn)
+    if not done:
+        return False
+    from server.services import link_commands
+    link_commands._finished(command_id)  # wake an in-process waiter
+    if rid is None:
+        return True
+    try:
+        stage(db, rid)
+    except Exception:  # noqa: BLE001 - the outcome is stored; housekeeping stages the next boards anyway
+        log.exception("rollout %s: staging the next boards failed", rid)
+    return True
