@@ -9,19 +9,20 @@ import pytest
 from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
 from _server_helpers import bearer, build_world
 
-from firmware import fwimage
+from firmware import ed25519, fwimage
 from server.errors import BadRequest, Conflict
 from server.firmware import rollout
 from server.models import Board, Compartment, LockerCommand
 from server.services import provisioning
 
-FLEET = bytes(range(32))
+FLEET = bytes(range(32))  # the maintainers' signing key (seed); the server and boards hold FLEET_PUB only
+FLEET_PUB = ed25519.public_key(FLEET)
 FAMILY = "cunbox-locker-v1"
 
 
 def image(version, key=FLEET, family=FAMILY):
     body = ("firmware %s" % version).encode() * 20
-    manifest = {"format": 1, "version": version, "family": family, "min_protocol": 1,
+    manifest = {"format": fwimage.FORMAT, "version": version, "family": family, "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
     return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
 
@@ -46,26 +47,30 @@ def world(db):
 
 
 def test_fwupd_release_upload_verified_like_a_board(db, world):
-    r = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET], "first")
+    r = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB], "first")
     assert r["version"] == "1.1.0" and r["files"] == 1
     with pytest.raises(Conflict):
-        rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])
+        rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])
     bad = bytearray(image("1.2.0"))
     bad[-1] ^= 1
     with pytest.raises(BadRequest) as info:
-        rollout.upload_release(db, world.maintainer, bytes(bad), [FLEET])
+        rollout.upload_release(db, world.maintainer, bytes(bad), [FLEET_PUB])
     assert info.value.details["reason"] == "hash"
+    with pytest.raises(BadRequest, match="untrusted"):
+        rollout.upload_release(db, world.maintainer, image("1.2.0", key=b"x" * 32), [FLEET_PUB])
+    forged = bytearray(image("1.2.0", key=b"x" * 32))
+    forged[16:24] = fwimage.key_id(FLEET_PUB)
     with pytest.raises(BadRequest, match="signature"):
-        rollout.upload_release(db, world.maintainer, image("1.2.0", key=b"x" * 32), [FLEET])
+        rollout.upload_release(db, world.maintainer, bytes(forged), [FLEET_PUB])
     from server.errors import Forbidden
     with pytest.raises(Forbidden):
-        rollout.upload_release(db, world.operator, image("1.3.0"), [FLEET])
+        rollout.upload_release(db, world.operator, image("1.3.0"), [FLEET_PUB])
     assert [x["version"] for x in rollout.list_releases(db, world.maintainer)] == ["1.1.0"]
 
 
 def test_fwupd_rollout_scopes(db, world):
     ids = _boards(db, world)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     everyone = rollout.create_rollout(db, world.maintainer, rel, station_id=world.station_id)
     station_boards = {b["board_id"] for b in everyone["boards"]}
     assert set(ids) <= station_boards
@@ -86,7 +91,7 @@ def test_fwupd_rollout_scopes(db, world):
 
 def test_fwupd_canaries_first_then_pause_on_failures(db, world):
     ids = _boards(db, world)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     ro = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=ids[:2], failure_threshold=0.3)
     rid = ro["id"]
     first = rollout.claim_next(db, rid, 10)
@@ -118,7 +123,7 @@ def test_fwupd_canaries_first_then_pause_on_failures(db, world):
 
 def test_fwupd_busy_boards_wait(db, world):
     ids = _boards(db, world, 1)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     with db.transaction() as s:
         b0 = s.get(Board, ids[0])
         s.add(LockerCommand(locker_id=b0.locker_id, board_id=b0.id, kind="open", state="sent",
@@ -139,7 +144,7 @@ def test_fwupd_boards_already_current_are_skipped(db, world):
     ids = _boards(db, world, 1)
     with db.transaction() as s:
         s.get(Board, ids[0]).firmware_version = "1.2.0"
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     p = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids)
     states = {b["board_id"]: b["state"] for b in p["boards"]}
     assert states == {ids[0]: "skipped", ids[1]: "pending"}
@@ -147,7 +152,7 @@ def test_fwupd_boards_already_current_are_skipped(db, world):
 
 def test_fwupd_rollout_api(app, client, db, world):
     ids = _boards(db, world, 1)
-    app.config["FW_KEYS"] = [FLEET]
+    app.config["FW_PUBKEYS"] = [FLEET_PUB]
     h = bearer(world.maintainer_token)
     r = client.post("/api/v1/firmware/releases", headers=h,
                     json={"image_base64": base64.b64encode(image("1.1.0")).decode(), "notes": "n"})
@@ -195,8 +200,8 @@ def test_fwupd_rollout_into_simulated_boards_pauses_when_a_canary_fails(db, worl
         for i in range(3):
             root = tmp_path / ("board%d" % i)
             root.mkdir()
-            provision_dir(str(root), img("1.0.0"), [FLEET])
-            sims.append(SimBoard(str(root), 1, key.hex(), [FLEET.hex()], FAMILY))
+            provision_dir(str(root), img("1.0.0"), [FLEET_PUB])
+            sims.append(SimBoard(str(root), 1, key.hex(), [FLEET_PUB.hex()], FAMILY))
         sims[1].selftest_fail = "locks"  # applies from its next power-on: the new version's first boot
         board_ids = []
         with db.transaction() as s:
@@ -205,7 +210,7 @@ def test_fwupd_rollout_into_simulated_boards_pauses_when_a_canary_fails(db, worl
                 lk = provisioning.locker(s, st, "sim %d" % i, sim.url, [(1, [("S", False, "low")] * 4)])
                 lk.boards[0].firmware_version = "1.0.0"
                 board_ids.append(lk.boards[0].id)
-        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET])["id"]
+        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET_PUB])["id"]
         rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=board_ids, canaries=board_ids[:2],
                                      failure_threshold=0.25)["id"]
 
@@ -237,7 +242,7 @@ def test_fwupd_rollout_run_cli_pauses_and_says_why(db, world, tmp_path):
     from server.cli import main as cunbox
 
     ids = _boards(db, world, 1)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=[ids[0]])["id"]
     keys = tmp_path / "keys"
     keys.mkdir()  # no key for the canary: it fails before any byte is sent, and the rollout pauses
@@ -275,8 +280,8 @@ def test_fwupd_rollout_run_cli_uses_the_links_sealed_keys(db, world, tmp_path, m
     key = b"\x5a" * 32
     root = tmp_path / "board"
     root.mkdir()
-    provision_dir(str(root), img("1.0.0"), [FLEET])
-    sim = SimBoard(str(root), 1, key.hex(), [FLEET.hex()], FAMILY)
+    provision_dir(str(root), img("1.0.0"), [FLEET_PUB])
+    sim = SimBoard(str(root), 1, key.hex(), [FLEET_PUB.hex()], FAMILY)
     try:
         with db.transaction() as s:
             st = s.get(Station, world.station_id)
@@ -287,7 +292,7 @@ def test_fwupd_rollout_run_cli_uses_the_links_sealed_keys(db, world, tmp_path, m
             lk2.boards[0].firmware_version = "1.0.0"
             unkeyed = lk2.boards[0].id
         link_state.provision_key(db, keyed, key, Sealer(secret.encode()))
-        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET])["id"]
+        rel = rollout.upload_release(db, world.maintainer, img("1.1.0"), [FLEET_PUB])["id"]
         rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=[keyed, unkeyed], canaries=[keyed],
                                      failure_threshold=1.0)["id"]
         r = CliRunner().invoke(cunbox, ["firmware", "rollout-run", str(rid), "--database-url", db.url,

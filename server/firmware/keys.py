@@ -60,20 +60,15 @@ def _pem_body(text, label, path):
 
 def read_private_key(path):
     """The 32-byte Ed25519 private key (seed) from a PKCS#8 PEM file only its owner may read."""
-    if os.name == "posix":
-        try:
-            mode = os.stat(path).st_mode
-        except OSError as exc:
-            raise KeyFileError("cannot read key file %s: %s" % (path, exc.strerror)) from None
-        if mode & 0o077:
-            raise KeyFileError("signing key %s is readable by others (mode %03o); chmod 600 it"
-                               % (path, mode & 0o777))
     text = _read_text(path)
     der = _pem_body(text, "PRIVATE KEY", path)
     if der is None:
         if "PUBLIC KEY" in text:
             raise KeyFileError("%s is a public key; signing needs the private key file keygen wrote" % path)
         raise KeyFileError("%s is not a PEM private key (-----BEGIN PRIVATE KEY-----)" % path)
+    mode = os.stat(path).st_mode
+    if os.name == "posix" and mode & 0o077:
+        raise KeyFileError("signing key %s is readable by others (mode %03o); chmod 600 it" % (path, mode & 0o777))
     if len(der) != len(_PRIVATE_DER) + 32 or not der.startswith(_PRIVATE_DER):
         raise KeyFileError("%s is not an Ed25519 private key (PKCS#8, RFC 8410)" % path)
     return der[len(_PRIVATE_DER):]
