@@ -14,9 +14,9 @@ Signing is not constant-time: it belongs on a maintainer's build machine, never 
 holds only public keys, so this code there can sign nothing).
 """
 try:
-    from firmware.sha512 import sha512
+    from firmware.sha512 import sha512, sha512_steps
 except ImportError:  # copied flat onto a board's root for recovery tools
-    from sha512 import sha512
+    from sha512 import sha512, sha512_steps
 
 P = 2 ** 255 - 19
 L = 2 ** 252 + 27742317777372353535851937790883648493  # order of the base point
@@ -107,14 +107,22 @@ def _add(pt, c):
     return (e * f % P, g * h % P, f * g % P, e * h % P)
 
 
-def _table(pt):
-    """[None, 1pt, 2pt, ..., 15pt] as cached entries."""
+def _table_steps(pt, table):
+    """Generator: fills `table` with [None, 1pt, 2pt, ..., 15pt] as cached entries, yielding every 4."""
     first = _cached(pt)
-    table = [None, first]
+    table.append(None)
+    table.append(first)
     acc = pt
-    for _ in range(14):
+    for i in range(14):
         acc = _add(acc, first)
         table.append(_cached(acc))
+        if i % 4 == 3:
+            yield
+
+
+def _table(pt):
+    table = []
+    _run(_table_steps(pt, table))
     return table
 
 
@@ -165,12 +173,18 @@ def verify_steps(public, msg, sig):
     if s >= L:  # non-canonical S: refused, so a signature cannot be made a second valid one
         yield False
         return
-    k = _scalar(sha512(sig[:32] + public + bytes(msg)))
+    yield None
+    digest = []
+    for _ in sha512_steps(sig[:32] + public + bytes(msg), digest):
+        yield None
+    k = _scalar(digest[0])
     x, y, z, t = a
-    neg_a = _table((P - x, y, z, P - t))
-    yield None
-    base = _table(B)
-    yield None
+    neg_a = []
+    for _ in _table_steps((P - x, y, z, P - t), neg_a):
+        yield None
+    base = []
+    for _ in _table_steps(B, base):
+        yield None
     point = None
     for point in _combine(((s, base), (k, neg_a))):  # [S]B - [k]A, which must be R
         if point is None:

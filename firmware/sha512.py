@@ -46,7 +46,9 @@ def _constants():
         _H0.append(_root(p << 128, 2) & _M)
 
 
-def _compress(h, block):
+def _compress_steps(h, block):
+    """Generator: one compression of a 128-byte block into the list h (in place), yielding after the message
+    schedule and every 16 rounds, so a caller can split the work (and a board feed its watchdog)."""
     w = [int.from_bytes(block[i:i + 8], "big") for i in range(0, 128, 8)]
     for t in range(16, 80):
         x = w[t - 15]
@@ -54,6 +56,7 @@ def _compress(h, block):
         s0 = (x >> 1 | x << 63) ^ (x >> 8 | x << 56) ^ (x >> 7)
         s1 = (y >> 19 | y << 45) ^ (y >> 61 | y << 3) ^ (y >> 6)
         w.append((w[t - 16] + s0 + w[t - 7] + s1) & _M)
+    yield
     a, b, c, d, e, f, g, hh = h
     k = _K
     for t in range(80):
@@ -69,22 +72,42 @@ def _compress(h, block):
         c = b
         b = a
         a = (t1 + t2) & _M
+        if t % 16 == 15:
+            yield
     out = (a, b, c, d, e, f, g, hh)
-    return [(h[i] + out[i]) & _M for i in range(8)]
+    for i in range(8):
+        h[i] = (h[i] + out[i]) & _M
 
 
-def sha512_pure(data):
+def sha512_steps(data, out, pure=False):
+    """Generator: appends SHA-512(data) to the list `out`, yielding between units of work (none when
+    hashlib's is used)."""
+    if _native is not None and not pure:
+        out.append(_native(data).digest())
+        return
     if not _K:
         _constants()
     data = bytes(data)
     n = len(data)
-    tail = data[n - n % 128:] + b"\x80" + bytes((111 - n) % 128) + (n * 8).to_bytes(16, "big")
+    full = n - n % 128
+    tail = data[full:] + b"\x80" + bytes((111 - n) % 128) + (n * 8).to_bytes(16, "big")
     h = list(_H0)
-    for i in range(0, n - n % 128, 128):
-        h = _compress(h, data[i:i + 128])
+    for i in range(0, full, 128):
+        yield from _compress_steps(h, data[i:i + 128])
     for i in range(0, len(tail), 128):
-        h = _compress(h, tail[i:i + 128])
-    return b"".join(x.to_bytes(8, "big") for x in h)
+        yield from _compress_steps(h, tail[i:i + 128])
+    out.append(b"".join(x.to_bytes(8, "big") for x in h))
+
+
+def _run(gen):
+    for _ in gen:
+        pass
+
+
+def sha512_pure(data):
+    out = []
+    _run(sha512_steps(data, out, pure=True))
+    return out[0]
 
 
 def sha512(data):
