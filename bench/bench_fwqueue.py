@@ -8,10 +8,12 @@ import pathlib
 import tempfile
 import time
 
+from firmware import ed25519
 from server.firmware import build as builder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FLEET = bytes(range(32))
+FLEET = bytes(range(32))  # the maintainers' Ed25519 signing key (seed); boards and server hold FLEET_PUB
+FLEET_PUB = ed25519.public_key(FLEET)
 KEY = b"\x44" * 16
 SECTION = "firmware update through the link's queue"
 BAUD = 115200
@@ -27,8 +29,8 @@ def direct(files, paced):
     from server.firmware.link import Link
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fwq-") as root:
         sim = SimLocker(board_specs=[{"address": 1, "compartments": 4, "fw_image": _img(files, "1.0.0"),
-                                      "fw_keys": [FLEET]}], transport="pty", baud=BAUD, paced=paced, keys={1: KEY},
-                        root=root)
+                                      "fw_pubkeys": [FLEET_PUB]}], transport="pty", baud=BAUD, paced=paced,
+                        keys={1: KEY}, root=root)
         url = sim.start()
         link = Link(url, 1, KEY, baud=BAUD)
         try:
@@ -47,10 +49,10 @@ def queued(files, paced, with_deposit=False):
     from server.link.demo import call
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fwq-") as root:
         st = Stack(root=root, lockers=1, boards=1, per_board=4, baud=BAUD, paced=paced, status_period_s=1.0,
-                   board_options={"fw_image": _img(files, "1.0.0"), "fw_keys": [FLEET]})
+                   board_options={"fw_image": _img(files, "1.0.0"), "fw_pubkeys": [FLEET_PUB]})
         st.start()
         try:
-            st.app.config["FW_KEYS"] = [FLEET]
+            st.app.config["FW_PUBKEYS"] = [FLEET_PUB]
             h = st.tokens["maintainer"]
             _wait(lambda: _version(st) == "1.0.0", 20)
             status, rel = call("POST", st.url + "/api/v1/firmware/releases", h,

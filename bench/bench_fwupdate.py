@@ -7,21 +7,23 @@ import pathlib
 import tempfile
 import time
 
+from firmware import ed25519
 from hardware_sim.fw_sim_board import SimBoard, provision_dir
 from server.firmware import build as builder
 from server.firmware.flasher import Flasher
 from server.firmware.link import Link
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FLEET = bytes(range(32))
+FLEET = bytes(range(32))  # the signing key (seed); the board holds FLEET_PUB
+FLEET_PUB = ed25519.public_key(FLEET)
 KEY = b"\x33" * 32
 SECTION = "firmware update over the link"
 
 
 def _update(old, new, baud):
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fw-") as root:
-        provision_dir(root, old, [FLEET])
-        board = SimBoard(root, 7, KEY.hex(), [FLEET.hex()], builder.DEFAULT_FAMILY, baud=baud)
+        provision_dir(root, old, [FLEET_PUB])
+        board = SimBoard(root, 7, KEY.hex(), [FLEET_PUB.hex()], builder.DEFAULT_FAMILY, baud=baud)
         link = Link(board.url, 7, KEY, baud=baud)
         phases = {}
         try:

@@ -347,7 +347,7 @@ def _fields_for(t):
 
 # ---- firmware images -------------------------------------------------------------------------------
 
-FLEET_KEY = bytes(range(0x10, 0x30))
+FLEET_KEY = bytes(range(0x10, 0x30))  # the Ed25519 signing key (seed); the verifier gets its public key
 _IMAGE = []
 
 
@@ -360,17 +360,20 @@ def _image():
         manifest = make_manifest(files, "1.2.3", "esp32-locker", 1)
         _IMAGE.append(pack(files, manifest, FLEET_KEY))
         _IMAGE.append(fwimage)
-    return _IMAGE[0], _IMAGE[1]
+        from firmware import ed25519
+        _IMAGE.append(ed25519)
+        _IMAGE.append(ed25519.public_key(FLEET_KEY))
+    return _IMAGE
 
 
 def target_fwimage(data):
     """A tampered image is refused with ImageError (never another exception); only the original passes.
 
-    With the first input bit set the tampered header and manifest are signed again with the fleet
+    With the first input bit set the tampered header and manifest are signed again with the signing
     key (a buggy build, not an attacker): then any outcome but a non-ImageError exception is fine,
     which fuzzes the manifest parser behind the signature check."""
     import io
-    image, fwimage = _image()
+    image, fwimage, ed25519, public = _image()
     r = Reader(data)
     resign = r.u8() & 1
     bad = bytearray(image)
@@ -394,9 +397,10 @@ def target_fwimage(data):
         mlen = int.from_bytes(bad[8:12], "big")
         end = fwimage.HEADER_SIZE + mlen
         if end <= len(bad):
-            bad = bad[:end] + fwimage.hmac_sha256(FLEET_KEY, bad[:end]) + bad[end + fwimage.SIG_SIZE:]
+            sig = ed25519.sign(FLEET_KEY, fwimage.signed_digest(bad[:end]))
+            bad = bad[:end] + sig + bad[end + fwimage.SIG_SIZE:]
     try:
-        manifest = fwimage.verify_image(io.BytesIO(bad), len(bad), [FLEET_KEY])
+        manifest = fwimage.verify_image(io.BytesIO(bad), len(bad), [public])
     except fwimage.ImageError:
         return
     assert resign or bad == image, "a tampered image was accepted: %r" % (manifest,)

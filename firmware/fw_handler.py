@@ -20,7 +20,7 @@ from protocol.errors import NAK_BAD_PAYLOAD, NAK_BAD_STATE, NAK_BUSY, NakError
 # Refusal code (fwimage.ImageError.code) <-> NAK detail value. Append only: hosts decode these.
 REFUSAL_CODES = {"magic": 1, "format": 2, "header": 3, "length": 4, "signature": 5, "manifest": 6, "hash": 7,
                  "family": 8, "protocol": 9, "mpy": 10, "downgrade": 11, "busy": 12, "size": 13, "offset": 14,
-                 "state": 15, "flash": 16, "selftest": 17, "key": 18}
+                 "state": 15, "flash": 16, "selftest": 17, "key": 18, "untrusted": 19}
 REFUSAL_NAMES = {}
 for _name in REFUSAL_CODES:
     REFUSAL_NAMES[REFUSAL_CODES[_name]] = _name
@@ -33,7 +33,7 @@ _STATES = {"idle": m.FW_IDLE, "receiving": m.FW_RECEIVING, "ready": m.FW_READY, 
 
 def _nak(exc, code=NAK_BAD_STATE):
     if exc.code in ("signature", "manifest", "magic", "format", "header", "family", "protocol", "mpy",
-                    "downgrade", "hash", "length", "key", "size"):
+                    "downgrade", "hash", "length", "key", "size", "untrusted"):
         code = NAK_BAD_PAYLOAD
     elif exc.code == "busy":
         code = NAK_BUSY
@@ -148,9 +148,10 @@ class FwHandler:
 
 
 def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
-    """Give a BusServer its firmware-update handler when the board config names its fleet keys
-    ("fw_keys": [hex, ...], "family": ...). Returns the handler, or None (no keys: no updates)."""
-    keys = [fwimage.parse_key(k) for k in cfg.get("fw_keys", [])]
+    """Give a BusServer its firmware-update handler when the board config names the public keys it
+    trusts to sign firmware ("fw_pubkeys": [64 hex digits, ...], "family": ...). Returns the handler, or
+    None (no keys: no updates)."""
+    keys = [fwimage.parse_key(k) for k in cfg.get("fw_pubkeys", [])]
     if not keys:
         return None
     up = Updater(root, keys, cfg.get("family", ""), protocol_version=PROTOCOL_VERSION, fs=fs,

@@ -4,31 +4,40 @@ This module is the single verifier: the board's updater and `cunbox firmware ver
 functions, so an image the host calls good is exactly an image a board accepts. Runs on MicroPython
 and CPython; no I/O of its own beyond reading a file object it is handed.
 
-Layout (all integers big-endian):
+Layout, format 2 (all integers big-endian):
 
     offset  size  field
     0       4     magic b"CBFW"
-    4       1     format (1)
+    4       1     format (2)
     5       3     reserved, zero
     8       4     manifest length M
     12      4     payload length P
-    16      M     manifest, UTF-8 JSON (version, family, min_protocol, mpy, files[path,size,sha256])
-    16+M    32    signature: HMAC-SHA256(fleet key, bytes 0 .. 16+M)
-    48+M    P     payload: the files' bytes, concatenated in manifest order
+    16      8     key id: the first 8 bytes of SHA-256(signer's Ed25519 public key)
+    24      M     manifest, UTF-8 JSON (version, family, min_protocol, mpy, files[path,size,sha256])
+    24+M    64    signature: Ed25519(signing key, SHA-256(bytes 0 .. 24+M)), RFC 8032
+    88+M    P     payload: the files' bytes, concatenated in manifest order
 
 The signature covers the header and the manifest; the manifest holds the SHA-256 of every file,
-so every payload byte is covered through its file's hash. The signature is checked before the
-manifest is parsed.
+so every payload byte is covered through its file's hash. What is signed is the 32-byte SHA-256 of
+header + manifest, so Ed25519's own SHA-512 (pure Python on a board) hashes a single block. A board
+holds only public keys (`fw_pubkeys` in its config); the private key never leaves the maintainers.
+Format 1 (HMAC-SHA256 under a fleet key every board held) is refused: a key read out of any board
+could sign for the whole fleet (SECURITY.md, F3).
 """
 import hashlib
 import json
 
-from protocol import auth
+try:
+    from firmware import ed25519
+except ImportError:  # copied flat onto a board's root for recovery tools
+    import ed25519
 
 MAGIC = b"CBFW"
-FORMAT = 1
-HEADER_SIZE = 16
-SIG_SIZE = 32
+FORMAT = 2
+LEGACY_HMAC_FORMAT = 1
+HEADER_SIZE = 24
+KEY_ID_SIZE = 8
+SIG_SIZE = 64
 MAX_MANIFEST = 16384  # bytes; a manifest is read into RAM whole
 READ_BLOCK = 512
 
@@ -45,27 +54,29 @@ class ImageError(Exception):
         return "%s: %s" % (self.code, self.message)
 
 
-# HMAC-SHA256 (RFC 2104) and the constant-time compare are the protocol's own (protocol/auth.py, written
-# for MicroPython, which has hashlib.sha256 but no hmac module): one implementation for frames and images.
-hmac_sha256 = auth.hmac_sha256
-equal_digest = auth.equal
-
-
 def hexlify(data):
     return "".join("%02x" % b for b in data)
 
 
 def parse_key(text):
-    """A fleet key as stored in a key file or board config: 64 hex digits (32 bytes)."""
+    """A public key as stored in a board config: 64 hex digits (the 32-byte Ed25519 public key)."""
     if isinstance(text, bytes):
         text = text.decode()
     text = text.strip()
     if len(text) != 64:
-        raise ImageError("key", "a fleet key is 64 hex digits, got %d characters" % len(text))
+        raise ImageError("key", "a public key is 64 hex digits, got %d characters" % len(text))
     try:
-        return bytes(int(text[i:i + 2], 16) for i in range(0, 64, 2))
+        key = bytes(int(text[i:i + 2], 16) for i in range(0, 64, 2))
     except ValueError:
-        raise ImageError("key", "a fleet key is 64 hex digits; found a non-hex character") from None
+        raise ImageError("key", "a public key is 64 hex digits; found a non-hex character") from None
+    if ed25519.decode_point(key) is None:
+        raise ImageError("key", "%s... is not an Ed25519 public key (not a point on the curve)" % text[:16])
+    return key
+
+
+def key_id(public):
+    """The 8 bytes an image names its signer by."""
+    return hashlib.sha256(bytes(public)).digest()[:KEY_ID_SIZE]
 
 
 # --- versions ---
@@ -87,13 +98,20 @@ def parse_version(text):
 
 # --- building (host side, but kept here so the layout lives in one file) ---
 
-def pack_header(manifest_len, payload_len):
-    return MAGIC + bytes([FORMAT, 0, 0, 0]) + manifest_len.to_bytes(4, "big") + payload_len.to_bytes(4, "big")
+def pack_header(manifest_len, payload_len, signer_id):
+    return (MAGIC + bytes([FORMAT, 0, 0, 0]) + manifest_len.to_bytes(4, "big") + payload_len.to_bytes(4, "big")
+            + bytes(signer_id))
 
 
-def pack_image(manifest_bytes, payload, key):
-    head = pack_header(len(manifest_bytes), len(payload)) + manifest_bytes
-    return head + hmac_sha256(key, head) + payload
+def signed_digest(head_and_manifest):
+    """What the Ed25519 signature signs: SHA-256 of header + manifest."""
+    return hashlib.sha256(head_and_manifest).digest()
+
+
+def pack_image(manifest_bytes, payload, private_key):
+    """A format-2 image signed with the 32-byte Ed25519 private key (seed)."""
+    head = pack_header(len(manifest_bytes), len(payload), key_id(ed25519.public_key(private_key))) + manifest_bytes
+    return head + ed25519.sign(private_key, signed_digest(head)) + payload
 
 
 # --- reading and verifying ---
@@ -106,12 +124,15 @@ def _read_exact(f, n, what):
 
 
 def read_header(f, total_size):
-    """Check the fixed header against the image's real size; return (manifest_len, payload_len)."""
+    """Check the fixed header against the image's real size; return (header, manifest_len, payload_len)."""
     if total_size < HEADER_SIZE:
         raise ImageError("length", "image is %d bytes, shorter than its %d-byte header" % (total_size, HEADER_SIZE))
     head = _read_exact(f, HEADER_SIZE, "header")
     if head[0:4] != MAGIC:
         raise ImageError("magic", "not a cunbox firmware image (bad magic %r)" % (bytes(head[0:4]),))
+    if head[4] == LEGACY_HMAC_FORMAT:
+        raise ImageError("format", "image format 1 (HMAC under a shared fleet key) is no longer accepted; rebuild "
+                                   "it with `cunbox firmware build --key SIGNING_KEY` (format 2, Ed25519)")
     if head[4] != FORMAT:
         raise ImageError("format", "image format %d is not supported (this verifier reads format %d)"
                          % (head[4], FORMAT))
@@ -127,24 +148,52 @@ def read_header(f, total_size):
     return head, mlen, plen
 
 
-def verify_signature(f, total_size, keys):
-    """Read header + manifest + signature from the start of f; check the signature against any of
-    `keys` (a board may hold the current and the next fleet key). Return (manifest dict, payload_len)."""
+def _signer(head, keys):
+    """The trusted public key the header names, by key id."""
+    want = bytes(head[16:HEADER_SIZE])
+    if not keys:
+        raise ImageError("untrusted", "no trusted public key to check the signature with")
+    for key in keys:
+        if key_id(key) == want:
+            return key
+    raise ImageError("untrusted", "image is signed by key %s, which is not among the %d trusted key(s) %s"
+                     % (hexlify(want), len(keys), ", ".join(hexlify(key_id(k)) for k in keys)))
+
+
+def read_signed_part(f, total_size, keys):
+    """Read header, manifest and signature from the start of f and find the signer among `keys` (a board
+    may trust the current and the next key). No cryptography yet: returns a SignedPart."""
     head, mlen, plen = read_header(f, total_size)
     manifest_bytes = _read_exact(f, mlen, "manifest")
     sig = _read_exact(f, SIG_SIZE, "signature")
-    signed = head + manifest_bytes
-    if not keys:
-        raise ImageError("signature", "no fleet key to check the signature with")
-    ok = False
-    for key in keys:
-        if equal_digest(hmac_sha256(key, signed), sig):
-            ok = True
-    if not ok:
-        raise ImageError("signature", "signature does not match the fleet key (image altered or signed with "
-                                      "another key)")
-    manifest = parse_manifest(manifest_bytes, plen)
-    return manifest, plen
+    return SignedPart(head, manifest_bytes, sig, _signer(head, keys), plen)
+
+
+class SignedPart:
+    def __init__(self, head, manifest_bytes, sig, public_key, payload_len):
+        self.head = head
+        self.manifest_bytes = manifest_bytes
+        self.sig = sig
+        self.public_key = public_key
+        self.payload_len = payload_len
+
+    def check_signature(self, tick=None):
+        digest = signed_digest(self.head + self.manifest_bytes)
+        if not ed25519.verify(self.public_key, digest, self.sig, tick):
+            raise ImageError("signature", "Ed25519 signature does not verify under key %s (image altered after "
+                                          "signing, or a forged signature)" % hexlify(key_id(self.public_key)))
+
+    def manifest(self):
+        """The manifest, parsed and checked for shape (whether or not the signature was checked yet)."""
+        return parse_manifest(self.manifest_bytes, self.payload_len)
+
+
+def verify_signature(f, total_size, keys, tick=None):
+    """Read header + manifest + signature from the start of f; check the signature with the trusted public
+    key the header names. Return (manifest dict, payload_len). `tick` is called between units of work."""
+    part = read_signed_part(f, total_size, keys)
+    part.check_signature(tick)
+    return part.manifest(), part.payload_len
 
 
 def parse_manifest(manifest_bytes, payload_len):
@@ -216,9 +265,9 @@ def iter_file_chunks(f, manifest, block=READ_BLOCK):
         yield entry, None
 
 
-def verify_image(f, total_size, keys):
+def verify_image(f, total_size, keys, tick=None):
     """Full check of an image: header, signature, manifest, every file hash. Returns the manifest."""
-    manifest, _ = verify_signature(f, total_size, keys)
+    manifest, _ = verify_signature(f, total_size, keys, tick)
     for _entry, _chunk in iter_file_chunks(f, manifest):
         pass
     return manifest

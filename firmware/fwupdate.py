@@ -119,8 +119,10 @@ class Updater:
         return end
 
     def _check_early(self, staged, st):
-        """As soon as header, manifest and signature are in, refuse a foreign, unsigned or unwanted image
-        without waiting for the rest of it to cross a slow link."""
+        """As soon as header, manifest and signature are in, refuse a foreign or unwanted image without
+        waiting for the rest of it to cross a slow link: format, signer (key id), manifest and policy.
+        The Ed25519 check itself (about as long as a FW_CHUNK may take on an ESP32) waits for commit(),
+        unless something is refused here: then it runs first, so a tampered image is named as such."""
         if self._early_checked or staged < fwimage.HEADER_SIZE:
             return
         with self.fs.open_read(STAGED_IMAGE) as f:
@@ -131,8 +133,12 @@ class Updater:
             return
         try:
             with self.fs.open_read(STAGED_IMAGE) as f:
-                manifest, _ = fwimage.verify_signature(f, st["total"], self.keys)
-            self._check_policy(manifest, st)
+                part = fwimage.read_signed_part(f, st["total"], self.keys)
+            try:
+                self._check_policy(part.manifest(), st)
+            except ImageError:
+                part.check_signature(self.tick)
+                raise
         except ImageError as exc:
             self._refuse(exc.code, exc.message, clear=True)
         self._early_checked = True
@@ -179,7 +185,7 @@ class Updater:
             if st.get("sha256") and self._image_sha256() != st["sha256"]:
                 raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
             with self.fs.open_read(STAGED_IMAGE) as f:
-                manifest, _ = fwimage.verify_signature(f, size, self.keys)
+                manifest, _ = fwimage.verify_signature(f, size, self.keys, self.tick)
                 for _entry, _chunk in fwimage.iter_file_chunks(f, manifest):
                     self.tick()
             self._check_policy(manifest, st)
@@ -217,7 +223,7 @@ class Updater:
         self.fs.rmtree(d)
         self.fs.mkdirs(d)
         with self.fs.open_read(STAGED_IMAGE) as f:
-            manifest, _ = fwimage.verify_signature(f, size, self.keys)
+            manifest, _ = fwimage.verify_signature(f, size, self.keys, self.tick)
             w = None
             try:
                 for entry, chunk in fwimage.iter_file_chunks(f, manifest):

@@ -117,7 +117,7 @@ class BusServer:
             return None
         if t == m.FW_STATUS:
             return {"state": m.FW_IDLE, "size": 0, "received": 0, "running_version": app_mod.FW_VERSION}
-        raise NakError(NAK_NOT_SUPPORTED, 0, "firmware updates need fleet keys in the board config")
+        raise NakError(NAK_NOT_SUPPORTED, 0, "firmware updates need public keys (fw_pubkeys) in the board config")
 
     def _comp(self, number):
         if not 1 <= number <= self.app.count:

@@ -34,8 +34,8 @@ class SimBoard:
     def __init__(self, locker, address, root, compartments=8, lock_type="gpio", lock_kind="solenoid",
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
-                 left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_keys=None):
-        """fw_image, fw_keys: boot from firmware slots as a provisioned board does (the boot selector
+                 left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None):
+        """fw_image, fw_pubkeys: boot from firmware slots as a provisioned board does (the boot selector
         on every power-on, updates over the bus): the signed image laid into slot a unless the board's
         directory holds slots already, and the fleet keys (bytes) it accepts updates signed with."""
         if lock_type not in fw_board.LOCK_TYPES:
@@ -83,23 +83,23 @@ class SimBoard:
         self.display = []
         self._thread = None
         self._reset_request = None
-        self.fw_keys = list(fw_keys or [])
+        self.fw_pubkeys = list(fw_pubkeys or [])
         self.family = None
         if fw_image is not None:
             self._provision_fw(fw_image)
         self.write_config()
 
     def _provision_fw(self, image):
-        from firmware import boot_select
+        from firmware import boot_select, fwimage
         from hardware_sim.fw_sim_board import provision_dir
         mlen = int.from_bytes(image[8:12], "big")
-        self.family = json.loads(image[16:16 + mlen])["family"]
+        self.family = json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])["family"]
         if boot_select.read_pointer(boot_select.FlashFs(self.dir)) is None:
-            provision_dir(self.dir, image, self.fw_keys)
+            provision_dir(self.dir, image, self.fw_pubkeys)
 
     def fw_version(self):
         """The version of the slot this board boots (None: no slots)."""
-        from firmware import boot_select
+        from firmware import boot_select, fwimage
         fs = boot_select.FlashFs(self.dir)
         p = boot_select.read_pointer(fs)
         return boot_select.slot_manifest(fs, p["active"])["version"] if p else None
@@ -111,8 +111,8 @@ class SimBoard:
                "sizes": "".join(c.size[0] for c in self.compartments), "left_open_s": self.left_open_s,
                "doors": {"pins": [DOOR + i for i in range(n)], "open_level": 1, "pull": "up"},
                "bus": {"uart": BUS_UART, "baud": self.locker.baud}, "wdt_ms": self.wdt_ms}
-        if self.fw_keys and self.family:
-            cfg["fw_keys"] = [k.hex() for k in self.fw_keys]
+        if self.fw_pubkeys and self.family:
+            cfg["fw_pubkeys"] = [k.hex() for k in self.fw_pubkeys]
             cfg["family"] = self.family
         if self.lock_type == "gpio":
             cfg["locks"] = {"type": "gpio", "kind": self.lock_kind, "pins": [LOCK + i for i in range(n)]}
@@ -228,7 +228,7 @@ class SimBoard:
         with open(self.config_path) as f:
             cfg = json.load(f)
         fw_hw = fw_main.wire(cfg, machine)
-        if cfg.get("fw_keys"):
+        if cfg.get("fw_pubkeys"):
             from firmware import boot_select
             boot_select.select(self.dir)  # as /main.py does first: counts a trial boot, rolls back
             fw_hw["fw_root"] = self.dir

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 
-from firmware import boot_select, board, fw_handler
+from firmware import boot_select, board, fw_handler, fwimage
 from firmware.compat import ticks_ms
 from protocol import messages as m
 
@@ -96,9 +96,9 @@ class PowerCutFs(boot_select.FlashFs):
 
 
 class SimBoard:
-    def __init__(self, root, address, key_hex, fleet_keys_hex, family, n=4, port=0, off_s=0.3, baud=None):
+    def __init__(self, root, address, key_hex, pubkeys_hex, family, n=4, port=0, off_s=0.3, baud=None):
         self.root = root
-        self.cfg = {"address": address, "key": key_hex, "fw_keys": list(fleet_keys_hex), "family": family,
+        self.cfg = {"address": address, "key": key_hex, "fw_pubkeys": list(pubkeys_hex), "family": family,
                     "compartments": n, "locker_id": "SIM-%d" % address}
         self.n = n
         self.off_s = off_s
@@ -243,13 +243,14 @@ class SimBoard:
         return boot_select.read_pointer(fs), json.loads(fs.read("fw/slot_%s/slot.json" % self.boots[-1][0]))
 
 
-def provision_dir(root, image, fleet_keys):
+def provision_dir(root, image, pubkeys):
     """Lay out a board directory as `cunbox firmware provision` would (slot a, pointer), from an image."""
     from server.firmware import provision as prov
 
-    config = prov.BoardConfig(1, 4, "gpio", b"\x00" * 32, json.loads(image[16:16 + int.from_bytes(image[8:12], "big")])
-                              ["family"])
-    _manifest, files = prov.plan_files(image, fleet_keys, config)
+    mlen = int.from_bytes(image[8:12], "big")
+    family = json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])["family"]
+    config = prov.BoardConfig(1, 4, "gpio", b"\x00" * 32, family)
+    _manifest, files = prov.plan_files(image, pubkeys, config)
     fs = boot_select.FlashFs(root)
     for path, data in files:
         if path in ("config.json", "main.py", "boot_select.mpy"):  # SimBoard has its config in memory

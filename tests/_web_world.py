@@ -26,7 +26,7 @@ PASSWORDS = {"op-dongcun": "pw-op-dongcun", "op-xicun": "pw-op-xicun", "maint": 
 # Strings that exist only in 西村's data: none may appear on a page 东村's operator can reach.
 LEAK_MARKERS = ("西村", "XC-SECRET", "13900000009", "机密户")
 PORTS = range(46000, 46100)
-FLEET_KEY = bytes(range(32))          # the fleet key the test server checks firmware uploads with
+FLEET_KEY = bytes(range(32))          # the maintainers' firmware signing key (seed); the server holds its public key
 
 
 class World:
@@ -42,7 +42,12 @@ def make_db(tmp_path):
 
 def make_app(db):
     return create_app({"DATABASE": db, "SECRET_KEY": "web-tests-secret", "PUBLIC_URL": SETTINGS["PUBLIC_URL"],
-                       "WEB_POLL_MS": 700, "FW_KEYS": [FLEET_KEY]})
+                       "WEB_POLL_MS": 700, "FW_PUBKEYS": [fleet_pubkey()]})
+
+
+def fleet_pubkey():
+    from firmware import ed25519
+    return ed25519.public_key(FLEET_KEY)
 
 
 def firmware_image(version, key=FLEET_KEY, family="cunbox-locker-v1"):
@@ -52,7 +57,7 @@ def firmware_image(version, key=FLEET_KEY, family="cunbox-locker-v1"):
 
     from firmware import fwimage
     body = ("firmware %s" % version).encode() * 20
-    manifest = {"format": 1, "version": version, "family": family, "min_protocol": 1,
+    manifest = {"format": fwimage.FORMAT, "version": version, "family": family, "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
     return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
 

@@ -9,20 +9,21 @@ import pytest
 from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
 from _server_helpers import bearer, build_world
 
-from firmware import fwimage
+from firmware import ed25519, fwimage
 from server.errors import BadRequest, Conflict
 from server.firmware import queue, rollout
 from server.firmware.models import FwRelease, FwRolloutBoard
 from server.models import Board, Compartment, LockerCommand
 from server.services import provisioning
 
-FLEET = bytes(range(32))
+FLEET = bytes(range(32))  # the maintainers' signing key (seed); the server and boards hold FLEET_PUB only
+FLEET_PUB = ed25519.public_key(FLEET)
 FAMILY = "cunbox-locker-v1"
 
 
 def image(version, key=FLEET, family=FAMILY):
     body = ("firmware %s" % version).encode() * 20
-    manifest = {"format": 1, "version": version, "family": family, "min_protocol": 1,
+    manifest = {"format": fwimage.FORMAT, "version": version, "family": family, "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
     return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
 
@@ -47,26 +48,30 @@ def world(db):
 
 
 def test_fwupd_release_upload_verified_like_a_board(db, world):
-    r = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET], "first")
+    r = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB], "first")
     assert r["version"] == "1.1.0" and r["files"] == 1
     with pytest.raises(Conflict):
-        rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])
+        rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])
     bad = bytearray(image("1.2.0"))
     bad[-1] ^= 1
     with pytest.raises(BadRequest) as info:
-        rollout.upload_release(db, world.maintainer, bytes(bad), [FLEET])
+        rollout.upload_release(db, world.maintainer, bytes(bad), [FLEET_PUB])
     assert info.value.details["reason"] == "hash"
+    with pytest.raises(BadRequest, match="untrusted"):
+        rollout.upload_release(db, world.maintainer, image("1.2.0", key=b"x" * 32), [FLEET_PUB])
+    forged = bytearray(image("1.2.0", key=b"x" * 32))
+    forged[16:24] = fwimage.key_id(FLEET_PUB)
     with pytest.raises(BadRequest, match="signature"):
-        rollout.upload_release(db, world.maintainer, image("1.2.0", key=b"x" * 32), [FLEET])
+        rollout.upload_release(db, world.maintainer, bytes(forged), [FLEET_PUB])
     from server.errors import Forbidden
     with pytest.raises(Forbidden):
-        rollout.upload_release(db, world.operator, image("1.3.0"), [FLEET])
+        rollout.upload_release(db, world.operator, image("1.3.0"), [FLEET_PUB])
     assert [x["version"] for x in rollout.list_releases(db, world.maintainer)] == ["1.1.0"]
 
 
 def test_fwupd_rollout_scopes(db, world):
     ids = _boards(db, world)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     everyone = rollout.create_rollout(db, world.maintainer, rel, station_id=world.station_id)
     station_boards = {b["board_id"] for b in everyone["boards"]}
     assert set(ids) <= station_boards
@@ -98,7 +103,7 @@ def _updating(db, rid):
 
 def test_fwupd_canaries_first_then_pause_on_failures(db, world):
     ids = _boards(db, world)  # three lockers of two boards
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     ro = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=ids[:2], failure_threshold=0.3)
     rid = ro["id"]
     assert ro["status_url"] == "/api/v1/firmware/rollouts/%d" % rid
@@ -144,7 +149,7 @@ def test_fwupd_canaries_first_then_pause_on_failures(db, world):
 def test_fwupd_pause_withdraws_queued_updates_and_settle_takes_the_links_outcome(db, world):
     from server.services import link_commands
     ids = _boards(db, world)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, failure_threshold=0.5)["id"]
     staged = _updating(db, rid)
     assert len(staged) == 3  # one per locker
@@ -164,7 +169,7 @@ def test_fwupd_pause_withdraws_queued_updates_and_settle_takes_the_links_outcome
 
 def test_fwupd_busy_boards_wait(db, world):
     ids = _boards(db, world, 1)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     with db.transaction() as s:
         b0 = s.get(Board, ids[0])
         s.add(LockerCommand(locker_id=b0.locker_id, board_id=b0.id, kind="open", state="sent",
@@ -189,7 +194,7 @@ def test_fwupd_boards_already_current_are_skipped(db, world):
     ids = _boards(db, world, 1)
     with db.transaction() as s:
         s.get(Board, ids[0]).firmware_version = "1.2.0"
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     p = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids)
     states = {b["board_id"]: b["state"] for b in p["boards"]}
     assert states == {ids[0]: "skipped", ids[1]: "updating"}  # its update queued at once
@@ -197,7 +202,7 @@ def test_fwupd_boards_already_current_are_skipped(db, world):
 
 def test_fwupd_rollout_api(app, client, db, world):
     ids = _boards(db, world, 1)
-    app.config["FW_KEYS"] = [FLEET]
+    app.config["FW_PUBKEYS"] = [FLEET_PUB]
     h = bearer(world.maintainer_token)
     r = client.post("/api/v1/firmware/releases", headers=h,
                     json={"image_base64": base64.b64encode(image("1.1.0")).decode(), "notes": "n"})
@@ -235,7 +240,7 @@ def test_fwupd_rollout_run_cli_queues_waits_and_says_why_it_paused(db, world):
     from server.services import link_commands
 
     ids = _boards(db, world, 1)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=[ids[0]])["id"]
     args = ["firmware", "rollout-run", str(rid), "--database-url", db.url, "--timeout", "0", "--poll", "0.05"]
     r = CliRunner().invoke(cunbox, args)
@@ -252,7 +257,7 @@ def test_fwupd_rollout_run_cli_queues_waits_and_says_why_it_paused(db, world):
 
 def test_fwupd_damaged_stored_image_queues_nothing(db, world):
     ids = _boards(db, world, 1)
-    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET])["id"]
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     with db.transaction() as s:
         r = s.get(FwRelease, rel)
         r.image = r.image[:-1] + bytes([r.image[-1] ^ 1])

@@ -10,7 +10,7 @@ import pytest
 from _link_helpers import call, deposit, wait_for
 from sqlalchemy import select
 
-from firmware import fw_handler
+from firmware import ed25519, fw_handler
 from server.demo_stack import Stack
 from server.firmware import build as builder
 from server.firmware.models import FwRolloutBoard
@@ -18,7 +18,8 @@ from server.models import Board, LockerCommand
 
 pytestmark = pytest.mark.timeout(180)
 
-FLEET = bytes(range(32))
+FLEET = bytes(range(32))  # the maintainers' Ed25519 signing key (seed); boards and server hold FLEET_PUB
+FLEET_PUB = ed25519.public_key(FLEET)
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -48,9 +49,10 @@ def begins(monkeypatch):
 @pytest.fixture
 def stack(tmp_path, files):
     st = Stack(root=str(tmp_path / "stack"), lockers=1, boards=2, per_board=4, transport="pty", baud=115200,
-               status_period_s=0.2, wait_s=8, board_options={"fw_image": img(files, "1.0.0"), "fw_keys": [FLEET]})
+               status_period_s=0.2, wait_s=8,
+               board_options={"fw_image": img(files, "1.0.0"), "fw_pubkeys": [FLEET_PUB]})
     st.start()
-    st.app.config["FW_KEYS"] = [FLEET]
+    st.app.config["FW_PUBKEYS"] = [FLEET_PUB]
     try:
         wait_for(lambda: _versions(st) == {1: "1.0.0", 2: "1.0.0"}, what="boards online, versions known")
         yield st

@@ -1,11 +1,11 @@
 """Maintainers' firmware API under /api/v1/firmware: releases, rollouts, per-board progress.
 
-Fleet keys for checking uploads: app.config["FW_KEYS"] (a list of 32-byte keys), else the key files
-named by $CUNBOX_FW_KEY_FILE (several separated by ':').
+Uploads are checked with public keys only: app.config["FW_PUBKEYS"] (a list of 32-byte Ed25519 public
+keys), else the public key files named by $CUNBOX_FW_PUBKEYS (several separated by ':'). The server never
+holds the private signing key.
 """
 import base64
 import binascii
-import os
 
 from flask import Blueprint, current_app, g, jsonify
 
@@ -44,12 +44,15 @@ BODIES = {
 
 
 def fleet_keys():
-    keys = current_app.config.get("FW_KEYS")
+    """The public keys a release may be signed with (none: uploads are refused, no_fleet_key)."""
+    keys = current_app.config.get("FW_PUBKEYS")
     if keys is not None:
         return list(keys)
-    paths = [p for p in os.environ.get(keyfiles.KEY_ENV, "").split(":") if p]
+    paths = keyfiles.pubkey_paths_from_env()
+    if not paths:
+        return []
     try:
-        return [keyfiles.read_key_file(p) for p in paths]
+        return keyfiles.load_public_keys(paths)
     except keyfiles.KeyFileError as exc:
         raise BadRequest(str(exc), code="no_fleet_key") from None
 

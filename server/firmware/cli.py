@@ -11,13 +11,24 @@ from server.firmware import keys as keyfiles
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _load_keys(paths):
+def _public_keys(paths):
+    """Public keys from --pubkey files, else from $CUNBOX_FW_PUBKEYS."""
     try:
-        if not paths:
-            paths = [keyfiles.resolve_key_path(None)]
-        return [keyfiles.read_key_file(p) for p in paths]
+        return keyfiles.load_public_keys(paths)
     except keyfiles.KeyFileError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _signing_key(path):
+    try:
+        return keyfiles.read_private_key(keyfiles.resolve_signing_key_path(path))
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _pubkey_option(help_text):
+    return click.option("--pubkey", "pubkey_paths", multiple=True, type=click.Path(dir_okay=False),
+                        help=help_text + " Repeat for several (default: $%s, ':'-separated)." % keyfiles.PUBKEYS_ENV)
 
 
 @click.group()
@@ -27,13 +38,35 @@ def firmware():
 
 @firmware.command()
 @click.argument("path", type=click.Path(dir_okay=False))
-def keygen(path):
-    """Create a new fleet signing key file (owner-readable only; never overwrites)."""
+@click.option("--public", "public_path", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the public key (default: PATH.pub).")
+def keygen(path, public_path):
+    """Create a new Ed25519 firmware signing key: PATH (private, mode 0600, for the build machine only)
+    and its public key (for servers and boards). Never overwrites a file."""
     try:
-        keyfiles.write_new_key(path, comment="cunbox fleet firmware key")
-    except FileExistsError:
-        raise click.ClickException("%s exists; refusing to overwrite a key" % path) from None
-    click.echo("wrote new fleet key %s" % path)
+        _seed, public, public_path = keyfiles.write_new_keypair(path, public_path)
+    except FileExistsError as exc:
+        raise click.ClickException("%s exists; refusing to overwrite a key" % (exc.args[0] if exc.args else path)) \
+            from None
+    click.echo("wrote private signing key %s (keep it secret and offline; it signs firmware)" % path)
+    click.echo("wrote public key %s (for %s and provisioning)" % (public_path, keyfiles.PUBKEYS_ENV))
+    click.echo(keyfiles.describe(public))
+
+
+@firmware.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def pubkey(path):
+    """Print the key id and public key of a signing key or public key file."""
+    try:
+        try:
+            public = keyfiles.read_public_key(path)
+        except keyfiles.KeyFileError:
+            from firmware import ed25519
+            public = ed25519.public_key(keyfiles.read_private_key(path))
+    except keyfiles.KeyFileError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(keyfiles.describe(public))
+    click.echo(keyfiles.public_key_text(public), nl=False)
 
 
 @firmware.command()
@@ -42,7 +75,7 @@ def keygen(path):
 @click.option("--min-protocol", type=int, default=1, show_default=True,
               help="Lowest link protocol version the image can speak.")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), default=None,
-              help="Fleet key file (default: $%s)." % keyfiles.KEY_ENV)
+              help="Ed25519 private signing key file (default: $%s)." % keyfiles.SIGNING_KEY_ENV)
 @click.option("--root", type=click.Path(file_okay=False), default=str(REPO_ROOT), show_default=True,
               help="Repository holding firmware/ and protocol/.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -51,7 +84,7 @@ def build(version, family, min_protocol, key_path, root, output):
     """Compile firmware/ and protocol/ with mpy-cross and pack a signed image."""
     from server.firmware import build as builder
 
-    key = _load_keys([key_path] if key_path else None)[0]
+    key = _signing_key(key_path)
     family = family or builder.DEFAULT_FAMILY
     try:
         image, manifest = builder.build_image(root, version, family, min_protocol, key)
@@ -62,21 +95,22 @@ def build(version, family, min_protocol, key_path, root, output):
     with open(tmp, "wb") as f:
         f.write(image)
     os.replace(tmp, output)
-    click.echo("built %s: version %s, family %s, %d files, %d bytes (mpy-cross: %s)" % (
-        output, version, family, len(manifest["files"]), len(image), builder.mpy_cross_version()))
+    from firmware import ed25519
+    click.echo("built %s: version %s, family %s, %d files, %d bytes, signed by key %s (mpy-cross: %s)" % (
+        output, version, family, len(manifest["files"]), len(image),
+        fwimage.hexlify(fwimage.key_id(ed25519.public_key(key))), builder.mpy_cross_version()))
 
 
 @firmware.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
-              help="Fleet key file; repeat to accept any of several keys (default: $%s)." % keyfiles.KEY_ENV)
+@_pubkey_option("Public key file a board trusts.")
 @click.option("--family", default=None, help="Refuse unless the image targets this board family.")
 @click.option("--current-version", default=None, help="Refuse unless the image is newer than this.")
 @click.option("--allow-downgrade", is_flag=True, help="Accept an image not newer than --current-version.")
 @click.option("--protocol-version", type=int, default=None, help="Refuse if the image needs a newer protocol.")
-def verify(image, key_paths, family, current_version, allow_downgrade, protocol_version):
+def verify(image, pubkey_paths, family, current_version, allow_downgrade, protocol_version):
     """Check IMAGE exactly as a board does; exit 1 naming the fault if anything is wrong."""
-    keys = _load_keys(list(key_paths))
+    keys = _public_keys(pubkey_paths)
     size = os.path.getsize(image)
     try:
         with open(image, "rb") as f:
@@ -94,8 +128,7 @@ def verify(image, key_paths, family, current_version, allow_downgrade, protocol_
 @click.argument("port")
 @click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Signed image built by `cunbox firmware build`.")
-@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
-              help="Fleet key file(s); the board gets all of them (default: $%s)." % keyfiles.KEY_ENV)
+@_pubkey_option("Public key file the board will trust for updates; the board gets all of them.")
 @click.option("--address", type=int, required=True, help="Bus address of the board (1..247).")
 @click.option("--compartments", type=int, required=True, help="Number of compartments the board drives.")
 @click.option("--lock-type", required=True, type=click.Choice(["gpio", "kerong", "8a"]), help="Lock driver.")
@@ -109,12 +142,12 @@ def verify(image, key_paths, family, current_version, allow_downgrade, protocol_
 @click.option("--force", is_flag=True, help="Re-provision a board configured for another address or family.")
 @click.option("--root", default="/", show_default=True, help="Board filesystem root.")
 @click.option("--baud", type=int, default=115200, show_default=True)
-def provision(port, image_path, key_paths, address, compartments, lock_type, wiring_path, locker_id, board_key_path,
+def provision(port, image_path, pubkey_paths, address, compartments, lock_type, wiring_path, locker_id, board_key_path,
               family, expect_uid, force, root, baud):
     """Provision the board on PORT over USB (mpremote): firmware, config, keys; verified by read-back."""
     from server.firmware import provision as prov
 
-    fleet_keys = _load_keys(list(key_paths))
+    fleet_keys = _public_keys(pubkey_paths)
     try:
         board_key = keyfiles.read_key_file(board_key_path)
     except keyfiles.KeyFileError as exc:
@@ -172,11 +205,11 @@ def format_progress(p, width=30):
 @click.option("--image", "image_path", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--board-key", "board_key_path", required=True, type=click.Path(dir_okay=False),
               help="The board's link key file (64 hex digits).")
-@click.option("--key", "key_paths", multiple=True, type=click.Path(dir_okay=False),
-              help="Fleet key file(s): check the image here first, as the board will.")
+@click.option("--pubkey", "pubkey_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="Public key file(s): check the image here first, as the board will.")
 @click.option("--baud", type=int, default=9600, show_default=True)
 @click.option("--allow-downgrade", is_flag=True, help="Let the board accept a version not newer than its own.")
-def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downgrade):
+def flash(url, address, image_path, board_key_path, pubkey_paths, baud, allow_downgrade):
     """Update the board at ADDRESS on URL (serial device or pyserial URL) over its own link."""
     from server.firmware import flasher
     from server.firmware.link import Link, LinkError
@@ -186,7 +219,7 @@ def flash(url, address, image_path, board_key_path, key_paths, baud, allow_downg
     except keyfiles.KeyFileError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        image = flasher.read_image(image_path, _load_keys(list(key_paths)) if key_paths else None)
+        image = flasher.read_image(image_path, _public_keys(pubkey_paths) if pubkey_paths else None)
     except fwimage.ImageError as exc:
         click.echo("REFUSED %s: %s" % (image_path, exc), err=True)
         sys.exit(1)

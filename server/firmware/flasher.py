@@ -62,7 +62,7 @@ class Progress:
 def _manifest_version(image):
     mlen = int.from_bytes(image[8:12], "big")
     import json
-    return json.loads(image[16:16 + mlen])["version"]
+    return json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])["version"]
 
 
 class Flasher:

@@ -1,5 +1,6 @@
 """Provision a board over USB with mpremote: identity check, image into slot a, boot selector,
-board config and fleet keys, then read every hash back and run the board's own boot selector.
+board config and the firmware public keys (never a private key), then read every hash back and run the
+board's own boot selector.
 
 Uses mpremote's serial transport (the same code as the `mpremote` command maintainers use), so a
 board left half-provisioned can be inspected and finished by hand with `mpremote`.
@@ -102,7 +103,7 @@ class ProvisionError(Exception):
 class BoardConfig:
     """What provisioning writes to /config.json (the file firmware/main.py reads): the board's wiring
     template for its hardware model (pins, UARTs; --wiring) with this board's address, compartment
-    count, lock type, link key, fleet keys and family filled in."""
+    count, lock type, link key, family and the public keys it trusts to sign firmware filled in."""
 
     def __init__(self, address, compartments, lock_type, board_key, family, wiring=None, locker_id=None):
         if not isinstance(address, int) or not 1 <= address <= 247:
@@ -123,18 +124,18 @@ class BoardConfig:
         self.wiring = wiring or {}
         self.locker_id = locker_id
 
-    def as_dict(self, fleet_keys):
+    def as_dict(self, pubkeys):
         cfg = json.loads(json.dumps(self.wiring))  # a deep copy
         cfg.update({"address": self.address, "compartments": self.compartments,
                     "key": fwimage.hexlify(self.board_key), "family": self.family,
-                    "fw_keys": [fwimage.hexlify(k) for k in fleet_keys]})
+                    "fw_pubkeys": [fwimage.hexlify(k) for k in pubkeys]})
         cfg.setdefault("locks", {})["type"] = self.lock_type
         if self.locker_id:
             cfg["locker_id"] = self.locker_id
         return cfg
 
-    def as_json(self, fleet_keys):
-        return json.dumps(self.as_dict(fleet_keys), sort_keys=True).encode()
+    def as_json(self, pubkeys):
+        return json.dumps(self.as_dict(pubkeys), sort_keys=True).encode()
 
 
 def _prelude(root, **names):
@@ -143,11 +144,11 @@ def _prelude(root, **names):
     return "\n".join(lines) + "\n"
 
 
-def plan_files(image, fleet_keys, config):
+def plan_files(image, pubkeys, config):
     """Check the image as a board would and return (manifest, [(path, bytes)]) in write order:
     slot files, slot.json (last of the slot), boot selector and main.py, config, pointer."""
     try:
-        manifest = fwimage.verify_image(_Reader(image), len(image), fleet_keys)
+        manifest = fwimage.verify_image(_Reader(image), len(image), pubkeys)
         fwimage.check_policy(manifest, family=config.family)
     except fwimage.ImageError as exc:
         raise ProvisionError("image refused: %s" % exc) from None
@@ -168,7 +169,7 @@ def plan_files(image, fleet_keys, config):
     files.append((slot + "/slot.json", json.dumps(slot_manifest).encode()))
     files.append(("boot_select.mpy", contents[BOOT_SELECT]))
     files.append(("main.py", MAIN_PY))
-    files.append(("config.json", config.as_json(fleet_keys)))
+    files.append(("config.json", config.as_json(pubkeys)))
     files.append((boot_select.POINTER, json.dumps({"active": "a", "fallback": None, "trial": False, "tries": 0,
                                                    "budget": boot_select.DEFAULT_BUDGET,
                                                    "note": "provisioned over USB with %s" % manifest["version"]})
@@ -232,8 +233,8 @@ class Provisioner:
         self.t.fs_writefile(self.root + path + ".tmp", data)
         self._exec(_RENAME, SRC=path + ".tmp", DST=path)
 
-    def provision(self, image, fleet_keys, config, expect_uid=None, force=False):
-        manifest, files = plan_files(image, fleet_keys, config)
+    def provision(self, image, pubkeys, config, expect_uid=None, force=False):
+        manifest, files = plan_files(image, pubkeys, config)
         ident = self.identify()
         check_identity(ident, manifest, config, expect_uid=expect_uid, force=force)
         self.progress("board %s (MicroPython %s, uid %s): writing firmware %s"

@@ -30,10 +30,11 @@ def release_json(r):
 
 
 def upload_release(db, principal, image, keys, notes=None):
-    """Verify the image exactly as a board will (signature, every file hash) and store it."""
+    """Verify the image exactly as a board will (signature, every file hash) and store it. `keys` are the
+    Ed25519 public keys releases may be signed with (server.firmware.api.fleet_keys)."""
     require_role(principal, "maintainer")
     if not keys:
-        raise Conflict("the server holds no fleet key (CUNBOX_FW_KEY_FILE); cannot check releases",
+        raise Conflict("the server holds no firmware public key (CUNBOX_FW_PUBKEYS); cannot check releases",
                        code="no_fleet_key")
     try:
         manifest = fwimage.verify_image(io.BytesIO(image), len(image), keys)

@@ -1,8 +1,12 @@
 """`cunbox firmware provision` against a simulated USB board: a pty speaking the MicroPython raw REPL,
 running what it receives in the real MicroPython 1.27 interpreter (hardware_sim/usb_repl_board.py)."""
+import base64
 import hashlib
+import io
 import json
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -23,20 +27,22 @@ MPREMOTE = str(pathlib.Path(sys.executable).with_name("mpremote"))
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     d = tmp_path_factory.mktemp("prov")
-    fleet, board_key, other = d / "fleet.key", d / "board.key", d / "other.key"
-    for p in (fleet, board_key, other):
-        keyfiles.write_new_key(str(p))
-    image, manifest = builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1, keyfiles.read_key_file(fleet))
+    signing, board_key, other = d / "signing.pem", d / "board.key", d / "other.pem"
+    for p in (signing, other):
+        keyfiles.write_new_keypair(str(p))
+    board_key.write_text(os.urandom(32).hex() + "\n")  # the board's link key (protocol HMAC), not a firmware key
+    fleet = pathlib.Path(str(signing) + ".pub")
+    image, manifest = builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1, keyfiles.read_private_key(signing))
     path = d / "fw.cbfw"
     path.write_bytes(image)
     foreign = d / "foreign.cbfw"
     foreign.write_bytes(builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1,
-                                            keyfiles.read_key_file(other))[0])
+                                            keyfiles.read_private_key(other))[0])
     wiring = d / "wiring.json"
     wiring.write_text(json.dumps({"locks": {"type": "kerong", "pins": [4, 5]}, "doors": {"pins": [12, 13]},
                                   "address": 99}))
-    return {"fleet": fleet, "board_key": board_key, "image": path, "foreign": foreign, "manifest": manifest,
-            "wiring": wiring}
+    return {"fleet": fleet, "signing": signing, "board_key": board_key, "image": path, "foreign": foreign,
+            "manifest": manifest, "wiring": wiring}
 
 
 @pytest.fixture
@@ -47,7 +53,7 @@ def board():
 
 
 def _provision(board, release, *extra, address="7", image=None):
-    args = ["firmware", "provision", board.port, "--image", str(image or release["image"]), "--key",
+    args = ["firmware", "provision", board.port, "--image", str(image or release["image"]), "--pubkey",
             str(release["fleet"]), "--address", address, "--compartments", "24", "--lock-type", "gpio",
             "--board-key", str(release["board_key"]), *extra]
     return CliRunner().invoke(cunbox, args)
@@ -67,7 +73,7 @@ def test_fwupd_provision_writes_and_verifies(board, release):
     assert cfg == {"address": 7, "compartments": 24, "locks": {"type": "gpio", "pins": [4, 5]},
                    "doors": {"pins": [12, 13]}, "family": builder.DEFAULT_FAMILY, "locker_id": "LK-0007",
                    "key": release["board_key"].read_text().split()[-1],
-                   "fw_keys": [release["fleet"].read_text().split()[-1]]}
+                   "fw_pubkeys": [keyfiles.read_public_key(release["fleet"]).hex()]}
     # every image file landed in slot a byte for byte
     for entry in release["manifest"]["files"]:
         data = board.read_file("/fw/slot_a/" + entry["path"])
@@ -81,6 +87,49 @@ def test_fwupd_provision_writes_and_verifies(board, release):
                        capture_output=True, text=True, timeout=60)
     want = [e["sha256"] for e in release["manifest"]["files"] if e["path"] == "firmware/fwupdate.mpy"][0]
     assert want in r.stdout, r.stdout + r.stderr
+
+
+_WALK = """
+import os
+def _walk(d):
+    for n in os.listdir(d):
+        p = d.rstrip('/') + '/' + n
+        if p in ('/dev', '/proc'):  # the interpreter's own, not the board's flash
+            continue
+        if os.stat(p)[0] & 0x4000:
+            _walk(p)
+        else:
+            print(p)
+_walk('/')
+"""
+
+
+def test_fwsign_provisioned_board_holds_no_secret_that_signs(board, release):
+    """F3, on a board provisioned by the real tool: its whole flash holds public keys and its own link key, never
+    the signing key in any form, and no secret read from it makes an image this board would install."""
+    assert _provision(board, release).exit_code == 0
+    seed = keyfiles.read_private_key(release["signing"])
+    pem_body = "".join(release["signing"].read_text().splitlines()[1:-1]).encode()
+    flash = {p: board.read_file(p) for p in board.run(_WALK).split()}
+    assert "/config.json" in flash and len(flash) > 30
+    for path, data in flash.items():
+        for secret in (seed, seed.hex().encode(), base64.b64encode(seed), pem_body):
+            assert secret not in data, path
+    cfg = json.loads(flash["/config.json"])
+    trusted = [fwimage.parse_key(k) for k in cfg["fw_pubkeys"]]
+    assert trusted == [keyfiles.read_public_key(release["fleet"])]
+    found = {bytes.fromhex(h) for h in re.findall(r"\b[0-9a-f]{64}\b", flash["/config.json"].decode())}
+    assert len(found) == 2  # the link key and the public key
+    files = [("firmware/evil.mpy", b"M\x06\x00\x1f" + b"\x00" * 60)]
+    manifest = builder.make_manifest(files, "9.9.9", builder.DEFAULT_FAMILY, 1)
+    for secret in found:
+        forged = builder.pack(files, manifest, secret)
+        claimed = bytearray(forged)
+        claimed[16:24] = fwimage.key_id(trusted[0])
+        for image, code in ((forged, "untrusted"), (bytes(claimed), "signature")):
+            with pytest.raises(fwimage.ImageError) as exc:
+                fwimage.verify_image(io.BytesIO(image), len(image), trusted)
+            assert exc.value.code == code
 
 
 def test_fwupd_provision_refuses_unexpected_identity(board, release):
@@ -100,7 +149,7 @@ def test_fwupd_provision_refuses_unexpected_identity(board, release):
 
 def test_fwupd_provision_refuses_bad_image_before_touching_board(board, release, tmp_path):
     res = _provision(board, release, image=release["foreign"])
-    assert res.exit_code == 1 and "signature" in res.output
+    assert res.exit_code == 1 and "untrusted" in res.output
     bad = tmp_path / "bad.cbfw"
     data = bytearray(release["image"].read_bytes())
     data[-3] ^= 1
@@ -112,7 +161,7 @@ def test_fwupd_provision_refuses_bad_image_before_touching_board(board, release,
 
 def test_fwupd_provision_detects_read_back_mismatch(board, release):
     image = release["image"].read_bytes()
-    fleet = keyfiles.read_key_file(release["fleet"])
+    fleet = keyfiles.read_public_key(release["fleet"])
     config = prov.BoardConfig(7, 24, "gpio", keyfiles.read_key_file(release["board_key"]), builder.DEFAULT_FAMILY)
     assert config.as_dict([fleet])["locks"] == {"type": "gpio"}
     t = prov.open_transport(board.port)
@@ -155,12 +204,12 @@ def test_fwupd_identity_checks():
 def test_fwupd_provisioned_board_boots_its_slot_on_micropython(board, release, tmp_path):
     """The two-line main.py and the compiled boot selector, on the real interpreter: the selector
     picks slot a and runs that slot's firmware.main.main() (a stand-in firmware that says where it is)."""
-    fleet = keyfiles.read_key_file(release["fleet"])
+    signing = keyfiles.read_private_key(release["signing"])
     compiled = dict(builder.compile_tree(ROOT))
     files = [("firmware/__init__.py", b""),
              ("firmware/main.py", b"def main():\n    import firmware\n    print('RUNNING', firmware.__file__)\n"),
              ("firmware/boot_select.mpy", compiled["firmware/boot_select.mpy"])]
-    image = builder.pack(files, builder.make_manifest(files, "3.0.0", builder.DEFAULT_FAMILY, 1), fleet)
+    image = builder.pack(files, builder.make_manifest(files, "3.0.0", builder.DEFAULT_FAMILY, 1), signing)
     img = tmp_path / "standin.cbfw"
     img.write_bytes(image)
     assert _provision(board, release, image=img).exit_code == 0

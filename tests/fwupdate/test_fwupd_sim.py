@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from firmware import fwimage
+from firmware import ed25519, fwimage
 from hardware_sim.fw_sim_board import SimBoard, provision_dir
 from protocol import messages as m
 from server.cli import main as cunbox
@@ -14,7 +14,8 @@ from server.firmware import build as builder
 from server.firmware.flasher import Flasher, FlashError
 from server.firmware.link import Link
 
-FLEET = bytes(range(32))
+FLEET = bytes(range(32))  # the maintainers' signing key (seed); boards hold FLEET_PUB only
+FLEET_PUB = ed25519.public_key(FLEET)
 OTHER = bytes(range(100, 132))
 BOARD_KEY = b"\x11" * 32
 ADDR = 5
@@ -38,8 +39,8 @@ def image(compiled, version, family=FAMILY, key=FLEET, small=True):
 def board(tmp_path, compiled):
     root = str(tmp_path / "board")
     (tmp_path / "board").mkdir()
-    provision_dir(root, image(compiled, "1.0.0"), [FLEET])
-    b = SimBoard(root, ADDR, BOARD_KEY.hex(), [FLEET.hex()], FAMILY)
+    provision_dir(root, image(compiled, "1.0.0"), [FLEET_PUB])
+    b = SimBoard(root, ADDR, BOARD_KEY.hex(), [FLEET_PUB.hex()], FAMILY)
     yield b
     b.close()
 
@@ -60,7 +61,7 @@ def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
     img = tmp_path / "fw.cbfw"
     img.write_bytes(image(compiled, "1.1.0", small=False))
     (tmp_path / "board.key").write_text(BOARD_KEY.hex() + "\n")
-    (tmp_path / "fleet.key").write_text(FLEET.hex() + "\n")
+    (tmp_path / "fleet.pub").write_text(FLEET_PUB.hex() + "\n")
     link = _link(board)
     assert link.call(m.HELLO)["capabilities"] & m.CAP_FW_UPDATE
     link.call(m.SET_CODE, {"compartment": 2, "kind": m.CODE_PICKUP, "salt": b"s" * 8, "code_hash": b"h" * 16,
@@ -68,8 +69,8 @@ def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
     events_before = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
     link.close()
     res = CliRunner().invoke(cunbox, ["flash", board.url, "--address", str(ADDR), "--image", str(img),
-                                      "--board-key", str(tmp_path / "board.key"), "--key",
-                                      str(tmp_path / "fleet.key"), "--baud", "115200"])
+                                      "--board-key", str(tmp_path / "board.key"), "--pubkey",
+                                      str(tmp_path / "fleet.pub"), "--baud", "115200"])
     assert res.exit_code == 0, res.output
     assert "board 5 now runs 1.1.0" in res.output
     assert "kB/s" in res.output and "left" in res.output and "[###" in res.output
@@ -165,8 +166,16 @@ def _refused(board, img, word, **kwargs):
     return str(info.value)
 
 
-def test_fwupd_sim_bad_signature_refused(board, compiled):
-    msg = _refused(board, image(compiled, "1.1.0", key=OTHER, small=False), "signature")
+def test_fwupd_sim_untrusted_signer_refused(board, compiled):
+    msg = _refused(board, image(compiled, "1.1.0", key=OTHER, small=False), "untrusted")
+    assert "board runs 1.0.0" in msg
+
+
+def test_fwupd_sim_tampered_signature_refused_at_commit(board, compiled):
+    img = bytearray(image(compiled, "1.1.0", small=False))
+    mlen = int.from_bytes(img[8:12], "big")
+    img[fwimage.HEADER_SIZE + mlen + 40] ^= 0x01  # one bit of S
+    msg = _refused(board, bytes(img), "signature")
     assert "board runs 1.0.0" in msg
 
 

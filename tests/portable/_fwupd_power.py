@@ -3,7 +3,7 @@
 import json
 import os
 
-from _fwupd_util import FAMILY, KEY, make_files, make_image
+from _fwupd_util import FAMILY, PUBKEY, make_files, make_image
 
 from firmware import boot_select, fwimage, fwupdate
 
@@ -76,7 +76,7 @@ def provision(root, version="1.0.0"):
     files = make_files(version)
     image = make_image(version, files=files)
     mlen = int.from_bytes(image[8:12], "big")
-    manifest = json.loads(image[16:16 + mlen])
+    manifest = json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])
     d = boot_select.slot_dir("a")
     for path, data in files:
         fs.mkdirs((d + "/" + path).rsplit("/", 1)[0])
@@ -98,7 +98,7 @@ def keep_files(root):
 
 
 def updater(root, fs=None, slot=None, family=FAMILY, protocol_version=1):
-    return fwupdate.Updater(root, [KEY], family, protocol_version=protocol_version, fs=fs, running_slot=slot)
+    return fwupdate.Updater(root, [PUBKEY], family, protocol_version=protocol_version, fs=fs, running_slot=slot)
 
 
 def boot(root, fs=None):

@@ -2,10 +2,13 @@
 import hashlib
 import json
 
-from firmware import fwimage
+from firmware import ed25519, fwimage
+from protocol import auth
 
-KEY = bytes(range(32))
-OTHER_KEY = bytes(range(1, 33))
+KEY = bytes(range(32))               # the maintainers' private signing key (seed)
+PUBKEY = ed25519.public_key(KEY)     # what a board holds
+OTHER_KEY = bytes(range(1, 33))      # someone else's signing key
+OTHER_PUBKEY = ed25519.public_key(OTHER_KEY)
 FAMILY = "cunbox-locker-v1"
 
 
@@ -18,17 +21,29 @@ def make_files(version, n=3, size=40):
     return files
 
 
-def make_image(version="1.1.0", family=FAMILY, min_protocol=1, key=KEY, files=None, extra=None):
+def _manifest_and_payload(version, family, min_protocol, files, extra, fmt):
     files = files if files is not None else make_files(version)
     entries = []
     for path, data in files:
         entries.append({"path": path, "size": len(data), "sha256": fwimage.hexlify(hashlib.sha256(data).digest())})
-    manifest = {"format": 1, "version": version, "family": family, "min_protocol": min_protocol, "files": entries}
+    manifest = {"format": fmt, "version": version, "family": family, "min_protocol": min_protocol, "files": entries}
     if extra:
         for k in extra:
             manifest[k] = extra[k]
-    payload = b"".join(d for _p, d in files)
-    return fwimage.pack_image(json.dumps(manifest).encode(), payload, key)
+    return json.dumps(manifest).encode(), b"".join(d for _p, d in files)
+
+
+def make_image(version="1.1.0", family=FAMILY, min_protocol=1, key=KEY, files=None, extra=None):
+    manifest, payload = _manifest_and_payload(version, family, min_protocol, files, extra, fwimage.FORMAT)
+    return fwimage.pack_image(manifest, payload, key)
+
+
+def make_hmac_image(version="1.1.0", key=KEY, family=FAMILY):
+    """A format-1 image as the retired scheme made it: 16-byte header, HMAC-SHA256 under a fleet key."""
+    manifest, payload = _manifest_and_payload(version, family, 1, None, None, 1)
+    head = fwimage.MAGIC + bytes([1, 0, 0, 0]) + len(manifest).to_bytes(4, "big") + len(payload).to_bytes(4, "big")
+    head += manifest
+    return head + auth.hmac_sha256(key, head) + payload
 
 
 class BytesFile:
@@ -51,4 +66,4 @@ class BytesFile:
 
 
 def verify_bytes(data, keys=None):
-    return fwimage.verify_image(BytesFile(data), len(data), keys if keys is not None else [KEY])
+    return fwimage.verify_image(BytesFile(data), len(data), keys if keys is not None else [PUBKEY])

@@ -1,9 +1,7 @@
 # Firmware image verifier (firmware/fwimage.py): runs on CPython and MicroPython.
-import hashlib
+from _fwupd_util import FAMILY, OTHER_KEY, OTHER_PUBKEY, PUBKEY, make_hmac_image, make_image, verify_bytes
 
-from _fwupd_util import FAMILY, KEY, OTHER_KEY, make_image, verify_bytes
-
-from firmware import fwimage
+from firmware import ed25519, fwimage
 
 
 def _code(data, keys=None):
@@ -15,33 +13,32 @@ def _code(data, keys=None):
     return None
 
 
-def test_fwupd_hmac_matches_rfc4231_case_2():
-    tag = fwimage.hmac_sha256(b"Jefe", b"what do ya want for nothing?")
-    assert fwimage.hexlify(tag) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-
-
-def test_fwupd_hmac_long_key_rfc4231_case_6():
-    tag = fwimage.hmac_sha256(b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First")
-    assert fwimage.hexlify(tag) == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-
-
 def test_fwupd_good_image_verifies():
     m = verify_bytes(make_image("1.2.3"))
     assert m["version"] == "1.2.3" and m["family"] == FAMILY and len(m["files"]) == 3
+
+
+def test_fwupd_layout_is_format_2_with_key_id_and_ed25519_signature():
+    data = make_image("1.2.3")
+    mlen = int.from_bytes(data[8:12], "big")
+    assert data[0:5] == b"CBFW\x02" and data[16:24] == fwimage.key_id(PUBKEY)
+    head = data[:fwimage.HEADER_SIZE + mlen]
+    sig = data[len(head):len(head) + 64]
+    assert ed25519.verify(PUBKEY, fwimage.signed_digest(head), sig)
 
 
 def test_fwupd_every_single_byte_change_is_refused():
     data = make_image("1.0.1", files=[("firmware/a.mpy", b"abc" * 5), ("protocol/b.mpy", b"xyz" * 4)])
     codes = {}
     for pos in range(len(data)):
-        for mask in (0x01, 0x80):
+        for mask in ((0x01, 0x80) if pos < fwimage.HEADER_SIZE else (0x01,)):
             bad = bytearray(data)
             bad[pos] ^= mask
             code = _code(bytes(bad))
             assert code is not None, "flip at byte %d (mask %d) was accepted" % (pos, mask)
             codes[code] = codes.get(code, 0) + 1
     # Header, manifest/signature and payload changes are each named for what they are.
-    for expected in ("magic", "format", "header", "length", "signature", "hash"):
+    for expected in ("magic", "format", "header", "length", "untrusted", "signature", "hash"):
         assert expected in codes, (expected, codes)
 
 
@@ -64,9 +61,41 @@ def test_fwupd_truncated_and_extended_images_refused():
 
 
 def test_fwupd_wrong_key_refused():
-    assert _code(make_image(key=OTHER_KEY)) == "signature"
-    assert _code(make_image(key=OTHER_KEY), keys=[KEY, OTHER_KEY]) is None
-    assert _code(make_image(), keys=[]) == "signature"
+    assert _code(make_image(key=OTHER_KEY)) == "untrusted"
+    assert _code(make_image(key=OTHER_KEY), keys=[PUBKEY, OTHER_PUBKEY]) is None  # rotation: current + next
+    assert _code(make_image(), keys=[OTHER_PUBKEY, PUBKEY]) is None
+    assert _code(make_image(), keys=[]) == "untrusted"
+
+
+def test_fwupd_foreign_signature_under_a_trusted_key_id_refused():
+    data = bytearray(make_image(key=OTHER_KEY))
+    data[16:24] = fwimage.key_id(PUBKEY)  # claims the trusted signer, but the signature is another key's
+    assert _code(bytes(data)) == "signature"
+
+
+def test_fwupd_tampered_manifest_payload_signature_refused():
+    data = make_image("1.3.0", files=[("firmware/a.mpy", b"a" * 50)])
+    mlen = int.from_bytes(data[8:12], "big")
+    sig_at = fwimage.HEADER_SIZE + mlen
+    for pos, code in ((fwimage.HEADER_SIZE + 12, "signature"), (sig_at, "signature"), (sig_at + 63, "signature"),
+                      (sig_at + 64, "hash"), (len(data) - 1, "hash")):
+        bad = bytearray(data)
+        bad[pos] ^= 0x04
+        assert _code(bytes(bad)) == code, (pos, code)
+
+
+def test_fwupd_format_1_hmac_image_refused_with_format():
+    for key in (PUBKEY, OTHER_KEY):  # whatever key the old scheme used, even the very bytes a board holds
+        data = make_hmac_image(key=key)
+        try:
+            verify_bytes(data)
+        except fwimage.ImageError as exc:
+            assert exc.code == "format" and "HMAC" in exc.message and "format 2" in exc.message, exc
+        else:
+            raise AssertionError("format 1 accepted")
+    data = bytearray(make_image())
+    data[4] = 3
+    assert _code(bytes(data)) == "format"
 
 
 def test_fwupd_signed_but_malformed_manifests_refused():
@@ -112,13 +141,12 @@ def test_fwupd_version_order_is_numeric():
 
 
 def test_fwupd_parse_key():
-    key = fwimage.parse_key(fwimage.hexlify(hashlib.sha256(b"k").digest()) + "\n")
-    assert len(key) == 32
-    for bad in ("abc", "zz" * 32):
+    assert fwimage.parse_key(fwimage.hexlify(PUBKEY) + "\n") == PUBKEY
+    not_a_point = fwimage.hexlify((2).to_bytes(32, "little"))  # y = 2: x^2 has no root
+    for bad in ("abc", "zz" * 32, not_a_point):
         try:
             fwimage.parse_key(bad)
         except fwimage.ImageError as exc:
             assert exc.code == "key"
         else:
             raise AssertionError(bad)
-    assert KEY

@@ -2,9 +2,9 @@
 # directory: full update, resume, refusals, self-test, boot budget. CPython and MicroPython.
 from _fwupd_power import (boot, clean, fresh_root, full_update, keep_files, provision, running, send_image,
                           updater)
-from _fwupd_util import OTHER_KEY, make_image
+from _fwupd_util import KEY, OTHER_KEY, PUBKEY, make_hmac_image, make_image
 
-from firmware import boot_select, fwimage
+from firmware import boot_select, ed25519, fwimage
 
 
 def _refused(fn, *args, **kwargs):
@@ -103,8 +103,10 @@ def _assert_refused_and_old_running(root, image, code, before, **kwargs):
 def test_fwupd_refusals_leave_old_version_running():
     root = fresh_root()
     before = keep_files(provision(root).root)
-    exc = _assert_refused_and_old_running(root, make_image("1.1.0", key=OTHER_KEY), "signature", before)
-    assert "key" in exc.message
+    exc = _assert_refused_and_old_running(root, make_image("1.1.0", key=OTHER_KEY), "untrusted", before)
+    assert fwimage.hexlify(fwimage.key_id(PUBKEY)) in exc.message
+    exc = _assert_refused_and_old_running(root, make_hmac_image("1.1.0"), "format", before)
+    assert "HMAC" in exc.message
     exc = _assert_refused_and_old_running(root, make_image("1.1.0", family="other-board"), "family", before)
     assert "other-board" in exc.message
     exc = _assert_refused_and_old_running(root, make_image("0.9.0"), "downgrade", before)
@@ -119,20 +121,82 @@ def test_fwupd_refusals_leave_old_version_running():
     clean(root)
 
 
-def test_fwupd_bad_signature_refused_before_payload_is_sent():
+def test_fwupd_untrusted_signer_refused_before_payload_is_sent():
     root = fresh_root()
     provision(root)
-    image = make_image("1.1.0", key=OTHER_KEY, files=[("firmware/big.mpy", b"x" * 4000)])
-    up = updater(root, slot="a")
-    off = up.begin(len(image))
-    sent = 0
-    try:
-        while off < len(image):
-            off = up.write(off, image[off:off + 128])
-            sent = off
-    except fwimage.ImageError as exc:
-        assert exc.code == "signature"
-    assert sent < 1000, "refused only after %d bytes" % sent
+    for image, code in ((make_image("1.1.0", key=OTHER_KEY, files=[("firmware/big.mpy", b"x" * 4000)]), "untrusted"),
+                        (make_image("1.1.0", family="other-board", files=[("firmware/big.mpy", b"x" * 4000)]),
+                         "family")):
+        up = updater(root, slot="a")
+        off = up.begin(len(image))
+        sent = 0
+        try:
+            while off < len(image):
+                off = up.write(off, image[off:off + 128])
+                sent = off
+        except fwimage.ImageError as exc:
+            assert exc.code == code, (exc.code, code)
+        else:
+            raise AssertionError("accepted")
+        assert sent < 1000, "refused only after %d bytes" % sent
+    clean(root)
+
+
+def _tamper(image, pos):
+    bad = bytearray(image)
+    bad[pos] ^= 0x02
+    return bytes(bad)
+
+
+def test_fwupd_tampered_images_refused_and_nothing_changes():
+    root = fresh_root()
+    before = keep_files(provision(root).root)
+    image = make_image("1.1.0")
+    mlen = int.from_bytes(image[8:12], "big")
+    sig_at = fwimage.HEADER_SIZE + mlen
+    manifest_digit = image.index(b'"version": "1.1.0"') + len(b'"version": "1.')  # still valid JSON: 1.1.0 -> 1.3.0
+    assert _tamper(image, manifest_digit)[manifest_digit] == ord("3")
+    cases = ((manifest_digit, "signature"),  # a manifest that still parses and passes the policy: caught at commit
+             (fwimage.HEADER_SIZE, "signature"),  # "{" -> "y": no JSON; named as tampering, not as a bad manifest
+             (sig_at, "signature"), (sig_at + 40, "signature"),  # R and S of the signature
+             (sig_at + 64 + 3, "hash"), (len(image) - 1, "hash"))  # payload: the file's SHA-256 in the manifest
+    for pos, code in cases:
+        _assert_refused_and_old_running(root, _tamper(image, pos), code, before)
+    assert full_update(root, image) == "1.1.0"  # the untampered image goes in
+    clean(root)
+
+
+def test_fwupd_secrets_on_the_board_sign_nothing_it_accepts():
+    """F3: whoever reads a board's flash learns its link key and the public keys it trusts. None of them
+    signs an image the board (or any board) accepts: as an Ed25519 private key (naming its own key id or the
+    trusted one) nor as the HMAC key of the retired format 1."""
+    root = fresh_root()
+    fs = provision(root)
+    link_key = bytes(range(200, 232))
+    fs.write_json("config.json", {"address": 7, "key": fwimage.hexlify(link_key),
+                                  "fw_pubkeys": [fwimage.hexlify(PUBKEY)], "family": "cunbox-locker-v1"})
+    before = keep_files(root)
+    found = []
+    for path in ("config.json", "config/board.json"):
+        text = fs.read(path).decode()
+        run = ""
+        for ch in text + " ":
+            if ch in "0123456789abcdef":
+                run += ch
+                continue
+            if len(run) == 64:
+                found.append(bytes(int(run[i:i + 2], 16) for i in range(0, 64, 2)))
+            run = ""
+    assert link_key in found and PUBKEY in found and KEY not in found
+    for secret in found:
+        own = make_image("1.1.0", key=secret)
+        _assert_refused_and_old_running(root, own, "untrusted", before)
+        claimed = bytearray(own)
+        claimed[16:24] = fwimage.key_id(PUBKEY)
+        _assert_refused_and_old_running(root, bytes(claimed), "signature", before)
+        _assert_refused_and_old_running(root, make_hmac_image("1.1.0", key=secret), "format", before)
+    assert ed25519.public_key(KEY) == PUBKEY  # only the maintainers' private key signs for this board
+    assert full_update(root, make_image("1.1.0", key=KEY)) == "1.1.0"
     clean(root)
 
 
