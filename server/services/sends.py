@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from server import clock
 from server.errors import BadRequest, Conflict, NotFound, Refused
-from server.models import SIZES, Account, Carrier, Compartment, Locker, Parcel, Station
+from server.models import SIZES, Account, Carrier, Compartment, Locker, LockerCommand, Parcel, Station
 from server.services import accounts, assignment, audit, codes, doors, lifecycle, notify
 from server.services.principals import Principal, check_parcel, check_station, require_role
 from server.services.serialize import parcel_json
@@ -143,6 +143,12 @@ def board_dropoff(db, compartment_id, code_id=None, at=None, actor="link"):
         when = at or clock.utcnow()
         parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == compartment_id)
                           .with_for_update(key_share=True))
+        if parcel is not None and parcel.direction == "out" and parcel.state == "reserved":
+            # The code was used online first (a kiosk asked the server, which reserved the send and
+            # queued the door) while the board, not told yet, opened the door on its own: that door is
+            # open already, so the queued one must not open it a second time on the produce.
+            superseded = _supersede_dropoff_open(s, parcel, compartment_id)
+            return {"outcome": "already_reconciled", "parcel_id": parcel.id, "superseded_opens": superseded}
         if parcel is None or parcel.direction != "out" or parcel.state != "booked":
             return {"outcome": "already_reconciled", "parcel_id": parcel.id if parcel else None}
         row = codes.live_code_of(s, parcel.id, "dropoff")
@@ -158,6 +164,20 @@ def board_dropoff(db, compartment_id, code_id=None, at=None, actor="link"):
                      locker_id=parcel.locker_id, compartment_id=compartment_id, parcel_id=parcel.id, at=when)
         return {"outcome": "dropoff_opened", "parcel_id": parcel.id}
     return db.run(fn)
+
+
+def _supersede_dropoff_open(s, parcel, compartment_id):
+    """Fail the online drop-off's door opening still waiting for the link (not through
+    doors.mark_command: the reservation it made stays, the door is open already)."""
+    cmds = s.scalars(select(LockerCommand).where(LockerCommand.parcel_id == parcel.id, LockerCommand.kind == "open",
+                                                 LockerCommand.purpose == "dropoff",
+                                                 LockerCommand.compartment_id == compartment_id,
+                                                 LockerCommand.state.in_(("queued", "sent")))
+                     .with_for_update()).all()
+    for cmd in cmds:
+        cmd.state = "failed"
+        cmd.result = "superseded:offline_dropoff"
+    return len(cmds)
 
 
 def _villager_account(s, phone, locker_id):
