@@ -74,6 +74,7 @@ SCHEMAS = {
     "LiveCodes": _obj({"codes": {"type": "array", "items": _obj({
         "compartment_id": {"type": "integer"}, "board_id": {"type": "integer"}, "board": {"type": "integer"},
         "index": {"type": "integer"}, "code_id": {"type": "integer"},
+        "purpose": {"enum": ["pickup", "dropoff"], "description": "SET_CODE kind 1 PICKUP / 2 DROPOFF"},
         "salt": {"type": "string", "pattern": "^[0-9a-f]{16}$", "description": "8 bytes, hex"},
         "hash": {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "sha256(salt + code)[:16], hex"},
         "expires": {"type": "integer", "description": "unix seconds (u32)"}})}}),
@@ -255,6 +256,10 @@ def _paths():
         "/sends": {"post": _op(
             "Book a send of produce for a villager; returns the drop-off code once", "SendBooking",
             roles=["operator"], body="send", ok_status="201", errors=("400", "401", "403", "404", "422"))},
+        "/sends/{parcel_id}/cancel": {"post": _op(
+            "Cancel a booked send before its drop-off: the compartment kept for it is free again and its "
+            "drop-off code is cleared from the board", "ParcelResult", roles=["operator"], params=[P],
+            errors=("401", "403", "404", "409"))},
         "/lockers/{locker_id}": {"get": _op("A locker with its boards and compartments", "LockerView",
                                             roles=["operator", "maintainer", "locker"],
                                             params=[_path_param("locker_id")])},
@@ -264,7 +269,7 @@ def _paths():
             errors=ALL, description="A used code typed again is a wrong code (403 wrong_code, counted for "
                                     "throttling)." + IDEM_NOTE)},
         "/lockers/{locker_id}/codes": {"get": _op(
-            "The live pickup codes the locker's boards must hold (salted hash + expiry)", "LiveCodes",
+            "The live codes the locker's boards must hold (pickup and drop-off; salted hash + expiry)", "LiveCodes",
             roles=["locker"], params=[_path_param("locker_id")])},
         "/lockers/{locker_id}/door-events": {"post": _op(
             "A door opened or closed (occupied: presence sensor after closing)", "Outcome", roles=["locker"],

@@ -59,3 +59,9 @@ def book_send():
     out = sends.book_send(db(), g.principal, b["account_id"], b["locker_id"], b["carrier_id"], b["size"],
                           b["perishable"], b["chilled_agreed"])
     return jsonify(out), 201
+
+
+@bp.post("/sends/<int:parcel_id>/cancel")
+@auth("operator")
+def cancel_send(parcel_id):
+    return jsonify(sends.cancel(db(), g.principal, parcel_id))

@@ -471,5 +471,8 @@ def _occupancy(status):
 
 
 def _set_code_fields(index, code):
-    return {"compartment": index, "kind": m.CODE_PICKUP, "salt": code["salt"], "code_hash": code["hash"],
+    """SET_CODE for a live code (link_commands.desired_code): a send's drop-off code goes as kind
+    CODE_DROPOFF, so the board journals DROPOFF_OFFLINE when it opens the door with it."""
+    kind = m.CODE_DROPOFF if code.get("purpose") == "dropoff" else m.CODE_PICKUP
+    return {"compartment": index, "kind": kind, "salt": code["salt"], "code_hash": code["hash"],
             "expiry": code["expires"] & 0xFFFFFFFF}

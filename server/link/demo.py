@@ -3,9 +3,11 @@
 Everything goes through the real pieces: the HTTP API (waitress), the link over real pseudo-terminals
 (or TCP), the real firmware in the simulated boards, the physics of doors and parcels. The day:
 
-1. a link outage: a few parcels are deposited at the first locker, then its wire is cut and their
-   villagers pick up by keypad while the server cannot hear; the wire is mended and the pickups
-   must be reconciled from the boards' journals;
+1. a link outage: a few parcels are deposited at the first locker and a send is booked there (its
+   drop-off code reaches the board with the compartment reserved for it), then its wire is cut and
+   the villagers pick up by keypad, and the sender drops the produce off by keypad, while the server
+   cannot hear; the wire is mended and the pickups and the drop-off must be reconciled from the
+   boards' journals; the carrier's courier then collects the send;
 2. the main flow: couriers of every carrier deposit (POST /deposits; the request waits for the
    door), close the door on the parcel, the code reaches the board, and the villager picks up by
    keypad or by scanning the QR code at the locker;
@@ -47,7 +49,8 @@ class Day:
         self.errors = []
         self.deposit_ms = []
         self.pickup_ms = []
-        self.counts = {"deposited": 0, "picked_up": 0, "sent": 0, "overdue": 0, "offline_pickups": 0}
+        self.counts = {"deposited": 0, "picked_up": 0, "sent": 0, "overdue": 0, "offline_pickups": 0,
+                       "offline_dropoffs": 0}
         self._lock = threading.Lock()
         self._next = 0
 
@@ -97,10 +100,10 @@ class Day:
             comp = s.get(Compartment, p.active_compartment_id or p.compartment_id)
             return p.locker_id, comp.board.address, comp.index
 
-    def _code_on_board(self, pid):
+    def _code_on_board(self, pid, purpose="pickup"):
         from server.services import codes
         with self.db.reading() as s:
-            row = codes.live_code_of(s, pid)
+            row = codes.live_code_of(s, pid, purpose)
             if row is None:
                 return False
             digest = bytes(row.code_hash)
@@ -233,34 +236,79 @@ class Day:
         lid = self.stack.locker_ids[0]
         sim = self.stack.sims[lid]
         pids = [p for p in (self.deposit(i, lid) for i in range(n)) if p is not None]
+        send = self._book_send(0, lid)
+        if send is not None and not self._wait(lambda: self._code_on_board(send[0], "dropoff"),
+                                               what="drop-off code of send %d on its board" % send[0]):
+            send = None
         sim.faults.drop = 1.0  # the wire to the locker is cut: every byte lost
-        self.log("link to locker %d cut; %d offline pickups" % (lid, len(pids)))
+        self.log("link to locker %d cut; %d offline pickups, %d offline drop-off" % (lid, len(pids), bool(send)))
         for k, pid in enumerate(pids):
             self.pickup(pid, by_qr=(k % 2 == 1), online=False)
+        if send is not None:
+            self._offline_dropoff(*send)
         time.sleep(0.5)
         for pid in pids:
             if self._state(pid) != "in_locker":
                 self._error("parcel %d changed state while its locker was cut off" % pid)
+        if send is not None and self._state(send[0]) != "booked":
+            self._error("send %d changed state while its locker was cut off" % send[0])
         sim.faults.drop = 0.0
         self.log("link to locker %d mended" % lid)
         for pid in pids:
             if self._wait(lambda pid=pid: self._state(pid) == "picked_up", what="offline pickup %d reconciled" % pid):
                 with self._lock:
                     self.counts["picked_up"] += 1
+        if send is not None and self._wait(lambda: self._state(send[0]) == "awaiting_collection",
+                                           what="offline drop-off %d reconciled" % send[0]):
+            with self._lock:
+                self.counts["offline_dropoffs"] += 1
+            self._collect(send[0], send[2])
+
+    def _book_send(self, k, lid):
+        """The station books a send for a villager: (parcel id, drop-off code, carrier index) or None."""
+        st = self.stack
+        villager = st.accounts[k % len(st.accounts)]
+        carrier_ix = k % len(st.carrier_ids)
+        status, out = self._http("POST", "/api/v1/sends", st.tokens["operator"],
+                                 {"account_id": villager["id"], "locker_id": lid,
+                                  "carrier_id": st.carrier_ids[carrier_ix], "size": "M"})
+        if status != 201:
+            self._error("book send: HTTP %s %s" % (status, out))
+            return None
+        return out["parcel"]["id"], out["dropoff_code"], carrier_ix
+
+    def _offline_dropoff(self, pid, code, _carrier_ix):
+        """The sender types the drop-off code at the keypad: the board opens the reserved door on its own."""
+        lid, addr, number = self._where(pid)
+        sim = self.stack.sims[lid]
+        comp = sim.compartment(addr, number)
+        sim.type_code(addr, code + "#")
+        if self._wait(lambda: comp.door_open, timeout=10, what="door of send %d opened by its drop-off code" % pid):
+            human_close(sim, addr, number, put=True)
+
+    def _collect(self, pid, carrier_ix):
+        """The carrier's courier collects a dropped-off send: the door opens, the produce goes, it closes."""
+        st = self.stack
+        lid, addr, number = self._where(pid)
+        courier = next(c for c in st.tokens["couriers"] if c["carrier_id"] == st.carrier_ids[carrier_ix])
+        status, out = self._http("POST", "/api/v1/parcels/%d/collect" % pid, courier["token"])
+        cmd = self._door(status, out, courier["token"])
+        if cmd is None or cmd["state"] != "done":
+            self._error("collect %d: HTTP %s %s" % (pid, status, out.get("command") or out))
+            return
+        human_close(st.sims[lid], addr, number, take=True)
+        if self._wait(lambda: self._state(pid) == "collected", what="send %d collected" % pid):
+            with self._lock:
+                self.counts["sent"] += 1
 
     def _sends(self, n):
         st = self.stack
         for k in range(n):
             lid = st.locker_ids[(k + 1) % len(st.locker_ids)]
-            villager = st.accounts[k % len(st.accounts)]
-            carrier_ix = k % len(st.carrier_ids)
-            status, out = self._http("POST", "/api/v1/sends", st.tokens["operator"],
-                                     {"account_id": villager["id"], "locker_id": lid,
-                                      "carrier_id": st.carrier_ids[carrier_ix], "size": "M"})
-            if status != 201:
-                self._error("book send: HTTP %s %s" % (status, out))
+            booked = self._book_send(k, lid)
+            if booked is None:
                 continue
-            pid, code = out["parcel"]["id"], out["dropoff_code"]
+            pid, code, carrier_ix = booked
             status, out = self._http("POST", "/api/v1/lockers/%d/codes/verify" % lid, st.tokens["lockers"][lid],
                                      {"code": code, "source": "kiosk"})
             cmd = self._door(status, out, st.tokens["operator"])
@@ -272,16 +320,7 @@ class Day:
             human_close(sim, addr, number, put=True)
             if not self._wait(lambda pid=pid: self._state(pid) == "awaiting_collection", what="drop-off %d" % pid):
                 continue
-            courier = next(c for c in st.tokens["couriers"] if c["carrier_id"] == st.carrier_ids[carrier_ix])
-            status, out = self._http("POST", "/api/v1/parcels/%d/collect" % pid, courier["token"])
-            cmd = self._door(status, out, courier["token"])
-            if cmd is None or cmd["state"] != "done":
-                self._error("collect %d: HTTP %s %s" % (pid, status, out.get("command") or out))
-                continue
-            human_close(sim, addr, number, take=True)
-            if self._wait(lambda pid=pid: self._state(pid) == "collected", what="send %d collected" % pid):
-                with self._lock:
-                    self.counts["sent"] += 1
+            self._collect(pid, carrier_ix)
 
     def _overdue(self):
         from server import clock
@@ -329,7 +368,8 @@ class Day:
                 comp = s.get(Compartment, cmd.compartment_id)
                 key = (cmd.locker_id, comp.board.address, comp.index)
                 expected[key] = expected.get(key, 0) + 1
-            for ev in s.scalars(select(LinkEvent).where(LinkEvent.kind == m.EV_PICKUP_OFFLINE)):
+            for ev in s.scalars(select(LinkEvent).where(LinkEvent.kind.in_((m.EV_PICKUP_OFFLINE,
+                                                                          m.EV_DROPOFF_OFFLINE)))):
                 board = s.get(Board, ev.board_id)
                 key = (board.locker_id, board.address, ev.compartment)
                 expected[key] = expected.get(key, 0) + 1
@@ -350,7 +390,8 @@ class Day:
                 "lost_events": lost, "double_opens": self._double_opens(),
                 "deposit_p50_ms": _pct(self.deposit_ms, 50), "deposit_p95_ms": _pct(self.deposit_ms, 95),
                 "pickup_p50_ms": _pct(self.pickup_ms, 50), "pickup_p95_ms": _pct(self.pickup_ms, 95),
-                "offline_pickups": self.counts["offline_pickups"], "seconds": round(seconds, 1),
+                "offline_pickups": self.counts["offline_pickups"],
+                "offline_dropoffs": self.counts["offline_dropoffs"], "seconds": round(seconds, 1),
                 "error_messages": self.errors[:20]}
 
 

@@ -1,6 +1,7 @@
 """Pickup and drop-off codes: 8 uniformly random digits (secrets), unique among a locker's live
 codes, stored only as salted hashes: hash = sha256(salt || code_ascii)[:16], salt 8 random bytes.
-The same (salt, hash, expiry as u32 unix time) goes to the board, so pickup works offline.
+The same (salt, hash, expiry as u32 unix time) goes to the board, so pickup works offline; so does a
+drop-off code, bound to the compartment reserved for its send at booking, so drop-off works offline too.
 """
 import datetime
 import hashlib
@@ -87,22 +88,25 @@ def find(session, locker_id, code, recent_days=30, now=None):
 
 
 def live_codes(db, locker_id, now=None):
-    """What every board of a locker should hold: one record per live pickup code.
+    """What every board of a locker should hold: one record per live code bound to a compartment (the
+    pickup codes of parcels inside, the drop-off codes of sends the compartments are reserved for).
 
-    [{"compartment_id", "board_id", "board", "index", "code_id", "salt": bytes(8), "hash": bytes(16),
-      "expires": unix u32}], sorted by board address and index. The link installs exactly these.
+    [{"compartment_id", "board_id", "board", "index", "code_id", "purpose": "pickup"|"dropoff",
+      "salt": bytes(8), "hash": bytes(16), "expires": unix u32}], sorted by board address and index.
+    The link installs exactly these (a drop-off code with SET_CODE kind CODE_DROPOFF).
     """
     now = now or clock.utcnow()
     with db.reading() as s:
         rows = s.execute(select(AccessCode, Compartment).join(Compartment,
                                                               Compartment.id == AccessCode.compartment_id)
                          .where(AccessCode.locker_id == locker_id, AccessCode.state == "live",
-                                AccessCode.purpose == "pickup", AccessCode.expires_at > now)).all()
+                                AccessCode.expires_at > now)).all()
         out = []
         for code_row, comp in rows:
             board = comp.board
             out.append({"compartment_id": comp.id, "board_id": board.id, "board": board.address,
-                        "index": comp.index, "code_id": code_row.id, "salt": code_row.salt,
+                        "index": comp.index, "code_id": code_row.id, "purpose": code_row.purpose,
+                        "salt": code_row.salt,
                         "hash": code_row.code_hash, "expires": clock.unix(code_row.expires_at)})
         out.sort(key=lambda r: (r["board"], r["index"]))
         return out

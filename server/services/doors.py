@@ -21,7 +21,8 @@ class DoorDriver:
         raise NotImplementedError
 
     def code_changed(self, session, code_row, install, actor):
-        """A pickup code became live (install=True) or stopped being live (install=False)."""
+        """A code bound to a compartment (a parcel's pickup code, or the drop-off code of the send the
+        compartment is reserved for) became live (install=True) or stopped being live (install=False)."""
         raise NotImplementedError
 
 
@@ -37,7 +38,8 @@ class QueueDoorDriver(DoorDriver):
 
     def code_changed(self, session, code_row, install, actor):
         comp = session.get(Compartment, code_row.compartment_id)
-        payload = {"board": _board_address(session, comp), "index": comp.index, "code_id": code_row.id}
+        payload = {"board": _board_address(session, comp), "index": comp.index, "code_id": code_row.id,
+                   "purpose": code_row.purpose}
         if install:
             payload.update({"salt": code_row.salt.hex(), "hash": code_row.code_hash.hex(),
                             "expires": clock.unix(code_row.expires_at)})

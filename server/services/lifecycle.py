@@ -6,7 +6,7 @@ import secrets
 
 from sqlalchemy import select
 
-from server.models import AccessCode, Carrier, Compartment, Locker, Station
+from server.models import AccessCode, Account, Carrier, Compartment, Locker, Station
 from server.services import alarms, audit, codes, doors, fees, notify
 
 RELEASED_STATE = {"pickup": "picked_up", "retrieve": "at_counter", "return": "returned", "collect": "collected"}
@@ -29,6 +29,13 @@ def on_door_closed(session, comp, parcel, occupied, at, actor):
                                at=at)
             return {"outcome": "unexpected_item"}
         return {"outcome": "recorded"}
+    if parcel.state == "booked":
+        # a compartment kept for a send not dropped off yet: nothing belongs inside
+        if occupied:
+            alarms.raise_alarm(session, "unexpected_item", comp, parcel,
+                               {"note": "closed with an item before the send's drop-off"}, at=at)
+            return {"outcome": "unexpected_item", "parcel_id": parcel.id}
+        return {"outcome": "recorded", "parcel_id": parcel.id}
     if parcel.state == "reserved":
         if occupied is False:
             return {"outcome": "still_reserved", "parcel_id": parcel.id}
@@ -105,20 +112,46 @@ def on_open_failed(session, cmd, result):
 
 
 def give_up_reservation(session, parcel, comp, action, actor, at, detail=None):
-    """A reservation ends without a deposit: the compartment is free again; an inbound parcel is
-    cancelled (a retried deposit reserves afresh), a send is booked again with its drop-off code live."""
+    """A reservation ends without a deposit. An inbound parcel is cancelled and its compartment is free
+    again (a retried deposit reserves afresh). A send is booked again with its drop-off code live (and
+    installed on the board again): in the same compartment, which stays reserved for it, unless its
+    door failed (then in another free one, if there is one); a send whose drop-off code has expired
+    meanwhile is cancelled."""
+    if parcel.direction == "out":
+        return _send_back_to_booked(session, parcel, comp, action, actor, at, detail)
     if comp.state == "reserved":
         comp.state = "free"
     parcel.active_compartment_id = None
     parcel.reserved_until = None
-    if parcel.direction == "out":
-        used = session.scalar(select(AccessCode).where(
-            AccessCode.parcel_id == parcel.id, AccessCode.purpose == "dropoff",
-            AccessCode.state == "used").order_by(AccessCode.id.desc()))
-        if used is not None and used.expires_at > at:
-            codes.reactivate(session, used, actor)
-    audit.transition(session, parcel, "cancelled" if parcel.direction == "in" else "booked", action, actor,
-                     detail, at=at)
+    audit.transition(session, parcel, "cancelled", action, actor, detail, at=at)
+
+
+def _send_back_to_booked(session, parcel, comp, action, actor, at, detail):
+    from server.services import sends
+    used = session.scalar(select(AccessCode).where(
+        AccessCode.parcel_id == parcel.id, AccessCode.purpose == "dropoff",
+        AccessCode.state == "used").order_by(AccessCode.id.desc()))
+    parcel.reserved_until = None
+    if used is None or used.expires_at <= at:
+        if comp.state == "reserved":
+            comp.state = "free"
+        parcel.active_compartment_id = None
+        audit.transition(session, parcel, "cancelled", action, actor, detail, at=at)
+        return
+    if action == "door_failed":
+        # chosen while the failed door is still reserved, so never the failed door itself; with no
+        # other free, the send keeps its compartment (the failure may have been the link's, not the door's)
+        account = session.get(Account, parcel.account_id) if parcel.account_id else None
+        other = sends.reserve_compartment(session, parcel.locker_id, parcel.size, parcel.perishable, account)
+        if other is not None:
+            if comp.state == "reserved":
+                comp.state = "free"
+            parcel.active_compartment_id = parcel.compartment_id = used.compartment_id = other.id
+            detail = dict(detail or {}, compartment_id=other.id)
+    used.compartment_id = parcel.active_compartment_id  # the code goes where the produce will
+    audit.transition(session, parcel, "booked", action, actor, detail, at=at)
+    session.flush()  # the compartment moves before the code is installed in it
+    codes.reactivate(session, used, actor)
 
 
 def revert_open(session, parcel, actor, at):

@@ -144,17 +144,18 @@ def state_of(db, command_id):
 
 
 def desired_code(db, compartment_id, now=None):
-    """The live pickup code a compartment's board should hold now, or None."""
+    """The live code a compartment's board should hold now, or None: the pickup code of the parcel in
+    it, or the drop-off code of the send it is reserved for (purpose 'dropoff': SET_CODE kind
+    CODE_DROPOFF, so the board opens it offline and journals DROPOFF_OFFLINE)."""
     now = now or clock.utcnow()
     with db.reading() as s:
         row = s.scalar(select(AccessCode).where(AccessCode.compartment_id == compartment_id,
-                                                AccessCode.state == "live", AccessCode.purpose == "pickup",
-                                                AccessCode.expires_at > now)
+                                                AccessCode.state == "live", AccessCode.expires_at > now)
                        .order_by(AccessCode.id.desc()).limit(1))
         if row is None:
             return None
         return {"salt": bytes(row.salt), "hash": bytes(row.code_hash), "expires": clock.unix(row.expires_at),
-                "code_id": row.id}
+                "code_id": row.id, "purpose": row.purpose}
 
 
 def desired_codes_of_board(db, board_id, now=None):

@@ -2,9 +2,9 @@
 
 store() inserts what is new (UNIQUE board+seq makes a re-read harmless) and commits before the link
 acknowledges anything to the board. apply_pending() then feeds each stored event, oldest first, to
-the backend's services (doors.door_event, pickups.board_pickup, coldchain, alarms), and marks it
-processed *inside the same transaction* as the change it caused, so a crash between the two can
-neither lose the change nor apply it twice.
+the backend's services (doors.door_event, pickups.board_pickup, sends.board_dropoff, coldchain,
+alarms), and marks it processed *inside the same transaction* as the change it caused, so a crash
+between the two can neither lose the change nor apply it twice.
 """
 import datetime
 
@@ -15,7 +15,7 @@ from server import clock
 from server.errors import ApiError
 from server.link.models import LinkBoard, LinkEvent
 from server.models import AccessCode, Board, Compartment, Locker, LockerCommand, Parcel
-from server.services import alarms, audit, coldchain, doors, pickups
+from server.services import alarms, audit, coldchain, doors, pickups, sends
 
 RESULT_NAMES = {m.OPEN_OPENED: "opened", m.OPEN_ALREADY_OPEN: "already_open", m.OPEN_JAMMED: "jammed",
                 m.OPEN_SENSOR_FAULT: "sensor_fault", m.OPEN_REFUSED: "refused"}
@@ -168,8 +168,11 @@ def _apply(once, e):
     if kind == m.EV_OPEN_RESULT:
         return once.run(lambda s: _open_result(s, e))
     if kind == m.EV_PICKUP_OFFLINE and comp_id is not None:
-        code_id = _code_by_prefix(once.db, comp_id, e["data"].get("code_id"))
+        code_id = _code_by_prefix(once.db, comp_id, e["data"].get("code_id"), "pickup")
         return pickups.board_pickup(once, comp_id, code_id, at=at, actor="link")
+    if kind == m.EV_DROPOFF_OFFLINE and comp_id is not None:
+        code_id = _code_by_prefix(once.db, comp_id, e["data"].get("code_id"), "dropoff")
+        return sends.board_dropoff(once, comp_id, code_id, at=at, actor="link")
     if kind in (m.EV_TEMPERATURE, m.EV_TEMP_EXCURSION) and "temp_c10" in e["data"]:
         return once.run(lambda s: _temperature(s, once.db, e))
     if kind in ALARM_KINDS and comp_id is not None:
@@ -210,13 +213,13 @@ def _notify_after_commit(s, link_commands):
             link_commands._finished(cid)
 
 
-def _code_by_prefix(db, comp_id, prefix):
-    """The access code whose hash starts with the 4 bytes the board reported."""
+def _code_by_prefix(db, comp_id, prefix, purpose):
+    """The access code (of this purpose) whose hash starts with the 4 bytes the board reported."""
     if not prefix:
         return None
     with db.reading() as s:
         rows = s.scalars(select(AccessCode).where(AccessCode.compartment_id == comp_id,
-                                                  AccessCode.purpose == "pickup")
+                                                  AccessCode.purpose == purpose)
                          .order_by(AccessCode.id.desc()).limit(20)).all()
         for r in rows:
             if bytes(r.code_hash[:4]) == bytes(prefix):

@@ -4,13 +4,14 @@ from sqlalchemy import select
 
 from server import clock
 from server.models import AccessCode, Parcel
-from server.services import audit, codes, doors, lifecycle, notify
+from server.services import audit, codes, doors, lifecycle, notify, sends
 from server.services.pickups import operator_parcel
 from server.services.serialize import parcel_json
 
 
 def flag_overdue(db, now=None):
-    """Parcels whose pickup code has expired become overdue; their codes are cleared from the boards."""
+    """Parcels whose pickup code has expired become overdue; their codes are cleared from the boards.
+    Sends whose drop-off code has expired before the drop-off are cancelled."""
     def fn(s):
         at = now or clock.utcnow()
         rows = s.execute(select(Parcel, AccessCode).join(AccessCode, AccessCode.parcel_id == Parcel.id)
@@ -23,10 +24,19 @@ def flag_overdue(db, now=None):
             notify.plain_message(s, parcel, "overdue",
                                  "【村邮柜】您的包裹已超过保管期，请联系服务站领取 "
                                  "(storage period over: ask the station).")
-        # Drop-off codes of sends never dropped off simply expire.
-        for row in s.scalars(select(AccessCode).where(AccessCode.state == "live", AccessCode.purpose == "dropoff",
-                                                      AccessCode.expires_at <= at)):
-            codes.end(s, row, "expired", "system", now=at)
+        # Sends never dropped off: the drop-off code expires (cleared from the board) and the
+        # compartment reserved for the send is free again.
+        expired = s.execute(select(Parcel, AccessCode).join(AccessCode, AccessCode.parcel_id == Parcel.id)
+                            .where(AccessCode.state == "live", AccessCode.purpose == "dropoff",
+                                   AccessCode.expires_at <= at)
+                            .with_for_update(of=Parcel, key_share=True)).all()
+        for parcel, code_row in expired:
+            if parcel.state == "booked":
+                sends.end_booking(s, parcel, "dropoff_expired", "system", at, "expired")
+                notify.plain_message(s, parcel, "send_expired",
+                                     "【村邮柜】您的寄件预约已过期，投递码作废 (send booking expired).")
+            else:
+                codes.end(s, code_row, "expired", "system", now=at)
         return len(rows)
     return db.run(fn)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server import clock
 from server.errors import Conflict, Forbidden, Gone, NotFound, Refused
 from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
-from server.services import assignment, audit, codes, doors, idempotency, lifecycle, notify, parcels, throttle
+from server.services import audit, codes, doors, idempotency, lifecycle, notify, parcels, throttle
 from server.services.principals import require_role
 from server.services.serialize import compartment_json, parcel_json
 
@@ -93,11 +93,13 @@ def _use(s, row, actor, at):
 def _dropoff(s, parcel, row, actor, at):
     if parcel.state != "booked":
         raise Conflict("send %s is %s" % (parcel.id, parcel.state), code="wrong_state", state=parcel.state)
-    from server.services.deposits import expire_reservations_in
-    expire_reservations_in(s, parcel.locker_id, at)
-    account = s.get(Account, parcel.account_id) if parcel.account_id else None
-    comp = assignment.choose(s, parcel.locker_id, assignment.sizes_from(parcel.size), parcel.perishable,
-                             account.height_preference if account else None)
+    from server.services import sends
+    # The compartment was reserved at booking (and the code installed there); a send booked before
+    # that, or whose door failed with no other compartment free, is given one now.
+    comp = s.get(Compartment, parcel.active_compartment_id) if parcel.active_compartment_id else None
+    if comp is None:
+        account = s.get(Account, parcel.account_id) if parcel.account_id else None
+        comp = sends.reserve_compartment(s, parcel.locker_id, parcel.size, parcel.perishable, account)
     if comp is None:
         raise Refused("no free %scompartment of size %s or larger now; hand the produce in at the station "
                       "counter" % ("chilled " if parcel.perishable else "", parcel.size),

@@ -1,14 +1,20 @@
 """Sends of farm produce out of the village: booking with a drop-off code (by the station for a villager,
-or by the villager on the public page), drop-off at the locker (pickups.verify_at_locker with the
-drop-off code), collection by the chosen carrier's courier."""
+or by the villager on the public page), drop-off at the locker, collection by the chosen carrier's courier.
+
+The compartment is reserved at booking, and the drop-off code is bound to it, so the code can be installed
+on the board (kind CODE_DROPOFF) like a pickup code: the villager who walked to the locker with produce can
+drop it off while the locker's link is down. The board opens the door on its own and journals
+DROPOFF_OFFLINE, which board_dropoff() reconciles when the link is back; with the link up, a kiosk may ask
+the server instead (pickups.verify_at_locker with the drop-off code). The reservation ends at drop-off,
+when the code expires (overdue.flag_overdue) or when the station cancels the booking (cancel())."""
 import datetime
 
 from sqlalchemy import select
 
 from server import clock
 from server.errors import BadRequest, Conflict, NotFound, Refused
-from server.models import SIZES, Account, Carrier, Locker, Parcel, Station
-from server.services import accounts, audit, codes, doors, lifecycle, notify
+from server.models import SIZES, Account, Carrier, Compartment, Locker, LockerCommand, Parcel, Station
+from server.services import accounts, assignment, audit, codes, doors, lifecycle, notify
 from server.services.principals import Principal, check_parcel, check_station, require_role
 from server.services.serialize import parcel_json
 
@@ -59,21 +65,119 @@ def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable
         if s.get(Carrier, carrier_id) is None:
             raise NotFound("no carrier %s" % carrier_id)
         station = s.get(Station, locker.station_id)
+        comp = reserve_compartment(s, locker.id, size, perishable, account)
+        if comp is None:
+            raise Refused("no free %scompartment of size %s or larger in this locker now; hand the produce in "
+                          "at the station counter" % ("chilled " if perishable else "", size),
+                          code="no_free_compartment", alternative="station_counter", field="size")
         parcel = Parcel(direction="out", carrier_id=carrier_id, tracking_number=None, station_id=station.id,
                         locker_id=locker.id, size=size, perishable=bool(perishable),
                         chilled_agreed=bool(chilled_agreed), state="booked", account_id=account.id,
-                        phone=account.phone, created_at=at)
+                        phone=account.phone, active_compartment_id=comp.id, compartment_id=comp.id,
+                        created_at=at)
         s.add(parcel)
         s.flush()
-        audit.created(s, parcel, "send_booked", actor, at=at)
+        audit.created(s, parcel, "send_booked", actor, {"compartment_id": comp.id}, at=at)
         expires = at + datetime.timedelta(hours=station.storage_hours)
-        code, _row = codes.issue(s, parcel, "dropoff", expires, None, actor, now=at)
+        # bound to the reserved compartment: the link installs it on the board (kind CODE_DROPOFF)
+        code, _row = codes.issue(s, parcel, "dropoff", expires, comp, actor, now=at)
         notify.dropoff_message(s, parcel, code, expires, station, locker)
         if by_villager:
             return {"parcel_id": parcel.id, "phone": account.phone, "expires_at": clock.iso(expires)}
         return {"parcel": parcel_json(parcel), "dropoff_code": code, "expires_at": clock.iso(expires)}
 
     return db.run(fn)
+
+
+def reserve_compartment(s, locker_id, size, perishable, account):
+    """Reserve the compartment a send's produce will go into (as a deposit would choose it), or None."""
+    from server.services.deposits import expire_reservations_in
+    expire_reservations_in(s, locker_id, clock.utcnow())
+    return assignment.choose(s, locker_id, assignment.sizes_from(size), perishable,
+                             account.height_preference if account else None)
+
+
+def end_booking(s, parcel, action, actor, at, code_state):
+    """A booked send that will not be dropped off (cancelled, or its drop-off code expired): its code ends
+    (the board is told to clear it) and its reserved compartment is free again."""
+    row = codes.live_code_of(s, parcel.id, "dropoff")
+    if row is not None:
+        codes.end(s, row, code_state, actor, now=at)
+    comp = s.get(Compartment, parcel.active_compartment_id) if parcel.active_compartment_id else None
+    if comp is not None and comp.state == "reserved":
+        comp.state = "free"
+    parcel.active_compartment_id = None
+    parcel.reserved_until = None
+    audit.transition(s, parcel, "cancelled", action, actor, at=at)
+
+
+def cancel(db, principal, parcel_id, now=None):
+    """The station cancels a send that was booked but not dropped off: its compartment is free again
+    and its drop-off code is cleared from the board."""
+    require_role(principal, "operator")
+
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = s.scalar(select(Parcel).where(Parcel.id == parcel_id).with_for_update(key_share=True))
+        if parcel is None or parcel.direction != "out":
+            raise NotFound("no send %s" % parcel_id)
+        check_station(principal, parcel.station_id)
+        if parcel.state != "booked":
+            raise Conflict("send %s is %s; only a booked send can be cancelled" % (parcel_id, parcel.state),
+                           code="wrong_state", state=parcel.state)
+        end_booking(s, parcel, "send_cancelled", principal.actor, at, "revoked")
+        notify.plain_message(s, parcel, "send_cancelled", "【村邮柜】您的寄件预约已取消，投递码作废。")
+        return {"parcel": parcel_json(parcel)}
+
+    return db.run(fn)
+
+
+def board_dropoff(db, compartment_id, code_id=None, at=None, actor="link"):
+    """Reconcile a drop-off the board did on its own (a kind-2 code checked against its installed hash):
+    the send is reserved for the door closing on the produce, exactly as after an online drop-off; the
+    door-closed event that follows confirms it through doors.door_event().
+
+    Idempotent: a send already past 'booked' (a replayed event, or the code was used online first and
+    the board had not heard of it) changes nothing."""
+    def fn(s):
+        when = at or clock.utcnow()
+        parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == compartment_id)
+                          .with_for_update(key_share=True))
+        if parcel is not None and parcel.direction == "out" and parcel.state == "reserved":
+            # The code was used online first (a kiosk asked the server, which reserved the send and
+            # queued the door) while the board, not told yet, opened the door on its own: that door is
+            # open already, so the queued one must not open it a second time on the produce.
+            superseded = _supersede_dropoff_open(s, parcel, compartment_id)
+            return {"outcome": "already_reconciled", "parcel_id": parcel.id, "superseded_opens": superseded}
+        if parcel is None or parcel.direction != "out" or parcel.state != "booked":
+            return {"outcome": "already_reconciled", "parcel_id": parcel.id if parcel else None}
+        row = codes.live_code_of(s, parcel.id, "dropoff")
+        if code_id is not None and row is not None and row.id != code_id:
+            return {"outcome": "stale_code", "parcel_id": parcel.id}
+        if row is not None:
+            codes.end(s, row, "used", actor, now=when)
+        station = s.get(Station, parcel.station_id)
+        parcel.reserved_until = max(when, clock.utcnow()) + datetime.timedelta(minutes=station.reservation_minutes)
+        audit.transition(s, parcel, "reserved", "offline_dropoff", actor,
+                         {"code_id": code_id, "compartment_id": compartment_id}, at=when)
+        audit.record(s, actor, "door_opened_by_board_code", station_id=parcel.station_id,
+                     locker_id=parcel.locker_id, compartment_id=compartment_id, parcel_id=parcel.id, at=when)
+        return {"outcome": "dropoff_opened", "parcel_id": parcel.id}
+    return db.run(fn)
+
+
+def _supersede_dropoff_open(s, parcel, compartment_id):
+    """Fail the online drop-off's door opening still waiting for the link (not through
+    doors.mark_command: the reservation it made stays, the door is open already)."""
+    cmds = s.scalars(select(LockerCommand).where(LockerCommand.parcel_id == parcel.id, LockerCommand.kind == "open",
+                                                 LockerCommand.purpose == "dropoff",
+                                                 LockerCommand.compartment_id == compartment_id,
+                                                 LockerCommand.state.in_(("queued", "sent")))
+                     .with_for_update()).all()
+    for cmd in cmds:
+        cmd.state = "failed"
+        cmd.result = "superseded:offline_dropoff"
+    return len(cmds)
 
 
 def _villager_account(s, phone, locker_id):

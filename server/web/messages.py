@@ -327,6 +327,8 @@ ZH = {
     "parcel.actor": "操作人",
     "parcel.done_resend": "已发送新的取件码，旧码作废。",
     "parcel.done_revoke": "取件码已作废。",
+    "parcel.cancel_send": "取消寄件预约",
+    "parcel.done_cancel_send": "寄件预约已取消，格口已释放，投递码作废。",
     "parcel.done_extend": "取件期限已延长，已通知收件人。",
     "svc.no_code": "这个包裹没有可用的取件码。",
 }
@@ -664,6 +666,8 @@ EN = {
     "parcel.actor": "By",
     "parcel.done_resend": "A new pickup code was sent; the old one no longer works.",
     "parcel.done_revoke": "Pickup code revoked.",
+    "parcel.cancel_send": "Cancel the send booking",
+    "parcel.done_cancel_send": "Send booking cancelled: the compartment is free and the drop-off code no longer works.",
     "parcel.done_extend": "Pickup period extended; the recipient was told.",
     "svc.no_code": "This parcel has no code to act on.",
 }

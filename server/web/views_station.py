@@ -9,7 +9,7 @@ from flask import Response, flash, g, jsonify, redirect, render_template, reques
 from server.clock import utcnow
 from server.errors import ApiError
 from server.services import parcels as parcels_service
-from server.services import pickups
+from server.services import pickups, sends
 from server.web import bp, queries, web_actions
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
@@ -232,7 +232,7 @@ def station_parcel(parcel_id):
     return _parcel_page(parcel_id)
 
 
-@bp.post("/station/parcels/<int:parcel_id>/<any(resend, revoke, extend):action>")
+@bp.post("/station/parcels/<int:parcel_id>/<any(resend, revoke, extend, cancel_send):action>")
 @operator_only
 def station_parcel_action(parcel_id, action):
     form = ExtendForm(request.form)
@@ -243,6 +243,8 @@ def station_parcel_action(parcel_id, action):
             pickups.resend(db(), principal(), parcel_id)
         elif action == "revoke":
             pickups.revoke(db(), principal(), parcel_id)
+        elif action == "cancel_send":
+            sends.cancel(db(), principal(), parcel_id)
         else:
             pickups.extend(db(), principal(), parcel_id, int(form.cleaned["hours"]))
     except ApiError as exc:

@@ -113,7 +113,7 @@ def villager_send():
         except ApiError as exc:
             web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone",
                                                  "chilled_agreement_required": "chilled_agreed",
-                                                 "bad_size": "size"})
+                                                 "bad_size": "size", "no_free_compartment": "size"})
     if booked:
         booked["phone_masked"] = booked["phone"][:3] + "****" + booked["phone"][-4:]
         booked["deadline"] = _parse_iso(booked["expires_at"])
