@@ -198,12 +198,25 @@ class Stack:
         return self.sims[locker_id]
 
 
-def walkthrough(stack, consoles, sms_log):
+def demo_signing_key(root):
+    """A firmware signing key pair for this demo county, so the maintainer's release page works out of
+    the box: the server trusts its public half (unless CUNBOX_FW_PUBKEYS names real keys); the private
+    half stays in the demo folder, as it would on a maintainer's build machine. Returns its path."""
+    from server.firmware import keys
+    root.mkdir(parents=True, exist_ok=True)
+    path = str(root / "fw-signing.pem")
+    _seed, _public, public_path = keys.write_new_keypair(path, comment="cunbox demo firmware signing key")
+    os.environ.setdefault(keys.PUBKEYS_ENV, public_path)
+    return path
+
+
+def walkthrough(stack, consoles, sms_log, signing_key=None):
     """What `make run` prints: where everything is, then a two-line walkthrough a person can follow."""
     lid = stack.locker_ids[0]
     c = stack.tokens["couriers"][0]
     op = stack.seeded["operators"][0] if getattr(stack, "seeded", None) else None
     phone = stack.accounts[0]["phone"]
+    maint = stack.seeded["maintainers"][0] if getattr(stack, "seeded", None) else None
     lines = [
         "cunbox is up: web pages %s/ — API %s/api/v1 (OpenAPI %s/api/v1/openapi.json); %d simulated lockers on %s"
         % (stack.url, stack.url, stack.url, len(stack.sims), ", ".join(s.url for s in stack.sims.values())),
@@ -215,11 +228,16 @@ def walkthrough(stack, consoles, sms_log):
         "2) Villager: the pickup SMS (code and link) lands in %s; at the console `type B <code>#` opens the door. "
         "Station operator: %s/login as %s / %s."
         % (sms_log, stack.url, op["login"] if op else "?", op["password"] if op else "?"),
+        "Maintainer: `.venv/bin/cunbox firmware build --version 1.0.1 --key %s` signs a release; upload it at "
+        "%s/fleet/releases as %s / %s." % (signing_key, stack.url, maint["login"] if maint else "?",
+                                           maint["password"] if maint else "?"),
         "Try: curl -X POST %s/api/v1/deposits -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
         "-d '{\"locker_id\": %d, \"tracking_number\": \"SF1000001\", \"recipient_phone\": \"%s\", "
         "\"size\": \"S\"}'  (the same deposit from a script); `cunbox demo --parcels 20` runs a whole day."
         % (stack.url, c["token"], lid, phone),
     ]
+    if not signing_key:
+        lines = [ln for ln in lines if not ln.startswith("Maintainer:")]
     return lines
 
 
@@ -260,11 +278,12 @@ def run(argv=None):
     stack = Stack(root=str(root), transport=transport, port=port, auto_close_ms=None, county=True)
     consoles = {}
     try:
+        signing_key = demo_signing_key(root)
         stack.start()
         consoles = start_consoles(stack)
         sms_log = root / "sms-outbox.log"
         start_housekeeping(stack, sms_log, stop)
-        for line in walkthrough(stack, consoles, sms_log):
+        for line in walkthrough(stack, consoles, sms_log, signing_key):
             print(line, flush=True)
         while not stop.wait(0.5):
             pass

@@ -63,6 +63,8 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig):
         # the villager types the code at the locker: the same door opens, with no server round trip
         assert _console(console_port, "type %d %s#" % (board, code)) == "ok"
         _wait(lambda: _door_open(json.loads(_console(console_port, "state %d" % board)), door), "door opened by code")
+        # the maintainer line: a release signed with the demo's key is accepted by this server
+        _upload_signed_release(port, out)
         proc.send_signal(sig)
         rc = proc.wait(30)
         rest = proc.stdout.read()
@@ -84,6 +86,34 @@ def test_demo_day_200_parcels():
     assert out["offline_pickups"] >= 2 and out["offline_dropoffs"] == 1
     for k in ("deposit_p50_ms", "deposit_p95_ms", "pickup_p50_ms", "pickup_p95_ms"):
         assert out[k] > 0
+
+
+def _upload_signed_release(port, out):
+    import base64
+    import hashlib
+
+    from firmware import fwimage
+    from server.firmware import keys
+    m = re.search(r"--key (\S+)` signs a release; upload it at \S+ as (\S+) / (\S+)\.", out)
+    key_path, login, password = m.groups()
+    assert os.stat(key_path).st_mode & 0o077 == 0  # the private half is the owner's alone
+    body = b"firmware 1.0.1" * 10
+    manifest = {"format": fwimage.FORMAT, "version": "1.0.1", "family": "cunbox-locker-v1", "min_protocol": 1,
+                "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
+    image = fwimage.pack_image(json.dumps(manifest).encode(), body, keys.read_private_key(key_path))
+    token = _post(port, "/api/v1/auth/login", {"login": login, "password": password})["token"]
+    rel = _post(port, "/api/v1/firmware/releases", {"image_base64": base64.b64encode(image).decode()}, token)
+    assert rel["version"] == "1.0.1"
+
+
+def _post(port, path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Bearer " + token
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=json.dumps(body).encode(),
+                                 headers=headers)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
 
 
 def _console(port, line):
