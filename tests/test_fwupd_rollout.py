@@ -265,3 +265,30 @@ def test_fwupd_damaged_stored_image_queues_nothing(db, world):
         rollout.create_rollout(db, world.maintainer, rel, board_ids=ids)
     with db.reading() as s:
         assert s.query(LockerCommand).filter_by(kind="firmware").count() == 0
+
+
+def test_fwupd_an_update_for_a_board_offline_for_hours_fails_and_the_rollout_moves_on(db, world):
+    import datetime
+
+    from server.clock import utcnow
+    from server.link.models import LinkBoard
+    ids = _boards(db, world, 2)  # two lockers of two boards: one board of each updates at a time
+    rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
+    rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, failure_threshold=1.0)["id"]
+    staged = _updating(db, rid)
+    gone, away = sorted(staged)
+    now = utcnow()
+    with db.transaction() as s:
+        s.add(LinkBoard(board_id=gone, online=False, changed_at=now - datetime.timedelta(hours=7)))
+        s.add(LinkBoard(board_id=away, online=False, changed_at=now - datetime.timedelta(hours=1)))
+    assert queue.settle(db, rid, now=now) == 1
+    p = rollout.progress(db, world.maintainer, rid)
+    rows = {b["board_id"]: b for b in p["boards"]}
+    assert rows[gone]["state"] == "failed" and "board_unreachable" in rows[gone]["last_error"]
+    assert rows[away]["state"] == "updating"  # an hour away: its update still waits for it
+    with db.reading() as s:
+        assert s.get(LockerCommand, staged[gone]).state == "failed"
+        assert s.get(LockerCommand, staged[away]).state == "queued"
+    assert queue.settle(db, rid, now=now) == 0  # settled once
+    # the gone board's locker may take its next board now
+    assert len(queue.stage(db, rid)) == 1

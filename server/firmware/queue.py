@@ -15,13 +15,14 @@ from sqlalchemy import select
 
 from server.clock import utcnow
 from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
-from server.link.models import LinkAttempt
+from server.link.models import LinkAttempt, LinkBoard
 from server.models import Board, LockerCommand
 
 log = logging.getLogger("cunbox.firmware")
 
 PARALLEL = 4  # boards of one rollout updating at once (each on its own locker: one bus, one transfer)
 RESULT_PREFIX = "version:"  # a done firmware command's result: the version the board confirmed
+UNREACHABLE_S = 6 * 3600  # a board offline this long fails its update, so the rollout can move on (or pause)
 
 
 def stage(db, rollout_id, parallel=PARALLEL):
@@ -88,12 +89,15 @@ def advance_all(db):
     return n
 
 
-def settle(db, rollout_id):
+def settle(db, rollout_id, now=None):
     """Rows still 'updating' whose command is final already (ended by the link without an update, e.g.
-    board_not_keyed, or a rollout paused meanwhile) take the command's outcome."""
+    board_not_keyed, or a rollout paused meanwhile) take the command's outcome. A command whose board
+    has been offline for UNREACHABLE_S fails as board_unreachable: the board gets no half update (one
+    not confirmed rolls back at its next boot), and a link that hears from it later drops the command."""
     def fn(s):
         from server.firmware import rollout
         ro = s.get(FwRollout, rollout_id)
+        at = now or utcnow()
         n = 0
         rows = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == rollout_id,
                                                            FwRolloutBoard.state == "updating",
@@ -103,7 +107,11 @@ def settle(db, rollout_id):
                 continue  # withdrawn meanwhile (the rollout paused itself on an earlier row)
             cmd = s.get(LockerCommand, row.command_id)
             if cmd.state not in ("done", "failed"):
-                continue
+                lb = s.get(LinkBoard, row.board_id)
+                away = at - (lb.changed_at or cmd.created_at) if lb is not None and not lb.online else None
+                if away is None or away.total_seconds() < UNREACHABLE_S or cmd.created_at > at:
+                    continue
+                cmd.state, cmd.result = "failed", "board_unreachable"
             ok = cmd.state == "done"
             version = cmd.result[len(RESULT_PREFIX):] if ok and (cmd.result or "").startswith(RESULT_PREFIX) else None
             rollout.report_in(s, ro, row, ok, version, None if ok else "link: %s" % cmd.result)
