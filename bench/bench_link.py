@@ -64,7 +64,7 @@ def latency(report, baud):
                    "status period", cmd)
 
 
-def lockers_per_worker(report, steps=(8, 16, 32, 48, 64), window_s=6.0, sim_processes=SIM_PROCESSES):
+def lockers_per_worker(report, steps=(8, 16, 32, 48, 64), window_s=10.0, sim_processes=SIM_PROCESSES):
     """Start K simulated lockers (one board each) and one worker at a 1 s status period; a step
     passes when every board got at least 90% of its polls in the window. The simulated lockers run
     in sim_processes other processes (hardware_sim.fleet) on the same cores, so the figure is the
