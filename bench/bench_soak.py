@@ -2,7 +2,9 @@
 
 The link worker runs in the server process (server/demo_stack.Stack) and keeps every board polled at
 a 1-second status period while couriers and villagers (CLIENTS threads, through the HTTP API and the
-simulated keypads and scanners) deposit and pick up without pause. Every 30 seconds one of the
+simulated keypads and scanners) deposit and pick up without pause. The simulated lockers run in
+SIM_PROCESSES other processes (hardware_sim.fleet) on the same cores: real boards cost the server
+nothing, and boards in the server's own process would share its interpreter lock. Every 30 seconds one of the
 spare lockers (no parcels) has its wire cut for 5 seconds, and must come back.
 
 At the end the link must go quiet (no command queued, no event unread or unapplied) and the figures
@@ -21,6 +23,7 @@ import time
 CMD = "python -m bench soak"
 SPARE = 5             # lockers kept free of parcels, for the wire cuts
 CLIENTS = 4
+SIM_PROCESSES = 2     # processes the simulated lockers run in (hardware_sim.fleet)
 
 
 def _rss_mb():
@@ -39,7 +42,7 @@ def soak(seconds, lockers, log=print):
     from server.link.models import LinkEvent
     from server.services import link_events
     with Stack(lockers=lockers, boards=1, per_board=4, baud=115200, status_period_s=1.0, wait_s=15,
-               board_loop_ms=10) as st:
+               board_loop_ms=10, sim_processes=SIM_PROCESSES) as st:
         day = Day(parcels=0, lockers=lockers, threads=CLIENTS, log=log)
         day.stack, day.db = st, st.db
         day._wait(day._all_online, timeout=180, what="every board online")
@@ -100,6 +103,7 @@ def soak(seconds, lockers, log=print):
                 "lost_events": lost, "duplicate_events": len(dups), "double_opens": day._double_opens(),
                 "quiet": bool(quiet), "cuts": cuts[0], "cut_lockers": spare, "polls_by_locker": polls,
                 "polls_min": min(polls.values()) if polls else 0,
+                "polls_min_uncut": min([v for k, v in polls.items() if k not in spare] or [0]),
                 "polls_mean": sum(polls.values()) / len(polls) if polls else 0, "rss_growth_mb": _rss_mb() - rss0,
                 "deposit_ms": sorted(day.deposit_ms), "pickup_ms": sorted(day.pickup_ms)}
 
@@ -113,8 +117,9 @@ def run(report):
     lockers = int(os.environ.get("CUNBOX_BENCH_SOAK_LOCKERS", "50"))
     out = soak(seconds, lockers)
     sec = "Soak: the locker link, %d simulated lockers, %.0f s" % (out["lockers"], out["seconds"])
+    where = "simulated lockers in %d other processes on the same %d cores" % (SIM_PROCESSES, os.cpu_count() or 0)
     report.add(sec, "journeys (deposit by HTTP, pickup at the keypad or scanner)", out["journeys"], "journeys",
-               command=CMD)
+               command=CMD, note=where)
     report.add(sec, "errors", len(out["errors"]), "errors", command=CMD, note="; ".join(out["errors"][:3]))
     report.add(sec, "deposits refused: no free compartment of that size (a business answer)", out["refused_full"],
                "deposits", command=CMD)
@@ -125,7 +130,10 @@ def run(report):
                command=CMD)
     report.add(sec, "wire cuts survived (5 s each)", out["cuts"], "cuts", command=CMD)
     report.add(sec, "STATUS polls per board per second, slowest board", round(out["polls_min"], 2), "polls/s",
-               reference=1.0, reference_name="polls/s at the 1 s status period", command=CMD)
+               reference=1.0, reference_name="polls/s at the 1 s status period", command=CMD,
+               note="a locker whose wire is cut is tried every 2 s while it is offline")
+    report.add(sec, "STATUS polls per board per second, slowest board never cut", round(out["polls_min_uncut"], 2),
+               "polls/s", reference=1.0, reference_name="polls/s at the 1 s status period", command=CMD)
     report.add(sec, "deposit p95 (HTTP, returns once the door opened)", round(_pct(out["deposit_ms"], 95), 1), "ms",
                command=CMD)
     report.add(sec, "pickup p95 (code to door open, door shut to recorded)", round(_pct(out["pickup_ms"], 95), 1),

@@ -99,7 +99,7 @@ class SimBoard:
 
     def fw_version(self):
         """The version of the slot this board boots (None: no slots)."""
-        from firmware import boot_select, fwimage
+        from firmware import boot_select
         fs = boot_select.FlashFs(self.dir)
         p = boot_select.read_pointer(fs)
         return boot_select.slot_manifest(fs, p["active"])["version"] if p else None

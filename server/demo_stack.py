@@ -27,7 +27,7 @@ class Stack:
     def __init__(self, root=None, lockers=2, boards=2, per_board=8, transport="pty", baud=115200, paced=False,
                  host="127.0.0.1", port=0, status_period_s=1.0, wait_s=8.0, auto_close_ms=None, db_url=None,
                  couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2, county=False,
-                 board_options=None):
+                 board_options=None, sim_processes=0):
         self._own_root = root is None
         self.root = pathlib.Path(root or tempfile.mkdtemp(prefix="cunbox_stack_"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -43,7 +43,11 @@ class Stack:
         self.board_loop_ms = board_loop_ms  # the simulated firmware's main-loop period
         self.county = county  # True: the backend's demo county (cunbox seed-demo), as `make run` shows it
         self.board_options = board_options or {}  # more hardware_sim.board.SimBoard options for every board
-        self.sims = {}  # locker id -> SimLocker
+        self.sims = {}  # locker id -> SimLocker (or hardware_sim.fleet.RemoteSimLocker)
+        # 0: the simulated lockers run as threads of this process; N: in N other processes (benchmarks:
+        # then they do not compete with the link worker for this process's interpreter lock)
+        self.sim_processes = sim_processes
+        self.fleets = []
         self.app = self.db = self.server = self.worker = None
         self.tokens = {}
         self.url = None
@@ -93,6 +97,9 @@ class Stack:
         for sim in self.sims.values():
             sim.stop()
         self.sims.clear()
+        for fleet in self.fleets:
+            fleet.stop()
+        self.fleets = []
         if self.db is not None:
             self.db.dispose()
         if self._own_root:
@@ -179,20 +186,49 @@ class Stack:
             boards = {lid: [(b.id, b.address, [c.size for c in b.compartments])
                             for b in s.query(Board).filter(Board.locker_id == lid).order_by(Board.address)]
                       for lid in self.locker_ids}
+        specs, keys = {}, {}
         for lid in self.locker_ids:
-            keys = {addr: secrets.token_bytes(16) for _bid, addr, _sizes in boards[lid]}  # made at the factory
-            specs = [dict(self.board_options, address=addr, loop_ms=self.board_loop_ms, compartments=len(sizes),
-                          sizes=sizes) for _bid, addr, sizes in boards[lid]]
-            sim = SimLocker(board_specs=specs, compartments=self.per_board, transport=self.transport,
-                            baud=self.baud, paced=self.paced, keys=keys, locker_id=str(lid),
-                            root=str(self.root / ("sim%d" % lid)), auto_close_ms=self.auto_close_ms)
-            url = sim.start()
-            self.sims[lid] = sim
+            keys[lid] = {addr: secrets.token_bytes(16) for _bid, addr, _sizes in boards[lid]}  # made at the factory
+            specs[lid] = dict(
+                board_specs=[dict(self.board_options, address=addr, loop_ms=self.board_loop_ms,
+                                  compartments=len(sizes), sizes=sizes) for _bid, addr, sizes in boards[lid]],
+                compartments=self.per_board, transport=self.transport, baud=self.baud, paced=self.paced,
+                locker_id=str(lid), root=str(self.root / ("sim%d" % lid)), auto_close_ms=self.auto_close_ms)
+        if self.sim_processes:
+            self._start_fleets(specs, keys)
+        else:
+            for lid in self.locker_ids:
+                sim = SimLocker(keys=keys[lid], **specs[lid])
+                sim.start()
+                self.sims[lid] = sim
+        for lid in self.locker_ids:
             with self.db.transaction() as s:
-                s.get(Locker, lid).serial_url = url
+                s.get(Locker, lid).serial_url = self.sims[lid].url
             for bid, addr, _sizes in boards[lid]:
-                link_state.provision_key(self.db, bid, keys[addr], self.sealer, actor="factory")
-            del keys
+                link_state.provision_key(self.db, bid, keys[lid][addr], self.sealer, actor="factory")
+        del keys
+
+    def _start_fleets(self, specs, keys):
+        """The simulated lockers in sim_processes fleet hosts (hardware_sim.fleet), started side by side."""
+        from hardware_sim.fleet import FleetProcess
+        n = min(self.sim_processes, len(self.locker_ids))
+        groups = [self.locker_ids[k::n] for k in range(n)]
+        self.fleets = [FleetProcess([dict(specs[lid], id=lid, keys=keys[lid]) for lid in g]) for g in groups]
+        started, failed = {}, []
+
+        def start(fleet):
+            try:
+                started.update(fleet.start())
+            except Exception as exc:  # noqa: BLE001 - reported below, after every host had its go
+                failed.append(exc)
+        threads = [threading.Thread(target=start, args=(f,)) for f in self.fleets]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if failed:
+            raise failed[0]
+        self.sims.update(started)
 
     def sim_for(self, locker_id):
         return self.sims[locker_id]

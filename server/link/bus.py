@@ -6,8 +6,14 @@ every transmission, retries of the very same bytes on the session's deadline. Ea
 one queued command (door opens first come first served), then polls whichever boards are due:
 STATUS; EVENTS when the board has some (stored and committed before EVENTS_ACK); TIME_SET when the
 board's clock is off; a full code sync after the board (re)appears, reboots or is replaced.
+
+Between those it sleeps until the next thing falls due: the queue is read only when `wake` says
+there may be a command (the in-process door driver after its commit, or the worker's queue watcher
+that reads the whole worker's queue in one query), and a reply is awaited in one blocking wait up
+to the session's deadline, not by spinning on the port.
 """
 import logging
+import select
 import threading
 import time
 
@@ -50,7 +56,7 @@ class _Board:
 
 class Options:
     def __init__(self, baud=19200, status_period_s=1.0, offline_after=2, offline_poll_s=2.0, reconnect_s=1.0,
-                 lease_check_s=2.0, clock_tolerance_s=2, idle_wait_s=0.05):
+                 lease_check_s=2.0, clock_tolerance_s=2, idle_wait_s=1.0, watch_s=0.2):
         self.baud = baud
         self.status_period_s = status_period_s  # how often each board is asked for STATUS
         self.offline_after = offline_after  # failed polls in a row before a board is offline
@@ -58,7 +64,8 @@ class Options:
         self.reconnect_s = reconnect_s
         self.lease_check_s = lease_check_s
         self.clock_tolerance_s = clock_tolerance_s
-        self.idle_wait_s = idle_wait_s
+        self.idle_wait_s = idle_wait_s  # longest idle sleep (the master wakes earlier when something is due)
+        self.watch_s = watch_s  # how often the worker reads its lockers' queue (commands from other processes)
 
 
 class BusMaster(threading.Thread):
@@ -72,13 +79,15 @@ class BusMaster(threading.Thread):
         self.wake = wake or threading.Event()
         self.stopping = threading.Event()
         self.port = None
+        self._fd = None  # what select() can wait on for the port's bytes, when it has one
+        self._claim = True  # the queue may hold a command for us: read it (set when woken)
         self.session = None
         self.boards = {}
         self.online = None
         self._last_tx = 0.0
         self._gap = timing.inter_frame_gap_us(self.opt.baud) / 1e6
         self.stats = {"requests": 0, "timeouts": 0, "polls": 0, "commands": 0, "events": 0, "reconnects": 0,
-                      "errors": 0}
+                      "errors": 0, "claims": 0}
 
     # -- life ----------------------------------------------------------------------------------------
     def stop(self, wait=True):
@@ -108,7 +117,10 @@ class BusMaster(threading.Thread):
     def _connect(self):
         plan = link_state.locker_plan(self.db, self.locker_id, self.sealer)
         self.stats["reconnects"] += 1
-        self.port = serial.serial_for_url(plan["url"], baudrate=self.opt.baud, timeout=0.002, write_timeout=2)
+        # reads never block (timeout 0); _read waits for bytes with select() where the port has a descriptor
+        self.port = serial.serial_for_url(plan["url"], baudrate=self.opt.baud, timeout=0, write_timeout=2)
+        self._fd = _selectable(self.port)
+        self._claim = True
         self.session = HostSession(baud=self.opt.baud)
         self.boards = {}
         for address, info in plan["boards"].items():
@@ -134,6 +146,9 @@ class BusMaster(threading.Thread):
     def _serve(self):
         lease_at = 0.0
         while not self.stopping.is_set():
+            if self.wake.is_set():  # cleared before the queue is read: a wake after this is not lost
+                self.wake.clear()
+                self._claim = True
             now = time.monotonic()
             if now >= lease_at:
                 if not link_state.holds_lease(self.db, self.owner, self.locker_id):
@@ -148,9 +163,13 @@ class BusMaster(threading.Thread):
                     busy = True
             self._locker_state()
             if not busy:
-                due = min([b.next_poll for b in self.boards.values()] or [now + 1]) - time.monotonic()
-                self.wake.wait(max(0.0, min(due, self.opt.idle_wait_s)))
-                self.wake.clear()
+                self.wake.wait(max(0.0, min(self._next_due(lease_at), self.opt.idle_wait_s)))
+
+    def _next_due(self, lease_at):
+        """Seconds until the next poll, deferred command or lease check falls due."""
+        due = [lease_at] + [b.next_poll for b in self.boards.values()]
+        due += [b.deferred[0][0] for b in self.boards.values() if b.deferred and b.online]
+        return min(due) - time.monotonic()
 
     # -- the wire ------------------------------------------------------------------------------------
     def _send(self, wire):
@@ -181,7 +200,7 @@ class BusMaster(threading.Thread):
         self.stats["requests"] += 1
         self._send(wire)
         while True:
-            data = self.port.read(4096)
+            data = self._read(self.session.next_deadline() - time.monotonic())
             now = time.monotonic()
             if data:
                 self._last_tx = now  # the bus was busy: the gap counts from the last byte heard
@@ -193,6 +212,19 @@ class BusMaster(threading.Thread):
             elif again is not None:
                 self.stats["timeouts"] += 1
                 return again
+
+    def _read(self, wait_s):
+        """Whatever bytes arrive within wait_s (the time to the session's deadline): one blocking wait
+        for the first bytes, then all that is there. Ports without a descriptor are read every 2 ms."""
+        if wait_s > 0:
+            if self._fd is not None:
+                select.select([self._fd], [], [], wait_s)
+            else:
+                data = self.port.read(4096)
+                if data:
+                    return data
+                time.sleep(min(wait_s, 0.002))
+        return self.port.read(4096)
 
     # -- polling -------------------------------------------------------------------------------------
     def _poll(self, b):
@@ -322,8 +354,12 @@ class BusMaster(threading.Thread):
 
     # -- commands ------------------------------------------------------------------------------------
     def _one_command(self):
+        if not self._claim:
+            return False  # nothing was enqueued since the queue was last found empty
+        self.stats["claims"] += 1
         cmd = link_commands.claim_next(self.db, self.locker_id, self.owner)
         if cmd is None:
+            self._claim = False
             return False
         cmd["_claimed"] = time.monotonic()
         self.stats["commands"] += 1
@@ -452,6 +488,18 @@ class BusMaster(threading.Thread):
                 link_commands.retry_later(self.db, cid, self.owner)
             b.inflight.pop(cid, None)
             self._execute(b, cmd)
+
+
+def _selectable(port):
+    """The descriptor select() can wait on for a port's incoming bytes, or None (rfc2217://, loop://:
+    their bytes come through a reader thread or a buffer)."""
+    try:
+        return port.fileno()  # a tty or pty
+    except (AttributeError, NotImplementedError, OSError, ValueError):
+        pass
+    if type(port).__module__.endswith("protocol_socket"):
+        return port._socket  # socket://host:port: the socket itself
+    return None
 
 
 def _aged(cmd):

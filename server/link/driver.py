@@ -2,8 +2,10 @@
 
 Commands are still rows in locker_commands written in the caller's transaction (the backend's
 QueueDoorDriver); this driver also wakes the locker's bus master once that transaction commits, so
-an in-process link starts on a command within milliseconds instead of at its next poll. Link
-workers in other processes find the rows by polling the queue.
+an in-process link starts on a command within milliseconds. Commands written without this driver's
+wake (another process, or a path that writes the row itself) are found by the worker's queue
+watcher (server/link/worker.py), one query per worker every 0.2 s; a master never reads the queue
+unless one of the two woke it.
 """
 import threading
 

@@ -5,6 +5,12 @@ ttl/3 and takes lockers whose lease ran out, so a worker that dies loses its loc
 within ttl + ttl/3 seconds. A bus master checks its lease before it claims any command (in the same
 transaction) and every few seconds, and stops once the lease is gone. On SQLite the server runs one
 worker in-process (start_in_process), which simply holds every lease.
+
+Commands reach a master two ways: the in-process door driver wakes it after the enqueueing commit,
+and the worker's queue watcher reads, every `watch_s` (0.2 s), which of the worker's lockers have a
+queued command (one query for all of them) and wakes those masters; that is how commands written by
+other processes (the web server in front of separate `cunbox link` workers) are picked up. An idle
+master itself never reads the queue.
 """
 import logging
 import os
@@ -14,7 +20,7 @@ import threading
 from server.link import driver
 from server.link.bus import BusMaster, Options
 from server.link.keys import Sealer, load_secret
-from server.services import link_events, link_state
+from server.services import link_commands, link_events, link_state
 
 log = logging.getLogger("cunbox.link")
 
@@ -34,13 +40,30 @@ class LinkWorker:
         self.masters = {}
         self._stop = threading.Event()
         self._thread = None
+        self._watcher = None
+        self.watch_rounds = 0
 
     def start(self):
         driver.install()
         link_events.apply_pending(self.db)  # events a previous life stored but did not get to apply
         self._thread = threading.Thread(target=self._loop, name="link-worker", daemon=True)
         self._thread.start()
+        self._watcher = threading.Thread(target=self._watch, name="link-queue-watch", daemon=True)
+        self._watcher.start()
         return self
+
+    def _watch(self):
+        while not self._stop.wait(self.options.watch_s):
+            masters = dict(self.masters)
+            try:
+                due = link_commands.lockers_with_queued(self.db, masters)
+            except Exception:  # noqa: BLE001 - database away for a moment: the next round tries again
+                log.exception("link worker: queue watch failed")
+                continue
+            self.watch_rounds += 1
+            for lid in due:
+                if lid in masters:
+                    masters[lid].wake.set()
 
     def _loop(self):
         while not self._stop.is_set():
@@ -73,8 +96,9 @@ class LinkWorker:
             m.join(10)
             driver.unregister(lid, m.wake)
         self.masters.clear()
-        if self._thread is not None:
-            self._thread.join(10)
+        for t in (self._thread, self._watcher):
+            if t is not None:
+                t.join(10)
         if release:
             try:
                 link_state.release_leases(self.db, self.owner)

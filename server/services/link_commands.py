@@ -181,3 +181,14 @@ def pending_count(db, locker_id=None):
 
 def open_is_fresh(cmd):
     return cmd["age_s"] <= OPEN_STALE_S
+
+
+def lockers_with_queued(db, locker_ids):
+    """Which of these lockers have a queued command: one query for a whole worker (its queue watcher),
+    so that idle bus masters need not read the queue themselves."""
+    ids = list(locker_ids)
+    if not ids:
+        return set()
+    with db.reading() as s:
+        return set(s.scalars(select(LockerCommand.locker_id).where(LockerCommand.locker_id.in_(ids),
+                                                                   LockerCommand.state == "queued").distinct()))
