@@ -237,14 +237,20 @@ class BusMaster(threading.Thread):
             return
         self._seen(b)
         st = r.fields
+        # Events first: what the board did on its own (an offline pickup or drop-off used its code, a
+        # BOOT) is applied before the codes are synced, so a used code is never installed again, and a
+        # board that comes back after a reboot gets one clock set and one code sync, not two.
+        events_read = False
+        if st["events_pending"] or b.inflight:
+            if not self._read_events(b, st):
+                return
+            events_read = True
         if b.needs_sync and b.has_key:
             if not self._sync(b, st):
                 return
         elif b.has_key and st["time"] and abs(st["time"] - clock.unix(clock.utcnow())) > self.opt.clock_tolerance_s:
             self._set_time(b)
-        if st["events_pending"] or b.inflight:
-            if not self._read_events(b, st):
-                return
+        if events_read:
             self._resolve_inflight(b)
 
     def _seen(self, b):
