@@ -19,6 +19,8 @@ import threading
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 
+from hardware_sim.locker import CompartmentAccess
+
 COMP_READ = ("door_open", "coil", "retracted", "pulses", "occupied")
 COMP_ACT = ("close", "put", "take", "force")
 FAULTS = ("drop", "flip", "dup", "delay")
@@ -144,7 +146,7 @@ class FleetProcess:
         self.proc = None
 
 
-class RemoteSimLocker:
+class RemoteSimLocker(CompartmentAccess):
     """What the demo day and the benchmarks use of a SimLocker, on a locker in a fleet host."""
 
     def __init__(self, fleet, lid, url, spec):
@@ -155,26 +157,6 @@ class RemoteSimLocker:
 
     def _call(self, op, *args):
         return self.fleet.call(self.lid, op, *args)
-
-    def board(self, address):
-        if address not in self.boards:
-            raise KeyError("no board %r (boards: %s)" % (address, sorted(self.boards)))
-        return self.boards[address]
-
-    def compartment(self, address, number):
-        comps = self.board(address).compartments
-        if not 1 <= number <= len(comps):
-            raise KeyError("board %d has compartments 1..%d" % (address, len(comps)))
-        return comps[number - 1]
-
-    def close_door(self, address, number):
-        self.compartment(address, number).close()
-
-    def put_parcel(self, address, number):
-        self.compartment(address, number).put()
-
-    def take_parcel(self, address, number):
-        self.compartment(address, number).take()
 
     def type_code(self, address, keys):
         self._call("type_code", address, keys)

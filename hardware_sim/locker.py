@@ -24,7 +24,35 @@ from hardware_sim.transport import PtyTransport, TcpTransport
 PHYSICS_MS = 2
 
 
-class SimLocker:
+class CompartmentAccess:
+    """Reaching a locker's compartments by (board address, number from 1, as on the wire), and the
+    person's hands on them; shared by SimLocker and hardware_sim.fleet.RemoteSimLocker (self.boards)."""
+
+    def board(self, address):
+        if address not in self.boards:
+            raise KeyError("no board %r (boards: %s)" % (address, sorted(self.boards)))
+        return self.boards[address]
+
+    def compartment(self, address, number):
+        comps = self.board(address).compartments
+        if not 1 <= number <= len(comps):
+            raise KeyError("board %d has compartments 1..%d" % (address, len(comps)))
+        return comps[number - 1]
+
+    def close_door(self, address, number):
+        self.compartment(address, number).close()
+
+    def force_door(self, address, number):
+        self.compartment(address, number).force()
+
+    def put_parcel(self, address, number):
+        self.compartment(address, number).put()
+
+    def take_parcel(self, address, number):
+        self.compartment(address, number).take()
+
+
+class SimLocker(CompartmentAccess):
     def __init__(self, boards=1, compartments=8, lock_type="gpio", lock_kind="solenoid", sizes=None,
                  chilled_zones=0, transport="pty", host="127.0.0.1", port=0, baud=9600, paced=False,
                  faults=None, keys=None, first_address=1, locker_id="LK-SIM", root=None, auto_close_ms=None,
@@ -155,28 +183,6 @@ class SimLocker:
                 c.auto_close_ms = ms
 
     # -- acting on the locker (compartments numbered from 1, as on the wire) --------------------
-    def board(self, address):
-        if address not in self.boards:
-            raise KeyError("no board %r (boards: %s)" % (address, sorted(self.boards)))
-        return self.boards[address]
-
-    def compartment(self, address, number):
-        comps = self.board(address).compartments
-        if not 1 <= number <= len(comps):
-            raise KeyError("board %d has compartments 1..%d" % (address, len(comps)))
-        return comps[number - 1]
-
-    def close_door(self, address, number):
-        self.compartment(address, number).close()
-
-    def force_door(self, address, number):
-        self.compartment(address, number).force()
-
-    def put_parcel(self, address, number):
-        self.compartment(address, number).put()
-
-    def take_parcel(self, address, number):
-        self.compartment(address, number).take()
 
     def type_code(self, address, keys):
         self.board(address).type_keys(keys)
