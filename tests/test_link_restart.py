@@ -162,3 +162,45 @@ def test_dead_workers_lockers_taken_over_postgres(tmp_path):
             _lease_takeover(st)
     finally:
         drop()
+
+
+def test_a_link_that_died_between_storing_events_and_acking_them_does_not_take_it_for_a_wiped_board(
+        tmp_path, monkeypatch):
+    """The previous life of the link committed a batch of events and died before EVENTS_ACK. The
+    board still holds them unacknowledged, and nothing newer: the next life must acknowledge them,
+    not re-read the journal as a restarted one (which would store them again above a gap)."""
+    from server.link import bus
+    from server.link.models import LinkEvent
+    from server.models import AuditEvent
+    from server.services import link_events
+    real_call = bus.BusMaster.call
+    died = []
+
+    def call(self, address, msg_type, fields=None, auth=None):
+        if msg_type == m.EVENTS_ACK and not died:
+            died.append(fields["upto"])
+            raise RuntimeError("the link dies after committing the events, before EVENTS_ACK")
+        return real_call(self, address, msg_type, fields, auth)
+    monkeypatch.setattr(bus.BusMaster, "call", call)
+    with _stack(tmp_path, boards=1) as st:
+        lid = st.locker_ids[0]
+        sim = st.sims[lid]
+        wait_for(lambda: _online(st.db, lid, 1), what="board online")
+        wait_for(lambda: sim.board(1).app.journal.unacked() == 0, what="boot events acknowledged")
+        died.clear()
+        sim.type_code(1, "11112222#")  # a wrong code: the board journals CODE_REJECTED
+        wait_for(lambda: died, what="the link's death before its EVENTS_ACK")
+        wait_for(lambda: sim.board(1).app.journal.unacked() == 0, what="the stored events acknowledged")
+        with st.db.reading() as s:
+            stored = [(e.seq, e.kind) for e in s.scalars(select(LinkEvent).order_by(LinkEvent.seq))]
+            restarts = s.scalars(select(AuditEvent).where(AuditEvent.action == "board_journal_restarted")).all()
+            cursor = s.get(LinkBoard, sim_board_id(st, lid)).event_cursor
+        assert restarts == [] and link_events.lost_events(st.db) == 0
+        assert [k for _seq, k in stored].count(m.EV_CODE_REJECTED) == 1
+        assert stored[-1][0] == died[0] == cursor == sim.board(1).app.journal.last_seq()
+
+
+def sim_board_id(st, locker_id):
+    from server.models import Board
+    with st.db.reading() as s:
+        return s.scalar(select(Board.id).where(Board.locker_id == locker_id))

@@ -326,8 +326,19 @@ class BusMaster(threading.Thread):
                 return False
             evs = r.fields["events"]
             if not evs and b.cursor and status.get("events_pending"):
-                # it holds unacknowledged events but none above our cursor: its journal started
-                # again from seq 1 (wiped flash, a swapped board): read it from the start
+                # it holds unacknowledged events but none above our cursor. Either a previous life of
+                # the link stored them and died before EVENTS_ACK (the board's newest event is the one
+                # stored at our cursor): acknowledge them now; or its journal started again from seq 1
+                # (wiped flash, a swapped board): read it from the start.
+                same = self._newest_is_stored(b)
+                if same is None:
+                    return False
+                if same:
+                    ack = self.call(b.address, m.EVENTS_ACK, {"upto": b.cursor})
+                    if not ack.ok:
+                        self._failed(b, "events_ack: %s" % ack.kind)
+                        return False
+                    break
                 b.cursor = link_state.journal_restarted(self.db, b.board_id, b.cursor)
                 b.needs_sync = True
                 status = dict(status, events_pending=0)
@@ -357,6 +368,16 @@ class BusMaster(threading.Thread):
                 break
         link_events.apply_pending(self.db, self.locker_id)
         return True
+
+    def _newest_is_stored(self, b):
+        """Whether the board's event at our cursor is the very event stored there (True), or it has
+        none there or another one (False: its journal restarted); None when the board did not answer."""
+        r = self.call(b.address, m.EVENTS, {"cursor": b.cursor - 1, "max_count": 1}, auth=b.has_key or None)
+        if not r.ok:
+            self._failed(b, "events: %s" % r.kind)
+            return None
+        evs = r.fields["events"]
+        return bool(evs) and evs[0]["seq"] == b.cursor and link_events.is_stored(self.db, b.board_id, evs[0])
 
     # -- commands ------------------------------------------------------------------------------------
     def _one_command(self):

@@ -64,6 +64,17 @@ def store(db, board_id, events, occupancy=None):
     return db.run(fn)
 
 
+def is_stored(db, board_id, e):
+    """Whether this board event (as read by EVENTS) is the one stored under its seq: same kind,
+    compartment, board time and data (a restarted journal reuses seqs for other events)."""
+    with db.reading() as s:
+        lb = s.get(LinkBoard, board_id)
+        off = lb.seq_offset if lb is not None else 0
+        row = s.scalar(select(LinkEvent).where(LinkEvent.board_id == board_id, LinkEvent.seq == e["seq"] + off))
+        return row is not None and (row.kind, row.compartment, row.board_time, bytes(row.data)) == (
+            e["kind"], e["compartment"], e["time"], bytes(e["data"]))
+
+
 def _decoded(e):
     """The spec's fields of an event's data. Boards may append extras after the spec's prefix
     (firmware adds e.g. the source of an opening), so the longest prefix that decodes wins."""
