@@ -5,7 +5,6 @@ migrated SQLite database file (and PostgreSQL when CUNBOX_TEST_POSTGRES_URL is s
 with nothing changed is the floor a re-sync is read against; a CSV import of the same book is
 shown beside the HTTP figure.
 """
-import os
 import tempfile
 import time
 import uuid
@@ -101,7 +100,7 @@ def run(report):
             _csv_import(report, db)
         finally:
             db.dispose()
-    pg = os.environ.get("CUNBOX_TEST_POSTGRES_URL")
+    from bench.county import PG_URL as pg
     if pg:
         from sqlalchemy import create_engine, text
         name = "cunbox_bench_sync_%s" % uuid.uuid4().hex[:8]

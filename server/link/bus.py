@@ -405,6 +405,12 @@ class BusMaster(threading.Thread):
         for b in self.boards.values():
             if b.deferred and b.online and b.deferred[0][0] <= now:
                 _at, cmd = b.deferred.pop(0)
+                state, _result = link_commands.state_of(self.db, cmd["id"])
+                if state != "sent":
+                    # ended meanwhile (a board's own offline drop-off superseded this open, a firmware
+                    # update given up on): what was held back never goes out
+                    b.inflight.pop(cmd["id"], None)
+                    return True
                 if cmd["kind"] == "open" and not link_commands.open_is_fresh(_aged(cmd)):
                     link_commands.finish(self.db, cmd["id"], "failed", "busy_until_expired")
                     return True
