@@ -26,6 +26,23 @@ def wait_for(fn, timeout=15.0, step=0.02, what="condition"):
         time.sleep(step)
 
 
+def online_stack(root, transport="pty", wait_s=8, **kw):
+    """For a pytest fixture (`yield from online_stack(...)`): a started one-locker Stack, two boards of
+    four compartments polled every 0.2 s, once every board is online; stopped afterwards."""
+    from server.demo_stack import Stack
+    from server.services import link_state
+    opts = dict(lockers=1, boards=2, per_board=4, transport=transport, status_period_s=0.2, wait_s=wait_s)
+    opts.update(kw)
+    st = Stack(root=str(root), **opts)
+    st.start()
+    try:
+        wait_for(lambda: all(b["online"] for b in link_state.board_status(st.db, st.locker_ids[0])),
+                 what="boards online")
+        yield st
+    finally:
+        st.stop()
+
+
 def deposit(stack, locker_id, tracking, phone, size="S", courier=0):
     c = stack.tokens["couriers"][courier]
     return call("POST", stack.url + "/api/v1/deposits", c["token"],

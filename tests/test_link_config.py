@@ -3,9 +3,9 @@ queued, the link's bus master sends it as an authenticated CONFIG_SET, the board
 the outcome lands on the command and in the audit trail. Bad input queues nothing."""
 import pytest
 from _link_helpers import call, wait_for
+from _link_helpers import online_stack
 from sqlalchemy import select
 
-from server.demo_stack import Stack
 from server.models import AuditEvent, Board, LockerCommand
 
 pytestmark = pytest.mark.timeout(120)
@@ -13,14 +13,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def stack(tmp_path):
-    st = Stack(root=str(tmp_path / "stack"), lockers=1, boards=2, per_board=4, transport="tcp",
-               status_period_s=0.2, wait_s=8)
-    st.start()
-    try:
-        wait_for(lambda: all(b["online"] for b in _boards(st)), what="boards online")
-        yield st
-    finally:
-        st.stop()
+    yield from online_stack(tmp_path / "stack", transport="tcp")
 
 
 def _boards(st):

@@ -9,11 +9,11 @@ import time
 import pytest
 from _link_helpers import (board_code, call, clear_code, code_installed, cut, deposit, duplicate_events, events_of,
                            parcel_state, pulses, put_and_close, take_and_close, wait_for, where)
+from _link_helpers import online_stack
 from sqlalchemy import select
 
 from protocol import messages as m
 from server import clock
-from server.demo_stack import Stack
 from server.link.models import LinkEvent
 from server.models import AccessCode, Compartment, LockerCommand, Notification, ParcelEvent
 from server.services import overdue
@@ -23,16 +23,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def stack(tmp_path):
-    st = Stack(root=str(tmp_path / "stack"), lockers=1, boards=2, per_board=4, transport="pty",
-               status_period_s=0.2, wait_s=2)
-    st.start()
-    try:
-        from server.services import link_state
-        wait_for(lambda: all(b["online"] for b in link_state.board_status(st.db, st.locker_ids[0])),
-                 what="boards online")
-        yield st
-    finally:
-        st.stop()
+    yield from online_stack(tmp_path / "stack", wait_s=2)
 
 
 def _book(st, size="S", villager=0, carrier=0):

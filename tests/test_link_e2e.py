@@ -6,23 +6,16 @@ import time
 import pytest
 from _link_helpers import (clear_code, code_installed, cut, deposit, duplicate_events, events_of, parcel_state,
                            pulses, put_and_close, take_and_close, wait_for, where)
+from _link_helpers import online_stack
 
 from protocol import messages as m
-from server.demo_stack import Stack
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(params=["tcp"])  # pty: the fault tests below run over ptys
 def stack(request, tmp_path):
-    st = Stack(root=str(tmp_path / "stack"), lockers=1, boards=2, per_board=4, transport=request.param,
-               status_period_s=0.2, wait_s=8)
-    st.start()
-    try:
-        wait_for(lambda: all(b["online"] for b in _boards(st)), what="boards online")
-        yield st
-    finally:
-        st.stop()
+    yield from online_stack(tmp_path / "stack", transport=request.param)
 
 
 def _boards(st):

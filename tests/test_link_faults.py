@@ -9,9 +9,9 @@ import time
 import pytest
 from _link_helpers import (call, clear_code, code_installed, cut, deposit, duplicate_events, parcel_state,
                            pulses, put_and_close, take_and_close, wait_for, where)
+from _link_helpers import online_stack
 from sqlalchemy import select
 
-from server.demo_stack import Stack
 from server.models import AuditEvent, Notification
 
 pytestmark = pytest.mark.timeout(150)
@@ -19,14 +19,7 @@ pytestmark = pytest.mark.timeout(150)
 
 @pytest.fixture
 def stack(tmp_path):
-    st = Stack(root=str(tmp_path / "stack"), lockers=1, boards=2, per_board=4, transport="pty",
-               status_period_s=0.2, wait_s=3)
-    st.start()
-    try:
-        wait_for(lambda: _online(st), what="boards online")
-        yield st
-    finally:
-        st.stop()
+    yield from online_stack(tmp_path / "stack", wait_s=3)
 
 
 def _online(st, n=2):

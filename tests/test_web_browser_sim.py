@@ -9,10 +9,10 @@ import re
 
 import pytest
 from _link_helpers import clear_code, parcel_state, pulses, put_and_close, take_and_close, wait_for, where
+from _link_helpers import online_stack
 # Importing the browser test skips this module too when playwright is missing (its importorskip).
 from test_web_browser import CHROMIUM, SHOTS, browser, shoot  # noqa: F401  (browser: the shared Chromium fixture)
 
-from server.demo_stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120),
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -22,16 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120),
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    st = Stack(root=str(tmp_path_factory.mktemp("web-sim") / "stack"), lockers=1, boards=2, per_board=4,
-               transport="tcp", status_period_s=0.2, wait_s=8)
-    st.start()
-    try:
-        from server.services import link_state
-        wait_for(lambda: all(b["online"] for b in link_state.board_status(st.db, st.locker_ids[0])),
-                 what="boards online")
-        yield st
-    finally:
-        st.stop()
+    yield from online_stack(tmp_path_factory.mktemp("web-sim") / "stack", transport="tcp")
 
 
 def _page(browser, width):  # noqa: F811
