@@ -57,7 +57,7 @@ class Stack:
         from server.app import create_app
         from server.link.keys import Sealer, load_secret
         from server.secret import web_session_key
-        from server.serve import BackgroundServer, free_port
+        from server.serve import BackgroundServer
         migrate.upgrade(self.db_url)
         secret = load_secret(self.root)
         self.sealer = Sealer(secret)
@@ -70,7 +70,7 @@ class Stack:
         self._seed_and_start_lockers()
         if self.start_link:
             self.start_linker()
-        port = self.port or free_port(self.host, 47000, 47499)
+        port = self.port or 0  # 0: the OS picks it while binding, so parallel stacks never collide
         self.server = BackgroundServer(self.app, self.host, port, threads=16)
         self.server.__enter__()
         self.url = self.server.url

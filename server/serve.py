@@ -20,7 +20,8 @@ class BackgroundServer:
     """A waitress server running in a thread (tests and benchmarks talk to it over loopback)."""
 
     def __init__(self, app, host="127.0.0.1", port=0, threads=8):
-        self.server = make_server(app, host, port or free_port(host), threads)
+        # port 0: the OS picks a free one as the socket binds (no window for another process to take it)
+        self.server = make_server(app, host, port, threads)
         self.port = int(self.server.effective_port)
         self.url = "http://%s:%d" % (host, self.port)
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="waitress")
