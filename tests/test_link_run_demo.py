@@ -80,7 +80,7 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig):
 def test_demo_day_200_parcels():
     result = CliRunner().invoke(main, ["demo", "--parcels", "200", "--lockers", "4", "--threads", "12", "--json"])
     out = json.loads(result.output.strip().splitlines()[-1])
-    assert result.exit_code == 0, out
+    assert result.exit_code == 0, (out, out.get("error_messages"))
     assert out["parcels"] == 200 and out["errors"] == 0 and out["lost_events"] == 0 and out["double_opens"] == 0
     assert out["deposited"] == 200 and out["picked_up"] == 199 and out["overdue"] == 1 and out["sent"] >= 1
     assert out["offline_pickups"] >= 2 and out["offline_dropoffs"] == 1

@@ -130,9 +130,15 @@ class Day:
         villager = self.stack.accounts[i % len(self.stack.accounts)]
         size = self.rng.choice(("S", "S", "M", "M", "L"))
         t0 = time.monotonic()
-        status, out = self._http("POST", "/api/v1/deposits", courier["token"],
-                                 {"locker_id": locker_id, "tracking_number": "CBX%07d" % i,
-                                  "recipient_phone": villager["phone"], "size": size})
+        # a locker with no free compartment of that size refuses (422 no_free_compartment, a business
+        # answer): the courier goes on to the station's next locker, as one would with a parcel in hand
+        others = [lid for lid in self.stack.locker_ids if lid != locker_id]
+        for lid in [locker_id] + others:
+            status, out = self._http("POST", "/api/v1/deposits", courier["token"],
+                                     {"locker_id": lid, "tracking_number": "CBX%07d" % i,
+                                      "recipient_phone": villager["phone"], "size": size})
+            if not (status == 422 and (out.get("error") or {}).get("code") == "no_free_compartment"):
+                break
         cmd = self._door(status, out, courier["token"], (201,))
         ms = (time.monotonic() - t0) * 1000
         if cmd is None or cmd["state"] != "done":
