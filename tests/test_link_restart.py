@@ -197,7 +197,9 @@ def test_a_link_that_died_between_storing_events_and_acking_them_does_not_take_i
             cursor = s.get(LinkBoard, sim_board_id(st, lid)).event_cursor
         assert restarts == [] and link_events.lost_events(st.db) == 0
         assert [k for _seq, k in stored].count(m.EV_CODE_REJECTED) == 1
-        assert stored[-1][0] == died[0] == cursor == sim.board(1).app.journal.last_seq()
+        # every event up to the board's newest is stored once (later ones, e.g. a TIME_SET, may follow)
+        assert died[0] <= stored[-1][0] == cursor == sim.board(1).app.journal.last_seq()
+        assert len({seq for seq, _k in stored}) == len(stored)
 
 
 def sim_board_id(st, locker_id):
