@@ -66,6 +66,16 @@ def private_pg_database(server_url):
     return url, drop
 
 
+@pytest.fixture
+def private_pg_url(pg_server_url):
+    """An empty database of its own on the PostgreSQL server (for a whole stack), dropped afterwards."""
+    url, drop = private_pg_database(pg_server_url)
+    try:
+        yield url
+    finally:
+        drop()
+
+
 @pytest.fixture(scope="session")
 def pg_migrated(pg_server_url):
     url, drop = private_pg_database(pg_server_url)
@@ -233,4 +243,4 @@ def sha16(salt, code):
     return hashlib.sha256(salt + code.encode()).digest()[:16]
 
 
-__all__ = ["sqlite_template", "db", "pg_server_url", "pg_migrated", "pg_db", "app", "client"]
+__all__ = ["sqlite_template", "db", "pg_server_url", "private_pg_url", "pg_migrated", "pg_db", "app", "client"]

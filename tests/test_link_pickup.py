@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from _link_helpers import pulses, wait_for
+from _server_helpers import *  # noqa: F403 - the shared fixtures (private_pg_url, ...)
 from sqlalchemy import event, select
 
 from server.demo_stack import Stack
@@ -62,15 +63,8 @@ def test_command_enqueued_by_another_process_is_executed(tmp_path):
 
 
 @pytest.mark.postgres
-def test_command_enqueued_by_another_process_is_executed_postgres(tmp_path):
-    from _server_helpers import PG_URL, private_pg_database
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need CUNBOX_TEST_POSTGRES_URL (.ci/run sets it)")
-    url, drop = private_pg_database(PG_URL)
-    try:
-        _command_from_another_process(tmp_path, url)
-    finally:
-        drop()
+def test_command_enqueued_by_another_process_is_executed_postgres(tmp_path, private_pg_url):
+    _command_from_another_process(tmp_path, private_pg_url)
 
 
 def test_idle_master_reads_no_queue_and_hits_the_database_only_for_its_lease(tmp_path):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from _link_helpers import code_installed, deposit, parcel_state, pulses, put_and_close, wait_for, where
+from _server_helpers import *  # noqa: F403 - the shared fixtures (private_pg_url, ...)
 from sqlalchemy import select
 
 from hardware_sim.hostclient import HostClient
@@ -150,18 +151,11 @@ def test_dead_workers_lockers_taken_over_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_dead_workers_lockers_taken_over_postgres(tmp_path):
-    from _server_helpers import PG_URL, private_pg_database
-    if not PG_URL:
-        pytest.skip("PostgreSQL tests need CUNBOX_TEST_POSTGRES_URL (.ci/run sets it)")
-    url, drop = private_pg_database(PG_URL)
-    try:
-        with _stack(tmp_path, start_link=False, db_url=url) as st:
-            from server.link import http
-            http.attach(st.app, 5.0)
-            _lease_takeover(st)
-    finally:
-        drop()
+def test_dead_workers_lockers_taken_over_postgres(tmp_path, private_pg_url):
+    with _stack(tmp_path, start_link=False, db_url=private_pg_url) as st:
+        from server.link import http
+        http.attach(st.app, 5.0)
+        _lease_takeover(st)
 
 
 def test_a_link_that_died_between_storing_events_and_acking_them_does_not_take_it_for_a_wiped_board(
