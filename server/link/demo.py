@@ -73,6 +73,33 @@ class Day:
         out["command"] = cmd
         return cmd
 
+    def _story(self, out):
+        """What became of a door command that did not end 'done', for the error message: its row, its
+        link attempt, and how the locker's bus master sees the board."""
+        from server.link.models import LinkAttempt
+        from server.models import LockerCommand
+        cmd = out.get("command") if isinstance(out, dict) else None
+        if not cmd or "id" not in cmd:
+            return "%s" % ((out or {}).get("error") if isinstance(out, dict) else out)
+        with self.db.reading() as s:
+            row = s.get(LockerCommand, cmd["id"])
+            att = s.get(LinkAttempt, cmd["id"])
+            story = {"id": row.id, "kind": row.kind, "state": row.state, "result": row.result,
+                     "locker": row.locker_id, "board": row.board_id, "index": cmd.get("index"),
+                     "created": str(row.created_at), "updated": str(row.updated_at),
+                     "attempt": att and {"tries": att.tries, "outcome": att.outcome, "sent_at": str(att.sent_at)}}
+        worker = self.stack.worker
+        master = worker.masters.get(row.locker_id) if worker else None
+        if master is not None:
+            story["master"] = dict(master.stats, alive=master.is_alive(), claim=master._claim,
+                                   wake=master.wake.is_set())
+            for b in master.boards.values():
+                if b.board_id == row.board_id:
+                    story["bus_board"] = {"online": b.online, "fails": b.fails, "inflight": sorted(b.inflight),
+                                          "deferred": [c["id"] for _t, c in b.deferred],
+                                          "needs_sync": b.needs_sync, "cursor": b.cursor}
+        return json.dumps(story, default=str)
+
     def _error(self, what):
         with self._lock:
             self.errors.append(what)
@@ -142,7 +169,7 @@ class Day:
         cmd = self._door(status, out, courier["token"], (201,))
         ms = (time.monotonic() - t0) * 1000
         if cmd is None or cmd["state"] != "done":
-            self._error("deposit %d: HTTP %s %s" % (i, status, out.get("command") or out.get("error")))
+            self._error("deposit %d: HTTP %s %s" % (i, status, self._story(out)))
             return None
         with self._lock:
             self.deposit_ms.append(ms)
@@ -300,7 +327,7 @@ class Day:
         status, out = self._http("POST", "/api/v1/parcels/%d/collect" % pid, courier["token"])
         cmd = self._door(status, out, courier["token"])
         if cmd is None or cmd["state"] != "done":
-            self._error("collect %d: HTTP %s %s" % (pid, status, out.get("command") or out))
+            self._error("collect %d: HTTP %s %s" % (pid, status, self._story(out)))
             return
         human_close(st.sims[lid], addr, number, take=True)
         if self._wait(lambda: self._state(pid) == "collected", what="send %d collected" % pid):
@@ -319,7 +346,7 @@ class Day:
                                      {"code": code, "source": "kiosk"})
             cmd = self._door(status, out, st.tokens["operator"])
             if cmd is None or cmd["state"] != "done":
-                self._error("drop-off %d: HTTP %s %s" % (pid, status, out.get("command") or out))
+                self._error("drop-off %d: HTTP %s %s" % (pid, status, self._story(out)))
                 continue
             _lid, addr, number = self._where(pid)
             sim = st.sims[lid]
@@ -348,7 +375,7 @@ class Day:
         status, out = self._http("POST", "/api/v1/parcels/%d/retrieve" % pid, st.tokens["operator"])
         cmd = self._door(status, out, st.tokens["operator"])
         if cmd is None or cmd["state"] != "done":
-            self._error("retrieve %d: HTTP %s %s" % (pid, status, out.get("command") or out))
+            self._error("retrieve %d: HTTP %s %s" % (pid, status, self._story(out)))
             return
         human_close(st.sims[lid], addr, number, take=True)
         self._wait(lambda: self._state(pid) == "at_counter", what="overdue parcel %d at the counter" % pid)
