@@ -172,7 +172,7 @@ def finished(db, command_id, ok, version=None, error=None):
     if not done:
         return False
     from server.services import link_commands
-    link_commands._finished(command_id)  # wake an in-process waiter
+    link_commands._finished(db, command_id)  # wake an in-process waiter
     if rid is None:
         return True
     try:

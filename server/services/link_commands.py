@@ -12,6 +12,7 @@ holding exactly the live codes.
 """
 import threading
 import time
+import weakref
 
 from sqlalchemy import select
 
@@ -81,35 +82,41 @@ def finish(db, command_id, state, result):
         att = s.get(LinkAttempt, command_id)
         if att is not None:
             att.outcome = result
-    _finished(command_id)
+    _finished(db, command_id)
     return True
 
 
 # In-process waiters (the HTTP request that queued a command) are told at once; waiters in other
-# processes than the link worker's fall back to reading the row.
+# processes than the link worker's fall back to reading the row. Finished ids are kept per Database:
+# command ids are only unique within one database, and a process may hold several (tests, tools). A
+# waiter that took another database's id 7 for its own would skip its wait and spin on the row,
+# starving the link thread that is to finish it (every blocking call of that thread then waits out
+# the interpreter's switch interval).
 _done = threading.Condition()
-_done_ids = {}
+_done_ids = weakref.WeakKeyDictionary()  # Database -> {command id: monotonic time it finished}
 
 
-def _finished(command_id):
+def _finished(db, command_id):
     with _done:
-        _done_ids[command_id] = time.monotonic()
-        if len(_done_ids) > 10000:
-            for k in sorted(_done_ids, key=_done_ids.get)[:5000]:
-                del _done_ids[k]
+        ids = _done_ids.setdefault(db, {})
+        ids[command_id] = time.monotonic()
+        if len(ids) > 10000:
+            for k in sorted(ids, key=ids.get)[:5000]:
+                del ids[k]
         _done.notify_all()
 
 
 def wait_final(db, command_id, timeout, poll_s=0.25):
     """Wait until the command is done or failed, or timeout; returns (state, result)."""
-    end = time.monotonic() + timeout
+    started = time.monotonic()
+    end = started + timeout
     state, result = state_of(db, command_id)
     while state in ("queued", "sent"):
         left = end - time.monotonic()
         if left <= 0:
             break
         with _done:
-            if command_id not in _done_ids:
+            if _done_ids.get(db, {}).get(command_id, -1.0) < started:
                 _done.wait(min(left, poll_s))
         state, result = state_of(db, command_id)
     return state, result
