@@ -397,3 +397,34 @@ def test_villager_books_a_send_and_the_courier_collects_it(page_for, live):
     assert parcel_state(db, sent.id) == "collected"
     courier.goto(live.url + "/courier/collect")
     assert courier.locator("section[data-parcel='%d']" % sent.id).count() == 0
+
+
+def test_operator_cancels_a_booked_send(page_for, live):
+    """The station cancels a send nobody dropped off: the compartment is free for others again and
+    the drop-off code opens nothing any more."""
+    from server.errors import ApiError
+    from server.models import AccessCode, Account
+    from server.services import pickups, sends
+    from server.services.principals import Principal
+    db, w = live.db, live.world
+    with db.reading() as s:
+        account_id = s.scalars(select(Account.id).where(Account.phone == w.consenting_phone)).one()
+    booked = sends.book_send(db, w.operator, account_id, w.locker_id, w.carrier_id, "S")
+    pid, code = booked["parcel"]["id"], booked["dropoff_code"]
+    with db.reading() as s:
+        cid = s.get(Parcel, pid).active_compartment_id
+        assert s.get(Compartment, cid).state == "reserved"
+
+    op = page_for("op-dongcun", width=360)
+    op.goto(live.url + "/station/parcels/%d" % pid)
+    shoot(op, "station-send-booked")
+    op.click("text=取消寄件预约")
+    op.wait_for_selector("text=寄件预约已取消")
+    assert parcel_state(db, pid) == "cancelled"
+    with db.reading() as s:
+        assert s.get(Compartment, cid).state == "free"
+        assert s.scalars(select(AccessCode.state).where(AccessCode.parcel_id == pid)).all() == ["revoked"]
+    assert op.locator("text=取消寄件预约").count() == 0  # no button for a send that is over
+    with pytest.raises(ApiError) as refused:
+        pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker_id), w.locker_id, code)
+    assert refused.value.code == "wrong_code"
