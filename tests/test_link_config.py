@@ -73,8 +73,6 @@ def test_bad_config_queues_nothing(stack):
 
 
 def test_config_queued_while_the_link_is_down_runs_once_when_it_is_back(stack):
-    from server.link.bus import Options
-    from server.link.worker import LinkWorker
     lid = stack.locker_ids[0]
     stack.stop_linker()  # the server's link goes down; the request still gets a durable command
     stack.app.config["LINK_WAIT_SECONDS"] = 0.2
@@ -82,10 +80,7 @@ def test_config_queued_while_the_link_is_down_runs_once_when_it_is_back(stack):
     assert status == 202 and out["command"]["state"] == "queued", out
     assert "status_url" in out["command"]
     assert stack.sims[lid].board(1).app.left_open_ms != 99000
-    worker = LinkWorker(stack.db, sealer=stack.sealer, options=Options(baud=stack.baud, status_period_s=0.2)).start()
-    try:
-        wait_for(lambda: _commands(stack)[-1][1] == "done", what="config executed after the link came back")
-    finally:
-        worker.stop()
+    stack.start_linker()  # the server's link comes back
+    wait_for(lambda: _commands(stack)[-1][1] == "done", what="config executed after the link came back")
     assert stack.sims[lid].board(1).app.left_open_ms == 99000
     assert [c for c in _commands(stack) if c[0] == "config"] == [("config", "done", "applied:1")]

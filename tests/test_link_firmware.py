@@ -140,14 +140,9 @@ def test_link_restart_mid_transfer_resumes_instead_of_flashing_again(stack, file
     held = _staged_bytes(stack, 2)
     assert 0 < held < len(img(files, "1.2.0"))
     assert _fw_commands(stack)[0][1] == "sent"  # not lost, not finished: its outcome is unknown
-    from server.link.bus import Options
-    from server.link.worker import LinkWorker
-    worker = LinkWorker(stack.db, sealer=stack.sealer, options=Options(baud=stack.baud, status_period_s=0.2)).start()
-    try:
-        p = wait_for(lambda: (lambda p: p if p["state"] != "running" else None)(_progress(stack, ro)),
-                     timeout=120, what="rollout finished after the restart")
-    finally:
-        worker.stop()
+    stack.start_linker()  # the server's link comes back
+    p = wait_for(lambda: (lambda p: p if p["state"] != "running" else None)(_progress(stack, ro)),
+                 timeout=120, what="rollout finished after the restart")
     assert p["state"] == "completed", p
     board_dir = stack.sims[lid].board(2).dir
     assert begins[board_dir] == 1  # resumed from the board's offset, never begun again

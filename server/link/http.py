@@ -14,6 +14,9 @@ from server.services import link_commands
 
 def attach(app, wait_s=8.0):
     app.config.setdefault("LINK_WAIT_SECONDS", wait_s)
+    if app.extensions.get("cunbox_link_wait"):
+        return  # hooked already: the link was restarted inside a server that has been serving
+    app.extensions["cunbox_link_wait"] = True
 
     @app.after_request
     def _wait_for_door(response):
