@@ -106,7 +106,68 @@ def _all_synced(st, k):
     return len(masters) == k and all(b.online and not b.needs_sync for mm in masters for b in mm.boards.values())
 
 
+def beside_a_busy_thread(report, deposits=10):
+    """Deposit latency while another thread of the server process computes without pause (drawing QR
+    codes, as a page does), at CPython's default thread switch interval (5 ms) and at the link's
+    (server/link/worker.py, 1 ms); reference: the same deposits with no busy thread. A bus master
+    gives up the interpreter lock at every read, select() and SQL statement, and takes it back from a
+    computing thread only when the switch interval runs out."""
+    import sys
+    import threading
+
+    from server.demo_stack import Stack
+    from server.link.demo import Day
+    from server.link.worker import SWITCH_INTERVAL_S
+    from server.services import qr
+    sec = "Locker link (end to end, HTTP -> serial -> simulated board)"
+    cmd = "python -m bench bench_link (beside_a_busy_thread, %d deposits each)" % deposits
+    before = sys.getswitchinterval()
+    p50 = {}
+    try:
+        with Stack(lockers=1, boards=2, per_board=8, baud=115200, status_period_s=1.0, wait_s=15,
+                   board_loop_ms=5) as st:
+            day = Day()
+            day.stack, day.db = st, st.db
+            day._wait(day._all_online, what="boards online")
+            lid, n = st.locker_ids[0], 0
+            for label, interval, busy in (("idle", SWITCH_INTERVAL_S, False), ("busy 5 ms", 0.005, True),
+                                          ("busy 1 ms", SWITCH_INTERVAL_S, True)):
+                sys.setswitchinterval(interval)
+                stop = threading.Event()
+                drawer = threading.Thread(target=_draw_qr_codes, args=(stop, qr), daemon=True)
+                if busy:
+                    drawer.start()
+                day.deposit_ms = []
+                for _ in range(deposits):
+                    pid = day.deposit(n, lid)
+                    n += 1
+                    if pid is not None:
+                        day.pickup(pid, by_qr=False)
+                stop.set()
+                if busy:
+                    drawer.join()
+                p50[label] = round(_pct(day.deposit_ms, 50), 1) if day.deposit_ms else None
+    finally:
+        sys.setswitchinterval(before)
+    if day.errors:
+        report.add(sec, "errors beside a busy thread", len(day.errors), "errors", note="; ".join(day.errors[:3]))
+    if None in p50.values():
+        return
+    report.add(sec, "deposit p50 beside a busy thread, switch interval 5 ms (CPython's)", p50["busy 5 ms"], "ms",
+               p50["idle"], "deposit p50 with no busy thread", cmd)
+    report.add(sec, "deposit p50 beside a busy thread, switch interval 1 ms (the link's)", p50["busy 1 ms"], "ms",
+               p50["idle"], "deposit p50 with no busy thread", cmd)
+
+
+def _draw_qr_codes(stop, qr):
+    k = 0
+    while not stop.is_set():
+        qr.svg(qr.payload(1, "%08d" % k))
+        k += 1
+
+
 def run(report):
     for baud in (9600, 115200):
         latency(report, baud)
+    beside_a_busy_thread(report)
     lockers_per_worker(report)

@@ -103,3 +103,25 @@ def test_idle_master_reads_no_queue_and_hits_the_database_only_for_its_lease(tmp
         finally:
             master.stop()
             event.remove(st.db.engine, "before_cursor_execute", count)
+
+
+def test_a_link_worker_has_the_interpreter_switch_threads_every_millisecond(db):
+    """Bus masters are I/O threads sharing the interpreter with the web server's threads: each time
+    they take the interpreter lock back from a computing thread they wait out the switch interval
+    (bench_link.beside_a_busy_thread measures what it costs a deposit). Starting a worker lowers it,
+    and never raises one already lower."""
+    import sys
+
+    from server.link.keys import Sealer
+    from server.link.worker import SWITCH_INTERVAL_S, LinkWorker, responsive_interpreter
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)  # CPython's default
+        worker = LinkWorker(db, sealer=Sealer(b"s" * 32)).start()
+        worker.stop()
+        assert sys.getswitchinterval() <= SWITCH_INTERVAL_S
+        sys.setswitchinterval(SWITCH_INTERVAL_S / 2)
+        responsive_interpreter()
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S / 2)
+    finally:
+        sys.setswitchinterval(before)
