@@ -28,8 +28,8 @@ log = logging.getLogger("cunbox.link")
 
 # Bus masters are I/O threads: each serial read, select() and SQL statement gives up the interpreter
 # lock, and taking it back from a thread that is computing (a page being rendered, a QR code drawn)
-# waits out the switch interval. Beside one thread drawing QR codes, a deposit took 3.7 times as long
-# at CPython's 5 ms, and 1.5 times at 1 ms (bench_link.beside_a_busy_thread).
+# waits out the switch interval. Beside one thread drawing QR codes, a deposit took 4.2 times as long
+# at CPython's 5 ms, and 1.4 times at 1 ms (bench/results.md, bench_link.beside_a_busy_thread).
 SWITCH_INTERVAL_S = 0.001
 
 
