@@ -73,6 +73,7 @@ class Database:
             try:
                 with self._write() as session, session.begin():
                     session.info["settings"] = self.settings
+                    session.info["cunbox_db"] = self  # whose bus masters to wake after commit (link/driver.py)
                     yield session
             finally:
                 self._local.writing = False

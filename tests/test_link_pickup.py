@@ -125,3 +125,39 @@ def test_a_link_worker_has_the_interpreter_switch_threads_every_millisecond(db):
         assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S / 2)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_a_commit_wakes_the_bus_master_of_its_own_database_only(db, sqlite_template, tmp_path):
+    """Locker ids are unique only within one database: a command committed for locker 1 of one
+    database wakes that database's master of locker 1, not another database's in the same process
+    (the test suite, the benchmarks), and only once the transaction commits."""
+    import shutil
+    import threading
+
+    from _server_helpers import SETTINGS
+
+    from server.db import Database
+    from server.link import driver
+    path = tmp_path / "other.sqlite3"
+    shutil.copy(sqlite_template, path)
+    other = Database("sqlite:///%s" % path, settings=dict(SETTINGS))
+    mine, theirs = threading.Event(), threading.Event()
+    driver.register(db, 1, mine)
+    driver.register(other, 1, theirs)
+    try:
+        with db.transaction() as s:
+            driver._wake_after_commit(s, 1)
+            assert not mine.is_set()  # not before the command is committed
+        assert mine.is_set() and not theirs.is_set()
+        mine.clear()
+        try:
+            with db.transaction() as s:
+                driver._wake_after_commit(s, 1)
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        assert not mine.is_set()  # nothing was committed: nothing to find
+    finally:
+        driver.unregister(db, 1, mine)
+        driver.unregister(other, 1, theirs)
+        other.dispose()

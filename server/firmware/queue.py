@@ -61,7 +61,7 @@ def stage(db, rollout_id, parallel=PARALLEL):
     if staged:
         from server.link import driver
         for _cid, locker_id in staged:
-            driver.wake(locker_id)  # an in-process bus master starts at once; others find it at their next pass
+            driver.wake(db, locker_id)  # an in-process bus master starts at once; others find it at their next pass
     return [cid for cid, _lid in staged]
 
 

@@ -13,24 +13,26 @@ from sqlalchemy import event
 
 from server.services import doors
 
-_wakers = {}  # locker id -> threading.Event of the bus master driving it in this process
+# (Database, locker id) -> threading.Event of the bus master driving it in this process. Locker ids
+# are unique only within one database, and a process may hold several (tests, benchmarks).
+_wakers = {}
 _lock = threading.Lock()
 
 
-def register(locker_id, wake):
+def register(db, locker_id, wake):
     with _lock:
-        _wakers[locker_id] = wake
+        _wakers[(db, locker_id)] = wake
 
 
-def unregister(locker_id, wake):
+def unregister(db, locker_id, wake):
     with _lock:
-        if _wakers.get(locker_id) is wake:
-            del _wakers[locker_id]
+        if _wakers.get((db, locker_id)) is wake:
+            del _wakers[(db, locker_id)]
 
 
-def wake(locker_id):
+def wake(db, locker_id):
     with _lock:
-        w = _wakers.get(locker_id)
+        w = _wakers.get((db, locker_id))
     if w is not None:
         w.set()
 
@@ -47,12 +49,15 @@ class LinkDoorDriver(doors.QueueDoorDriver):
 
 
 def _wake_after_commit(session, locker_id):
+    db = session.info.get("cunbox_db")  # set by Database.transaction()
+    if db is None:
+        return  # a session of no Database: the worker's queue watcher finds the command
     pending = session.info.setdefault("cunbox_link_wake", set())
     if not pending:
         @event.listens_for(session, "after_commit", once=True)
         def _after_commit(sess):
             for lid in sess.info.pop("cunbox_link_wake", ()):
-                wake(lid)
+                wake(db, lid)
 
         @event.listens_for(session, "after_rollback", once=True)
         def _after_rollback(sess):

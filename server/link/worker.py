@@ -93,12 +93,12 @@ class LinkWorker:
         for lid, master in list(self.masters.items()):
             if lid not in held or not master.is_alive():
                 master.stop(wait=False)
-                driver.unregister(lid, master.wake)
+                driver.unregister(self.db, lid, master.wake)
                 del self.masters[lid]
         for lid in held:
             if lid not in self.masters and not self._stop.is_set():
                 m = BusMaster(self.db, lid, self.owner, self.sealer, self.options)
-                driver.register(lid, m.wake)
+                driver.register(self.db, lid, m.wake)
                 self.masters[lid] = m
                 m.start()
         return held
@@ -109,7 +109,7 @@ class LinkWorker:
             m.stop(wait=False)
         for lid, m in list(self.masters.items()):
             m.join(10)
-            driver.unregister(lid, m.wake)
+            driver.unregister(self.db, lid, m.wake)
         self.masters.clear()
         for t in (self._thread, self._watcher):
             if t is not None:
