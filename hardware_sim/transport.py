@@ -14,6 +14,10 @@ import tty
 
 
 class PtyTransport:
+    """The pty's descriptors are plain numbers, which the process hands out again as soon as they are
+    closed: nothing may read, write or close them after stop() (it would touch whatever file, socket
+    or pipe got the number next), so send() and stop() hold a lock and stop() waits for the reader."""
+
     def __init__(self, on_receive):
         self.on_receive = on_receive
         self.master, self.slave = os.openpty()
@@ -22,6 +26,8 @@ class PtyTransport:
         self.path = os.ttyname(self.slave)
         self.url = self.path
         self._stop = False
+        self._closed = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._read, name="sim-pty", daemon=True)
 
     def start(self):
@@ -48,19 +54,27 @@ class PtyTransport:
                 self.on_receive(data)
 
     def send(self, data):
-        try:
-            os.write(self.master, data)
-        except (BlockingIOError, OSError):
-            pass  # buffer full or closed: lost, like bytes nobody listens to
+        with self._lock:
+            if self._closed:
+                return  # stopped: the wire is gone
+            try:
+                os.write(self.master, data)
+            except (BlockingIOError, OSError):
+                pass  # buffer full: lost, like bytes nobody listens to
 
     def stop(self):
         self._stop = True
-        self._thread.join(1)
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(10)  # it sees _stop within one 50 ms select()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for fd in (self.master, self.slave):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
 class TcpTransport:

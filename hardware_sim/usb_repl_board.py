@@ -105,13 +105,20 @@ class UsbReplBoard:
                  % (path, base64.b64encode(data)))
 
     def close(self):
+        """Once only: the pty's numbers are handed out again after this, so the serving thread must
+        be gone before the master is closed (it reads and writes it)."""
+        if self._stop:
+            return
         self._stop = True
-        for fd in (self.slave, self.master):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._thread.join(timeout=5)
+        try:
+            os.close(self.slave)  # the serving thread's blocking read of the master ends (EIO)
+        except OSError:
+            pass
+        self._thread.join(timeout=10)
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
         self.interp.close()
 
     # --- the wire ---

@@ -37,8 +37,13 @@ class BackgroundServer:
         # Close the sockets from inside the loop thread (a trigger thunk), so the loop never sits in
         # select() on a descriptor another thread closed; an empty map then ends the loop.
         if self.thread.is_alive():
-            self.server.trigger.pull_trigger(self._close_in_loop)
-            self.thread.join(timeout=5)
+            try:
+                self.server.trigger.pull_trigger(self._close_in_loop)
+            except OSError:
+                # the loop's wake-up pipe is gone (closed under it): close from here, as below
+                log.warning("waitress trigger unusable while closing; closing the server directly")
+            else:
+                self.thread.join(timeout=5)
         if self.thread.is_alive() or self.server._map:
             self.server.close()
             self.thread.join(timeout=5)
