@@ -3,6 +3,7 @@
 `python -m bench NAME ...` runs the modules whose names contain a NAME and replaces only their figures
 in bench/results.md and .json; the other modules' figures stay as the last run left them."""
 import importlib
+import os
 import pathlib
 import sys
 import traceback
@@ -10,9 +11,28 @@ import traceback
 from bench.report import Report
 
 HERE = pathlib.Path(__file__).parent
+LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def use_local_postgres():
+    """Without CUNBOX_TEST_POSTGRES_URL, point it at the local server if one answers within a second, so
+    `make bench` on a machine with PostgreSQL reports it without being told (CUNBOX_BENCH_NO_POSTGRES=1
+    opts out). Done before any bench module is imported: they read it at import (bench/county.py)."""
+    if os.environ.get("CUNBOX_TEST_POSTGRES_URL") or os.environ.get("CUNBOX_BENCH_NO_POSTGRES"):
+        return
+    try:
+        from sqlalchemy import create_engine, text
+        engine = create_engine(LOCAL_PG, connect_args={"connect_timeout": 1})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - no server, no driver, no such database: no PostgreSQL figures
+        return
+    os.environ["CUNBOX_TEST_POSTGRES_URL"] = LOCAL_PG
 
 
 def main(argv):
+    use_local_postgres()
     only = argv[1:]
     report = Report()
     failed, ran = [], set()

@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 
-from bench.county import PG_URL  # CUNBOX_TEST_POSTGRES_URL, or the local server when it answers
+from bench.county import PG_URL  # CUNBOX_TEST_POSTGRES_URL (make bench: the local server when it answers)
 
 CLIENTS = 16
 SECONDS = float(os.environ.get("CUNBOX_BENCH_SECONDS", "8"))

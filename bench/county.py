@@ -3,35 +3,17 @@ through the backend's provisioning services on a migrated database. Used by the 
 stateful runs, which talk to the server the way handhelds and lockers do (tokens over HTTP).
 
 Databases: `fresh_database(kind)` gives a migrated SQLite file or a private PostgreSQL database
-(on the server named by CUNBOX_TEST_POSTGRES_URL, else the local one at LOCAL_PG if it answers)
-and a function that removes it.
+(on the server named by CUNBOX_TEST_POSTGRES_URL) and a function that removes it.
 """
 import os
 import tempfile
 import uuid
 
 FAST_HASH = "pbkdf2:sha256:1000"  # harness users need no slow password hashing
-LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_url():
-    """CUNBOX_TEST_POSTGRES_URL, else the local server if one answers within a second (so `make bench`
-    on a machine with PostgreSQL reports it without being told), else None: PostgreSQL figures skipped."""
-    url = os.environ.get("CUNBOX_TEST_POSTGRES_URL")
-    if url or os.environ.get("CUNBOX_BENCH_NO_POSTGRES"):
-        return url
-    try:
-        from sqlalchemy import create_engine, text
-        engine = create_engine(LOCAL_PG, connect_args={"connect_timeout": 1})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return LOCAL_PG
-    except Exception:  # noqa: BLE001 - no server, no driver, no such database: no PostgreSQL figures
-        return None
-
-
-PG_URL = _postgres_url()
+# PostgreSQL is chosen by the environment only, so that the tests importing this module run their
+# PostgreSQL variants exactly when CUNBOX_TEST_POSTGRES_URL selects them; `make bench` sets it to
+# the local server when that answers (bench/__main__.py).
+PG_URL = os.environ.get("CUNBOX_TEST_POSTGRES_URL")
 
 
 class County:
