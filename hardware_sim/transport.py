@@ -64,7 +64,7 @@ class PtyTransport:
 
     def stop(self):
         self._stop = True
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+        if self._thread.is_alive():
             self._thread.join(10)  # it sees _stop within one 50 ms select()
         with self._lock:
             if self._closed:

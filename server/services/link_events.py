@@ -177,7 +177,7 @@ def _apply(once, e):
         return doors.door_event(once, comp_id, "opened" if kind == m.EV_DOOR_OPENED else "closed",
                                 occupied=e["occupied"] if kind == m.EV_DOOR_CLOSED else None, at=at, actor="link")
     if kind == m.EV_OPEN_RESULT:
-        return once.run(lambda s: _open_result(s, e, once.db))
+        return once.run(lambda s: _open_result(s, e))
     if kind == m.EV_PICKUP_OFFLINE and comp_id is not None:
         code_id = _code_by_prefix(once.db, comp_id, e["data"].get("code_id"), "pickup")
         return pickups.board_pickup(once, comp_id, code_id, at=at, actor="link")
@@ -191,7 +191,7 @@ def _apply(once, e):
     return once.run(lambda s: _audit_only(s, e))
 
 
-def _open_result(s, e, db):
+def _open_result(s, e):
     ref = e["data"].get("reference")
     cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == ref).with_for_update()) if ref else None
     if cmd is None or cmd.locker_id != e["locker_id"]:
@@ -204,7 +204,7 @@ def _open_result(s, e, db):
     if cmd.state in ("queued", "sent"):
         from server.services import link_commands
         s.info.setdefault("cunbox_finished", []).append(cmd.id)
-        _notify_after_commit(s, link_commands, db)
+        _notify_after_commit(s, link_commands)
         cmd.state = "done" if e["data"].get("result") in (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN,
                                                           m.OPEN_SENSOR_FAULT) else "failed"
         cmd.result = name
@@ -215,11 +215,12 @@ def _open_result(s, e, db):
     return {"outcome": "command_already_final", "command_id": cmd.id}
 
 
-def _notify_after_commit(s, link_commands, db):
+def _notify_after_commit(s, link_commands):
     from sqlalchemy import event
 
     @event.listens_for(s, "after_commit", once=True)
     def _after(sess):
+        db = sess.info["cunbox_db"]  # set by Database.transaction(): finished ids are kept per Database
         for cid in sess.info.pop("cunbox_finished", ()):
             link_commands._finished(db, cid)
 
