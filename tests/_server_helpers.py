@@ -36,12 +36,22 @@ def db(request, tmp_path):
     if os.environ.get("CUNBOX_TEST_SERVER_ON_POSTGRES"):
         yield request.getfixturevalue("pg_db")
         return
-    sqlite_template = request.getfixturevalue("sqlite_template")
-    path = tmp_path / "cunbox.sqlite3"
-    shutil.copy(sqlite_template, path)
-    database = Database("sqlite:///%s" % path, settings=dict(SETTINGS))
+    database = _sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path / "cunbox.sqlite3")
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def other_db(sqlite_template, tmp_path):
+    """A second migrated SQLite file beside `db`: its ids repeat db's (what per-database state is for)."""
+    database = _sqlite_copy(sqlite_template, tmp_path / "other.sqlite3")
+    yield database
+    database.dispose()
+
+
+def _sqlite_copy(template, path):
+    shutil.copy(template, path)
+    return Database("sqlite:///%s" % path, settings=dict(SETTINGS))
 
 
 @pytest.fixture(scope="session")
@@ -243,4 +253,5 @@ def sha16(salt, code):
     return hashlib.sha256(salt + code.encode()).digest()[:16]
 
 
-__all__ = ["sqlite_template", "db", "pg_server_url", "private_pg_url", "pg_migrated", "pg_db", "app", "client"]
+__all__ = ["sqlite_template", "db", "other_db", "pg_server_url", "private_pg_url", "pg_migrated", "pg_db", "app",
+           "client"]

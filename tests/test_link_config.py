@@ -2,8 +2,7 @@
 queued, the link's bus master sends it as an authenticated CONFIG_SET, the board applies it once, and
 the outcome lands on the command and in the audit trail. Bad input queues nothing."""
 import pytest
-from _link_helpers import call, wait_for
-from _link_helpers import online_stack
+from _link_helpers import call, online_stack, wait_for
 from sqlalchemy import select
 
 from server.models import AuditEvent, Board, LockerCommand

@@ -8,8 +8,7 @@ import time
 
 import pytest
 from _link_helpers import (board_code, call, clear_code, code_installed, cut, deposit, duplicate_events, events_of,
-                           parcel_state, pulses, put_and_close, take_and_close, wait_for, where)
-from _link_helpers import online_stack
+                           online_stack, parcel_state, pulses, put_and_close, take_and_close, wait_for, where)
 from sqlalchemy import select
 
 from protocol import messages as m

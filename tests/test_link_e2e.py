@@ -4,9 +4,8 @@ with the link cut (offline pickup) -> the link returns and the pickup is reconci
 import time
 
 import pytest
-from _link_helpers import (clear_code, code_installed, cut, deposit, duplicate_events, events_of, parcel_state,
-                           pulses, put_and_close, take_and_close, wait_for, where)
-from _link_helpers import online_stack
+from _link_helpers import (clear_code, code_installed, cut, deposit, duplicate_events, events_of, online_stack,
+                           parcel_state, pulses, put_and_close, take_and_close, wait_for, where)
 
 from protocol import messages as m
 

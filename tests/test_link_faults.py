@@ -7,9 +7,8 @@ import threading
 import time
 
 import pytest
-from _link_helpers import (call, clear_code, code_installed, cut, deposit, duplicate_events, parcel_state,
-                           pulses, put_and_close, take_and_close, wait_for, where)
-from _link_helpers import online_stack
+from _link_helpers import (call, clear_code, code_installed, cut, deposit, duplicate_events, online_stack,
+                           parcel_state, pulses, put_and_close, take_and_close, wait_for, where)
 from sqlalchemy import select
 
 from server.models import AuditEvent, Notification

@@ -127,23 +127,14 @@ def test_a_link_worker_has_the_interpreter_switch_threads_every_millisecond(db):
         sys.setswitchinterval(before)
 
 
-def test_a_commit_wakes_the_bus_master_of_its_own_database_only(db, sqlite_template, tmp_path):
+def test_a_commit_wakes_the_bus_master_of_its_own_database_only(db, other_db):
     """Locker ids are unique only within one database: a command committed for locker 1 of one
     database wakes that database's master of locker 1, not another database's in the same process
     (the test suite, the benchmarks), and only once the transaction commits."""
-    import shutil
-    import threading
-
-    from _server_helpers import SETTINGS
-
-    from server.db import Database
     from server.link import driver
-    path = tmp_path / "other.sqlite3"
-    shutil.copy(sqlite_template, path)
-    other = Database("sqlite:///%s" % path, settings=dict(SETTINGS))
     mine, theirs = threading.Event(), threading.Event()
     driver.register(db, 1, mine)
-    driver.register(other, 1, theirs)
+    driver.register(other_db, 1, theirs)
     try:
         with db.transaction() as s:
             driver._wake_after_commit(s, 1)
@@ -159,5 +150,4 @@ def test_a_commit_wakes_the_bus_master_of_its_own_database_only(db, sqlite_templ
         assert not mine.is_set()  # nothing was committed: nothing to find
     finally:
         driver.unregister(db, 1, mine)
-        driver.unregister(other, 1, theirs)
-        other.dispose()
+        driver.unregister(other_db, 1, theirs)

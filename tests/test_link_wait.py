@@ -6,13 +6,11 @@ tools). Another database's finished command 7 must neither end nor hurry the wai
 command 7: the waiter used to take it for its own, skip every wait and spin on the row, starving the
 link thread that was to finish the command (inside pytest, the 200-parcel demo lost a deposit to it).
 """
-import shutil
 import threading
 
-from _server_helpers import *  # noqa: F403 - the shared fixtures (db, sqlite_template, ...)
-from _server_helpers import SETTINGS, build_world
+from _server_helpers import *  # noqa: F403 - the shared fixtures (db, other_db, ...)
+from _server_helpers import build_world
 
-from server.db import Database
 from server.models import Board, LockerCommand
 from server.services import link_commands
 
@@ -39,21 +37,14 @@ def _count_reads(monkeypatch):
     return reads
 
 
-def test_a_command_finished_in_another_database_neither_ends_nor_hurries_the_wait(
-        db, sqlite_template, tmp_path, monkeypatch):
-    path = tmp_path / "other.sqlite3"
-    shutil.copy(sqlite_template, path)
-    other = Database("sqlite:///%s" % path, settings=dict(SETTINGS))
-    try:
-        mine, theirs = _command(db, "sent"), _command(other, "sent")
-        assert mine == theirs  # the same id in two databases
-        assert link_commands.finish(other, theirs, "done", "applied:0")
-        reads = _count_reads(monkeypatch)
-        assert link_commands.wait_final(db, mine, timeout=0.6, poll_s=0.2) == ("sent", None)
-        # one read up front and one per poll_s; spinning on the row made thousands
-        assert len(reads) <= 6, len(reads)
-    finally:
-        other.dispose()
+def test_a_command_finished_in_another_database_neither_ends_nor_hurries_the_wait(db, other_db, monkeypatch):
+    mine, theirs = _command(db, "sent"), _command(other_db, "sent")
+    assert mine == theirs  # the same id in two databases
+    assert link_commands.finish(other_db, theirs, "done", "applied:0")
+    reads = _count_reads(monkeypatch)
+    assert link_commands.wait_final(db, mine, timeout=0.6, poll_s=0.2) == ("sent", None)
+    # one read up front and one per poll_s; spinning on the row made thousands
+    assert len(reads) <= 6, len(reads)
 
 
 def test_the_link_finishing_the_command_ends_the_wait_at_once(db, monkeypatch):

@@ -8,8 +8,8 @@ import os
 import re
 
 import pytest
-from _link_helpers import clear_code, parcel_state, pulses, put_and_close, take_and_close, wait_for, where
-from _link_helpers import online_stack
+from _link_helpers import (clear_code, online_stack, parcel_state, pulses, put_and_close, take_and_close, wait_for,
+                           where)
 # Importing the browser test skips this module too when playwright is missing (its importorskip).
 from test_web_browser import CHROMIUM, SHOTS, browser, shoot  # noqa: F401  (browser: the shared Chromium fixture)
 
