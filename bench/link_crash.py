@@ -124,28 +124,9 @@ def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, l
                "quiet": bool(quiet), "duplicate_events": len(dups),
                "lost_events": link_events.lost_events(st.db) + link_events.unprocessed(st.db),
                "double_opens": day._double_opens(), "seconds": time.monotonic() - t0,
-               "gaps": _gaps(st.db), "unprocessed": link_events.unprocessed(st.db)}
+               "gaps": link_events.event_gaps(st.db), "unprocessed": link_events.unprocessed(st.db)}
         link.stop()
         log("link crash: %(finished)d/%(journeys)d journeys, %(kills)d kills, quiet %(quiet)s, "
             "%(duplicate_events)d duplicate and %(lost_events)d lost events, %(double_opens)d unordered pulses"
             % out)
         return out
-
-
-def _gaps(db):
-    """[(board id, last stored seq, next stored seq, kind of the next)] where stored seqs jump, and
-    [(board id, seq, count)] of EVENTS_LOST events: what lost_events counts, for the report."""
-    from sqlalchemy import select
-
-    from protocol import messages as m
-    from server.link.models import LinkEvent
-    with db.reading() as s:
-        rows = s.execute(select(LinkEvent.board_id, LinkEvent.seq, LinkEvent.kind)
-                         .order_by(LinkEvent.board_id, LinkEvent.seq)).all()
-    out, last = [], {}
-    for board_id, seq, kind in rows:
-        prev = last.get(board_id)
-        if (prev is not None and seq > prev + 1) or kind == m.EV_EVENTS_LOST:
-            out.append((board_id, prev, seq, m.EVENT_NAMES.get(kind, kind)))
-        last[board_id] = seq
-    return out

@@ -277,19 +277,26 @@ def _audit_only(s, e):
 
 def lost_events(db):
     """Gaps in the stored seqs of each board (events the link never got); EVENTS_LOST reports count too."""
+    return sum(gap[-1] for gap in event_gaps(db))
+
+
+def event_gaps(db):
+    """Where lost_events counts: [(board id, last stored seq before, stored seq, kind of that event,
+    events lost there)] for every jump in a board's stored seqs and every EVENTS_LOST report."""
     with db.reading() as s:
         rows = s.execute(select(LinkEvent.board_id, LinkEvent.seq, LinkEvent.kind, LinkEvent.data)
                          .order_by(LinkEvent.board_id, LinkEvent.seq)).all()
-    lost = 0
+    gaps = []
     last = {}
     for board_id, seq, kind, data in rows:
         prev = last.get(board_id)
-        if prev is not None and seq > prev + 1:
-            lost += seq - prev - 1
-        last[board_id] = seq
+        lost = seq - prev - 1 if prev is not None and seq > prev + 1 else 0
         if kind == m.EV_EVENTS_LOST:
             lost += _decoded({"kind": kind, "data": data}).get("count", 0)
-    return lost
+        if lost or kind == m.EV_EVENTS_LOST:
+            gaps.append((board_id, prev, seq, m.EVENT_NAMES.get(kind, kind), lost))
+        last[board_id] = seq
+    return gaps
 
 
 def unprocessed(db):
