@@ -6,7 +6,7 @@ STAMP_PY := $(VENV)/.stamp-installed
 STAMP_NODE := node_modules/.stamp-installed
 MPY_COPY := --copy protocol --copy firmware --copy tests/portable
 
-.PHONY: all run test lint pytest test-mpy mpy-compile bench fuzz clean
+.PHONY: all run test lint pytest test-mpy mpy-compile test-dates bench fuzz clean
 
 all: test
 
@@ -38,6 +38,12 @@ mpy-compile: $(STAMP_PY)
 	$(PY) tools/compile_mpy.py protocol firmware
 
 test: lint mpy-compile test-mpy pytest
+
+# The suite at each instant where day and month arithmetic goes wrong (tests/conftest.py names them);
+# `make test` runs it at one of them.
+DATES := month-end utc-month-end year-end leap-day beijing-midnight
+test-dates: install
+	for at in $(DATES); do echo "== CUNBOX_TEST_AT=$$at"; CUNBOX_TEST_AT=$$at $(PY) -m pytest -q -p no:cacheprovider || exit 1; done
 
 bench: install
 	$(PY) -m bench

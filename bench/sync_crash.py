@@ -15,7 +15,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 YES = {"given": True, "date": "2024-03-05", "source": "paper form"}
-NO = {"given": False, "date": "2026-11-01", "source": "paper form"}
+NO = {"given": False, "date": "2024-09-01", "source": "paper form"}  # in the past at any instant a run starts
 
 
 def _person(i):

@@ -3,6 +3,7 @@ import pytest
 from _sync_helpers import NO, YES, accounts_of, add_station, configure, person, pg_sync_db, sim, snapshot, sqlite_db
 from sqlalchemy import select
 
+from server import clock
 from server.clock import utcnow
 from server.stations import runner
 from server.stations.models import StationSyncConflict, StationSyncRun, StationSyncSource
@@ -35,7 +36,7 @@ def test_first_sync_creates_every_account(db, sim):
     a3, a5 = accs["A0003"], accs["A0005"]
     assert a3.consent_locker is False and a5.consent_locker is True and a5.height_preference == "low"
     assert a5.phone == "13800000005" and a5.consent_source == "paper form"
-    assert a5.consent_at.date().isoformat() == "2024-03-05"
+    assert clock.beijing_date(a5.consent_at).isoformat() == "2024-03-05"   # the station's date, in Beijing
     with db.reading() as s:
         run = s.get(StationSyncRun, r.run_id)
         assert run.status == "ok" and run.counts["created"] == 120

@@ -1,8 +1,8 @@
 """Station operator views: parcels, fee ledger, alarms; booking sends for villagers."""
-import datetime
 
 from flask import Blueprint, g, jsonify, request
 
+from server import clock
 from server.api.common import BODIES, auth, db, parse_body
 from server.errors import BadRequest
 from server.models import PARCEL_STATES
@@ -30,10 +30,9 @@ def ledger(station_id):
     month = request.args.get("month")
     if month:
         try:
-            since = datetime.datetime.strptime(month, "%Y-%m")
+            since, until = clock.month_bounds(month)     # a station's month is a Beijing month
         except ValueError:
             raise BadRequest("month must look like 2026-11", code="bad_query", field="month") from None
-        until = (since + datetime.timedelta(days=32)).replace(day=1)
     carrier = request.args.get("carrier_id")
     if carrier is not None and not carrier.isdigit():
         raise BadRequest("carrier_id must be a number", code="bad_query", field="carrier_id")

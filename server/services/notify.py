@@ -5,7 +5,6 @@ link (the locker rules require all five) and the fee policy after the free perio
 recipient's proxies from the station book (kind "proxy_code"), saying whom the parcel is for. The clear code
 lives in the outbox only until the message is sent; then it is blanked out.
 """
-import datetime
 import pathlib
 import re
 
@@ -35,7 +34,7 @@ def pickup_link(public_url, token, code):
 
 
 def pickup_message(session, parcel, code, link, expires_at, station, locker, carrier):
-    deadline = (expires_at + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")  # Beijing time
+    deadline = clock.beijing_text(expires_at)
     text = ("%s包裹%s已存入%s（%s）。取件码%s，请在%d小时内（%s前）取件。取件链接：%s 。%s" % (
         carrier.name, parcel.tracking_number or "", locker.name, station.address, code, station.storage_hours,
         deadline, link, fee_text(parcel.fee_policy)))
@@ -62,7 +61,7 @@ def mask_phone(phone):
 
 
 def dropoff_message(session, parcel, code, expires_at, station, locker):
-    deadline = (expires_at + datetime.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    deadline = clock.beijing_text(expires_at)
     body = "【村邮柜】寄件投递码%s，请在%s前到%s（%s）投递。" % (code, deadline, locker.name, station.address)
     return _add(session, parcel, "dropoff_code", body)
 

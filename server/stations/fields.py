@@ -12,6 +12,7 @@ and shown in conflict reports. A field missing from ``values`` means "not provid
 import datetime as _dt
 import re
 
+from server import clock
 from server.stations.phones import PhoneError, normalise_phone, split_phones
 
 # Order matters only for reports.
@@ -30,7 +31,6 @@ _YES = {"1", "y", "yes", "true", "t", "是", "同意", "已同意", "√", "✓"
 _NO = {"0", "n", "no", "false", "f", "否", "不同意", "未同意", "撤回", "已撤回", "withdrawn", "×", "无"}
 
 MAX_TEXT = 200
-SHANGHAI = _dt.timezone(_dt.timedelta(hours=8), "Asia/Shanghai")
 EARLIEST_DATE = _dt.date(1990, 1, 1)
 
 
@@ -82,7 +82,7 @@ def parse_date(value, what="date", today=None):
         d = _parse_date_text(text)
         if d is None:
             raise FieldError("%s %r is not a date (use YYYY-MM-DD)" % (what, text))
-    today = today or _dt.date.today()
+    today = today or clock.beijing_today()   # the station's day, not the server's
     if d > today + _dt.timedelta(days=1):
         raise FieldError("%s %s is in the future" % (what, d.isoformat()))
     if d < EARLIEST_DATE:
@@ -118,7 +118,7 @@ def parse_timestamp(value, what="updated_at"):
             raise FieldError("%s %r is not a timestamp (use ISO 8601, e.g. 2026-03-05T10:00:00+08:00)"
                              % (what, text)) from None
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=SHANGHAI)
+        ts = ts.replace(tzinfo=clock.BEIJING)
     return ts.astimezone(_dt.timezone.utc)
 
 

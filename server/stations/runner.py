@@ -77,7 +77,7 @@ class RunResult:
         if self.parse_report is not None and not self.parse_report.ok:
             lines.append(self.parse_report.text())
         for r in self.rejected[:50]:
-            lines.append("  rejected %s: %s" % (r.get("id"), "; ".join("%s: %s" % e for e in r["errors"])))
+            lines.append("  rejected %s: %s" % (r.get("id"), "; ".join("%s: %s" % tuple(e) for e in r["errors"])))
         lines += ["  " + d for d in self.details[:200]]
         return "\n".join(lines)
 

@@ -9,6 +9,7 @@ import datetime as _dt
 
 from sqlalchemy import insert, or_, select, text
 
+from server import clock
 from server.models import Account
 from server.stations.merge import local_edit, new_state
 from server.stations.models import StationAccountState, StationSyncConflict
@@ -48,7 +49,7 @@ def read_columns(account):
     """The same projection read back from an accounts row."""
     return {
         "name": account.name, "phone": account.phone, "consent_locker": bool(account.consent_locker),
-        "consent_at": account.consent_at.date().isoformat() if account.consent_at else None,
+        "consent_at": clock.beijing_date(account.consent_at).isoformat() if account.consent_at else None,
         "consent_source": account.consent_source, "height_preference": account.height_preference,
         "deleted": account.deleted_at is not None,
     }
@@ -61,7 +62,8 @@ def columns_for(proj, now, account=None):
     if account is not None and read_columns(account)["consent_at"] == proj["consent_at"]:
         cols["consent_at"] = account.consent_at
     else:
-        cols["consent_at"] = _dt.datetime.fromisoformat(proj["consent_at"]) if proj["consent_at"] else now
+        cols["consent_at"] = (clock.beijing_midnight(_dt.date.fromisoformat(proj["consent_at"])) if proj["consent_at"]
+                              else now)
     if proj["deleted"]:
         cols["deleted_at"] = account.deleted_at if account is not None and account.deleted_at else now
     else:
@@ -111,7 +113,7 @@ def adopt_state(account):
     at = from_db(account.updated_at) or _dt.datetime.now(UTC)
     values = {"name": account.name, "phones": [account.phone], "accessibility": account.height_preference or "none",
               "consent": {"given": bool(account.consent_locker),
-                          "date": account.consent_at.date().isoformat() if account.consent_at else None,
+                          "date": clock.beijing_date(account.consent_at).isoformat() if account.consent_at else None,
                           "source": account.consent_source}}
     for f, v in values.items():
         st = local_edit(st, f, v, at)
@@ -233,7 +235,7 @@ def local_edits_of(account, row):
     if (bool(account.consent_locker), account.consent_at, account.consent_source) != (
             bool(row.seen_consent), row.seen_consent_at, row.seen_consent_source):
         consent = {"given": bool(account.consent_locker),
-                   "date": account.consent_at.date().isoformat() if account.consent_at else None,
+                   "date": clock.beijing_date(account.consent_at).isoformat() if account.consent_at else None,
                    "source": account.consent_source}
         edits.append(("consent", consent, from_db(account.consent_at) or at))
     if account.height_preference != row.seen_height:

@@ -3,12 +3,12 @@
 One blueprint; views are thin and call server/services/ (and the page query helpers in
 server/web/queries.py). Register with `app.register_blueprint(server.web.bp)` in the app factory.
 """
-import datetime
 import logging
 
 from flask import Blueprint, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from server import clock
 from server.secret import load_secret, web_session_key
 from server.web import csrf, i18n, session_auth
 
@@ -69,7 +69,7 @@ def _beijing_time(value, fmt="%Y-%m-%d %H:%M"):
     """Stored times are naive UTC; people in the county read Beijing time (UTC+8, no daylight saving)."""
     if value is None:
         return "—"
-    return (value + datetime.timedelta(hours=8)).strftime(fmt)
+    return clock.beijing_text(value, fmt)
 
 
 @bp.errorhandler(HTTPException)

@@ -8,6 +8,7 @@ import datetime
 
 from sqlalchemy import func, or_, select
 
+from server import clock
 from server.clock import utcnow
 from server.models import (
     Account,
@@ -144,16 +145,9 @@ def residents(session, station_id, query=None, limit=200):
     return session.scalars(stmt.order_by(Account.name, Account.id).limit(limit)).all()
 
 
-def month_bounds(month):
-    """'2026-11' -> (first instant, first instant of next month)."""
-    start = datetime.datetime.strptime(month, "%Y-%m")
-    end = (start + datetime.timedelta(days=32)).replace(day=1)
-    return start, end
-
-
 def ledger(session, station_id, month):
     """The month's ledger lines for the station and their sums per carrier."""
-    start, end = month_bounds(month)
+    start, end = clock.month_bounds(month)
     rows = session.execute(
         select(LedgerLine, Carrier.name, Parcel.tracking_number)
         .join(Carrier, Carrier.id == LedgerLine.carrier_id)
@@ -179,8 +173,8 @@ def ledger(session, station_id, month):
 
 
 def ledger_months(session, station_id):
-    """Months that have ledger lines, newest first (computed in Python: portable across databases)."""
+    """Beijing months that have ledger lines, newest first (computed in Python: portable across databases)."""
     seen = set()
     for (at,) in session.execute(select(LedgerLine.at).where(LedgerLine.station_id == station_id)):
-        seen.add(at.strftime("%Y-%m"))
+        seen.add(clock.beijing_month(at))
     return sorted(seen, reverse=True)

@@ -6,7 +6,7 @@ import re
 
 from flask import Response, flash, g, jsonify, redirect, render_template, request, url_for
 
-from server.clock import utcnow
+from server.clock import beijing_month, beijing_text, utcnow
 from server.errors import ApiError
 from server.services import parcels as parcels_service
 from server.services import pickups, sends
@@ -48,7 +48,7 @@ def station_lockers_json():
         for b in lk["boards"]:
             for c in b["compartments"]:
                 cpts.append({"id": c["id"], "state": c["state"], "label": translate("state." + c["state"])})
-    return jsonify({"at": (utcnow() + datetime.timedelta(hours=8)).strftime("%H:%M:%S"), "compartments": cpts})
+    return jsonify({"at": beijing_text(utcnow(), "%H:%M:%S"), "compartments": cpts})
 
 
 class SearchForm(Form):
@@ -164,7 +164,7 @@ class FeesForm(Form):
 
 
 def _month(form):
-    return form.cleaned.get("month") or utcnow().strftime("%Y-%m")
+    return form.cleaned.get("month") or beijing_month()
 
 
 @bp.get("/station/fees")
@@ -172,7 +172,7 @@ def _month(form):
 def station_fees():
     form = FeesForm(request.args)
     ok = form.validate()
-    month = _month(form) if ok else utcnow().strftime("%Y-%m")
+    month = _month(form) if ok else beijing_month()
     with db().reading() as s:
         lines, totals = queries.ledger(s, _sid(), month)
         months = queries.ledger_months(s, _sid())
@@ -193,8 +193,8 @@ def station_fees_csv():
     w = csv.writer(buf)
     w.writerow(["month", "carrier", "at", "tracking_number", "kind", "payer", "compartment_hours", "amount_yuan"])
     for ln in lines:
-        w.writerow([month, ln["carrier"], ln["at"].isoformat(sep=" "), ln["tracking_number"] or "", ln["kind"],
-                    ln["payer"], "%.2f" % ln["compartment_hours"], "%.2f" % (ln["amount_cents"] / 100)])
+        w.writerow([month, ln["carrier"], beijing_text(ln["at"], "%Y-%m-%d %H:%M:%S"), ln["tracking_number"] or "",
+                    ln["kind"], ln["payer"], "%.2f" % ln["compartment_hours"], "%.2f" % (ln["amount_cents"] / 100)])
     for tot in totals:
         w.writerow([month, tot["carrier"], "", "", "total", "carrier", "%.2f" % tot["compartment_hours"],
                     "%.2f" % (tot["amount_cents"] / 100)])

@@ -1,0 +1,58 @@
+"""The suite never runs at today's date: every test process starts at a pinned instant.
+
+time-machine moves the wall clock (time.time, datetime.now, date.today: what the product's clock seam
+reads) to CUNBOX_TEST_AT, or to one of the named instants below, and lets it tick from there, so
+timeouts and waits behave as usual. time.monotonic and the threads' timers are not touched.
+Python processes the suite starts (a `cunbox serve`, a link worker) run at the same instant: see
+tests/timewarp/sitecustomize.py. `make test-dates` runs the suite once at each named instant.
+"""
+import datetime
+import os
+import pathlib
+import time
+
+import pytest
+import time_machine
+
+# The instants where day and month arithmetic goes wrong, in Beijing time (UTC+8) unless said.
+INSTANTS = {
+    "ordinary": "2026-06-10T02:00:00Z",           # 10:00 on a Wednesday in June
+    "month-end": "2026-04-30T15:59:00Z",          # 23:59 on 30 April in Beijing
+    "utc-month-end": "2026-11-30T23:59:00Z",      # the last UTC minute of November: 1 Dec 07:59 in Beijing
+    "year-end": "2026-12-31T15:59:00Z",           # 23:59 on New Year's Eve in Beijing
+    "leap-day": "2028-02-29T15:59:00Z",           # 23:59 on 29 February 2028 in Beijing
+    "beijing-midnight": "2027-03-31T16:00:00Z",   # 00:00 on 1 April in Beijing, UTC still 31 March
+}
+DEFAULT = "month-end"
+
+
+def pinned_instant():
+    name = os.environ.get("CUNBOX_TEST_AT") or DEFAULT
+    text = INSTANTS.get(name, name)
+    try:
+        at = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise pytest.UsageError("CUNBOX_TEST_AT=%r: give one of %s or an ISO 8601 instant"
+                                % (name, ", ".join(INSTANTS))) from None
+    if at.tzinfo is None:
+        raise pytest.UsageError("CUNBOX_TEST_AT=%r needs an offset (Z or +08:00)" % name)
+    return at
+
+
+def _pin_subprocesses(at):
+    os.environ["CUNBOX_TEST_CLOCK_OFFSET_S"] = repr(at.timestamp() - time.time())
+    warp = str(pathlib.Path(__file__).resolve().parent / "timewarp")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (warp, os.environ.get("PYTHONPATH")) if p)
+
+
+_pin_subprocesses(pinned_instant())     # before this process travels: the offset is from the real time
+_TRAVEL = time_machine.travel(pinned_instant(), tick=True)
+_TRAVEL.start()     # at import, before any test module builds its data at "now"
+
+
+def pytest_report_header(config):
+    return "cunbox: wall clock pinned to %s (CUNBOX_TEST_AT), ticking" % pinned_instant().isoformat()
+
+
+def pytest_unconfigure(config):
+    _TRAVEL.stop()
