@@ -70,6 +70,9 @@ class App:
         self._unix_base = u32_be(raw, 0) if raw else 0  # wall time at _unix_at (0 = never set)
         self._unix_at = now
         self._clock_saved = now
+        # The clock read back from flash is only a lower bound (it stood still while the power was off):
+        # good enough to stamp events, not to judge an OPEN_BY deadline, until the host sets it again.
+        self.clock_trusted = False
         self.emit(ev.BOOT, ev.BOARD, bytes((reset_cause & 0xFF,)))
         for comp in range(n):  # a door found open at boot (e.g. the power failed mid-opening)
             if doors.active(comp):
@@ -89,6 +92,7 @@ class App:
         prev = self.unix(now)
         self._unix_base = unix
         self._unix_at = now
+        self.clock_trusted = True
         self._save_clock(now)
         self.emit(ev.TIME_SET, ev.BOARD, (prev & 0xFFFFFFFF).to_bytes(4, "big"))
         return prev
@@ -130,6 +134,13 @@ class App:
             return
         self.ops[comp] = op
         self.locks.request(comp, self._pulsed)
+
+    def refuse(self, comp, source, reason, callback, detail, reference=0):
+        """Decide an unlock as REFUSED without touching the lock (journaled like any other result)."""
+        if not 0 <= comp < self.count:
+            callback(comp, ev.REFUSED, ev.REFUSE_NO_SUCH_COMPARTMENT, 0)
+            return
+        self._finish(comp, [0, 0, source, reason, callback, None, reference], ev.REFUSED, detail)
 
     def _pulsed(self, lock, ok, t):
         op = self.ops.get(lock)

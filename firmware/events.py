@@ -8,6 +8,7 @@ from firmware.compat import const
 # Refusal details of an unlock (ev.REFUSE_*) are the protocol's own numbers, defined once there.
 from protocol.messages import (  # noqa: F401 - re-exported
     REFUSE_BUSY,
+    REFUSE_LATE,
     REFUSE_LOCK_FAULT,
     REFUSE_NO_SUCH_COMPARTMENT,
     REFUSE_NONE,

@@ -82,8 +82,8 @@ class BusServer:
             return self._status()
         if t == m.EVENTS:
             return self._events(f["cursor"], f["max_count"])
-        if t == m.OPEN:
-            return self._open(f)
+        if t == m.OPEN or t == m.OPEN_BY:
+            return self._open(f, t == m.OPEN_BY)
         if t == m.EVENTS_ACK:
             # beyond the newest: up to the newest; below what is acknowledged: nothing changes
             acked = a.journal.ack(min(f["upto"], a.journal.last_seq()))
@@ -126,7 +126,7 @@ class BusServer:
 
     def _hello(self):
         a = self.app
-        caps = m.CAP_DOOR_SENSORS
+        caps = m.CAP_DOOR_SENSORS | m.CAP_OPEN_DEADLINE
         if a.occupancy is not None:
             caps |= m.CAP_OCCUPANCY
         if a.zones:
@@ -172,11 +172,20 @@ class BusServer:
             last = j.acked
         return {"more": 1 if last < j.last_seq() else 0, "events": out}
 
-    def _open(self, f):
+    def _open(self, f, has_deadline):
         a = self.app
         box = []
-        a.unlock(f["compartment"] - 1, ev.SRC_HOST, f["reason"], lambda c, r, d, s: box.append((r, d, s)),
-                 reference=f["reference"])
+
+        def decided(c, r, d, s):
+            box.append((r, d, s))
+
+        if has_deadline and (not a.clock_trusted or a.unix() > f["deadline"]):
+            # The host has told the person by now that this door failed (a frame held up in a
+            # powered-off board's UART, a 4G bridge's buffer): it must not open minutes later.
+            # With its clock not set since boot the board cannot tell, and does not open either.
+            a.refuse(f["compartment"] - 1, ev.SRC_HOST, f["reason"], decided, ev.REFUSE_LATE, f["reference"])
+        else:
+            a.unlock(f["compartment"] - 1, ev.SRC_HOST, f["reason"], decided, reference=f["reference"])
         while not box:  # keep the rest of the board running until the door has spoken
             if self.idle is not None:
                 self.idle()

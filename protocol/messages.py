@@ -26,6 +26,7 @@ EVENTS_ACK = const(0x13)
 TIME_SET = const(0x14)
 CONFIG_SET = const(0x15)
 REBOOT = const(0x16)
+OPEN_BY = const(0x17)            # OPEN with a deadline: refused once the board's clock is past it
 FW_BEGIN = const(0x20)
 FW_CHUNK = const(0x21)
 FW_COMMIT = const(0x22)
@@ -36,7 +37,7 @@ NAK = const(0x7F)
 TYPE_NAMES = {
     HELLO: "HELLO", STATUS: "STATUS", TIME_GET: "TIME_GET", EVENTS: "EVENTS", CONFIG_GET: "CONFIG_GET",
     FW_STATUS: "FW_STATUS", OPEN: "OPEN", SET_CODE: "SET_CODE", CLEAR_CODE: "CLEAR_CODE",
-    EVENTS_ACK: "EVENTS_ACK", TIME_SET: "TIME_SET", CONFIG_SET: "CONFIG_SET", REBOOT: "REBOOT",
+    EVENTS_ACK: "EVENTS_ACK", TIME_SET: "TIME_SET", CONFIG_SET: "CONFIG_SET", REBOOT: "REBOOT", OPEN_BY: "OPEN_BY",
     FW_BEGIN: "FW_BEGIN", FW_CHUNK: "FW_CHUNK", FW_COMMIT: "FW_COMMIT", FW_CONFIRM: "FW_CONFIRM",
     NAK: "NAK",
 }
@@ -44,7 +45,7 @@ TYPES_BY_NAME = {}
 for _t in TYPE_NAMES:
     TYPES_BY_NAME[TYPE_NAMES[_t]] = _t
 
-AUTH_REQUIRED = (OPEN, SET_CODE, CLEAR_CODE, EVENTS_ACK, TIME_SET, CONFIG_SET, REBOOT,
+AUTH_REQUIRED = (OPEN, OPEN_BY, SET_CODE, CLEAR_CODE, EVENTS_ACK, TIME_SET, CONFIG_SET, REBOOT,
                  FW_BEGIN, FW_CHUNK, FW_COMMIT, FW_CONFIRM)
 
 
@@ -70,6 +71,7 @@ CAP_QR_SCANNER = const(0x0010)
 CAP_FW_UPDATE = const(0x0020)
 CAP_RTC = const(0x0040)
 CAP_LOCK_BOARD = const(0x0080)   # locks driven through a commercial lock board on a UART
+CAP_OPEN_DEADLINE = const(0x0100)  # understands OPEN_BY
 
 # reset causes (HELLO reply)
 RESET_UNKNOWN = const(0)
@@ -117,6 +119,7 @@ REFUSE_OUT_OF_SERVICE = const(2)
 REFUSE_THROTTLED = const(3)
 REFUSE_LOCK_FAULT = const(4)
 REFUSE_BUSY = const(5)
+REFUSE_LATE = const(6)           # OPEN_BY after its deadline (or with the board's clock not set)
 
 # code kinds (SET_CODE)
 CODE_PICKUP = const(1)
@@ -199,6 +202,8 @@ LAYOUTS = {
                      ("running_version", _STR, 32))),
     OPEN: ((("compartment", _U8, 0), ("reason", _U8, 0), ("reference", _U32, 0)),
            (("compartment", _U8, 0), ("result", _U8, 0), ("detail", _U8, 0), ("event_seq", _U32, 0))),
+    OPEN_BY: ((("compartment", _U8, 0), ("reason", _U8, 0), ("reference", _U32, 0), ("deadline", _U32, 0)),
+              (("compartment", _U8, 0), ("result", _U8, 0), ("detail", _U8, 0), ("event_seq", _U32, 0))),
     SET_CODE: ((("compartment", _U8, 0), ("kind", _U8, 0), ("salt", _BYTES, 8), ("code_hash", _BYTES, 16),
                 ("expiry", _U32, 0)),
                (("compartment", _U8, 0),)),

@@ -294,6 +294,9 @@ class LockerCommand(Base):
     result: Mapped[str | None] = mapped_column(String(40))  # opened / jammed / ...
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # An open must not run after this (the person it was for has given up, and been told so); None:
+    # no deadline (rows from before deadlines, and commands other than opens).
+    deadline_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
     __table_args__ = (
         CheckConstraint(_in("kind", COMMAND_KINDS), name="kind"),
         CheckConstraint(_in("state", COMMAND_STATES), name="state"),

@@ -25,7 +25,7 @@ def _master_with_deferred(db, states):
     executed = []
     master._execute = lambda board, cmd: executed.append(cmd["id"])
     for cid in ids:
-        cmd = {"id": cid, "kind": "open", "age_s": 0.0, "address": address}
+        cmd = {"id": cid, "kind": "open", "age_s": 0.0, "left_s": 30.0, "address": address}  # as claimed
         b.inflight[cid] = cmd
         b.deferred.append((0.0, cmd))
     return master, b, ids, executed

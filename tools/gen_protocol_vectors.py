@@ -64,6 +64,12 @@ EXCHANGES = [
     (m.FW_COMMIT, None, {"result": m.FW_OK}),
     (m.FW_CONFIRM, None, {"state": m.FW_IDLE}),
 ]
+# Messages added since: vectored after all the others, so the earlier vectors keep their bytes.
+LATER_EXCHANGES = [
+    # a deposit's open that reached the board 30 s past its deadline: refused, no pulse
+    (m.OPEN_BY, {"compartment": 7, "reason": m.REASON_DEPOSIT, "reference": 1235, "deadline": 1764374530},
+     {"compartment": 7, "result": m.OPEN_REFUSED, "detail": m.REFUSE_LATE, "event_seq": 45}),
+]
 
 
 def hx(b):
@@ -226,6 +232,13 @@ def main(out):
     vectors.append({"name": "authentic CLEAR_CODE with a trailing byte", "kind": "reject", "wire": hx(trailing),
                     "board": {"address": 3, "key": "board3", "last_counter": 200},
                     "expect": {"nak": "BAD_PAYLOAD", "detail": 0, "counter_after": 201}, "reply_wire": hx(nak_wire)})
+    seq, counter = 40, 300
+    for msg_type, req, rep in LATER_EXCHANGES:
+        tname = m.type_name(msg_type)
+        vectors.append(frame_vector("%s request" % tname, 3, seq, msg_type, req, False, "board3", counter))
+        vectors.append(frame_vector("%s reply" % tname, 3, seq, msg_type, rep, True, "board3", counter))
+        seq += 1
+        counter += 1
     doc = {
         "protocol_version": 1,
         "crc": {"name": "CRC-16/CCITT-FALSE", "poly": "0x1021", "init": "0xFFFF", "refin": False, "refout": False,

@@ -47,6 +47,7 @@ class _Board:
         self.has_key = info["key"] is not None
         self.cursor = info["cursor"]
         self.online = False
+        self.capabilities = 0  # from HELLO: OPEN_BY only to boards that say they understand it
         self.fails = 0
         self.next_poll = 0.0
         self.needs_sync = True
@@ -131,6 +132,7 @@ class BusMaster(threading.Thread):
         # code changes are simply done again (they are idempotent).
         for cmd in link_commands.in_flight(self.db, self.locker_id):
             cmd["_claimed"] = time.monotonic()
+            cmd["_on_wire"] = True  # it may have gone out before that life ended
             b = self.boards.get(cmd["address"])
             if b is not None:
                 b.inflight[cmd["id"]] = cmd
@@ -155,6 +157,7 @@ class BusMaster(threading.Thread):
                     raise LeaseLost()
                 lease_at = now + self.opt.lease_check_s
             busy = self._one_command() or self._deferred_due()
+            self._expire_held()
             for b in self.boards.values():
                 if self.stopping.is_set():
                     return
@@ -259,6 +262,8 @@ class BusMaster(threading.Thread):
             b.online = True
             b.needs_sync = True
             hello = self.call(b.address, m.HELLO)
+            if hello.ok:
+                b.capabilities = hello.fields["capabilities"]
             out = link_state.board_seen(self.db, b.board_id, hello.fields if hello.ok else None)
             if out.get("replaced"):
                 b.cursor = 0  # its events are stored above the old board's (board_seen moved the offset)
@@ -400,6 +405,22 @@ class BusMaster(threading.Thread):
         self._execute(b, cmd)
         return True
 
+    def _expire_held(self):
+        """Opens held back, never sent (their board was offline or busy), fail at their deadline: the
+        person's page says so then, and the door does not open later when the board is back."""
+        for b in self.boards.values():
+            for cid, cmd in list(b.inflight.items()):
+                if cmd["kind"] == "open" and not cmd.get("_on_wire") and not link_commands.open_is_fresh(_aged(cmd)):
+                    b.inflight.pop(cid, None)
+                    link_commands.finish(self.db, cid, "failed",
+                                         "expired:board_offline" if not b.online else "expired:not_sent")
+            for entry in list(b.deferred):
+                cmd = entry[1]
+                if cmd["kind"] == "open" and not link_commands.open_is_fresh(_aged(cmd)):
+                    b.deferred.remove(entry)
+                    b.inflight.pop(cmd["id"], None)
+                    link_commands.finish(self.db, cmd["id"], "failed", "busy_until_expired")
+
     def _deferred_due(self):
         now = time.monotonic()
         for b in self.boards.values():
@@ -433,10 +454,20 @@ class BusMaster(threading.Thread):
             self._code(b, cmd)
 
     def _open(self, b, cmd):
+        if not link_commands.open_is_fresh(_aged(cmd)):
+            # checked before every transmission: for a board without OPEN_BY this is the only guard
+            b.inflight.pop(cmd["id"], None)
+            link_commands.finish(self.db, cmd["id"], "failed", "expired:not_sent")
+            return
         fields = {"compartment": cmd["index"], "reason": REASONS.get(cmd["purpose"], m.REASON_OPERATOR),
                   "reference": cmd["id"]}
+        msg = m.OPEN
+        if b.capabilities & m.CAP_OPEN_DEADLINE and cmd.get("deadline"):
+            msg = m.OPEN_BY
+            fields["deadline"] = cmd["deadline"] & 0xFFFFFFFF
+        cmd["_on_wire"] = True  # from here the board may have it: only its reply or journal can say
         try:
-            r = self.call(b.address, m.OPEN, fields)
+            r = self.call(b.address, msg, fields)
         except LocalProtocolError as exc:
             link_commands.finish(self.db, cmd["id"], "failed", "link_error:%s" % exc)
             return
@@ -536,10 +567,14 @@ def _selectable(port):
 
 
 def _aged(cmd):
-    """The command's age now (the dict was taken when it was claimed)."""
+    """The command's age and time left now (the dict was taken when it was claimed)."""
     if "_claimed" not in cmd:
         return cmd
-    return dict(cmd, age_s=cmd["age_s"] + time.monotonic() - cmd["_claimed"])
+    spent = time.monotonic() - cmd["_claimed"]
+    out = dict(cmd, age_s=cmd["age_s"] + spent)
+    if "left_s" in cmd:
+        out["left_s"] = cmd["left_s"] - spent
+    return out
 
 
 def _occupancy(status):

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 from server.link import driver
 from server.link.bus import BusMaster, Options
@@ -68,9 +69,15 @@ class LinkWorker:
         return self
 
     def _watch(self):
+        withdraw_at = 0.0
         while not self._stop.wait(self.options.watch_s):
             masters = dict(self.masters)
             try:
+                if time.monotonic() >= withdraw_at:
+                    # Late opens fail at their deadline also on a locker whose master cannot reach its
+                    # port (it never claims): the person's page says so within a second.
+                    withdraw_at = time.monotonic() + 1.0
+                    link_commands.withdraw_late_opens(self.db)
                 due = link_commands.lockers_with_queued(self.db, masters)
             except Exception:  # noqa: BLE001 - database away for a moment: the next round tries again
                 log.exception("link worker: queue watch failed")

@@ -6,12 +6,28 @@ durable exactly when the business change is; the link consumes the queue (queued
 failed). What the hardware then reports comes back through `door_event()`: only a door closed with
 the parcel inside confirms a deposit, only a door closed empty completes a pickup.
 """
+import datetime
+
 from sqlalchemy import select
 
 from server import clock
 from server.errors import BadRequest, NotFound
 from server.models import Board, Compartment, LockerCommand, Parcel
 from server.services import audit
+
+
+# How long a door open may wait for the locker, by purpose: a courier or villager standing at the door
+# gives up within seconds, a keeper at the counter a little later. Past it the open is withdrawn and
+# the person told it failed; the board refuses it too (OPEN_BY). Settings: OPEN_DEADLINE_SECONDS.
+OPEN_DEADLINE_SECONDS = {"deposit": 30, "pickup": 30, "dropoff": 30, "collect": 30, "retrieve": 60, "return": 60,
+                         "staff": 60}
+DEFAULT_OPEN_DEADLINE_S = 60
+
+
+def open_deadline_s(session, purpose):
+    table = dict(OPEN_DEADLINE_SECONDS)
+    table.update(session.info.get("settings", {}).get("OPEN_DEADLINE_SECONDS") or {})
+    return table.get(purpose, DEFAULT_OPEN_DEADLINE_S)
 
 
 class DoorDriver:
@@ -28,9 +44,11 @@ class DoorDriver:
 
 class QueueDoorDriver(DoorDriver):
     def request_open(self, session, compartment, purpose, actor, parcel=None):
+        now = clock.utcnow()
         cmd = LockerCommand(locker_id=compartment.locker_id, board_id=compartment.board_id,
                             compartment_id=compartment.id, kind="open", purpose=purpose,
-                            parcel_id=parcel.id if parcel else None, requested_by=actor,
+                            parcel_id=parcel.id if parcel else None, requested_by=actor, created_at=now,
+                            deadline_at=now + datetime.timedelta(seconds=open_deadline_s(session, purpose)),
                             payload={"board": _board_address(session, compartment), "index": compartment.index})
         session.add(cmd)
         session.flush()

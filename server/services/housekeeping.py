@@ -1,11 +1,12 @@
 """Periodic work: give back expired reservations, flag overdue parcels, forget old idempotency keys,
 move firmware rollouts on (boards that were busy get their update queued), deliver notifications."""
 from server.firmware import queue as fw_queue
-from server.services import deposits, idempotency, notify, overdue
+from server.services import deposits, idempotency, link_commands, notify, overdue
 
 
 def run_once(db, sms_adapter=None, now=None):
-    out = {"reservations_expired": deposits.expire_reservations(db, now=now),
+    out = {"late_opens_withdrawn": link_commands.withdraw_late_opens(db, now=now),
+           "reservations_expired": deposits.expire_reservations(db, now=now),
            "parcels_overdue": overdue.flag_overdue(db, now=now),
            "idempotency_keys_expired": idempotency.expire(db, now=now),
            "firmware_commands_queued": fw_queue.advance_all(db)}

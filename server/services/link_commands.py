@@ -6,6 +6,10 @@ so a command is never put on the wire by two workers, and one left 'sent' by a d
 resolved from the board's own journal (the OPEN_RESULT event carries the command id as reference)
 rather than resent blindly: at most once.
 
+A door open has a deadline (locker_commands.deadline_at, set by purpose in services/doors.py): past
+it the open is withdrawn, never put on the wire, and boards that understand OPEN_BY refuse it too,
+so no door opens for a person who was told it failed, or minutes after they left.
+
 Code commands are triggers: the link installs whatever code is live for the compartment *now*
 (or clears it if none is), so commands that arrive out of order or twice still leave the board
 holding exactly the live codes.
@@ -21,14 +25,64 @@ from server.link.models import LinkAttempt, LinkLease
 from server.models import AccessCode, Board, Compartment, LockerCommand
 from server.services import lifecycle
 
-OPEN_STALE_S = 120  # a door open not executed within this is dropped: nobody is standing there any more
+import datetime
+
+LEGACY_OPEN_DEADLINE_S = 120  # opens queued before deadlines existed (deadline_at NULL) keep the old limit
+
+
+def deadline_of(cmd):
+    """The stored deadline of an open (a LockerCommand row)."""
+    if cmd.deadline_at is not None:
+        return cmd.deadline_at
+    return cmd.created_at + datetime.timedelta(seconds=LEGACY_OPEN_DEADLINE_S)
+
+
+def outcome(cmd, now=None):
+    """What a person waiting at the door is to be told about an open command (a row, or None):
+    'waiting', 'opened', 'failed', or 'unknown' (sent, no answer, deadline passed: the board may
+    have opened before it; its journal will say, and the page must not claim either)."""
+    if cmd is None:
+        return "waiting"
+    if cmd.state == "done":
+        return "opened"
+    if cmd.state == "failed":
+        return "failed"
+    if deadline_of(cmd) >= (now or clock.utcnow()):
+        return "waiting"
+    return "failed" if cmd.state == "queued" else "unknown"   # a late queued open is never sent
+
+
+def withdraw_late_opens(db, locker_ids=None, now=None):
+    """Queued opens past their deadline fail ('expired'), undoing what waited for them (a
+    reservation, a pickup) at once, also when no link worker is there to claim them. Returns how many."""
+    at = now or clock.utcnow()
+    legacy = at - datetime.timedelta(seconds=LEGACY_OPEN_DEADLINE_S)
+    late = (LockerCommand.kind == "open") & (LockerCommand.state == "queued") & (
+        (LockerCommand.deadline_at < at) | (LockerCommand.deadline_at.is_(None) & (LockerCommand.created_at < legacy)))
+    if locker_ids is not None:
+        late = late & LockerCommand.locker_id.in_(list(locker_ids))
+    with db.reading() as s:
+        if s.scalar(select(LockerCommand.id).where(late).limit(1)) is None:
+            return 0
+
+    def fn(s):
+        rows = s.scalars(select(LockerCommand).where(late).order_by(LockerCommand.id)
+                         .with_for_update(skip_locked=True)).all()
+        for cmd in rows:
+            cmd.state, cmd.result = "failed", "expired"
+            lifecycle.on_open_failed(s, cmd, "expired")
+        return [c.id for c in rows]
+    ids = db.run(fn)
+    for cid in ids:
+        _finished(db, cid)
+    return len(ids)
 
 
 def claim_next(db, locker_id, owner, now=None):
     """Take the oldest queued command of a locker for this worker (queued -> sent), or None.
 
     Checked against the lease in the same transaction: a worker that lost its lease claims nothing.
-    Door opens older than OPEN_STALE_S are failed ('expired') instead of claimed."""
+    Door opens past their deadline are failed ('expired') instead of claimed."""
     with db.reading() as s:  # the common case, nothing queued, costs one read and no write lock
         if s.scalar(select(LockerCommand.id).where(LockerCommand.locker_id == locker_id,
                                                    LockerCommand.state == "queued").limit(1)) is None:
@@ -45,7 +99,7 @@ def claim_next(db, locker_id, owner, now=None):
                            .order_by(LockerCommand.id).limit(1).with_for_update(skip_locked=True))
             if cmd is None:
                 return None
-            if cmd.kind == "open" and (at - cmd.created_at).total_seconds() > OPEN_STALE_S:
+            if cmd.kind == "open" and deadline_of(cmd) < at:
                 cmd.state = "failed"
                 cmd.result = "expired"
                 lifecycle.on_open_failed(s, cmd, "expired")
@@ -61,11 +115,17 @@ def claim_next(db, locker_id, owner, now=None):
 def _json(s, cmd):
     board = s.get(Board, cmd.board_id) if cmd.board_id else None
     comp = s.get(Compartment, cmd.compartment_id) if cmd.compartment_id else None
-    return {"id": cmd.id, "kind": cmd.kind, "purpose": cmd.purpose, "state": cmd.state,
-            "board_id": cmd.board_id, "address": board.address if board else None,
-            "compartment_id": cmd.compartment_id, "index": comp.index if comp else None,
-            "parcel_id": cmd.parcel_id, "payload": cmd.payload,
-            "age_s": (clock.utcnow() - cmd.created_at).total_seconds()}
+    now = clock.utcnow()
+    out = {"id": cmd.id, "kind": cmd.kind, "purpose": cmd.purpose, "state": cmd.state,
+           "board_id": cmd.board_id, "address": board.address if board else None,
+           "compartment_id": cmd.compartment_id, "index": comp.index if comp else None,
+           "parcel_id": cmd.parcel_id, "payload": cmd.payload,
+           "age_s": (now - cmd.created_at).total_seconds()}
+    if cmd.kind == "open":
+        deadline = deadline_of(cmd)
+        out["deadline"] = clock.unix(deadline)             # for OPEN_BY
+        out["left_s"] = (deadline - now).total_seconds()   # counted down by the link (bus._aged)
+    return out
 
 
 def finish(db, command_id, state, result):
@@ -187,7 +247,8 @@ def pending_count(db, locker_id=None):
 
 
 def open_is_fresh(cmd):
-    return cmd["age_s"] <= OPEN_STALE_S
+    """May this open (as claimed, aged by the link) still go on the wire?"""
+    return cmd.get("left_s", 0) > 0
 
 
 def lockers_with_queued(db, locker_ids):

@@ -19,7 +19,7 @@ from server.services import alarms, audit, coldchain, doors, pickups, sends
 
 RESULT_NAMES = {m.OPEN_OPENED: "opened", m.OPEN_ALREADY_OPEN: "already_open", m.OPEN_JAMMED: "jammed",
                 m.OPEN_SENSOR_FAULT: "sensor_fault", m.OPEN_REFUSED: "refused"}
-REFUSAL_NAMES = {1: "no_such_compartment", 2: "out_of_service", 3: "throttled", 4: "lock_fault", 5: "busy"}
+REFUSAL_NAMES = {1: "no_such_compartment", 2: "out_of_service", 3: "throttled", 4: "lock_fault", 5: "busy", 6: "late"}
 ALARM_KINDS = {m.EV_FORCED_DOOR: "forced_door", m.EV_DOOR_LEFT_OPEN: "door_left_open",
                m.EV_SENSOR_FAULT: "door_sensor_fault", m.EV_LOCK_FAULT: "lock_fault",
                m.EV_THROTTLED: "keypad_throttled", m.EV_EVENTS_LOST: "events_lost"}

@@ -7,6 +7,7 @@ from server.services import deposits
 from server.web import bp, queries_courier, web_actions
 from server.web.deps import db, principal
 from server.web.forms import Field, Form, phone_field, tracking_field
+from server.web.i18n import translate
 from server.web.session_auth import require
 
 courier_only = require("courier", "web.courier_login")
@@ -16,7 +17,9 @@ SIZE_CHOICES = [(s, "size." + s) for s in SIZES]
 class DepositForm(Form):
     def __init__(self, formdata, lockers):
         self.fields = (
-            Field("locker_id", "f.locker", kind="select", choices=[(str(lk["id"]), lk["label"]) for lk in lockers]),
+            Field("locker_id", "f.locker", kind="select",
+                  choices=[(str(lk["id"]), lk["label"] + (translate("courier.locker_offline") if lk["offline"] else ""))
+                           for lk in lockers]),
             tracking_field(),
             phone_field(label="f.recipient_phone"),
             Field("size", "f.size", kind="select", choices=SIZE_CHOICES),
@@ -77,7 +80,9 @@ def courier_parcel_json(parcel_id):
     view = _parcel_or_404(parcel_id)
     if view is None:
         return jsonify({"error": "not_found"}), 404
-    return jsonify({"state": view["state"], "command": view["command"]})
+    cmd = view["command"]
+    return jsonify({"state": view["state"],
+                    "command": {k: cmd[k] for k in ("state", "result", "outcome")} if cmd else None})
 
 
 @bp.post("/courier/parcel/<int:parcel_id>/<any(did_not_fit, cancel):action>")

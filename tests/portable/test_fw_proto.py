@@ -187,3 +187,28 @@ def test_config_set_validates_everything_first():
     assert r.fields["result"] == m.OPEN_REFUSED and r.fields["detail"] == m.REFUSE_OUT_OF_SERVICE
     b2 = Board(d=b.d, clock=b.clock)
     assert b2.app.left_open_ms == 60000 and b2.app.disabled[1] == 1
+
+
+def test_open_by_refuses_a_late_frame_and_one_before_the_clock_is_set():
+    b = Board()
+    h = _host()
+    r, _ = call(h, b, m.HELLO)
+    assert r.fields["capabilities"] & m.CAP_OPEN_DEADLINE
+    # no TIME_SET since boot: the board cannot prove the frame fresh, so it does not open
+    r, _ = call(h, b, m.OPEN_BY, {"compartment": 1, "reason": m.REASON_DEPOSIT, "reference": 90,
+                                  "deadline": 4000000000})
+    assert r.fields["result"] == m.OPEN_REFUSED and r.fields["detail"] == m.REFUSE_LATE
+    assert b.lock_pins[0].history.count(1) == 0
+    call(h, b, m.TIME_SET, {"time": 1800000000})
+    # past its deadline (a frame held in a bridge's buffer): refused, no pulse, journaled
+    r, _ = call(h, b, m.OPEN_BY, {"compartment": 1, "reason": m.REASON_DEPOSIT, "reference": 91,
+                                  "deadline": 1799999990})
+    assert r.fields["result"] == m.OPEN_REFUSED and r.fields["detail"] == m.REFUSE_LATE and r.fields["event_seq"]
+    assert b.lock_pins[0].history.count(1) == 0
+    # in time: it opens, once
+    r, _ = call(h, b, m.OPEN_BY, {"compartment": 1, "reason": m.REASON_DEPOSIT, "reference": 92,
+                                  "deadline": 1800000030})
+    assert r.fields["result"] == m.OPEN_OPENED and b.lock_pins[0].history.count(1) == 1
+    # after a reboot the clock read back from flash is not trusted for deadlines
+    b2 = Board(d=b.d, clock=b.clock)
+    assert b2.app.unix() and not b2.app.clock_trusted

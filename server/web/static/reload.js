@@ -5,11 +5,11 @@
   var el = document.querySelector("[data-reload-url]");
   if (!el || !window.fetch) return;
   var url = el.getAttribute("data-reload-url"), was = el.getAttribute("data-parcel-state");
-  var cmdWas = el.getAttribute("data-command") || "";
+  var cmdWas = el.getAttribute("data-command") || "";  // "state/outcome" of the open command
   var every = parseInt(el.getAttribute("data-reload-every") || "2000", 10);
   function tick() {
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (d) {
-      var cmd = d.command ? d.command.state : "";
+      var cmd = d.command ? d.command.state + "/" + d.command.outcome : "";
       if ((d.state && d.state !== was) || cmd !== cmdWas) { window.location.reload(); return; }
       setTimeout(tick, every);
     }).catch(function () { setTimeout(tick, 2 * every); });
