@@ -186,7 +186,7 @@ def test_send_booking_form_rejects_bad_input_next_to_each_field(site):
     assert snapshot(db) == before
     # A good booking: the drop-off code goes by SMS only, never onto the page.
     r = c.post("/send", data={"csrf_token": token, "phone": world.consenting_phone, "locker_id": str(world.locker_id),
-                              "carrier_id": str(world.carrier_id), "size": "M"})
+                              "carrier_id": str(world.carrier_id), "size": "M"}, follow_redirects=True)
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and "138****0001" in html
     with db.reading() as s:
@@ -295,3 +295,28 @@ def test_parcel_page_and_code_actions_stay_within_the_station(site):
         assert live.id != old_id and (live.expires_at - old_expiry).total_seconds() == 48 * 3600
         kinds = [n.kind for n in s.query(Notification).filter(Notification.parcel_id == mine)]
         assert kinds.count("pickup_code") == 2 and "extended" in kinds
+
+
+def test_reloading_or_resubmitting_the_send_success_page_books_once(site):
+    """A phone's pull-to-refresh on the success page, or the same form sent twice, is one booking."""
+    app, world, db = site
+    c = app.test_client()
+    with db.reading() as s:
+        before = {p.id for p in s.query(Parcel).filter(Parcel.direction == "out")}
+    page = c.get("/send").get_data(as_text=True)
+    token = csrf_of(page)
+    nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
+    form = {"csrf_token": token, "nonce": nonce, "phone": world.consenting_phone,
+            "locker_id": str(world.locker_id), "carrier_id": str(world.carrier_id), "size": "M"}
+    r = c.post("/send", data=form)
+    assert r.status_code == 303 and "/send/booked/" in r.location     # redirect after POST
+    for _ in range(3):
+        again = c.get(r.location)                                        # reloads
+        assert again.status_code == 200 and "138****0001" in again.get_data(as_text=True)
+    r2 = c.post("/send", data=form)                                      # the same form again
+    assert r2.status_code == 303 and r2.location == r.location
+    with db.reading() as s:
+        from server.models import Notification
+        sends = [p for p in s.query(Parcel).filter(Parcel.direction == "out") if p.id not in before]
+        assert len(sends) == 1
+        assert s.query(Notification).filter(Notification.parcel_id == sends[0].id).count() == 1

@@ -2,7 +2,9 @@
 import base64
 import datetime
 
-from flask import render_template, request
+import secrets
+
+from flask import redirect, render_template, request, session, url_for
 
 from server.errors import ApiError
 from server.models import SIZES
@@ -103,6 +105,12 @@ def villager_send():
         lockers = queries_courier.lockers(s)
         carriers = queries_villager.carriers(s)
     form = SendForm(request.form, lockers, carriers)
+    # One booking per filled-in form: the form carries a one-time id; a second POST of the same form
+    # (a double tap, a resubmit) is sent to the first booking's page instead of booking again.
+    nonce = request.form.get("nonce", "") if request.method == "POST" else ""
+    done = session.get("sends_booked") or {}
+    if nonce and nonce in done:
+        return redirect(url_for("web.villager_send_booked", nonce=nonce), 303)
     booked = None
     if request.method == "POST" and form.validate():
         try:
@@ -115,8 +123,23 @@ def villager_send():
                                                  "chilled_agreement_required": "chilled_agreed",
                                                  "bad_size": "size", "no_free_compartment": "size"})
     if booked:
-        booked["phone_masked"] = booked["phone"][:3] + "****" + booked["phone"][-4:]
-        booked["deadline"] = _parse_iso(booked["expires_at"])
-    status = 400 if request.method == "POST" and not booked else 200
-    return render_template("web/villager_send.html", title_key="send.title", form=form, booked=booked,
-                           body_class="handheld"), status
+        # Post/redirect/get: the success page is a GET, so reloading it (pull-to-refresh) books nothing.
+        nonce = nonce or secrets.token_urlsafe(12)
+        done = dict(list(done.items())[-4:])   # the session cookie keeps the last few bookings only
+        done[nonce] = {"phone_masked": booked["phone"][:3] + "****" + booked["phone"][-4:],
+                       "expires_at": booked["expires_at"]}
+        session["sends_booked"] = done
+        return redirect(url_for("web.villager_send_booked", nonce=nonce), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("web/villager_send.html", title_key="send.title", form=form, booked=None,
+                           nonce=secrets.token_urlsafe(12), body_class="handheld"), status
+
+
+@bp.get("/send/booked/<nonce>")
+def villager_send_booked(nonce):
+    info = (session.get("sends_booked") or {}).get(nonce)
+    if info is None:
+        return redirect(url_for("web.villager_send"))
+    booked = dict(info, deadline=_parse_iso(info["expires_at"]))
+    return render_template("web/villager_send.html", title_key="send.title", form=None, booked=booked,
+                           body_class="handheld")
