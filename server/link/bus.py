@@ -33,6 +33,10 @@ REASONS = {"deposit": m.REASON_DEPOSIT, "pickup": m.REASON_PICKUP, "retrieve": m
            "return": m.REASON_RETURN, "dropoff": m.REASON_DROPOFF, "collect": m.REASON_COLLECT,
            "staff": m.REASON_OPERATOR}
 OK_RESULTS = (m.OPEN_OPENED, m.OPEN_ALREADY_OPEN, m.OPEN_SENSOR_FAULT)
+# How often an answering board's last contact is written (pages call a board offline after
+# web.queries.OFFLINE_AFTER without one): a write every few polls keeps them true without a database
+# write per poll.
+HEARD_WRITE_S = 15.0
 BUSY_RETRY_S = 0.25  # a board refuses an OPEN as BUSY while its one lock supply is in use (500 ms pulses)
 
 
@@ -47,6 +51,7 @@ class _Board:
         self.has_key = info["key"] is not None
         self.cursor = info["cursor"]
         self.online = False
+        self.heard_written = 0.0  # monotonic time its last contact was last written
         self.capabilities = 0  # from HELLO: OPEN_BY only to boards that say they understand it
         self.fails = 0
         self.next_poll = 0.0
@@ -258,6 +263,9 @@ class BusMaster(threading.Thread):
 
     def _seen(self, b):
         b.fails = 0
+        if b.online and time.monotonic() - b.heard_written >= HEARD_WRITE_S:
+            b.heard_written = time.monotonic()
+            link_state.board_heard(self.db, b.board_id)
         if not b.online:
             b.online = True
             b.needs_sync = True
@@ -265,6 +273,7 @@ class BusMaster(threading.Thread):
             if hello.ok:
                 b.capabilities = hello.fields["capabilities"]
             out = link_state.board_seen(self.db, b.board_id, hello.fields if hello.ok else None)
+            b.heard_written = time.monotonic()
             if out.get("replaced"):
                 b.cursor = 0  # its events are stored above the old board's (board_seen moved the offset)
             log.info("locker %d board %d online %s", self.locker_id, b.address, out)

@@ -120,6 +120,17 @@ def board_seen(db, board_id, hello=None):
     return db.run(fn)
 
 
+def board_heard(db, board_id):
+    """A board that is online answered again: its last contact, for the pages (the bus master calls
+    this every HEARD_WRITE_S at most, not on every poll)."""
+    def fn(s):
+        now = clock.utcnow()
+        row = s.get(LinkBoard, board_id) or _new(s, board_id)
+        row.last_seen_at = now
+        s.get(Board, board_id).last_seen_at = now
+    db.run(fn)
+
+
 def journal_restarted(db, board_id, board_last_seq):
     """The board's journal is behind what we stored (its flash was wiped, or it was swapped for a
     board with the same id): store its events above everything stored so far, from seq 1 again."""
