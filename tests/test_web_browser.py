@@ -133,7 +133,7 @@ def test_courier_deposit_then_villager_pickup_end_to_end(page_for, live):
                                                           LockerCommand.kind == "open")).one()
     doors.mark_command(db, cmd_id, "sent")
     doors.mark_command(db, cmd_id, "done", result="opened")
-    courier.wait_for_selector("#door-command[data-command=done]", timeout=15000)
+    courier.wait_for_selector("#door-command[data-outcome=opened]", timeout=15000)
     assert "柜机已确认开门" in courier.inner_text("#door-command")
     # The locker reports the door opened and closed with the parcel inside (as the link would).
     doors.door_event(db, comp_id, "opened")

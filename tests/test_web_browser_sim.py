@@ -65,7 +65,7 @@ def test_courier_deposit_and_villager_pickup_with_the_simulated_locker(browser, 
         expected = {d: 0 for d in doors}
         expected[(addr, number)] = 1
         assert _all_pulses(sim, doors) == expected
-        page.wait_for_selector("#door-command[data-command=done]")
+        page.wait_for_selector("#door-command[data-outcome=opened]")
         shoot(page, "sim-courier-door")
 
         # The courier puts the parcel in and closes the door at the locker; the page notices by itself.

@@ -320,3 +320,34 @@ def test_reloading_or_resubmitting_the_send_success_page_books_once(site):
         sends = [p for p in s.query(Parcel).filter(Parcel.direction == "out") if p.id not in before]
         assert len(sends) == 1
         assert s.query(Notification).filter(Notification.parcel_id == sends[0].id).count() == 1
+
+
+def test_the_courier_page_never_says_open_once_the_door_failed(site):
+    """Waiting: 'opening', never 'open'; past the deadline or failed: the door did not open, why, and
+    what to do; the page stops claiming the door is open the moment the deadline passes."""
+    import datetime
+
+    import time_machine
+
+    from server.models import LockerCommand
+    from server.services import deposits, link_commands
+    app, world, db = site
+    c = client_as(app, "courier-post", path="/courier/login")
+    out = deposits.start_deposit(db, world.courier, world.locker_id, "PN-LATE-01", world.consenting_phone, "S")
+    pid, cid = out["parcel"]["id"], out["command"]["id"]
+    html = c.get("/courier/parcel/%d" % pid).get_data(as_text=True)
+    assert "正在打开柜门" in html and "柜门已打开" not in html and "正在通知柜机开门" in html
+    with db.reading() as s:
+        deadline = s.get(LockerCommand, cid).deadline_at
+    later = deadline.replace(tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    with time_machine.travel(later, tick=False):
+        # not withdrawn yet (no link, no housekeeping): the page judges by the deadline already
+        body = c.get("/courier/parcel/%d.json" % pid).get_json()
+        assert body["command"]["outcome"] == "failed"
+        html = c.get("/courier/parcel/%d" % pid).get_data(as_text=True)
+        assert "柜门没有打开" in html and "柜门已打开" not in html and "驿站柜台" in html
+        assert link_commands.withdraw_late_opens(db) >= 1  # this one and any the shared world left waiting
+    html = c.get("/courier/parcel/%d" % pid).get_data(as_text=True)
+    assert "柜门没有打开" in html and "柜机没有及时回应" in html and "柜门已打开" not in html
+    with db.reading() as s:
+        assert s.get(Parcel, pid).state == "cancelled"
