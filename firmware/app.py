@@ -5,7 +5,7 @@
 # Everything the app touches comes in as an argument (see board.py, which builds it from a config
 # and the hardware main.py wired), so it runs the same on a board, in the simulator and in tests.
 from firmware import events as ev
-from firmware.codes import CODE_LEN, CodeStore
+from firmware.codes import CODE_LEN, CodeStore, PeerCodes
 from firmware.compat import ticks_add, ticks_diff, u32_be
 from firmware.journal import Journal
 from firmware.qrpayload import parse_payload
@@ -48,6 +48,10 @@ class App:
         self.started = now
         self.journal = Journal(flash, cfg.get("journal_segment_bytes", 2048), cfg.get("journal_segments", 8))
         self.codes = CodeStore(flash, n)
+        # the codes of the locker's other boards: a code is right at every keypad of its locker
+        self.peers = PeerCodes(flash, cfg.get("peer_slots", 64))
+        self.link_fresh_ms = cfg.get("link_fresh_ms", 5000)
+        self._link_heard = None  # ticks of the host's last authentic command (proto_server)
         self.throttle = Throttle(flash, now, cfg.get("throttle_free", 3), cfg.get("throttle_base_ms", 30000),
                                  cfg.get("throttle_max_ms", 3600000))
         self.disabled = bytearray(n)
@@ -293,6 +297,9 @@ class App:
             self._say("EXPIRED")
             return "expired"
         if comp < 0:
+            peer = self.peers.match(code, self.unix(now))
+            if peer is not None:
+                return self._peer_code(peer, now)
             lock_ms = self.throttle.failure(now)
             self.emit(ev.CODE_REJECTED, ev.BOARD, bytes((min(self.throttle.fails, 255),)))
             if lock_ms:
@@ -305,6 +312,33 @@ class App:
         reason = 1 if self.codes.kind(comp) == _CODE_PICKUP else 4  # protocol REASON_PICKUP / DROPOFF
         self.unlock(comp, source, reason, _ignore, self.codes.digest(comp))
         return "accepted"
+
+    def _peer_code(self, peer, now):
+        """A right code for another board's door. This board cannot pulse that lock: it journals
+        PEER_CODE and the host, polling every board, opens the door there within a second or two. With
+        the host not heard lately the person is sent to that door's own keypad instead."""
+        board, comp, expired, code_id = peer
+        self.throttle.success()  # a right code is never counted against the throttle
+        if expired:
+            self._say("EXPIRED")
+            return "expired"
+        if not self.link_up(now):
+            self._say("USE %d-%d" % (board, comp))  # the keypad of the board holding door board-comp
+            return "peer_offline"
+        self.emit(ev.PEER_CODE, ev.BOARD, bytes((board, comp)) + code_id)
+        self._say("OPENING %d-%d" % (board, comp))
+        return "peer"
+
+    def link_heard(self, now=None):
+        """proto_server: the host sent an authentic command just now."""
+        self._link_heard = self.clock.ms() if now is None else now
+
+    def link_up(self, now=None):
+        if self._link_heard is None:
+            return False
+        if now is None:
+            now = self.clock.ms()
+        return ticks_diff(now, self._link_heard) <= self.link_fresh_ms
 
     def _read_keypad(self, now):
         k = self.keypad

@@ -75,6 +75,7 @@ class BusServer:
     # -- commands ------------------------------------------------------------------------------
     def _handle(self, t, f):
         a = self.app
+        a.link_heard()  # the keypad may count on the host to open another board's door (PEER_CODE)
         fw = getattr(self, "fw", None)  # fwupdate: firmware/fw_handler.py, attached by board.build_server
         if fw is not None and t in fw.TYPES:
             return fw.handle(t, f)
@@ -99,6 +100,8 @@ class BusServer:
                 raise NakError(NAK_BAD_PAYLOAD, f["compartment"], "expiry not in the future")
             a.codes.set(comp, f["salt"], f["code_hash"], f["expiry"], f["kind"])
             return {"compartment": f["compartment"]}
+        if t == m.SET_PEER_CODE:
+            return self._peer_code(f)
         if t == m.CLEAR_CODE:
             comp = self._comp(f["compartment"])
             had = a.codes.has(comp)
@@ -119,6 +122,21 @@ class BusServer:
             return {"state": m.FW_IDLE, "size": 0, "received": 0, "running_version": app_mod.FW_VERSION}
         raise NakError(NAK_NOT_SUPPORTED, 0, "firmware updates need public keys (fw_pubkeys) in the board config")
 
+    def _peer_code(self, f):
+        a = self.app
+        board, comp, kind = f["board"], f["compartment"], f["kind"]
+        if kind == 0:  # forget one (or, with board 0, all: the host then sends the live ones again)
+            if board and not 1 <= comp <= 255:
+                raise NakError(NAK_BAD_PAYLOAD, comp, "no such compartment")
+            a.peers.forget(board, comp)
+            return {"board": board, "compartment": comp, "held": 0}
+        if kind not in (m.CODE_PICKUP, m.CODE_DROPOFF):
+            raise NakError(NAK_BAD_PAYLOAD, kind, "unknown code kind")
+        if not 1 <= board <= 247 or board == self.cfg["address"] or not 1 <= comp <= 255:
+            raise NakError(NAK_BAD_PAYLOAD, board, "peer must be another board's compartment")
+        held = a.peers.set(board, comp, f["salt"], f["code_hash"], f["expiry"], kind)
+        return {"board": board, "compartment": comp, "held": 1 if held else 0}
+
     def _comp(self, number):
         if not 1 <= number <= self.app.count:
             raise NakError(NAK_BAD_PAYLOAD, number, "no such compartment")
@@ -126,7 +144,7 @@ class BusServer:
 
     def _hello(self):
         a = self.app
-        caps = m.CAP_DOOR_SENSORS | m.CAP_OPEN_DEADLINE
+        caps = m.CAP_DOOR_SENSORS | m.CAP_OPEN_DEADLINE | m.CAP_PEER_CODES
         if a.occupancy is not None:
             caps |= m.CAP_OCCUPANCY
         if a.zones:

@@ -27,6 +27,7 @@ TIME_SET = const(0x14)
 CONFIG_SET = const(0x15)
 REBOOT = const(0x16)
 OPEN_BY = const(0x17)            # OPEN with a deadline: refused once the board's clock is past it
+SET_PEER_CODE = const(0x18)      # a code of another board of the same locker (kind 0: forget it)
 FW_BEGIN = const(0x20)
 FW_CHUNK = const(0x21)
 FW_COMMIT = const(0x22)
@@ -38,6 +39,7 @@ TYPE_NAMES = {
     HELLO: "HELLO", STATUS: "STATUS", TIME_GET: "TIME_GET", EVENTS: "EVENTS", CONFIG_GET: "CONFIG_GET",
     FW_STATUS: "FW_STATUS", OPEN: "OPEN", SET_CODE: "SET_CODE", CLEAR_CODE: "CLEAR_CODE",
     EVENTS_ACK: "EVENTS_ACK", TIME_SET: "TIME_SET", CONFIG_SET: "CONFIG_SET", REBOOT: "REBOOT", OPEN_BY: "OPEN_BY",
+    SET_PEER_CODE: "SET_PEER_CODE",
     FW_BEGIN: "FW_BEGIN", FW_CHUNK: "FW_CHUNK", FW_COMMIT: "FW_COMMIT", FW_CONFIRM: "FW_CONFIRM",
     NAK: "NAK",
 }
@@ -45,7 +47,7 @@ TYPES_BY_NAME = {}
 for _t in TYPE_NAMES:
     TYPES_BY_NAME[TYPE_NAMES[_t]] = _t
 
-AUTH_REQUIRED = (OPEN, OPEN_BY, SET_CODE, CLEAR_CODE, EVENTS_ACK, TIME_SET, CONFIG_SET, REBOOT,
+AUTH_REQUIRED = (OPEN, OPEN_BY, SET_CODE, SET_PEER_CODE, CLEAR_CODE, EVENTS_ACK, TIME_SET, CONFIG_SET, REBOOT,
                  FW_BEGIN, FW_CHUNK, FW_COMMIT, FW_CONFIRM)
 
 
@@ -72,6 +74,7 @@ CAP_FW_UPDATE = const(0x0020)
 CAP_RTC = const(0x0040)
 CAP_LOCK_BOARD = const(0x0080)   # locks driven through a commercial lock board on a UART
 CAP_OPEN_DEADLINE = const(0x0100)  # understands OPEN_BY
+CAP_PEER_CODES = const(0x0200)   # holds its locker's other boards' codes (SET_PEER_CODE, EV_PEER_CODE)
 
 # reset causes (HELLO reply)
 RESET_UNKNOWN = const(0)
@@ -161,12 +164,13 @@ EV_CONFIG_CHANGED = const(17)
 EV_TIME_SET = const(18)
 EV_LOCK_FAULT = const(19)
 EV_EVENTS_LOST = const(20)
+EV_PEER_CODE = const(21)
 EVENT_NAMES = {
     1: "BOOT", 2: "DOOR_OPENED", 3: "DOOR_CLOSED", 4: "OPEN_RESULT", 5: "PICKUP_OFFLINE",
     6: "FORCED_DOOR", 7: "DOOR_LEFT_OPEN", 8: "SENSOR_FAULT", 9: "THROTTLED", 10: "TEMPERATURE",
     11: "TEMP_EXCURSION", 12: "CODE_EXPIRED", 13: "CODE_REJECTED", 14: "DROPOFF_OFFLINE",
     15: "FW_UPDATED", 16: "FW_ROLLBACK", 17: "CONFIG_CHANGED", 18: "TIME_SET", 19: "LOCK_FAULT",
-    20: "EVENTS_LOST",
+    20: "EVENTS_LOST", 21: "PEER_CODE",
 }
 EVENT_DATA_MAX = const(16)
 
@@ -208,6 +212,9 @@ LAYOUTS = {
                 ("expiry", _U32, 0)),
                (("compartment", _U8, 0),)),
     CLEAR_CODE: ((("compartment", _U8, 0),), (("compartment", _U8, 0), ("cleared", _U8, 0))),
+    SET_PEER_CODE: ((("board", _U8, 0), ("compartment", _U8, 0), ("kind", _U8, 0), ("salt", _BYTES, 8),
+                     ("code_hash", _BYTES, 16), ("expiry", _U32, 0)),
+                    (("board", _U8, 0), ("compartment", _U8, 0), ("held", _U8, 0))),
     EVENTS_ACK: ((("upto", _U32, 0),), (("acked", _U32, 0), ("pending", _U16, 0))),
     TIME_SET: ((("time", _U32, 0),), (("previous", _U32, 0),)),
     CONFIG_SET: ((("items", _RECORDS, (8, _CONFIG_ITEM)),), (("applied", _U8, 0),)),
@@ -405,6 +412,7 @@ EVENT_DATA_LAYOUTS = {
     EV_LOCK_FAULT: (("faults", _U8, 0),),
     EV_TIME_SET: (("previous", _U32, 0),),
     EV_EVENTS_LOST: (("count", _U32, 0),),
+    EV_PEER_CODE: (("board", _U8, 0), ("compartment", _U8, 0), ("code_id", _BYTES, 4)),
     EV_FW_UPDATED: (("version", _STR, 15),),
     EV_FW_ROLLBACK: (("version", _STR, 15),),
     EV_CONFIG_CHANGED: (("key", _STR, 15),),

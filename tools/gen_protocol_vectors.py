@@ -69,6 +69,16 @@ LATER_EXCHANGES = [
     # a deposit's open that reached the board 30 s past its deadline: refused, no pulse
     (m.OPEN_BY, {"compartment": 7, "reason": m.REASON_DEPOSIT, "reference": 1235, "deadline": 1764374530},
      {"compartment": 7, "result": m.OPEN_REFUSED, "detail": m.REFUSE_LATE, "event_seq": 45}),
+    # board 2's door 3 code given to this board, so that it is right at this keypad too
+    (m.SET_PEER_CODE, {"board": 2, "compartment": 3, "kind": m.CODE_PICKUP, "salt": bytes.fromhex("0102030405060708"),
+                       "code_hash": bytes.fromhex("00112233445566778899aabbccddeeff"), "expiry": 1764979200},
+     {"board": 2, "compartment": 3, "held": 1}),
+    # ... and typed here: the board journals PEER_CODE for the host to open that door
+    (m.EVENTS, {"cursor": 45, "max_count": 1},
+     {"more": 0, "events": [
+         {"seq": 46, "time": 1764374560, "kind": m.EV_PEER_CODE, "compartment": 0,
+          "data": m.encode_event_data(m.EV_PEER_CODE, {"board": 2, "compartment": 3,
+                                                       "code_id": bytes.fromhex("00112233")})}]}),
 ]
 
 

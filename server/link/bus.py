@@ -327,9 +327,38 @@ class BusMaster(threading.Thread):
                 continue
             if r.kind != "reply" and not (r.kind == NAK and r.nak_code != NAK_BUSY):
                 return False
+        if not self._sync_peers(b):
+            return False
         link_state.mark_synced(self.db, b.board_id, codes=True)
         b.needs_sync = False
         return True
+
+    def _sync_peers(self, b):
+        """A board that holds its locker's other boards' codes forgets them all, then gets the live ones."""
+        if not b.capabilities & m.CAP_PEER_CODES:
+            return True
+        for address, index, code in [(0, 0, None)] + link_commands.desired_peer_codes(self.db, self.locker_id,
+                                                                                       b.board_id):
+            r = self.call(b.address, m.SET_PEER_CODE, _peer_code_fields(address, index, code))
+            if r.kind != "reply" and not (r.kind == NAK and r.nak_code != NAK_BUSY):
+                return False
+            if r.kind == "reply" and code is not None and not r.fields["held"]:
+                log.warning("locker %d board %d: no room for the code of door %d-%d", self.locker_id, b.address,
+                            address, index)
+        return True
+
+    def _tell_peers(self, owner, index, code):
+        """A code installed on or cleared from `owner`: the other boards that hold peer codes follow.
+        One that does not answer is synced in full once it does."""
+        for p in self.boards.values():
+            if p is owner or not p.capabilities & m.CAP_PEER_CODES or not p.has_key:
+                continue
+            if not p.online or p.needs_sync:
+                p.needs_sync = True
+                continue
+            r = self.call(p.address, m.SET_PEER_CODE, _peer_code_fields(owner.address, index, code))
+            if r.kind != "reply":
+                p.needs_sync = True
 
     # -- events --------------------------------------------------------------------------------------
     def _read_events(self, b, status):
@@ -512,6 +541,7 @@ class BusMaster(threading.Thread):
         if r.ok:
             link_commands.finish(self.db, cmd["id"], "done", result)
             b.inflight.pop(cmd["id"], None)
+            self._tell_peers(b, cmd["index"], code)
         elif r.kind == NAK and r.nak_code not in (NAK_REPLAY, NAK_BUSY):
             link_commands.finish(self.db, cmd["id"], "failed", "nak:%s" % nak_name(r.nak_code).lower())
             b.inflight.pop(cmd["id"], None)
@@ -593,6 +623,14 @@ def _occupancy(status):
         if not st & m.ST_NO_OCCUPANCY_SENSOR and not st & m.ST_FAULT_OCCUPANCY:
             out[i + 1] = bool(st & m.ST_OCCUPIED)
     return out
+
+
+def _peer_code_fields(address, index, code):
+    """SET_PEER_CODE: another board's code, or (code None) forget it; address 0 forgets them all."""
+    if code is None:
+        return {"board": address, "compartment": index, "kind": 0, "salt": bytes(8), "code_hash": bytes(16),
+                "expiry": 0}
+    return dict(_set_code_fields(index, code), board=address)
 
 
 def _set_code_fields(index, code):

@@ -238,6 +238,25 @@ def desired_codes_of_board(db, board_id, now=None):
     return out
 
 
+def desired_peer_codes(db, locker_id, board_id, now=None):
+    """[(board address, compartment index, code)] of the live codes of the locker's other boards: a
+    board with CAP_PEER_CODES holds them (SET_PEER_CODE) so that a code works at every keypad."""
+    now = now or clock.utcnow()
+    with db.reading() as s:
+        rows = s.execute(select(Board.address, Compartment.index, Compartment.id)
+                         .join(Compartment, Compartment.board_id == Board.id)
+                         .join(AccessCode, AccessCode.compartment_id == Compartment.id)
+                         .where(Board.locker_id == locker_id, Board.id != board_id, AccessCode.state == "live",
+                                AccessCode.expires_at > now)
+                         .distinct().order_by(Board.address, Compartment.index)).all()
+    out = []
+    for address, index, comp_id in rows:
+        code = desired_code(db, comp_id, now)
+        if code is not None:
+            out.append((address, index, code))
+    return out
+
+
 def pending_count(db, locker_id=None):
     with db.reading() as s:
         q = select(LockerCommand.id).where(LockerCommand.state.in_(("queued", "sent")))

@@ -152,7 +152,8 @@ def apply_one(db, event_id):
         info = {"kind": ev.kind, "compartment_id": comp.id if comp else None,
                 "chilled": bool(comp and comp.chilled), "board_id": board.id, "locker_id": board.locker_id,
                 "data": _decoded({"kind": ev.kind, "data": ev.data}),
-                "occupied": ev.occupied, "at": _event_time(ev), "reference": ev.reference, "address": board.address}
+                "occupied": ev.occupied, "at": _event_time(ev), "reference": ev.reference, "address": board.address,
+                "board_time": ev.board_time}
     try:
         return _apply(once, info)
     except ApiError as exc:
@@ -184,6 +185,8 @@ def _apply(once, e):
     if kind == m.EV_DROPOFF_OFFLINE and comp_id is not None:
         code_id = _code_by_prefix(once.db, comp_id, e["data"].get("code_id"), "dropoff")
         return sends.board_dropoff(once, comp_id, code_id, at=at, actor="link")
+    if kind == m.EV_PEER_CODE:
+        return _peer_code(once, e)
     if kind in (m.EV_TEMPERATURE, m.EV_TEMP_EXCURSION) and "temp_c10" in e["data"]:
         return once.run(lambda s: _temperature(s, once.db, e))
     if kind in ALARM_KINDS and comp_id is not None:
@@ -230,9 +233,10 @@ def _code_by_prefix(db, comp_id, prefix, purpose):
     if not prefix:
         return None
     with db.reading() as s:
-        rows = s.scalars(select(AccessCode).where(AccessCode.compartment_id == comp_id,
-                                                  AccessCode.purpose == purpose)
-                         .order_by(AccessCode.id.desc()).limit(20)).all()
+        q = select(AccessCode).where(AccessCode.compartment_id == comp_id)
+        if purpose is not None:
+            q = q.where(AccessCode.purpose == purpose)
+        rows = s.scalars(q.order_by(AccessCode.id.desc()).limit(20)).all()
         for r in rows:
             if bytes(r.code_hash[:4]) == bytes(prefix):
                 return r.id
@@ -265,6 +269,30 @@ def _alarm(s, e):
     detail = dict(e["data"], board=e["address"])
     alarm = alarms.raise_alarm(s, ALARM_KINDS[e["kind"]], comp, parcel, detail, at=e["at"])
     return {"outcome": "alarm", "alarm_id": alarm.id}
+
+
+# A code typed at one board's keypad for a door on another board of the locker (EV_PEER_CODE) opens
+# that door only while the person can still be standing there: an event read later (the link was
+# down, the board's clock not set) is recorded and opens nothing; the code stays live.
+PEER_CODE_FRESH_S = 20
+
+
+def _peer_code(once, e):
+    d = e["data"]
+    with once.db.reading() as s:
+        comp = s.scalar(select(Compartment).join(Board, Board.id == Compartment.board_id)
+                        .where(Board.locker_id == e["locker_id"], Board.address == d.get("board"),
+                               Compartment.index == d.get("compartment")))
+        comp_id = comp.id if comp is not None else None
+    now = clock.utcnow()
+    fresh = (e["board_time"] or 0) > 1500000000 and (now - e["at"]).total_seconds() <= PEER_CODE_FRESH_S
+    code_id = _code_by_prefix(once.db, comp_id, d.get("code_id"), None) if comp_id else None
+    if not fresh or code_id is None:
+        def note(s):
+            out = _audit_only(s, e)
+            return dict(out, outcome="peer_code_stale" if not fresh else "peer_code_unknown")
+        return once.run(note)
+    return pickups.code_at_another_keypad(once, comp_id, code_id, at=now, actor="link")
 
 
 def _audit_only(s, e):

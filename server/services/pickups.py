@@ -165,6 +165,22 @@ def open_from_link(db, token, code, source, now=None):
 
 # ---- a board verified a code offline and opened the door --------------------------------------------
 
+def code_at_another_keypad(db, compartment_id, code_id, at=None, actor="link"):
+    """A right code typed or scanned at the keypad of another board of the same locker: that board
+    checked it against the copy the link gave it (SET_PEER_CODE) and journaled PEER_CODE, since it
+    cannot pulse this door's lock. Open the door here as the online code check would (an open with
+    its deadline, which the link sends to this door's board); a code no longer live opens nothing."""
+    def fn(s):
+        when = at or clock.utcnow()
+        row = s.get(AccessCode, code_id)
+        if row is None or row.compartment_id != compartment_id or row.state != "live":
+            return {"outcome": "code_not_live", "code_id": code_id}
+        if row.expires_at <= when:
+            return {"outcome": "code_expired", "code_id": code_id}
+        return dict(_use(s, row, actor, when), outcome="peer_opened")
+    return db.run(fn)
+
+
 def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
     """Reconcile a pickup the board did on its own (code checked against its installed hash).
 

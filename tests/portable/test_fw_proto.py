@@ -212,3 +212,65 @@ def test_open_by_refuses_a_late_frame_and_one_before_the_clock_is_set():
     # after a reboot the clock read back from flash is not trusted for deadlines
     b2 = Board(d=b.d, clock=b.clock)
     assert b2.app.unix() and not b2.app.clock_trusted
+
+
+def _journaled(app, kind):
+    return [ev.unpack(p) for _s, p in app.journal.read(0, 64, 4000) if p[0] == kind]
+
+
+def test_a_code_for_another_boards_door_is_right_here_and_the_host_is_asked_to_open_it():
+    b = Board()
+    said = []
+    b.app.ui = said.append
+    h = _host()
+    r, _ = call(h, b, m.HELLO)
+    assert r.fields["capabilities"] & m.CAP_PEER_CODES
+    call(h, b, m.TIME_SET, {"time": 1800000000})
+    salt = b"abcdefgh"
+    r, _ = call(h, b, m.SET_PEER_CODE, {"board": 2, "compartment": 3, "kind": m.CODE_PICKUP, "salt": salt,
+                                        "code_hash": code_hash(salt, "11223344"), "expiry": 1800003600})
+    assert r.ok and r.fields["held"] == 1 and b.app.peers.held() == 1
+    # the board's own address, or a kind it does not know: refused, nothing held
+    r, _ = call(h, b, m.SET_PEER_CODE, {"board": ADDR, "compartment": 1, "kind": m.CODE_PICKUP, "salt": salt,
+                                        "code_hash": b"y" * 16, "expiry": 0})
+    assert r.kind == "nak" and b.app.peers.held() == 1
+    r, _ = call(h, b, m.SET_PEER_CODE, {"board": 3, "compartment": 1, "kind": 9, "salt": salt,
+                                        "code_hash": b"y" * 16, "expiry": 0})
+    assert r.kind == "nak" and b.app.peers.held() == 1
+    # typed here with the host polling: journaled for the host, no pulse here, not a failure
+    assert b.app.enter_code(b"11223344", ev.SRC_KEYPAD) == "peer"
+    assert [p.history.count(1) for p in b.lock_pins] == [0, 0, 0, 0]
+    assert b.app.throttle.fails == 0
+    peers = _journaled(b.app, ev.PEER_CODE)
+    assert len(peers) == 1
+    assert m.decode_event_data(m.EV_PEER_CODE, peers[0][3]) == {
+        "board": 2, "compartment": 3, "code_id": code_hash(salt, "11223344")[:4]}
+    assert said[-1] == "OPENING 2-3"
+    # the host not heard for longer than link_fresh_ms: the person is sent to that door's keypad
+    b.clock.advance(b.app.link_fresh_ms + 1)
+    assert b.app.enter_code(b"11223344", ev.SRC_KEYPAD) == "peer_offline"
+    assert said[-1] == "USE 2-3" and len(_journaled(b.app, ev.PEER_CODE)) == 1
+    # a wrong code still counts
+    assert b.app.enter_code(b"99999999", ev.SRC_KEYPAD) == "wrong" and b.app.throttle.fails == 1
+    # the peer set survives a reboot; kind 0 forgets one, board 0 forgets all
+    b2 = Board(d=b.d, clock=b.clock)
+    assert b2.app.peers.held() == 1
+    h2 = _host(counter=100)
+    call(h2, b2, m.SET_PEER_CODE, {"board": 4, "compartment": 1, "kind": m.CODE_DROPOFF, "salt": salt,
+                                   "code_hash": code_hash(salt, "55667788"), "expiry": 0})
+    assert b2.app.peers.held() == 2
+    r, _ = call(h2, b2, m.SET_PEER_CODE, {"board": 2, "compartment": 3, "kind": 0, "salt": bytes(8),
+                                          "code_hash": bytes(16), "expiry": 0})
+    assert r.ok and b2.app.peers.held() == 1
+    call(h2, b2, m.SET_PEER_CODE, {"board": 0, "compartment": 0, "kind": 0, "salt": bytes(8),
+                                   "code_hash": bytes(16), "expiry": 0})
+    assert b2.app.peers.held() == 0
+
+
+def test_peer_slots_full_is_said_not_silent():
+    from firmware.codes import PeerCodes
+    p = PeerCodes(Flash(tmpdir()), 2)
+    assert p.set(1, 1, b"s" * 8, b"h" * 16, 0, 1) and p.set(1, 2, b"s" * 8, b"i" * 16, 0, 1)
+    assert not p.set(1, 3, b"s" * 8, b"j" * 16, 0, 1)
+    assert p.set(1, 2, b"t" * 8, b"k" * 16, 0, 1)  # the same door again: replaced in place
+    assert p.held() == 2

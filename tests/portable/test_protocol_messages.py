@@ -94,7 +94,7 @@ def test_remote_errors_on_bad_bytes():
 
 def test_auth_required_set():
     for t in (m.OPEN, m.SET_CODE, m.CLEAR_CODE, m.CONFIG_SET, m.FW_BEGIN, m.FW_CHUNK, m.FW_COMMIT,
-              m.FW_CONFIRM, m.REBOOT, m.EVENTS_ACK, m.TIME_SET):
+              m.FW_CONFIRM, m.REBOOT, m.EVENTS_ACK, m.TIME_SET, m.OPEN_BY, m.SET_PEER_CODE):
         assert m.requires_auth(t)
     for t in (m.HELLO, m.STATUS, m.TIME_GET, m.EVENTS, m.CONFIG_GET, m.FW_STATUS):
         assert not m.requires_auth(t)
@@ -118,6 +118,7 @@ EVENT_SAMPLES = {
     m.EV_FW_UPDATED: {"version": "0.2.0"},
     m.EV_FW_ROLLBACK: {"version": "0.1.0-rc.1+abcd"},
     m.EV_CONFIG_CHANGED: {"key": "door_alarm_s"},
+    m.EV_PEER_CODE: {"board": 2, "compartment": 16, "code_id": b"\x0a\x0b\x0c\x0d"},
 }
 
 
