@@ -313,6 +313,8 @@ def test_reloading_or_resubmitting_the_send_success_page_books_once(site):
     for _ in range(3):
         again = c.get(r.location)                                        # reloads
         assert again.status_code == 200 and "138****0001" in again.get_data(as_text=True)
+    html = again.get_data(as_text=True)
+    assert 'id="send-locker"' in html and "任意一个键盘" in html                # which locker, where to type
     r2 = c.post("/send", data=form)                                      # the same form again
     assert r2.status_code == 303 and r2.location == r.location
     with db.reading() as s:

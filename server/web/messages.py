@@ -233,6 +233,7 @@ ZH = {
     "send.booked_sms": "预约成功。投递码已用短信发到 {phone}，请到柜机输入投递码放入。",
     "send.deadline": "请在此前投递（北京时间）",
     "send.another": "再寄一件",
+    "send.where_to_type": "在这台柜机的任意一个键盘上输入短信里的8位投递码，按#键，柜门打开后放入包裹并关好门。",
     "svc.code_expired": "取件码已过期，包裹在服务站柜台，请联系站点。",
     "svc.unknown_link": "这个取件链接不存在或已失效。",
     "svc.chilled_agreement_required": "生鲜放入冷藏格口需要寄件人同意。",
@@ -586,6 +587,8 @@ EN = {
     "send.booked_sms": "Booked. The drop-off code went by SMS to {phone}; type it at the locker and put the parcel in.",
     "send.deadline": "Drop off before (Beijing time)",
     "send.another": "Book another",
+    "send.where_to_type": "At any keypad of this locker, type the 8-digit drop-off code from the SMS and press #; "
+                          "put the parcel in when the door opens and close it.",
     "svc.code_expired": "The pickup code has expired; the parcel is at the station counter, ask the station.",
     "svc.unknown_link": "This pickup link does not exist or is no longer valid.",
     "svc.chilled_agreement_required": "Fresh produce goes into a chilled compartment only with the sender's agreement.",

@@ -126,8 +126,11 @@ def villager_send():
         # Post/redirect/get: the success page is a GET, so reloading it (pull-to-refresh) books nothing.
         nonce = nonce or secrets.token_urlsafe(12)
         done = dict(list(done.items())[-4:])   # the session cookie keeps the last few bookings only
+        locker = next((lk["label"] for lk in lockers if lk["id"] == int(form.cleaned["locker_id"])), "")
+        # the code itself only by SMS: the page opens for anyone who types a phone number, the SMS
+        # proves the phone is theirs
         done[nonce] = {"phone_masked": booked["phone"][:3] + "****" + booked["phone"][-4:],
-                       "expires_at": booked["expires_at"]}
+                       "expires_at": booked["expires_at"], "locker": locker}
         session["sends_booked"] = done
         return redirect(url_for("web.villager_send_booked", nonce=nonce), 303)
     status = 400 if request.method == "POST" else 200
