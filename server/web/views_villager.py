@@ -69,11 +69,13 @@ def villager_pickup_open(token):
     with db().reading() as s:
         if queries_villager.link_facts(s, token) is None:
             return _not_found()
-    error = None
     try:
         web_actions.phone_open(db(), token, code, _source())
     except ApiError as exc:
         error = web_actions.message_key(exc) if exc.code != "wrong_code" else "pickup.code_invalid"
+    else:
+        # Post/redirect/get: the page after the door opened is a GET, so a reload opens nothing again
+        return redirect(url_for("web.villager_pickup", token=token, c=code), 303)
     view, _ = _view(token, code)
     return render_template("web/villager_pickup.html", title_key="pickup.title", p=view, qr_png=None, token=token,
                            open_error=error), (400 if error else 200)
