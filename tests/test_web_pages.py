@@ -353,3 +353,31 @@ def test_the_courier_page_never_says_open_once_the_door_failed(site):
     assert "柜门没有打开" in html and "柜机没有及时回应" in html and "柜门已打开" not in html
     with db.reading() as s:
         assert s.get(Parcel, pid).state == "cancelled"
+
+
+def test_the_villagers_open_redirects_and_a_reload_opens_nothing_again(site):
+    """开门 on the pickup link page: one open command, then a GET page; reloading it or sending the
+    form again opens nothing more."""
+    from _web_world import deposit_confirmed
+
+    from server.models import LockerCommand, Notification
+    app, world, db = site
+    out = deposit_confirmed(db, world.courier, world.locker_id, "PN-OPEN-PRG-1", world.consenting_phone, "S")
+    pid = out["parcel"]["id"]
+    with db.reading() as s:
+        body = s.query(Notification).filter(Notification.parcel_id == pid,
+                                            Notification.kind == "pickup_code").one().body
+    token, code = re.search(r"/p/([A-Za-z0-9_\-]+)\?c=(\d{8})", body).groups()
+    c = app.test_client()
+    page = c.get("/p/%s?c=%s" % (token, code)).get_data(as_text=True)
+    form = {"csrf_token": csrf_of(page)}
+    r = c.post("/p/%s/open?c=%s" % (token, code), data=form)
+    assert r.status_code == 303 and r.location.endswith("/p/%s?c=%s" % (token, code))
+    for _ in range(2):
+        assert c.get(r.location).status_code == 200  # reloads: GETs
+    again = c.post("/p/%s/open?c=%s" % (token, code), data=form)  # the form sent twice: refused
+    assert again.status_code >= 400
+    with db.reading() as s:
+        opens = s.query(LockerCommand).filter(LockerCommand.parcel_id == pid, LockerCommand.kind == "open",
+                                              LockerCommand.purpose == "pickup").count()
+        assert opens == 1
