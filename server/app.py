@@ -9,6 +9,7 @@ def create_app(config=None):
     """Build the app. `config` overrides the environment (CUNBOX_DATABASE_URL, ...); pass
     {"DATABASE": Database(...)} to share an existing Database. The schema must already exist
     (`cunbox db upgrade`); the app never creates tables."""
+    import server.schema  # noqa: F401  (maps every table before any request)
     cfg = server_config.load(config)
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(cfg)

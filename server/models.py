@@ -418,9 +418,5 @@ class LedgerLine(Base):
         UniqueConstraint("parcel_id", "kind", name="uq_ledger_lines_parcel_kind"),
     )
 
-
-# fwupdate: firmware releases and rollouts live in their own module on this same metadata.
-from server.firmware import models as _firmware_models  # noqa: E402,F401
-# The locker link's tables (server/link/models.py) share this metadata, so migrations and the
-# schema check see one schema.
-from server.link import models as _link_models  # noqa: E402,F401
+# The feature tables (link, firmware delivery, station sync) share this metadata; server/schema.py
+# imports them all. Core models import no feature models.

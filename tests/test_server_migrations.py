@@ -10,8 +10,7 @@ from sqlalchemy import inspect
 
 from server import migrate
 from server.db import make_engine
-from server.models import Base
-import server.stations.models  # noqa: F401,E402  (station sync tables are part of the schema at head)
+from server.schema import metadata  # every table, through the one registry
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -38,7 +37,7 @@ def _diff(url):
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     finally:
         engine.dispose()
 
@@ -48,7 +47,7 @@ def test_upgrade_from_empty_downgrade_one_step_and_back(empty_url):
     assert migrate.current_revision(empty_url) is None
     migrate.upgrade(empty_url)
     assert migrate.current_revision(empty_url) == head
-    assert _tables(empty_url) == set(Base.metadata.tables)
+    assert _tables(empty_url) == set(metadata.tables)
     assert _diff(empty_url) == []  # the migrations build exactly the models' schema
 
     script = ScriptDirectory.from_config(migrate.alembic_config(empty_url))
@@ -118,3 +117,35 @@ def test_0004_lets_the_queue_hold_config_commands_and_downgrade_keeps_them(empty
     with pytest.raises(RuntimeError, match="config command"):
         migrate.downgrade(empty_url, "0003")  # it would have to delete them: refused
     assert migrate.current_revision(empty_url) == "0004"
+
+
+AUTOGENERATE_IN_A_FRESH_PROCESS = """
+import sys
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from server import migrate
+from server.db import make_engine
+migrate.upgrade(sys.argv[1])
+from server.schema import metadata
+engine = make_engine(sys.argv[1])
+with engine.connect() as conn:
+    diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+print(sorted(metadata.tables))
+print(diff)
+"""
+
+
+def test_the_schema_registry_alone_shows_autogenerate_every_table_and_no_difference(tmp_path):
+    """In a fresh interpreter that imports nothing but the registry (as `alembic revision
+    --autogenerate` does through env.py), every table is known, station sync's included, and the
+    migrations at head build exactly that schema."""
+    import subprocess
+    import sys
+    url = "sqlite:///%s" % (tmp_path / "fresh.sqlite3")
+    out = subprocess.run([sys.executable, "-c", AUTOGENERATE_IN_A_FRESH_PROCESS, url], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    tables, diff = out.stdout.strip().splitlines()[-2:]
+    for name in ("parcels", "link_events", "fw_releases", "station_sync_runs", "station_account_states"):
+        assert "'%s'" % name in tables, (name, tables)
+    assert diff == "[]"

@@ -3,10 +3,10 @@ from alembic import context
 from sqlalchemy import pool
 
 from server.db import make_engine
-from server.models import Base
+from server.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata  # every table (server/schema.py)
 
 
 def run_migrations_online():
