@@ -27,7 +27,7 @@ class Stack:
     def __init__(self, root=None, lockers=2, boards=2, per_board=8, transport="pty", baud=115200, paced=False,
                  host="127.0.0.1", port=0, status_period_s=1.0, wait_s=8.0, auto_close_ms=None, db_url=None,
                  couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2, county=False,
-                 board_options=None, sim_processes=0):
+                 board_options=None, sim_processes=0, fw_signing_key=None):
         self._own_root = root is None
         self.root = pathlib.Path(root or tempfile.mkdtemp(prefix="cunbox_stack_"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -47,6 +47,9 @@ class Stack:
         # 0: the simulated lockers run as threads of this process; N: in N other processes (benchmarks:
         # then they do not compete with the link worker for this process's interpreter lock)
         self.sim_processes = sim_processes
+        # a firmware signing key file (made if missing): boards are provisioned trusting its public half,
+        # from a factory image signed with it, so releases it signs roll out to them (server/firmware/factory.py)
+        self.fw_signing_key = fw_signing_key
         self.fleets = []
         self.app = self.db = self.server = self.worker = None
         self.tokens = {}
@@ -67,6 +70,8 @@ class Stack:
                                "LINK_WAIT_SECONDS": self.wait_s, "LINK_IN_PROCESS": False, "SECRET_KEY": web_key})
         self.db = self.app.extensions["cunbox_db"]
         self.app.extensions["cunbox_link_sealer"] = self.sealer
+        if self.fw_signing_key:
+            self._provision_firmware()
         self._seed_and_start_lockers()
         if self.start_link:
             self.start_linker()
@@ -76,6 +81,17 @@ class Stack:
         self.url = self.server.url
         self.db.settings["PUBLIC_URL"] = self.url
         return self
+
+    def _provision_firmware(self):
+        """Boards trust the signing key's public half (and the keys the server trusts besides,
+        $CUNBOX_FW_PUBKEYS) and boot a factory image signed with it; the server checks releases with
+        the same keys."""
+        from server.firmware import factory
+        from server.firmware import keys as fw_keys
+        extra = fw_keys.load_public_keys() if fw_keys.pubkey_paths_from_env() else []
+        fw = factory.demo_provisioning(self.fw_signing_key, self.root / "firmware", extra)
+        self.board_options = dict(self.board_options, fw_image=fw.image, fw_pubkeys=fw.pubkeys)
+        self.app.config["FW_PUBKEYS"] = fw.pubkeys
 
     def start_linker(self):
         from server.link.bus import Options
@@ -237,12 +253,13 @@ class Stack:
 def demo_signing_key(root):
     """A firmware signing key pair for this demo county, so the maintainer's release page works out of
     the box: the server trusts its public half (unless CUNBOX_FW_PUBKEYS names real keys); the private
-    half stays in the demo folder, as it would on a maintainer's build machine. Returns its path."""
-    from server.firmware import keys
+    half stays in the demo folder, as it would on a maintainer's build machine. Made once with the product's
+    key tooling (server/firmware/keys.py) and kept while the demo folder is; the Stack given it
+    (fw_signing_key) provisions its boards to trust it. Returns its path."""
+    from server.firmware import factory
     root.mkdir(parents=True, exist_ok=True)
     path = str(root / "fw-signing.pem")
-    _seed, _public, public_path = keys.write_new_keypair(path, comment="cunbox demo firmware signing key")
-    os.environ.setdefault(keys.PUBKEYS_ENV, public_path)
+    factory.keep_or_create_keypair(path)
     return path
 
 
@@ -315,6 +332,7 @@ def run(argv=None):
     consoles = {}
     try:
         signing_key = demo_signing_key(root)
+        stack.fw_signing_key = signing_key  # the demo boards trust it: its releases roll out to them
         stack.start()
         consoles = start_consoles(stack)
         sms_log = root / "sms-outbox.log"
