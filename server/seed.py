@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 from server.models import Station
 from server.services import accounts, provisioning
 
-CARRIERS = [("post", "中国邮政 China Post", "postal"), ("sf", "顺丰速运 SF Express", "express"),
-            ("zto", "中通快递 ZTO Express", "express"), ("coop", "青山农合社 Qingshan Co-op", "coop")]
-STATIONS = [("东村服务站 Dongcun station", "青山镇东村村委会旁 Dongcun, next to the village committee", 2),
-            ("西村服务站 Xicun station", "青山镇西村小卖部 Xicun, at the village shop", 1),
-            ("南村服务站 Nancun station", "青山镇南村文化广场 Nancun, on the culture square", 1)]
+CARRIERS = [("post", "中国邮政", "postal"), ("sf", "顺丰速运", "express"), ("zto", "中通快递", "express"),
+            ("coop", "青山农合社", "coop")]
+# Courier display names (what the header and a parcel's history show), per carrier, one per courier.
+COURIERS = {"post": ("王师傅", "孙师傅"), "sf": ("李师傅",), "zto": ("周师傅",), "coop": ("吴大姐",)}
+STATIONS = [("东村服务站", "青山镇东村村委会旁", 2, "东村站长 赵红"),
+            ("西村服务站", "青山镇西村小卖部", 1, "西村站长 钱军"),
+            ("南村服务站", "青山镇南村文化广场", 1, "南村站长 孙丽")]
 VILLAGERS = ["王秀英", "李建国", "张桂兰", "刘德华", "陈美玲", "杨志强", "赵春梅", "黄小明"]
 
 
@@ -25,27 +27,26 @@ def seed_demo(db, serial_base_port=7001, password_prefix="demo"):
     def fn(s):
         if s.scalar(select(func.count()).select_from(Station)):
             raise click.ClickException("the database already has stations; seed-demo only fills an empty one")
-        town = provisioning.township(s, "青山镇 Qingshan township", "安阳县 Anyang county")
+        town = provisioning.township(s, "青山镇", "安阳县")
         carriers = []
         for code, name, kind in CARRIERS:
             c = provisioning.carrier(s, code, name, kind)
             carriers.append(c)
             out["carriers"].append({"id": c.id, "code": code, "name": name})
-            for n in (1, 2) if code == "post" else (1,):
+            for n, display in enumerate(COURIERS[code], start=1):
                 login = "courier-%s-%d" % (code, n)
                 password = "%s-%s" % (password_prefix, login)
-                user = accounts.create_user(s, "courier", login, password, "%s courier %d" % (code, n),
-                                            carrier_id=c.id)
+                user = accounts.create_user(s, "courier", login, password, display, carrier_id=c.id)
                 out["couriers"].append({"login": login, "password": password, "carrier": code,
                                         "token": accounts.issue_token(s, user=user, label="seed")})
         port = serial_base_port
         phone = 13800138000
-        for si, (name, address, n_lockers) in enumerate(STATIONS, start=1):
+        for si, (name, address, n_lockers, keeper) in enumerate(STATIONS, start=1):
             st = provisioning.station(s, town, name, address, storage_hours=72, free_hours=72,
                                       recipient_fee_cents_per_day=50 if si == 1 else 0)
             out["stations"].append({"id": st.id, "name": name})
             for li in range(1, n_lockers + 1):
-                lk = provisioning.locker(s, st, "%s %d号柜" % (name.split()[0], li), "socket://127.0.0.1:%d" % port,
+                lk = provisioning.locker(s, st, "%s%d号柜" % (name[:2], li), "socket://127.0.0.1:%d" % port,
                                          provisioning.standard_layout(boards=2, per_board=12))
                 port += 1
                 out["lockers"].append({"id": lk.id, "station_id": st.id, "name": lk.name,
@@ -53,7 +54,7 @@ def seed_demo(db, serial_base_port=7001, password_prefix="demo"):
                                        "token": accounts.issue_token(s, locker=lk, label="seed")})
             login = "operator-%d" % si
             password = "%s-%s" % (password_prefix, login)
-            user = accounts.create_user(s, "operator", login, password, "%s keeper" % name.split()[0],
+            user = accounts.create_user(s, "operator", login, password, keeper,
                                         station_id=st.id)
             out["operators"].append({"login": login, "password": password, "station_id": st.id,
                                      "token": accounts.issue_token(s, user=user, label="seed")})
@@ -67,7 +68,7 @@ def seed_demo(db, serial_base_port=7001, password_prefix="demo"):
                                         "consent": consent})
         login = "maintainer"
         password = "%s-%s" % (password_prefix, login)
-        user = accounts.create_user(s, "maintainer", login, password, "County maintainer")
+        user = accounts.create_user(s, "maintainer", login, password, "县运维 陈工")
         out["maintainers"].append({"login": login, "password": password,
                                    "token": accounts.issue_token(s, user=user, label="seed")})
         return out

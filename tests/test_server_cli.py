@@ -1,6 +1,7 @@
 """`cunbox db upgrade`, `cunbox seed-demo` and `cunbox serve` as a person would run them."""
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,9 @@ def test_seed_demo_and_use_what_it_prints(tmp_path):
     assert len(demo["stations"]) == 3 and len(demo["carriers"]) == 4 and len(demo["couriers"]) >= 4
     assert {c["carrier"] for c in demo["couriers"]} == {"post", "sf", "zto", "coop"}
     assert len(demo["lockers"]) == 4 and len(demo["accounts"]) == 24
+    # What a villager or keeper reads of the demo is Chinese only: no Latin letters in any name.
+    names = [x["name"] for part in ("stations", "carriers", "lockers", "accounts") for x in demo[part]]
+    assert [n for n in names if re.search("[A-Za-z]", n)] == []
     assert _run(["seed-demo"], env).returncode != 0  # never seeds twice
 
     app = create_app({"DATABASE_URL": env["CUNBOX_DATABASE_URL"]})

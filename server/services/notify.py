@@ -22,11 +22,11 @@ def fee_policy(station):
 
 
 def fee_text(policy):
+    """What the recipient pays, in the SMS: nothing within the free period, then the daily fee (or nothing)."""
     if policy["fee_cents_per_day"] <= 0:
-        return "超时不收费 (no fee after the storage period)."
-    return "免费保管%d小时，超时每天%.2f元 (free for %d h, then %.2f yuan per day)." % (
-        policy["free_hours"], policy["fee_cents_per_day"] / 100.0, policy["free_hours"],
-        policy["fee_cents_per_day"] / 100.0)
+        return "保管期内免费，超时也不收费。"
+    return "免费保管%d小时，超时每天收取%.2f元（由收件人支付）。" % (
+        policy["free_hours"], policy["fee_cents_per_day"] / 100.0)
 
 
 def pickup_link(public_url, token, code):
