@@ -161,7 +161,7 @@ def test_search_and_month_fields_reject_bad_input_next_to_the_field(site):
     assert r.status_code == 400 and field_error(r.get_data(as_text=True), "month").startswith("月份格式")
     assert c.get("/station/fees.csv?month=garbage").status_code == 400
     r = c.get("/station/parcels?q=" + "1" * 60)
-    assert field_error(r.get_data(as_text=True), "q") == "内容太长。"
+    assert field_error(r.get_data(as_text=True), "q") == "内容太长：最多40个字。"   # says the limit
 
 
 def test_send_booking_form_rejects_bad_input_next_to_each_field(site):
@@ -254,10 +254,13 @@ def test_operators_and_couriers_cannot_reach_the_maintainer_pages_or_forms(site)
     for login, path in (("op-dongcun", "/login"), ("courier-post", "/courier/login")):
         c = client_as(app, login, path=path)
         for url in ("/fleet/", "/fleet/releases", "/fleet/rollouts/1"):
-            assert c.get(url).status_code == 302, (login, url)
+            r = c.get(url)       # signed in, wrong role: a page that says so, not the sign-in form again
+            body = r.get_data(as_text=True)
+            assert r.status_code == 403 and "没有权限" in body and "运维人员" in body, (login, url)
+            assert 'class="button" href="/"' in body          # and a way back to their own start page
         r = c.post("/fleet/rollouts", data={"csrf_token": c.csrf, "release_id": "1", "percent": "100",
                                             "failure_percent": "20"})
-        assert r.status_code == 302 and "/login" in r.location
+        assert r.status_code == 403 and "没有权限" in r.get_data(as_text=True)
     assert snapshot(db) == before
 
 

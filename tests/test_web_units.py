@@ -136,8 +136,9 @@ def test_a_courier_session_does_not_open_operator_pages(site):
     c = app.test_client()
     r = sign_in(c, "courier-post", path="/courier/login")
     assert r.status_code == 302 and r.location.endswith("/courier/")
-    assert c.get("/station/").status_code == 302
-    assert c.get("/fleet/").status_code == 302
+    assert c.get("/station/").status_code == 403        # signed in, but not for this page: it says so
+    assert c.get("/fleet/").status_code == 403
+    assert c.get("/").location.endswith("/courier/")      # the 403 page's way back leads home
     # And staff cannot sign in on the courier page, nor couriers on the staff page.
     c2 = app.test_client()
     assert sign_in(c2, "op-dongcun", path="/courier/login").status_code == 400

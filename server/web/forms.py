@@ -39,7 +39,7 @@ class Field:
                 raise ValueError("err.required")
             return None
         if len(value) > self.max_length:
-            raise ValueError("err.too_long")
+            raise ValueError("err.too_long", {"limit": self.max_length})
         if self.choices is not None and value not in [c[0] for c in self.choices]:
             raise ValueError("err.choice")
         if self.pattern is not None and not self.pattern.match(value):
@@ -80,8 +80,8 @@ class Form:
         for f in self.fields:
             try:
                 self.cleaned[f.name] = self.parse_field(f)
-            except ValueError as exc:
-                self.errors[f.name] = exc.args[0]
+            except ValueError as exc:     # (message key) or (message key, its parameters)
+                self.add_error(f.name, exc.args[0], **(exc.args[1] if len(exc.args) > 1 else {}))
         return not self.errors
 
     def parse_field(self, f):

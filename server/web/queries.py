@@ -91,6 +91,11 @@ def _parcel_row(p, carrier_name, compartment_label):
             "released_at": p.released_at}
 
 
+def compartment_label(session, compartment_id):
+    """How a person finds a door: "东村1号柜 · 1-3" (locker, board-door), or "" when unknown."""
+    return _compartment_labels(session, [compartment_id]).get(compartment_id, "")
+
+
 def _compartment_labels(session, ids):
     ids = [i for i in ids if i]
     if not ids:
@@ -179,3 +184,28 @@ def ledger_months(session, station_id):
     for (at,) in session.execute(select(LedgerLine.at).where(LedgerLine.station_id == station_id)):
         seen.add(clock.beijing_month(at))
     return sorted(seen, reverse=True)
+
+
+ACTOR_ROLES = ("courier", "operator", "maintainer", "locker", "villager")
+
+
+def actor_words(session, actor):
+    """(catalogue key, name) for an actor written on a parcel's history ("courier:3", "link", "system",
+    "villager:account:7"): the role in words and, where the trail names one, the person or locker."""
+    from server.models import User
+    role, _, ident = (actor or "").partition(":")
+    if role in ("link", "board"):
+        return "actor.locker", ""
+    if role not in ACTOR_ROLES and role != "system":
+        return "actor.other", ""
+    name = ""
+    if role in ("courier", "operator", "maintainer") and ident.isdigit():
+        user = session.get(User, int(ident))
+        name = user.name if user is not None else ""
+    elif role == "locker" and ident.isdigit():
+        locker = session.get(Locker, int(ident))
+        name = locker.name if locker is not None else ""
+    elif role == "villager" and ident.startswith("account:") and ident[8:].isdigit():
+        account = session.get(Account, int(ident[8:]))
+        name = account.name if account is not None else ""
+    return "actor." + role, name

@@ -5,6 +5,7 @@ import hashlib
 from sqlalchemy import select
 
 from server.models import Carrier, Locker, Parcel, Station
+from server.web import queries
 
 HOLDING = ("in_locker", "overdue")
 
@@ -27,7 +28,10 @@ def link_facts(session, token):
             "state": p.state, "size": p.size, "perishable": p.perishable, "deposited_at": p.deposited_at,
             "released_at": p.released_at, "locker_id": locker.id, "locker": locker.name, "station": station.name,
             "address": station.address, "fee_policy": p.fee_policy or {}, "storage_hours": station.storage_hours,
-            "deadline": None, "code": None}
+            "deadline": None, "code": None,
+            # which door is open, while it is: the villager at the cabinet must know which one to empty
+            "compartment": (queries.compartment_label(session, p.active_compartment_id)
+                            if p.state == "opening" and p.active_compartment_id else None)}
 
 
 def carriers(session):

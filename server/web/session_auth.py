@@ -9,7 +9,7 @@ fingerprint is checked against the database on every request by `load_user`.
 import functools
 import time
 
-from flask import g, redirect, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 
 from server.web import csrf
 
@@ -50,7 +50,8 @@ def session_identity():
 
 
 def require(role, login_endpoint):
-    """View decorator: only a live session of `role` gets in; others go to the sign-in page.
+    """View decorator: only a live session of `role` gets in; a visitor not signed in goes to the
+    sign-in page, a signed-in user of another role gets a 403 page saying whom the page is for.
 
     `g.user` is the identity after the check; the identity was re-validated against the database
     by the blueprint's loader (see server.web.identity)."""
@@ -58,8 +59,10 @@ def require(role, login_endpoint):
         @functools.wraps(view)
         def inner(*args, **kwargs):
             user = getattr(g, "user", None)
-            if user is None or user["role"] != role:
+            if user is None:
                 return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+            if user["role"] != role:     # signed in, but not for this page: say so, do not just sign in again
+                return render_template("web/forbidden.html", title_key="err.forbidden_title", needed=role), 403
             return view(*args, **kwargs)
         return inner
     return wrap

@@ -57,8 +57,8 @@ class RolloutForm(Form):
         ok = super().validate()
         if ok:
             chosen = [n for n in ("station_id", "percent", "board_ids") if self.cleaned.get(n) not in (None, "")]
-            if len(chosen) != 1:
-                self.add_error("station_id", "err.one_scope")
+            if len(chosen) != 1:     # none chosen is not "more than one"
+                self.add_error("station_id", "err.no_scope" if not chosen else "err.one_scope")
                 return False
         return ok
 

@@ -8,12 +8,14 @@ from flask import Response, flash, g, jsonify, redirect, render_template, reques
 
 from server.clock import beijing_month, beijing_text, utcnow
 from server.errors import ApiError
+from server.models import Station
 from server.services import parcels as parcels_service
 from server.services import pickups, sends
 from server.web import bp, queries, web_actions
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
 from server.web.i18n import translate
+from server.web.messages import CATALOGUES
 from server.web.session_auth import require
 
 operator_only = require("operator", "web.login")
@@ -86,11 +88,13 @@ def station_overdue():
 @operator_only
 def station_overdue_action(parcel_id, action):
     try:
-        web_actions.staff_open(db(), principal(), parcel_id, action)
+        out = web_actions.staff_open(db(), principal(), parcel_id, action)
     except ApiError as exc:
         flash(web_actions.message_key(exc), "error")
-    else:
-        flash("overdue.done_" + action, "ok")
+    else:       # which door: the keeper at the cabinet must know which one to empty
+        with db().reading() as s:
+            label = queries.compartment_label(s, (out.get("parcel") or {}).get("compartment_id"))
+        flash({"key": "overdue.done_" + action, "params": {"compartment": label or "—"}}, "ok")
     return redirect(url_for("web.station_overdue"))
 
 
@@ -176,8 +180,11 @@ def station_fees():
     with db().reading() as s:
         lines, totals = queries.ledger(s, _sid(), month)
         months = queries.ledger_months(s, _sid())
+        station = s.get(Station, _sid())
+        policy = {"free_hours": station.free_hours, "fee_cents_per_day": station.recipient_fee_cents_per_day,
+                  "hour_cents": station.compartment_hour_cents}
     return render_template("web/station_fees.html", title_key="nav.fees", form=form, month=month, lines=lines,
-                           totals=totals, months=months), (200 if ok else 400)
+                           totals=totals, months=months, policy=policy), (200 if ok else 400)
 
 
 @bp.get("/station/fees.csv")
@@ -222,6 +229,9 @@ def _parcel_page(parcel_id, extend=None, status=200):
         e["at_dt"] = datetime.datetime.fromisoformat(e["at"].replace("Z", "+00:00")).replace(tzinfo=None)
     with db().reading() as s:
         rows = queries.parcels(s, _sid(), limit=1, parcel_id=parcel_id)
+        for e in p["events"]:   # actions and actors in words: "投递完成", "快递员 王师傅", "柜机"
+            e["action_key"] = "pact." + e["action"] if "pact." + e["action"] in CATALOGUES["zh"] else "pact.other"
+            e["actor_key"], e["actor_name"] = queries.actor_words(s, e["actor"])
     return render_template("web/station_parcel.html", title_key="nav.parcels", p=p, row=rows[0] if rows else None,
                            events=p["events"], extend=extend or ExtendForm()), status
 

@@ -11,7 +11,7 @@ from server.models import SIZES
 from server.services import pickups, qr, sends
 from server.web import bp, queries_courier, queries_villager, web_actions
 from server.web.deps import db
-from server.web.forms import CODE_RE, Field, Form, phone_field
+from server.web.forms import Field, Form, phone_field
 
 
 def _source():
@@ -31,19 +31,24 @@ def _view(token, code):
     if facts["state"] not in queries_villager.HOLDING:
         return facts, None
     if not code:
-        return facts, "pickup.code_invalid"
+        return facts, "pickup.code_missing"
     try:
         checked = pickups.link_view(db(), token, code, _source())
     except ApiError as exc:
-        return facts, web_actions.message_key(exc) if exc.code != "wrong_code" else "pickup.code_invalid"
+        return facts, _code_error(exc)
     facts["code"] = code
     facts["deadline"] = _parse_iso(checked["expires_at"])
     return facts, None
 
 
+def _code_error(exc):
+    """A wrong code (none of this parcel's, or one replaced by a resent code) is not an expired one."""
+    return "pickup.code_wrong" if exc.code == "wrong_code" else web_actions.message_key(exc)
+
+
 def _code_arg():
-    code = (request.args.get("c") or "").strip()
-    return code if CODE_RE.match(code) else ""
+    """The code in the link as given ("" when the link has none); a malformed one is simply wrong."""
+    return (request.args.get("c") or "").strip()[:16]
 
 
 def _not_found():
@@ -72,7 +77,7 @@ def villager_pickup_open(token):
     try:
         web_actions.phone_open(db(), token, code, _source())
     except ApiError as exc:
-        error = web_actions.message_key(exc) if exc.code != "wrong_code" else "pickup.code_invalid"
+        error = _code_error(exc)
     else:
         # Post/redirect/get: the page after the door opened is a GET, so a reload opens nothing again
         return redirect(url_for("web.villager_pickup", token=token, c=code), 303)
