@@ -215,12 +215,16 @@ def report_in(s, ro, row, ok, version=None, error=None):
         FwRolloutBoard.rollout_id == rollout_id).group_by(FwRolloutBoard.state)).all())
     failed = counts.get("failed", 0)
     finished = failed + counts.get("done", 0)
-    if ro.state == "running" and finished and failed / float(finished) > ro.failure_threshold:
-        ro.state = "paused"
+    auto_paused = ro.state == "paused" and (ro.pause_reason or "").startswith("auto-paused")
+    if (ro.state == "running" or auto_paused) and finished and failed / float(finished) > ro.failure_threshold:
+        # paused at the first failure past the threshold; an update already under way that ends later
+        # brings the figures up to date (not "1 of 1" when 2 of 2 failed)
         ro.pause_reason = "auto-paused: %d of %d finished boards failed (threshold %d%%); last: board %d: %s" % (
             failed, finished, round(ro.failure_threshold * 100), board_id, row.last_error)
-        audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
-        queue.withdraw_queued(s, ro, "rollout_paused")
+        if not auto_paused:
+            ro.state = "paused"
+            audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
+            queue.withdraw_queued(s, ro, "rollout_paused")
     elif ro.state == "running" and not counts.get("pending") and not counts.get("updating"):
         ro.state = "completed"
     audit.record(s, "system", "fw_board_%s" % row.state, detail={"rollout": ro.id, "board": board_id,

@@ -5,6 +5,7 @@ the locker link's tables (link_boards, link_attempts, link_events); a board the 
 to yet shows "not reported yet".
 """
 import datetime
+import re
 
 from sqlalchemy import inspect, select
 
@@ -131,3 +132,78 @@ def board_choices(session):
                            .join(Locker, Locker.id == Board.locker_id).join(Station, Station.id == Locker.station_id)
                            .order_by(Station.name, Locker.name, Board.address)).all()
     return [{"id": r[0], "label": "%d: %s · %s #%d (%s)" % (r[0], r[3], r[2], r[1], r[4] or "?")} for r in rows]
+
+
+# --- a rollout as the maintainer's page shows it (server-rendered and its live .json) ---
+
+# Reasons a board's update failed or was skipped, as server/firmware (flasher.py, queue.py, rollout.py)
+# and the locker link (server/link/firmware_job.py) word them: (pattern, catalogue key). First match wins.
+REASONS = (
+    (re.compile(r"^already on "), "fwreason.already"),
+    (re.compile(r"not_supported|NOT_SUPPORTED|needs public keys", re.I), "fwreason.not_supported"),
+    (re.compile(r"signature|untrusted|\bkey\b"), "fwreason.signature"),
+    (re.compile(r"downgrade"), "fwreason.downgrade"),
+    (re.compile(r"family|protocol|\bmpy\b"), "fwreason.incompatible"),
+    (re.compile(r"rolled back|self-test|selftest"), "fwreason.rolled_back"),
+    (re.compile(r"did not come back"), "fwreason.no_return"),
+    (re.compile(r"board_not_keyed"), "fwreason.not_keyed"),
+    (re.compile(r"board_unreachable|stopped answering|link lost|no reply"), "fwreason.unreachable"),
+    (re.compile(r"rollout_paused|rollout_cancelled"), "fwreason.withdrawn"),
+    (re.compile(r"busy"), "fwreason.busy"),
+    (re.compile(r"hash|size mismatch|corrupt|flash write"), "fwreason.transfer"),
+    (re.compile(r"^no release"), "fwreason.no_release"),
+)
+
+
+def reason_key(text):
+    """The catalogue key for a board's last error (None: no error)."""
+    if not text:
+        return None
+    for pattern, key in REASONS:
+        if pattern.search(text):
+            return key
+    return "fwreason.other"
+
+
+def rollout_counts(ro):
+    """True counts of a rollout's boards: done, failed, in progress (waiting or updating), skipped, total."""
+    t = ro["totals"]
+    total = sum(t.values())
+    active = t.get("pending", 0) + t.get("updating", 0)
+    finished = t.get("done", 0) + t.get("skipped", 0)
+    return {"total": total, "done": t.get("done", 0), "failed": t.get("failed", 0), "active": active,
+            "skipped": t.get("skipped", 0), "percent_done": int(100 * finished / total) if total else 0}
+
+
+def pause_key(ro):
+    """Why a paused rollout stopped, as a catalogue key (with rollout_counts for its figures)."""
+    if ro["state"] != "paused":
+        return None
+    reason = ro.get("pause_reason") or ""
+    if reason.startswith("auto-paused"):
+        return "rollout.why_auto"
+    if "SHA-256" in reason:
+        return "rollout.why_image"
+    return "rollout.why_manual"
+
+
+def rollout_view(ro, labels, t):
+    """Everything the rollout page shows, in the page's language (t: server.web.i18n.translate)."""
+    c = rollout_counts(ro)
+    pk = pause_key(ro)
+    boards = []
+    for b in ro["boards"]:
+        rk = reason_key(b["last_error"])
+        now = b["version"] if b["state"] in ("done", "failed") and b["version"] else None
+        version = "%s → %s" % (b["from_version"] or "?", ro["version"])
+        if now and now != ro["version"]:
+            version += " " + t("rollout.now_on", version=now)
+        boards.append({"id": b["board_id"], "label": labels.get(b["board_id"], str(b["board_id"])),
+                       "canary": b["canary"], "state": b["state"], "state_text": t("target." + b["state"]),
+                       "version": version, "attempts": b["attempts"],
+                       "reason": t(rk) if rk else "", "reason_detail": b["last_error"] or ""})
+    return {"id": ro["id"], "version": ro["version"], "state": ro["state"], "state_text": t("rollout." + ro["state"]),
+            "pause_text": t(pk, failed=c["failed"], finished=c["failed"] + c["done"],
+                            threshold=round(ro["failure_threshold"] * 100)) if pk else "",
+            "counts": c, "counts_text": t("rollout.counts", **c), "boards": boards,
+            "threshold": round(ro["failure_threshold"] * 100)}

@@ -1,12 +1,13 @@
 """Maintainer pages: the fleet by station and board, firmware releases and rollouts."""
 import re
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, g, jsonify, redirect, render_template, request, url_for
 
 from server.errors import ApiError
 from server.web import bp, queries_fleet, web_actions
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
+from server.web.i18n import translate
 from server.web.session_auth import require
 
 maintainer_only = require("maintainer", "web.login")
@@ -146,12 +147,31 @@ def fleet_rollout(rollout_id):
         ro = fw[0].progress(db(), principal(), rollout_id)
     except ApiError:
         return render_template("web/error.html", title_key="err.not_found_title", message_key="err.not_found"), 404
+    return render_template("web/fleet_rollout.html", title_key="releases.rollout", ro=ro, view=_rollout_view(ro),
+                           poll_ms=ROLLOUT_POLL_MS)
+
+
+ROLLOUT_POLL_MS = 1500
+
+
+def _rollout_view(ro):
     with db().reading() as s:
         labels = queries_fleet.board_labels(s, [b["board_id"] for b in ro["boards"]])
-    total = sum(ro["totals"].values())
-    finished = ro["totals"].get("done", 0) + ro["totals"].get("skipped", 0)
-    return render_template("web/fleet_rollout.html", title_key="releases.rollout", ro=ro, labels=labels,
-                           percent_done=int(100 * finished / total) if total else 0)
+    return queries_fleet.rollout_view(ro, labels, translate)
+
+
+@bp.get("/fleet/rollouts/<int:rollout_id>.json")
+@maintainer_only
+def fleet_rollout_json(rollout_id):
+    """The rollout page's live feed (static/rollout.js): counts, states and reasons in the page's language."""
+    fw = web_actions.firmware()
+    if fw is None:
+        return jsonify({"error": "unavailable"}), 404
+    try:
+        ro = fw[0].progress(db(), principal(), rollout_id)
+    except ApiError:
+        return jsonify({"error": "not_found"}), 404
+    return jsonify(_rollout_view(ro))
 
 
 @bp.post("/fleet/rollouts/<int:rollout_id>/<any(pause, resume, cancel):action>")
