@@ -19,6 +19,10 @@
         el.title = c.title || c.label;
       }
     });
+    Object.keys(data.counts || {}).forEach(function (st) {  // the legend's counters
+      var n = document.getElementById("count-" + st);
+      if (n) n.textContent = data.counts[st];
+    });
     if (stamp && data.at) stamp.textContent = data.at;
     root.setAttribute("data-live-ok", "1");
   }
