@@ -164,8 +164,18 @@ def test_courier_deposit_then_villager_pickup_end_to_end(page_for, live):
 
     # Open the door from the phone, standing at the locker; then the door closes empty.
     villager.click("text=我在柜机前，开门")
-    villager.wait_for_selector("text=柜门已打开")
+    # Until the locker answers the page says it is opening, never that it is open.
+    villager.wait_for_selector("#pickup-opening")
+    assert "已打开" not in villager.inner_text("#pickup")
     assert parcel_state(db, parcel_id) == "opening"
+    with db.reading() as s:
+        open_id = s.scalars(select(LockerCommand.id).where(LockerCommand.parcel_id == parcel_id,
+                                                           LockerCommand.kind == "open")
+                            .order_by(LockerCommand.id.desc())).first()
+    doors.mark_command(db, open_id, "sent")
+    doors.mark_command(db, open_id, "done", result="opened")
+    villager.wait_for_selector("#pickup-opened", timeout=15000)   # reload.js noticed the locker's answer
+    assert "号格口已打开" in villager.inner_text("#pickup-opened")
     doors.door_event(db, comp_id, "opened")
     doors.door_event(db, comp_id, "closed", occupied=False)
     villager.goto("%s/p/%s?c=%s" % (live.url, token, code))
@@ -207,7 +217,7 @@ def test_operator_sees_live_colours_and_retrieves_an_overdue_parcel(page_for, li
     shoot(op, "station-overdue")
     row = op.locator("tr[data-parcel='%d']" % w.overdue["parcel"]["id"])
     row.locator("text=取回柜台").click()
-    op.wait_for_selector("text=柜门已打开")
+    op.wait_for_selector("text=已通知柜机打开")
     pid = w.overdue["parcel"]["id"]
     assert parcel_state(db, pid) == "opening"
     doors.door_event(db, overdue_cpt, "opened")
@@ -424,7 +434,7 @@ def test_operator_cancels_a_booked_send(page_for, live):
     with db.reading() as s:
         assert s.get(Compartment, cid).state == "free"
         assert s.scalars(select(AccessCode.state).where(AccessCode.parcel_id == pid)).all() == ["revoked"]
-    assert op.locator("text=取消寄件预约").count() == 0  # no button for a send that is over
+    assert op.locator("button:has-text(\"取消寄件预约\")").count() == 0  # no button for a send that is over
     with pytest.raises(ApiError) as refused:
         pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker_id), w.locker_id, code)
     assert refused.value.code == "wrong_code"

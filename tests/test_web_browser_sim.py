@@ -108,7 +108,8 @@ def test_courier_deposit_and_villager_pickup_with_the_simulated_locker(browser, 
         assert [d.text for d in zxingcpp.read_barcodes(Image.open(png))] == [qr.payload(lid, code)]
 
         page.click("text=我在柜机前，开门")
-        page.wait_for_selector("text=柜门已打开")
+        page.wait_for_selector("#pickup-opened", timeout=15000)   # the locker said it opened
+        assert "号格口已打开" in page.inner_text("#pickup-opened")
         wait_for(lambda: sim.compartment(addr, number).door_open, what="the door opened for the villager")
         expected[(addr, number)] = 2  # one more pulse, on that compartment only
         assert _all_pulses(sim, doors) == expected

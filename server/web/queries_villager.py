@@ -4,8 +4,10 @@ import hashlib
 
 from sqlalchemy import select
 
-from server.models import Carrier, Locker, Parcel, Station
+from server.models import Carrier, Locker, LockerCommand, Parcel, Station
+from server.services import link_commands
 from server.web import queries
+from server.web.queries_courier import failure_key
 
 HOLDING = ("in_locker", "overdue")
 
@@ -31,7 +33,18 @@ def link_facts(session, token):
             "deadline": None, "code": None,
             # which door is open, while it is: the villager at the cabinet must know which one to empty
             "compartment": (queries.compartment_label(session, p.active_compartment_id)
-                            if p.state == "opening" and p.active_compartment_id else None)}
+                            if p.state == "opening" and p.active_compartment_id else None),
+            "command": last_open(session, p.id)}
+
+
+def last_open(session, parcel_id):
+    """The parcel's latest door open and what the villager is to be told about it (waiting / opened /
+    failed / unknown, as on the courier's page): the page says a door is open only once the locker said so."""
+    cmd = session.scalar(select(LockerCommand).where(LockerCommand.parcel_id == parcel_id, LockerCommand.kind == "open")
+                         .order_by(LockerCommand.id.desc()))
+    if cmd is None:
+        return None
+    return {"state": cmd.state, "outcome": link_commands.outcome(cmd), "why": failure_key(cmd.result)}
 
 
 def carriers(session):

@@ -4,7 +4,7 @@ import datetime
 
 import secrets
 
-from flask import redirect, render_template, request, session, url_for
+from flask import jsonify, redirect, render_template, request, session, url_for
 
 from server.errors import ApiError
 from server.models import SIZES
@@ -66,6 +66,18 @@ def villager_pickup(token):
         qr_png = base64.b64encode(qr.png(qr.payload(view["locker_id"], view["code"]))).decode("ascii")
     return render_template("web/villager_pickup.html", title_key="pickup.title", p=view, qr_png=qr_png,
                            token=token, code_error=error)
+
+
+@bp.get("/p/<token>/state.json")
+def villager_pickup_state(token):
+    """What the open page polls while the door is being opened: the parcel's state and the open's outcome."""
+    with db().reading() as s:
+        facts = queries_villager.link_facts(s, token)
+    if facts is None:
+        return jsonify({"error": "not_found"}), 404
+    cmd = facts["command"]
+    return jsonify({"state": facts["state"],
+                    "command": {k: cmd[k] for k in ("state", "outcome")} if cmd else None})
 
 
 @bp.post("/p/<token>/open")
