@@ -414,7 +414,8 @@ ZH = {
     "pickup.code_missing": "这个链接里没有取件码，请打开短信里的完整链接。",
     "pickup.door_open_at": "{compartment} 号格口已打开，请取件，取完请关门。",
     "pickup.door_opening": "正在打开 {compartment} 号格口柜门，请稍候…",
-    "pickup.door_unknown": "柜机没有及时回应：请看 {compartment} 号格口柜门是否已打开；如果没有打开，请到驿站柜台取件。",
+    "pickup.door_unknown": ("柜机没有及时回应：请看 {compartment} 号格口柜门是否已打开；"
+                             "如果没有打开，请到驿站柜台取件。"),
     "pickup.open_failed": "柜门没有打开：{why}。可以再试一次，或到驿站柜台取件。",
     "fees.payer": "付费方",
     "payer.carrier": "快递公司",
@@ -544,8 +545,10 @@ EN = {
     "overdue.none": "No overdue parcels.",
     "overdue.retrieve": "Retrieve to counter",
     "overdue.return": "Return to carrier",
-    "overdue.done_retrieve": "The locker was told to open compartment {compartment}: once open, take the parcel to the counter and close the door.",
-    "overdue.done_return": "The locker was told to open compartment {compartment}: once open, take the parcel out for the carrier and close the door.",
+    "overdue.done_retrieve": ("The locker was told to open compartment {compartment}: once open, take the parcel "
+                              "to the counter and close the door."),
+    "overdue.done_return": ("The locker was told to open compartment {compartment}: once open, take the parcel out "
+                            "for the carrier and close the door."),
     "alarms.open": "Open",
     "alarms.all": "All",
     "alarms.none": "No alarms.",
@@ -848,7 +851,8 @@ EN = {
     "pickup.code_missing": "This link has no pickup code: open the whole link from the SMS.",
     "pickup.door_open_at": "Compartment {compartment} is open: take the parcel and close the door.",
     "pickup.door_opening": "Opening the door of compartment {compartment}, one moment…",
-    "pickup.door_unknown": "The locker did not answer in time: see whether compartment {compartment} is open; if not, collect the parcel at the station counter.",
+    "pickup.door_unknown": ("The locker did not answer in time: see whether compartment {compartment} is open; "
+                             "if not, collect the parcel at the station counter."),
     "pickup.open_failed": "The door did not open: {why}. Try again, or collect the parcel at the station counter.",
     "fees.payer": "Paid by",
     "payer.carrier": "Carrier",
