@@ -41,6 +41,10 @@ def test_rejected_file_is_422_with_every_problem(db, client):
     assert err["code"] == "file_rejected"
     rows = sorted({(e["row"], e["column"]) for e in err["report"]["errors"]})
     assert rows == [(2, "id"), (4, "id"), (5, "phones")]
+    # Each problem: a key and its parameters for a page to word, and an English sentence as before.
+    phone = next(e for e in err["report"]["errors"] if e["row"] == 5)
+    assert phone["reason_key"] == "phone.not_11_digits" and phone["params"] == {"value": "12345", "count": 5}
+    assert phone["message"] == "phone number 12345 does not have 11 digits (it has 5)"
 
 
 def test_another_stations_operator_is_refused(db, client):
@@ -72,6 +76,12 @@ def test_conflict_listed_and_resolved_over_the_api(db, client):
     conflicts = client.get(url + "/sync/conflicts", headers=h).get_json()["conflicts"]
     assert [(c["account"], c["field"], c["locker"], c["station"]) for c in conflicts] == [
         ("A1", "name", "张三（柜端）", "张三丰")]
+    assert conflicts[0]["reason_key"] == "conflict.no_time" and conflicts[0]["reason_params"] == {}
+    assert conflicts[0]["reason"] == ("changed at the station and at the locker and the station gave no time "
+                                      "for its change")
+    from server.stations.models import StationSyncConflict
+    with db.reading() as s:       # stored as key + parameters, not as the sentence
+        assert s.scalars(select(StationSyncConflict.reason)).one() == '{"key":"conflict.no_time","params":{}}'
     cid = conflicts[0]["id"]
     r = client.post(url + "/sync/conflicts/%d/resolve" % cid, json={"take": "sideways"}, headers=h)
     assert r.status_code == 400

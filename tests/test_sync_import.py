@@ -76,7 +76,7 @@ def test_missing_column_and_bad_encoding_rejected(env):
     f = tmp / "bad.csv"
     f.write_bytes("姓名,手机号\n张三,13812345678\n".encode("gbk"))
     res = cli("import", f, "--station", sid)
-    assert res.exit_code == 1 and "missing required column(s): id" in res.output
+    assert res.exit_code == 1 and "missing required column(s): account id, consent" in res.output
     f.write_bytes(b"id,name,phone,consent\nA1,\xff\xfe\xfd,13812345678,no\n")
     res = cli("import", f, "--station", sid, "--apply-valid-rows")
     assert res.exit_code == 1 and "neither UTF-8 nor GBK" in res.output
@@ -139,7 +139,7 @@ def test_import_never_touches_another_station(env):
     f2.write_text("id,name,phone,consent,station\nA1,东村张三,13800000002,no,%d\nA9,x,13800000009,no,%d\n"
                   % (sid, west), encoding="utf-8")
     res = cli("import", f2, "--station", sid)
-    assert res.exit_code == 1 and "belongs to station '%d'" % west in res.output
+    assert res.exit_code == 1 and "row belongs to station %d, not this one" % west in res.output
     assert cli("import", f2, "--station", sid, "--apply-valid-rows").exit_code == 0
     assert accounts_of(db, west)["A1"].name == "西村张三" and accounts_of(db, west)["A1"].phone == "13800000001"
     assert accounts_of(db, sid)["A1"].name == "东村张三" and "A9" not in accounts_of(db, sid)

@@ -2,6 +2,7 @@
 import datetime as dt
 
 from server.stations.merge import local_edit, merge_record, resolve_conflict
+from server.stations.reasons import Reason
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 YES = {"given": True, "date": "2024-03-05", "source": "paper"}
@@ -75,10 +76,11 @@ def test_undecidable_conflict_is_listed_not_guessed():
     st = local_edit(created(), "household", "东村 5 组", T0 + dt.timedelta(minutes=10, seconds=1))
     out = merge_record(st, rec(2, minutes=10, household="西村 1 组"))
     assert out.conflicts == [{"field": "household", "local": "东村 5 组", "station": "西村 1 组",
-                              "reason": "changed at the station and at the locker at nearly the same time"}]
+                              "reason": Reason("conflict.same_time")}]
+    assert str(out.conflicts[0]["reason"]) == "changed at the station and at the locker at nearly the same time"
     assert out.state["values"]["household"] == "东村 5 组"
     no_time = dict(rec(3, household="北村"), updated_at=None)
-    assert merge_record(st, no_time).conflicts[0]["reason"].endswith("gave no time for its change")
+    assert merge_record(st, no_time).conflicts[0]["reason"] == Reason("conflict.no_time")
     taken = resolve_conflict(out.state, out.conflicts[0], "station", T0)
     assert taken["values"]["household"] == "西村 1 组" and taken["pending"] == {}
 

@@ -39,13 +39,16 @@ def test_utf8_with_and_without_bom_give_the_same_records():
 def test_undecodable_bytes_rejected_as_a_file_error():
     r = parse_file(b"id,name,phone,consent\n\x81\x30\xff\xff,x,13812345678,yes\n")
     assert not r.ok and r.errors[0].row is None and "neither UTF-8 nor GBK" in r.errors[0].message
+    assert r.errors[0].reason.key == "file.not_text" and r.errors[0].reason.params == {"offset": 22}
     assert r.records == []
 
 
 def test_missing_columns_listed_and_nothing_accepted():
     r = parse_file("账户编号,姓名\nA1,张三\n".encode("utf-8"))
     assert not r.ok and r.records == []
-    assert "phones" in r.errors[0].message and "consent" in r.errors[0].message
+    assert r.errors[0].reason.key == "file.missing_columns"
+    assert r.errors[0].reason.params == {"fields": ["phones", "consent"]}
+    assert r.errors[0].message == "missing required column(s): phone, consent"
 
 
 def test_every_bad_row_is_reported_with_its_row_number():
@@ -62,24 +65,33 @@ def test_every_bad_row_is_reported_with_its_row_number():
     assert not r.ok
     by_row = {}
     for e in r.errors:
-        by_row.setdefault(e.row, []).append((e.column, e.message))
+        by_row.setdefault(e.row, []).append((e.column, e.reason.key, e.reason.params))
     assert sorted(by_row) == [2, 3, 4, 5, 6, 7, 8, 9]
-    assert by_row[3][0][0] == "phones"
-    assert "not yes or no" in by_row[4][0][1]
-    assert "not a date" in by_row[5][0][1]
-    assert "future" in by_row[6][0][1]
-    assert any("rows 2 and 7" in m for _, m in by_row[2]) and any("rows 2 and 7" in m for _, m in by_row[7])
-    assert "date is missing" in by_row[8][0][1]
-    assert {c for c, _ in by_row[9]} == {"name", "accessibility"}
+    # Each problem is a key with its parameters (the pages word it), not a sentence.
+    assert by_row[3] == [("phones", "phone.not_11_digits", {"value": "12345", "count": 5})]
+    assert by_row[4] == [("consent", "bool.bad", {"field": "consent", "value": "maybe"})]
+    assert by_row[5] == [("consent", "date.bad", {"field": "consent_date", "value": "2024-02-30"})]
+    assert by_row[6] == [("consent", "date.future", {"field": "consent_date", "value": "2099-01-01"})]
+    dup = ("id", "row.duplicate_id", {"id": "A1", "first": 2, "second": 7})
+    assert by_row[2] == [dup] and by_row[7] == [dup]
+    assert by_row[8] == [("consent", "consent.no_date", {})]
+    assert by_row[9] == [("name", "field.empty", {"field": "name"}),
+                         ("accessibility", "accessibility.bad", {"value": "sideways"})]
     assert r.records == []
-    assert "row 3 [phone]" in r.text()
+    # The CLI's report stays English, from the same keys.
+    text = r.text()
+    assert "row 3 [phone]: phone number 12345 does not have 11 digits (it has 5)" in text
+    assert "row 4 [consent]: consent maybe is not yes or no" in text and "account id A1 appears in rows 2 and 7" in text
+    d = r.as_dict()["errors"][0]
+    assert set(d) == {"row", "column", "message", "reason_key", "params"}
 
 
 def test_row_for_another_station_is_refused():
     data = "id,name,phone,consent,station\nA1,Zhang,13812345678,no,S1\nA2,Wang,13812345679,no,S2\n"
     r = parse_file(data.encode("utf-8"), station_keys={"S1", "1"})
     assert [n for n, _ in r.records] == [2]
-    assert r.errors[0].row == 3 and "S2" in r.errors[0].message and "refused" in r.errors[0].message
+    assert r.errors[0].row == 3 and r.errors[0].reason.key == "row.other_station"
+    assert r.errors[0].reason.params == {"station": "S2"} and "S2" in r.errors[0].message
 
 
 def test_xlsx_with_numeric_phone_and_date_cells():
@@ -101,8 +113,8 @@ def test_xlsx_with_numeric_phone_and_date_cells():
 
 def test_old_xls_and_empty_files_are_refused():
     assert ".xlsx or CSV" in parse_file(b"\xd0\xcf\x11\xe0rest").errors[0].message
-    assert "empty" in parse_file(b"").errors[0].message
-    assert "no account rows" in parse_file(b"id,name,phone,consent\n").errors[0].message
+    assert parse_file(b"").errors[0].reason.key == "file.empty"
+    assert parse_file(b"id,name,phone,consent\n").errors[0].reason.key == "file.no_rows"
 
 
 def test_tab_separated_and_deleted_rows():

@@ -293,8 +293,8 @@ def test_operator_imports_a_resident_book_with_a_bad_row(page_for, live):
     # Refused whole, with the bad row named in the report and the error next to the file field.
     assert "文件被拒绝" in op.inner_text("#import-status")
     rows = op.locator("#import-report tr.rejected")
-    assert rows.count() == 1 and rows.first.locator("td").first.inner_text().strip() == "3"
-    assert "12345" in rows.first.inner_text()
+    assert rows.count() == 1 and rows.first.locator("td").first.inner_text().strip() == "第 3 行"
+    assert rows.first.locator("td").nth(1).inner_text().strip() == "手机号不是11位（12345，共5位）"
     assert "1处问题" in op.inner_text("#e-file")
     assert names() == before
     shoot(op, "station-import-rejected")

@@ -16,7 +16,8 @@ from server.models import Notification
 
 # Words a Chinese reader meets as such: codes, units, brand and product names.
 ALLOWED = {"QR", "SMS", "ID", "CSV", "XLSX", "MB", "KB", "kg", "km", "cm", "URL", "LED", "LCD", "PN", "SF", "OLD",
-           "IN", "FRESH", "XC", "SECRET", "DC", "ACC", "ZTO", "EMS", "GB", "GBK", "UTF", "XL", "English", "mm"}
+           "IN", "FRESH", "XC", "SECRET", "DC", "ACC", "ZTO", "EMS", "GB", "GBK", "UTF", "XL", "English", "mm",
+           "Excel", "XLS"}
 # Commands a maintainer types, named as such on a form.
 ALLOWED_PHRASES = ("cunbox firmware build",)
 WORD = re.compile(r"[A-Za-z]{2,}")

@@ -109,11 +109,14 @@ _RUN_RESULT = {"type": "object", "required": ["station_id", "kind", "status", "c
                               "status": {"enum": ["ok", "failed", "rejected"]}, "error": {"type": ["string", "null"]},
                               "counts": _COUNTS, "run_id": {"type": ["integer", "null"]},
                               "details": {"type": "array", "items": {"type": "string"}},
+                              "items": {"type": "array", "items": {"type": "object"}},
                               "rejected": {"type": "array"}, "file": {"type": ["object", "null"]}}}
+# ``reason`` is English text; ``reason_key`` + ``reason_params`` let a client word it (server/stations/reasons.py).
 _CONFLICT = {"type": "object", "required": ["id", "account", "field", "reason"],
              "properties": {"id": {"type": "integer"}, "account": {"type": "string"}, "field": {"type": "string"},
-                            "locker": {}, "station": {}, "reason": {"type": "string"},
-                            "detected_at": {"type": "string"}}}
+                            "name": {"type": ["string", "null"]}, "locker": {}, "station": {},
+                            "reason": {"type": "string"}, "reason_key": {"type": ["string", "null"]},
+                            "reason_params": {"type": "object"}, "detected_at": {"type": "string"}}}
 _SEC = {"security": [{"bearer": []}], "x-roles": ["operator", "maintainer"]}
 
 OPENAPI_PATHS = {

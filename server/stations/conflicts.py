@@ -6,6 +6,7 @@ from server.models import Account
 from server.stations import store
 from server.stations.merge import resolve_conflict
 from server.stations.models import StationAccountState, StationSyncConflict
+from server.stations.reasons import Reason, as_reason
 
 
 class ConflictError(ValueError):
@@ -13,13 +14,24 @@ class ConflictError(ValueError):
 
 
 def list_open(db, station_id):
+    """Open conflicts, oldest first. ``reason`` is English text (the API's and the CLI's);
+    ``reason_key``/``reason_params`` let a page word it (None for an old free-text reason)."""
     with db.reading() as s:
-        rows = s.scalars(select(StationSyncConflict).where(
+        rows = s.execute(select(StationSyncConflict, Account.name).join(
+            Account, Account.id == StationSyncConflict.account_id).where(
             StationSyncConflict.station_id == station_id, StationSyncConflict.resolved_at.is_(None))
             .order_by(StationSyncConflict.id)).all()
-        return [{"id": c.id, "account": c.station_account_id, "field": c.field, "locker": c.local_value,
-                 "station": c.station_value, "reason": c.reason, "detected_at": c.detected_at.isoformat()}
-                for c in rows]
+        return [dict(_reason_fields(c.reason), id=c.id, account=c.station_account_id, name=name, field=c.field,
+                     locker=c.local_value, station=c.station_value, detected_at=c.detected_at.isoformat())
+                for c, name in rows]
+
+
+def _reason_fields(stored):
+    why = as_reason(stored)
+    if isinstance(why, Reason):
+        d = why.as_dict()
+        return {"reason": why.english(), "reason_key": d["key"], "reason_params": d["params"]}
+    return {"reason": why, "reason_key": None, "reason_params": {}}
 
 
 def resolve(db, station_id, conflict_id, take, by):

@@ -7,6 +7,7 @@ rest of the page is used. The contract itself is written down in docs/station-sy
 """
 import json
 
+from server.stations.reasons import Reason
 from server.stations.records import record_from_flat
 
 PAGE_LIMIT_MAX = 1000
@@ -21,7 +22,7 @@ class Page:
 
     def __init__(self, records, rejected, next_cursor, has_more, last_key):
         self.records = records        # canonical records
-        self.rejected = rejected      # {"id", "errors": [(key, message)], "raw"}
+        self.rejected = rejected      # {"id", "errors": [(key, Reason)], "raw"}
         self.next_cursor = next_cursor
         self.has_more = has_more
         self.last_key = last_key      # (updated_at text, id) of the page's last entry: updated_since paging
@@ -61,7 +62,7 @@ def parse_page(body, station_id, today=None):
             by_id[rec["id"]] = rec
         elif rec["version"] == prev["version"] and rec != prev:
             rejected.append({"id": rec["id"], "raw": raw, "errors": [(
-                "version", "two different records with the same id and version %d in one page" % rec["version"])]})
+                "version", Reason("record.same_version", version=rec["version"]))]})
             by_id[rec["id"]] = None
     records = [r for r in by_id.values() if r is not None]
     last_key = None
@@ -73,41 +74,41 @@ def parse_page(body, station_id, today=None):
 def record_from_json(raw, station_id, today=None):
     """One account object of the contract -> (record or None, errors)."""
     if not isinstance(raw, dict):
-        return None, [("record", "account entry is not a JSON object")]
+        return None, [("record", Reason("record.not_object"))]
     if "station_id" in raw and str(raw["station_id"]) != str(station_id):
-        return {"id": raw.get("id")}, [("station_id", "record belongs to station %r; refused" % raw["station_id"])]
+        return {"id": raw.get("id")}, [("station_id", Reason("record.other_station", station=raw["station_id"]))]
     flat = {}
     errors = []
     for key in ("id", "version", "updated_at"):
         if raw.get(key) in (None, ""):
-            errors.append((key, "%s is missing" % key))
+            errors.append((key, Reason("record.missing", field=key)))
         flat[key] = raw.get(key)
     if not isinstance(raw.get("version", 0), int) or isinstance(raw.get("version"), bool):
-        errors.append(("version", "version must be an integer"))
+        errors.append(("version", Reason("record.not_integer", field="version")))
     deleted = raw.get("deleted", False)
     if not isinstance(deleted, bool):
-        errors.append(("deleted", "deleted must be true or false"))
+        errors.append(("deleted", Reason("record.not_bool", field="deleted")))
         deleted = False
     flat["deleted"] = deleted
     if not deleted:
         for key in ("name", "phones", "consent"):
             if key not in raw:
-                errors.append((key, "%s is missing" % key))
+                errors.append((key, Reason("record.missing", field=key)))
         for key in ("name", "household", "proxies", "accessibility"):
             if key in raw:
                 flat[key] = raw[key]
         if "phones" in raw:
             if not isinstance(raw["phones"], list):
-                errors.append(("phones", "phones must be a list of strings"))
+                errors.append(("phones", Reason("record.not_list", field="phones")))
             else:
                 flat["phones"] = raw["phones"]
         if "proxies" in raw and not isinstance(raw["proxies"], list):
-            errors.append(("proxies", "proxies must be a list of {name, phone}"))
+            errors.append(("proxies", Reason("record.not_list", field="proxies")))
             flat.pop("proxies")
         c = raw.get("consent")
         if c is not None:
             if not isinstance(c, dict) or not isinstance(c.get("given"), bool):
-                errors.append(("consent", "consent must be an object with a boolean 'given'"))
+                errors.append(("consent", Reason("record.consent_shape")))
             else:
                 flat["consent"] = c["given"]
                 flat["consent_date"] = c.get("date")
@@ -119,14 +120,14 @@ def record_from_json(raw, station_id, today=None):
     if fua is not None:
         from server.stations.fields import FIELDS, FieldError, parse_timestamp
         if not isinstance(fua, dict):
-            errs.append(("field_updated_at", "field_updated_at must be an object"))
+            errs.append(("field_updated_at", Reason("record.not_map", field="field_updated_at")))
         else:
             for f, ts in fua.items():
                 if f not in FIELDS:
-                    errs.append(("field_updated_at", "unknown field %r" % f))
+                    errs.append(("field_updated_at", Reason("record.unknown_field", value=f)))
                     continue
                 try:
-                    rec["field_updated_at"][f] = parse_timestamp(ts, "field_updated_at.%s" % f)
+                    rec["field_updated_at"][f] = parse_timestamp(ts, "field_updated_at")
                 except FieldError as e:
-                    errs.append(("field_updated_at", str(e)))
+                    errs.append(("field_updated_at", e.reason))
     return rec, errs

@@ -14,6 +14,7 @@ import re
 
 from server import clock
 from server.stations.phones import PhoneError, normalise_phone, split_phones
+from server.stations.reasons import ReasonError
 
 # Order matters only for reports.
 FIELDS = ("name", "phones", "household", "consent", "proxies", "accessibility")
@@ -34,8 +35,9 @@ MAX_TEXT = 200
 EARLIEST_DATE = _dt.date(1990, 1, 1)
 
 
-class FieldError(ValueError):
-    """A value the station sent cannot be used; the message is for the station keeper."""
+class FieldError(ReasonError):
+    """A value the station sent cannot be used; its reason (a key, with the field as a contract key
+    such as "consent_date") is worded for the station keeper by whoever shows it."""
 
 
 def norm_text(value, what, required=False, max_len=MAX_TEXT):
@@ -45,9 +47,9 @@ def norm_text(value, what, required=False, max_len=MAX_TEXT):
         value = int(value)
     text = " ".join(str(value).split())
     if required and not text:
-        raise FieldError("%s is empty" % what)
+        raise FieldError("field.empty", field=what)
     if len(text) > max_len:
-        raise FieldError("%s is longer than %d characters" % (what, max_len))
+        raise FieldError("field.too_long", field=what, max=max_len)
     return text
 
 
@@ -55,17 +57,17 @@ def norm_phones(value, allow_landline=False):
     """One or more numbers (a list, or a cell with separators) -> de-duplicated canonical list."""
     parts = value if isinstance(value, (list, tuple)) else split_phones(value)
     if not parts:
-        raise FieldError("no phone number")
+        raise FieldError("phones.none")
     out = []
     for p in parts:
         try:
             n = normalise_phone(p, allow_landline=allow_landline)
         except PhoneError as e:
-            raise FieldError(str(e)) from None
+            raise FieldError(e.reason) from None
         if n not in out:
             out.append(n)
     if not any(len(n) == 11 and "-" not in n for n in out):
-        raise FieldError("no mobile number among %s; pickup codes go by SMS" % ", ".join(out))
+        raise FieldError("phones.no_mobile", numbers=out)
     return out
 
 
@@ -78,15 +80,15 @@ def parse_date(value, what="date", today=None):
     else:
         text = str(value if value is not None else "").strip()
         if not text:
-            raise FieldError("%s is empty" % what)
+            raise FieldError("field.empty", field=what)
         d = _parse_date_text(text)
         if d is None:
-            raise FieldError("%s %r is not a date (use YYYY-MM-DD)" % (what, text))
+            raise FieldError("date.bad", field=what, value=text)
     today = today or clock.beijing_today()   # the station's day, not the server's
     if d > today + _dt.timedelta(days=1):
-        raise FieldError("%s %s is in the future" % (what, d.isoformat()))
+        raise FieldError("date.future", field=what, value=d.isoformat())
     if d < EARLIEST_DATE:
-        raise FieldError("%s %s is implausibly old" % (what, d.isoformat()))
+        raise FieldError("date.too_old", field=what, value=d.isoformat())
     return d
 
 
@@ -109,14 +111,13 @@ def parse_timestamp(value, what="updated_at"):
     else:
         text = str(value if value is not None else "").strip()
         if not text:
-            raise FieldError("%s is empty" % what)
+            raise FieldError("field.empty", field=what)
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:
             ts = _dt.datetime.fromisoformat(text.replace("/", "-"))
         except ValueError:
-            raise FieldError("%s %r is not a timestamp (use ISO 8601, e.g. 2026-03-05T10:00:00+08:00)"
-                             % (what, text)) from None
+            raise FieldError("time.bad", field=what, value=text) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=clock.BEIJING)
     return ts.astimezone(_dt.timezone.utc)
@@ -133,8 +134,8 @@ def parse_bool(value, what):
     if text in _NO:
         return False
     if not text:
-        raise FieldError("%s is empty; write yes or no (是/否)" % what)
-    raise FieldError("%s %r is not yes or no (是/否)" % (what, str(value).strip()))
+        raise FieldError("bool.empty", field=what)
+    raise FieldError("bool.bad", field=what, value=str(value).strip())
 
 
 def norm_consent(given, date=None, source=None, today=None):
@@ -146,10 +147,10 @@ def norm_consent(given, date=None, source=None, today=None):
     g = parse_bool(given, "consent")
     d = None
     if date not in (None, ""):
-        d = parse_date(date, "consent date", today=today).isoformat()
+        d = parse_date(date, "consent_date", today=today).isoformat()
     elif g:
-        raise FieldError("consent is given but its date is missing")
-    src = norm_text(source, "consent source", max_len=64) or None
+        raise FieldError("consent.no_date")
+    src = norm_text(source, "consent_source", max_len=64) or None
     return {"given": g, "date": d, "source": src}
 
 
@@ -157,7 +158,7 @@ def norm_accessibility(value):
     key = norm_text(value, "accessibility").lower()
     if key in _ACCESSIBILITY_WORDS:
         return _ACCESSIBILITY_WORDS[key]
-    raise FieldError("accessibility %r is not one of none/low/middle/high (无/低位/中位/高位)" % key)
+    raise FieldError("accessibility.bad", value=key)
 
 
 def norm_proxies(value):
@@ -171,7 +172,7 @@ def norm_proxies(value):
     if isinstance(value, (list, tuple)):
         for p in value:
             if not isinstance(p, dict):
-                raise FieldError("proxy %r is not an object with name and phone" % (p,))
+                raise FieldError("proxy.not_object", value=p)
             items.append((p.get("name"), p.get("phone")))
     else:
         for part in re.split(r"[;；、\n]+", str(value)):
@@ -180,13 +181,13 @@ def norm_proxies(value):
                 continue
             m = re.match(r"^(.*?)[\s:：]*([+\d][\d\s\-+]{6,})$", part)
             if not m:
-                raise FieldError("proxy %r is not 'name:phone'" % part)
+                raise FieldError("proxy.bad_format", value=part)
             items.append((m.group(1), m.group(2)))
     out = {}
     for name, phone in items:
         try:
             n = normalise_phone(phone)
         except PhoneError as e:
-            raise FieldError("proxy %s: %s" % (name or "?", e)) from None
-        out[n] = {"name": norm_text(name, "proxy name", required=True, max_len=64), "phone": n}
+            raise FieldError("proxy.phone", name=name or "?", reason=e.reason) from None
+        out[n] = {"name": norm_text(name, "proxy_name", required=True, max_len=64), "phone": n}
     return [out[k] for k in sorted(out)]

@@ -22,6 +22,7 @@ Rules (docs/station-sync.md):
 import datetime as _dt
 
 from server.stations.fields import FIELDS
+from server.stations.reasons import Reason
 
 DEFAULT_SKEW = _dt.timedelta(seconds=2)
 DEFAULTS = {"household": "", "proxies": [], "accessibility": "none",
@@ -38,7 +39,7 @@ class Outcome:
         self.account_id = account_id
         self.action = action          # create | update | delete | restore | unchanged | stale | ignored
         self.changes = {}             # field -> (old, new) of the effective value
-        self.conflicts = []           # {"field", "local", "station", "reason"}
+        self.conflicts = []           # {"field", "local", "station", "reason": Reason}
         self.confirmed = []           # local edits the station now has
         self.superseded = []          # local edits replaced by a later station edit: (field, local value)
         self.state = state
@@ -47,7 +48,8 @@ class Outcome:
     def as_dict(self):
         return {"id": self.account_id, "action": self.action,
                 "changes": {f: {"old": o, "new": n} for f, (o, n) in self.changes.items()},
-                "conflicts": self.conflicts, "confirmed": self.confirmed,
+                "conflicts": [dict(c, reason=c["reason"].as_dict()) for c in self.conflicts],
+                "confirmed": self.confirmed,
                 "superseded": [{"field": f, "local": v} for f, v in self.superseded],
                 "consent_withdrawn": self.consent_withdrawn}
 
@@ -103,7 +105,7 @@ def merge_record(state, record, skew=DEFAULT_SKEW):
         # The station removed the resident: edits made here cannot be pushed any more; list them.
         for f in sorted(st["pending"]):
             out.conflicts.append({"field": f, "local": st["values"].get(f), "station": None,
-                                  "reason": "account deleted at the station while edited at the locker"})
+                                  "reason": Reason("conflict.deleted")})
         st["pending"] = {}
         out.consent_withdrawn = consent_given(state["values"])
         return out
@@ -139,9 +141,7 @@ def merge_record(state, record, skew=DEFAULT_SKEW):
                 out.changes[f] = (local, remote)
                 out.superseded.append((f, local))
             continue                             # local is later: it stands and is pushed again
-        reason = ("changed at the station and at the locker %s" %
-                  ("at nearly the same time" if r_at is not None and l_at is not None
-                   else "and the station gave no time for its change"))
+        reason = Reason("conflict.same_time" if r_at is not None and l_at is not None else "conflict.no_time")
         out.conflicts.append({"field": f, "local": local, "station": remote, "reason": reason})
         if f == "consent" and consent_given({"consent": local}) and not consent_given({"consent": remote}):
             # A withdrawal is never held back by a conflict: no locker delivery until the keeper decides.

@@ -9,6 +9,7 @@ import csv
 import io
 import re
 
+from server.stations.reasons import Reason, ReasonError
 from server.stations.records import record_from_flat
 
 COLUMN_ALIASES = {
@@ -36,16 +37,23 @@ MAX_ROWS = 200000
 
 
 class RowError:
-    __slots__ = ("row", "column", "message")
+    """A problem of one row (row None: of the whole file), as a Reason; ``message`` is its English."""
+    __slots__ = ("row", "column", "reason")
 
-    def __init__(self, row, column, message):
-        self.row, self.column, self.message = row, column, message
+    def __init__(self, row, column, reason):
+        self.row, self.column, self.reason = row, column, reason
+
+    @property
+    def message(self):
+        return self.reason.english()
 
     def as_dict(self):
-        return {"row": self.row, "column": self.column, "message": self.message}
+        d = self.reason.as_dict()
+        return {"row": self.row, "column": self.column, "message": self.message, "reason_key": d["key"],
+                "params": d["params"]}
 
     def __repr__(self):
-        return "RowError(%r, %r, %r)" % (self.row, self.column, self.message)
+        return "RowError(%r, %r, %r)" % (self.row, self.column, self.reason)
 
 
 class ParseReport:
@@ -66,11 +74,12 @@ class ParseReport:
     def ok(self):
         return not self.errors
 
-    def file_error(self, message):
-        self.errors.append(RowError(None, None, message))
+    def file_error(self, key, **params):
+        reason = key if isinstance(key, Reason) else Reason(key, **params)
+        self.errors.append(RowError(None, None, reason))
 
-    def row_error(self, row, column, message):
-        self.errors.append(RowError(row, column, message))
+    def row_error(self, row, column, reason):
+        self.errors.append(RowError(row, column, reason))
         self.rejected_rows.add(row)
 
     def as_dict(self):
@@ -93,7 +102,7 @@ class ParseReport:
 
 
 def decode_text(data):
-    """Bytes of a text export -> (text, encoding name). Raises ValueError with a keeper-readable reason."""
+    """Bytes of a text export -> (text, encoding name). Raises ReasonError when it is no text we read."""
     if data.startswith(codecs.BOM_UTF8):
         return data[3:].decode("utf-8"), "utf-8-sig"
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
@@ -105,8 +114,7 @@ def decode_text(data):
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError as e:
-        raise ValueError("the file is neither UTF-8 nor GBK/GB18030 text (undecodable byte at offset %d)"
-                         % e.start) from None
+        raise ReasonError("file.not_text", offset=e.start) from None
     return text, "gb18030"
 
 
@@ -119,7 +127,7 @@ def parse_file(data, source="upload", station_keys=(), today=None, sheet=None):
         rows = _xlsx_rows(data, report, sheet)
     elif data.startswith(b"\xd0\xcf\x11\xe0"):
         report.format = "xls"
-        report.file_error("this is an old Excel .xls file; save it as .xlsx or CSV and upload again")
+        report.file_error("file.xls")
         return report
     else:
         report.format = "csv"
@@ -133,11 +141,11 @@ def parse_file(data, source="upload", station_keys=(), today=None, sheet=None):
 def _csv_rows(data, report):
     try:
         text, report.encoding = decode_text(data)
-    except ValueError as e:
-        report.file_error(str(e))
+    except ReasonError as e:
+        report.file_error(e.reason)
         return None
     if "\x00" in text:
-        report.file_error("the file contains NUL bytes; it is not a CSV text export")
+        report.file_error("file.nul")
         return None
     sample = text[:8192]
     try:
@@ -147,7 +155,7 @@ def _csv_rows(data, report):
     try:
         return list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as e:
-        report.file_error("the CSV is malformed: %s" % e)
+        report.file_error("file.csv_malformed", detail=str(e))
         return None
 
 
@@ -156,11 +164,11 @@ def _xlsx_rows(data, report, sheet):
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as e:  # openpyxl raises many types for a damaged zip
-        report.file_error("the XLSX workbook cannot be read: %s" % e)
+        report.file_error("file.xlsx_unreadable", detail=str(e))
         return None
     try:
         if sheet is not None and sheet not in wb.sheetnames:
-            report.file_error("the workbook has no sheet named %r (sheets: %s)" % (sheet, ", ".join(wb.sheetnames)))
+            report.file_error("file.no_sheet", sheet=sheet, sheets=wb.sheetnames)
             return None
         ws = wb[sheet] if sheet is not None else wb.worksheets[0]
         report.encoding = "sheet %s" % ws.title
@@ -179,7 +187,7 @@ def _validate_rows(rows, report, station_keys, today):
     while start < len(rows) and all(_blank(c) for c in rows[start]):
         start += 1
     if start == len(rows):
-        report.file_error("the file is empty: no header row")
+        report.file_error("file.empty")
         return
     header = rows[start]
     index = {}
@@ -191,20 +199,20 @@ def _validate_rows(rows, report, station_keys, today):
                 report.ignored_columns.append(name)
             continue
         if key in index:
-            report.file_error("columns %r and %r both mean %s" % (report.columns[key], name, key))
+            report.file_error("file.duplicate_column", first=report.columns[key], second=name, field=key)
             continue
         index[key] = i
         report.columns[key] = name
     missing = [k for k in REQUIRED_COLUMNS if k not in index]
     if missing:
-        report.file_error("missing required column(s): %s (accepted headers: %s)" % (
-            ", ".join(missing), "; ".join("%s = %s" % (k, "/".join(COLUMN_ALIASES[k][:4])) for k in missing)))
+        # The field words a page shows for them are header names the file may use.
+        report.file_error("file.missing_columns", fields=missing)
     if report.errors:
         return
     seen = {}
     body = rows[start + 1:]
     if len(body) > MAX_ROWS:
-        report.file_error("the file has %d rows; at most %d per import" % (len(body), MAX_ROWS))
+        report.file_error("file.too_many_rows", rows=len(body), max=MAX_ROWS)
         return
     width = len(header)
     for offset, row in enumerate(body):
@@ -213,29 +221,29 @@ def _validate_rows(rows, report, station_keys, today):
             continue
         report.rows_read += 1
         if len(row) > width and not all(_blank(c) for c in row[width:]):
-            report.row_error(rownum, None, "row has %d cells but the header has %d columns" % (len(row), width))
+            report.row_error(rownum, None, Reason("row.too_many_cells", cells=len(row), columns=width))
             continue
         flat = {k: (row[i] if i < len(row) else None) for k, i in index.items()}
         station = flat.pop("station", None)
         if isinstance(station, float) and station == int(station):
             station = int(station)           # a spreadsheet number cell: 12.0 is station 12
         if not _blank(station) and station_keys and str(station).strip() not in station_keys:
-            report.row_error(rownum, "station", "row belongs to station %r, not this one; refused" % str(station))
+            report.row_error(rownum, "station", Reason("row.other_station", station=str(station)))
             continue
         rec, errors = record_from_flat(flat, today=today)
-        for key, msg in errors:
-            report.row_error(rownum, key, msg)
+        for key, reason in errors:
+            report.row_error(rownum, key, reason)
         if rec["id"] is not None:
             if rec["id"] in seen:
                 first = seen[rec["id"]]
-                msg = "account id %s appears in rows %d and %d" % (rec["id"], first, rownum)
-                report.row_error(rownum, "id", msg)
+                why = Reason("row.duplicate_id", id=rec["id"], first=first, second=rownum)
+                report.row_error(rownum, "id", why)
                 if first not in report.rejected_rows:
-                    report.row_error(first, "id", msg)
+                    report.row_error(first, "id", why)
             else:
                 seen[rec["id"]] = rownum
         if not errors:
             report.records.append((rownum, rec))
     report.records = [(n, r) for n, r in report.records if n not in report.rejected_rows]
     if report.rows_read == 0:
-        report.file_error("the file has a header but no account rows")
+        report.file_error("file.no_rows")

@@ -7,6 +7,8 @@ them and normalised to ``0AREA-NUMBER``; they never receive an SMS.
 """
 import re
 
+from server.stations.reasons import ReasonError
+
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 # Area codes: 010 and 02x are 3 digits, every other one is 4 (0xxx); local numbers 7 or 8 digits.
 _LANDLINE = re.compile(r"^(0(?:10|2\d|[3-9]\d{2}))(\d{7,8})$")
@@ -14,8 +16,8 @@ _STRIP = re.compile(r"[\s\-\.\(\)（）\u3000]")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 
 
-class PhoneError(ValueError):
-    """The text is not a phone number we can use; the message says why, for the station keeper."""
+class PhoneError(ReasonError):
+    """The text is not a phone number we can use; its reason says why, for the station keeper."""
 
 
 def normalise_phone(text, allow_landline=False):
@@ -25,27 +27,26 @@ def normalise_phone(text, allow_landline=False):
     '13812345678'
     """
     if text is None:
-        raise PhoneError("phone number is empty")
+        raise PhoneError("phone.empty")
     if isinstance(text, bool):
-        raise PhoneError("phone number is not text: %r" % (text,))
+        raise PhoneError("phone.not_text", value=text)
     if isinstance(text, int):
         text = str(text)
     elif isinstance(text, float):
         # Spreadsheet cells hold numbers as floats; an 11-digit mobile survives exactly.
         if text != int(text):
-            raise PhoneError("phone number %r is not a whole number" % (text,))
+            raise PhoneError("phone.not_whole", value=text)
         text = str(int(text))
     raw = str(text).strip()
     if not raw:
-        raise PhoneError("phone number is empty")
+        raise PhoneError("phone.empty")
     if _SCIENTIFIC.match(raw):
-        raise PhoneError("phone number %r was turned into scientific notation by a spreadsheet; digits are lost"
-                         % raw)
+        raise PhoneError("phone.scientific", value=raw)
     digits = _STRIP.sub("", raw)
     had_country = True
     if digits.startswith("+"):
         if not digits.startswith("+86"):
-            raise PhoneError("phone number %r is not a Chinese number (+86)" % raw)
+            raise PhoneError("phone.not_chinese", value=raw)
         digits = digits[3:]
     elif digits.startswith("0086"):
         digits = digits[4:]
@@ -54,7 +55,7 @@ def normalise_phone(text, allow_landline=False):
     else:
         had_country = False
     if not digits.isdigit():
-        raise PhoneError("phone number %r contains characters that are not digits" % raw)
+        raise PhoneError("phone.not_digits", value=raw)
     if _MOBILE.match(digits):
         return digits
     # After a country code a landline loses its trunk 0: +86 10 1234 5678 is 010-12345678.
@@ -62,10 +63,12 @@ def normalise_phone(text, allow_landline=False):
     if m:
         if allow_landline:
             return "%s-%s" % (m.group(1), m.group(2))
-        raise PhoneError("phone number %r is a landline; a mobile number (1[3-9] + 9 digits) is needed" % raw)
+        raise PhoneError("phone.landline", value=raw)
     if len(digits) == 11 and digits.startswith("1"):
-        raise PhoneError("phone number %r is not a Chinese mobile number (second digit must be 3-9)" % raw)
-    raise PhoneError("phone number %r is not a Chinese mobile number (11 digits starting 13-19)" % raw)
+        raise PhoneError("phone.second_digit", value=raw)
+    if len(digits) != 11:
+        raise PhoneError("phone.not_11_digits", value=raw, count=len(digits))
+    raise PhoneError("phone.not_mobile", value=raw)
 
 
 def split_phones(text):

@@ -4,6 +4,7 @@ Every value goes through ``fields``; every problem is collected (not just the fi
 keeper can fix a row in one go.
 """
 from server.stations import fields as F
+from server.stations.reasons import Reason
 
 # Keys of the flat form, in report order. "id" is the station's own account id.
 FLAT_KEYS = ("id", "name", "phones", "household", "consent", "consent_date", "consent_source", "proxies",
@@ -14,7 +15,7 @@ MAX_ID = 64
 def record_from_flat(flat, today=None, allow_landline=True):
     """Return (record, errors). ``flat`` maps FLAT_KEYS to raw values; a key absent = not provided.
 
-    errors is a list of (key, message); when it is non-empty the record must not be applied.
+    errors is a list of (key, Reason); when it is non-empty the record must not be applied.
     """
     errors = []
     rec = {"id": None, "version": None, "updated_at": None, "deleted": False, "values": {},
@@ -24,7 +25,7 @@ def record_from_flat(flat, today=None, allow_landline=True):
         try:
             return fn()
         except F.FieldError as e:
-            errors.append((key, str(e)))
+            errors.append((key, e.reason))
             return None
 
     rec["id"] = attempt("id", lambda: _norm_id(flat.get("id")))
@@ -49,7 +50,7 @@ def record_from_flat(flat, today=None, allow_landline=True):
         v["consent"] = attempt("consent", lambda: F.norm_consent(
             flat["consent"], flat.get("consent_date"), flat.get("consent_source"), today=today))
     elif "consent_date" in flat or "consent_source" in flat:
-        errors.append(("consent", "consent date or source given without the consent itself"))
+        errors.append(("consent", Reason("consent.without")))
     if "proxies" in flat:
         v["proxies"] = attempt("proxies", lambda: F.norm_proxies(flat["proxies"]))
     if "accessibility" in flat:
@@ -64,19 +65,19 @@ def _norm_id(value):
         value = int(value)
     text = "" if value is None else str(value).strip()
     if not text:
-        raise F.FieldError("station account id is empty")
+        raise F.FieldError("field.empty", field="id")
     if len(text) > MAX_ID or any(c.isspace() for c in text):
-        raise F.FieldError("station account id %r must be at most %d characters without spaces" % (text, MAX_ID))
+        raise F.FieldError("id.bad", value=text, max=MAX_ID)
     return text
 
 
 def _norm_version(value):
     if isinstance(value, bool):
-        raise F.FieldError("version %r is not a whole number" % (value,))
+        raise F.FieldError("version.not_whole", value=value)
     try:
         n = int(str(value).strip()) if not isinstance(value, int) else value
     except ValueError:
-        raise F.FieldError("version %r is not a whole number" % (value,)) from None
+        raise F.FieldError("version.not_whole", value=value) from None
     if n < 0:
-        raise F.FieldError("version %d is negative" % n)
+        raise F.FieldError("version.negative", value=n)
     return n

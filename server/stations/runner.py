@@ -22,9 +22,11 @@ from server.models import Station
 from server.stations import outbound, store
 from server.stations.client import StationAuthError, StationClient, StationUnavailable
 from server.stations.contract import ContractError, parse_page
+from server.stations.english import word
 from server.stations.merge import merge_record
 from server.stations.models import StationSyncRun, StationSyncSource
 from server.stations.parsing import parse_file
+from server.stations.reasons import Reason, detail_text
 
 COUNTS = ("pages", "records", "created", "updated", "deleted", "restored", "unchanged", "stale", "ignored",
           "conflicts", "superseded", "rejected", "consent_withdrawn", "local_edits", "queued", "pushed",
@@ -44,7 +46,7 @@ class RunResult:
         self.status = "ok"
         self.error = None
         self.counts = dict.fromkeys(COUNTS, 0)
-        self.details = []          # what changed / would change, capped
+        self.items = []            # what changed / would change, capped: see reasons.detail_text
         self.rejected = []         # records or rows refused, with reasons
         self.run_id = None
         self.parse_report = None
@@ -53,12 +55,19 @@ class RunResult:
     def ok(self):
         return self.status == "ok"
 
-    def note(self, line):
-        if len(self.details) < REPORT_CAP:
-            self.details.append(line)
+    def note(self, item):
+        """``item``: a record's outcome (see _describe) or {"note": Reason}."""
+        if len(self.items) < REPORT_CAP:
+            self.items.append(item)
+
+    @property
+    def details(self):
+        """The report's lines in English (CLI, API); pages word ``items`` in the reader's language."""
+        return [detail_text(i, word) for i in self.items]
 
     def report(self):
-        return {"details": self.details, "rejected": self.rejected[:REPORT_CAP],
+        items = [dict(i, note=i["note"].as_dict()) if "note" in i else i for i in self.items]
+        return {"details": self.details, "items": items, "rejected": self.rejected[:REPORT_CAP],
                 "file": self.parse_report.as_dict() if self.parse_report else None}
 
     def as_dict(self):
@@ -214,25 +223,16 @@ def apply_records(s, station_id, records, result, now, overlay=None):
 
 
 def _describe(result, out):
+    # Data, not a sentence: the CLI words it in English, the keeper's page in Chinese.
     if out.action in ("stale", "unchanged", "ignored") and not out.conflicts:
         return
-    parts = ["%s %s" % (out.action, out.account_id)]
-    for f, (old, new) in out.changes.items():
-        if out.action != "create":
-            parts.append("%s: %s -> %s" % (f, _short(old), _short(new)))
-    for f, v in out.superseded:
-        parts.append("local edit of %s (%s) superseded by a later station edit" % (f, _short(v)))
-    for c in out.conflicts:
-        parts.append("CONFLICT %s: locker %s / station %s (%s)" % (c["field"], _short(c["local"]),
-                                                                  _short(c["station"]), c["reason"]))
-    if out.consent_withdrawn:
-        parts.append("consent withdrawn: no new locker deliveries")
-    result.note("; ".join(parts))
-
-
-def _short(v):
-    text = json.dumps(v, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
+    result.note({
+        "action": out.action, "id": out.account_id,
+        "changes": [{"field": f, "old": old, "new": new} for f, (old, new) in out.changes.items()
+                    if out.action != "create"],
+        "superseded": [{"field": f, "local": v} for f, v in out.superseded],
+        "conflicts": [dict(c, reason=c["reason"].as_dict()) for c in out.conflicts],
+        "consent_withdrawn": out.consent_withdrawn})
 
 
 # -- HTTP sync --------------------------------------------------------------------------------------
@@ -271,12 +271,12 @@ def sync_station(db, station_id, dry_run=False, client=None, now=None, max_pages
                 s.get(StationSyncSource, station_id).cursor = next_cursor   # same transaction as the page
                 result.counts["pages"] += 1
                 _save_counts(s, result)
-            snapshot = dict(result.counts), len(result.details), len(result.rejected)
+            snapshot = dict(result.counts), len(result.items), len(result.rejected)
             try:
                 db.run(apply, retries=0)
             except BaseException:
                 result.counts = snapshot[0]
-                del result.details[snapshot[1]:]
+                del result.items[snapshot[1]:]
                 del result.rejected[snapshot[2]:]
                 raise
             cursor = next_cursor
@@ -313,7 +313,10 @@ def _fetch(client, cfg, cursor):
 def _record_rejected(result, page):
     for r in page.rejected:
         result.counts["rejected"] += 1
-        result.rejected.append({"id": r["id"], "errors": [list(e) for e in r["errors"]]})
+        result.rejected.append({
+            "id": r["id"], "errors": [[col, why.english()] for col, why in r["errors"]],
+            "reasons": [dict(column=col, reason_key=why.key, params=why.as_dict()["params"])
+                        for col, why in r["errors"]]})
 
 
 def _dry_sync(db, station_id, cfg, client, result, max_pages):
@@ -324,7 +327,7 @@ def _dry_sync(db, station_id, cfg, client, result, max_pages):
             captured = store.capture_local_edits(s, station_id, apply=False)
             result.counts["local_edits"] = len(captured)
             for acc_id, field, value, _at in captured[:REPORT_CAP]:
-                result.note("locker-side edit of %s %s -> %s would be pushed" % (acc_id, field, _short(value)))
+                result.note({"note": Reason("run.would_push", id=acc_id, field=field, value=value)})
             result.counts["queued"] = outbound.count_would_queue(s, station_id)
             while max_pages is None or result.counts["pages"] < max_pages:
                 page, next_cursor = _fetch(client, cfg, cursor)
@@ -357,7 +360,7 @@ def import_file(db, station_id, data, source_name, dry_run=False, apply_valid_ro
     records = [r for _, r in report.records]
     if not report.ok and (not apply_valid_rows or any(e.row is None for e in report.errors)):
         result.status = "rejected"
-        result.error = "the file has %d problem(s); nothing was applied" % len(report.errors)
+        result.error = Reason("run.file_rejected", problems=len(report.errors)).english()
         if not dry_run:
             _acquire(db, station_id, result, now)
             _finish(db, result)
@@ -377,7 +380,7 @@ def import_file(db, station_id, data, source_name, dry_run=False, apply_valid_ro
             _save_counts(s, result)
         db.run(fn, retries=0)
         if not report.ok:
-            result.note("%d row(s) with problems were skipped at the keeper's request" % len(report.rejected_rows))
+            result.note({"note": Reason("run.rows_skipped", count=len(report.rejected_rows))})
     except BaseException as e:
         result.status, result.error = "failed", "%s: %s" % (type(e).__name__, e)
         result.counts = dict.fromkeys(COUNTS, 0)

@@ -13,6 +13,7 @@ from server import clock
 from server.models import Account
 from server.stations.merge import local_edit, new_state
 from server.stations.models import StationAccountState, StationSyncConflict
+from server.stations.reasons import encode
 
 UTC = _dt.timezone.utc
 DEFAULT_CONSENT_SOURCE = "station_book"
@@ -207,7 +208,7 @@ def record_conflict(session, station_id, account, station_account_id, c, run_id,
         session.add(open_row)
     open_row.local_value = c["local"]
     open_row.station_value = c["station"]
-    open_row.reason = c["reason"][:200]
+    open_row.reason = encode(c["reason"])      # key + params as JSON; conflicts.list_open reads it back
     open_row.run_id = run_id
 
 

@@ -155,11 +155,25 @@ def station_residents():
     with db().reading() as s:
         accounts = queries.residents(s, _sid(), query=form.cleaned.get("q"))
         proxies = web_actions.proxies_by_account(s, [a.id for a in accounts])
+    conflicts = web_actions.open_conflicts(db(), _sid())
+    for c in conflicts:       # shown in Beijing time like every other time on the pages
+        c["detected_dt"] = datetime.datetime.fromisoformat(c["detected_at"])
     refused = imp.form_error or (imp.errors and not (report and report["ok"]))
     status = 400 if request.method == "POST" and refused else 200
     return render_template("web/station_residents.html", title_key="nav.residents", form=form, imp=imp,
-                           report=report, accounts=accounts, proxies=proxies,
+                           report=report, accounts=accounts, proxies=proxies, conflicts=conflicts,
                            import_available=web_actions.import_available()), status
+
+
+@bp.post("/station/residents/conflicts/<int:conflict_id>/<any(station, local):take>")
+@operator_only
+def station_conflict_resolve(conflict_id, take):
+    field = web_actions.resolve_conflict(db(), principal(), conflict_id, take)
+    if field is None:         # settled already, or not this station's: nothing changed
+        flash("residents.conflict_gone", "error")
+    else:
+        flash({"key": "residents.resolved_" + take, "params": {"field": field}}, "ok")
+    return redirect(url_for("web.station_residents"))
 
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

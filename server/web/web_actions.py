@@ -9,6 +9,7 @@ import importlib.util
 
 from server.errors import Conflict
 from server.services import alarms, overdue, pickups, sends
+from server.web import sync_words
 from server.web.messages import CATALOGUES
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
@@ -79,13 +80,43 @@ def import_residents(db, principal, filename, data, dry_run=False, apply_valid_r
         raise Conflict(str(exc), code="import_busy") from None
     parsed = result.parse_report.as_dict() if result.parse_report is not None else {}
     summary = [("rows", parsed.get("rows_read", 0))] + [(k, result.counts.get(k, 0)) for k in REPORT_COUNTS]
-    rejected = [{"row": e["row"] if e["row"] is not None else "—",
-                 "reason": ("%s: %s" % (e["column"], e["message"])) if e["column"] else e["message"]}
-                for e in parsed.get("errors", [])]
-    rejected += [{"row": r.get("id"), "reason": "; ".join("%s: %s" % tuple(x) for x in r["errors"])}
-                 for r in result.rejected]
+    # Reasons are keys + parameters: worded here in the page's language ("第 12 行", "手机号不是11位").
+    errors = sorted(parsed.get("errors", []), key=lambda e: -1 if e["row"] is None else e["row"])
+    rejected = [{"row": e["row"], "where": sync_words.where_text(row=e["row"]), "reason_key": e["reason_key"],
+                 "reason": sync_words.reason_text(e)} for e in errors]
+    sep = sync_words.word("sync.part_sep")
+    rejected += [{"row": None, "where": sync_words.where_text(record_id=r.get("id")),
+                  "reason_key": r["reasons"][0]["reason_key"] if r["reasons"] else None,
+                  "reason": sep.join(sync_words.reason_text(x) for x in r["reasons"])} for r in result.rejected]
     return {"ok": result.ok, "status": result.status, "error": result.error, "dry_run": dry_run,
-            "summary": summary, "rejected": rejected, "details": result.details[:50]}
+            "summary": summary, "rejected": rejected,
+            "details": [sync_words.detail_text(i) for i in result.items[:50]]}
+
+
+def open_conflicts(db, station_id):
+    """The station's conflicts waiting for the keeper, worded for the page (none if sync is not installed)."""
+    if not import_available():
+        return []
+    from server.stations.conflicts import list_open
+    rows = list_open(db, station_id)
+    for c in rows:
+        c["field_text"] = sync_words.field_text(c["field"])
+        c["locker_text"] = sync_words.value_text(c["field"], c["locker"])
+        c["station_text"] = sync_words.value_text(c["field"], c["station"])
+        # An old row's free-text reason is shown as it was stored.
+        c["reason_text"] = sync_words.reason_text(
+            {"key": c["reason_key"], "params": c["reason_params"]} if c["reason_key"] else c["reason"])
+    return rows
+
+
+def resolve_conflict(db, principal, conflict_id, take):
+    """The keeper's decision; returns the field's name in words, or None if there is no such open conflict."""
+    from server.stations.conflicts import ConflictError, resolve
+    try:
+        out = resolve(db, principal.station_id, conflict_id, take, principal.actor)
+    except ConflictError:
+        return None
+    return sync_words.field_text(out["field"])
 
 
 def proxies_by_account(session, account_ids):
