@@ -77,12 +77,14 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig):
 
 
 @pytest.mark.timeout(280)
-def test_demo_day_200_parcels():
-    result = CliRunner().invoke(main, ["demo", "--parcels", "200", "--lockers", "4", "--threads", "12", "--json"])
+def test_demo_day_80_parcels():
+    # 80 parcels exercise every path of the day (offline pickups and drop-off, an overdue, sends) in a
+    # third of the 200-parcel day's time; longer days belong in `cunbox demo` runs, not the suite.
+    result = CliRunner().invoke(main, ["demo", "--parcels", "80", "--lockers", "4", "--threads", "12", "--json"])
     out = json.loads(result.output.strip().splitlines()[-1])
     assert result.exit_code == 0, (out, out.get("error_messages"))
-    assert out["parcels"] == 200 and out["errors"] == 0 and out["lost_events"] == 0 and out["double_opens"] == 0
-    assert out["deposited"] == 200 and out["picked_up"] == 199 and out["overdue"] == 1 and out["sent"] >= 1
+    assert out["parcels"] == 80 and out["errors"] == 0 and out["lost_events"] == 0 and out["double_opens"] == 0
+    assert out["deposited"] == 80 and out["picked_up"] == 79 and out["overdue"] == 1 and out["sent"] >= 1
     assert out["offline_pickups"] >= 2 and out["offline_dropoffs"] == 1
     for k in ("deposit_p50_ms", "deposit_p95_ms", "pickup_p50_ms", "pickup_p95_ms"):
         assert out[k] > 0
