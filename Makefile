@@ -5,25 +5,32 @@ PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.stamp-installed
 STAMP_NODE := node_modules/.stamp-installed
 MPY_COPY := --copy protocol --copy firmware --copy tests/portable
+# Installs print one line each; what pip and npm say goes to this log, whose end is shown if one fails.
+INSTALL_LOG := build/install.log
+# $(call logged,what,command)
+logged = echo "cunbox: $(1) (output in $(INSTALL_LOG))"; mkdir -p $(dir $(INSTALL_LOG)); \
+	{ echo "== $$(date '+%F %T') $(1)"; $(2); } >>$(INSTALL_LOG) 2>&1 || \
+	{ echo "cunbox: $(1) failed; the end of $(INSTALL_LOG):"; tail -n 30 $(INSTALL_LOG); exit 1; }
 
-.PHONY: all run test lint pytest test-mpy mpy-compile test-dates bench fuzz clean
+.PHONY: all install run test lint pytest test-mpy mpy-compile test-dates bench fuzz clean
 
 all: test
 
 $(STAMP_PY): setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $@
+	@$(call logged,installing Python packages into $(VENV),{ test -x $(PY) || $(PYTHON) -m venv $(VENV); } && \
+		$(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[dev]')
+	@touch $@
 
 $(STAMP_NODE): package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
-	touch $@
+	@$(call logged,installing node packages,npm ci --no-audit --no-fund)
+	@touch $@
 
 install: $(STAMP_PY) $(STAMP_NODE)
 
+# `make run` keeps the demo's data (instance/demo) from the last run; `make run FRESH=1` starts afresh.
+run: export CUNBOX_DEMO_FRESH := $(or $(FRESH),$(CUNBOX_DEMO_FRESH))
 run: install
-	$(PY) -m server.run_demo
+	@$(PY) -m server.run_demo
 
 lint: $(STAMP_PY)
 	$(VENV)/bin/ruff check .
@@ -52,4 +59,4 @@ fuzz: install
 	$(PY) -m bench.fuzz
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis $(INSTALL_LOG)

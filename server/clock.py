@@ -9,9 +9,29 @@ import datetime
 UTC = datetime.timezone.utc
 BEIJING = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
 
+# How far this process's "now" runs ahead of the wall clock. Zero in the product; `make run` moves it
+# forward from the locker console (server/demo_clock.py) so a person can watch storage periods end.
+# Everything that asks utcnow() follows: the server, its housekeeping and the link, which then sets
+# the boards' clocks as it sets any board that is off (docs/adr/0004-demo-clock-runs-ahead.md).
+_ahead = datetime.timedelta(0)
+
 
 def utcnow():
-    return datetime.datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    return (datetime.datetime.now(UTC) + _ahead).replace(tzinfo=None, microsecond=0)
+
+
+def ahead():
+    """How far utcnow() runs ahead of the wall clock (a timedelta, zero unless a demo moved it)."""
+    return _ahead
+
+
+def set_ahead(delta):
+    """Run utcnow() `delta` ahead of the wall clock. Never behind: what was stored "now" would then
+    lie in the future."""
+    global _ahead
+    if delta < datetime.timedelta(0):
+        raise ValueError("the clock can only run ahead of the wall clock, not behind it")
+    _ahead = delta
 
 
 def unix(dt):

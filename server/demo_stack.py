@@ -1,17 +1,16 @@
 """The whole product on one machine: an embedded SQLite database with the demo county, simulated
 lockers on real pseudo-terminals (or TCP), the locker link and the HTTP server (waitress).
 
-`make run` (server/run_demo.py) starts a Stack and waits for Ctrl-C; `cunbox demo`, the link's
-end-to-end tests and bench/bench_link.py build the very same Stack.
+`make run` (server/run_demo.py) starts a Stack on the kept demo folder and waits for Ctrl-C; `cunbox
+demo`, the link's end-to-end tests and bench/bench_link.py build the very same Stack.
 """
 import logging
-import os
 import pathlib
 import secrets
-import signal
-import sys
 import tempfile
 import threading
+
+from sqlalchemy import select
 
 from server import migrate
 
@@ -27,7 +26,7 @@ class Stack:
     def __init__(self, root=None, lockers=2, boards=2, per_board=8, transport="pty", baud=115200, paced=False,
                  host="127.0.0.1", port=0, status_period_s=1.0, wait_s=8.0, auto_close_ms=None, db_url=None,
                  couriers_per_carrier=2, villagers=None, start_link=True, board_loop_ms=2, county=False,
-                 board_options=None, sim_processes=0, fw_signing_key=None):
+                 board_options=None, sim_processes=0, fw_signing_key=None, seeded=None):
         self._own_root = root is None
         self.root = pathlib.Path(root or tempfile.mkdtemp(prefix="cunbox_stack_"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -50,6 +49,9 @@ class Stack:
         # a firmware signing key file (made if missing): boards are provisioned trusting its public half,
         # from a factory image signed with it, so releases it signs roll out to them (server/firmware/factory.py)
         self.fw_signing_key = fw_signing_key
+        # county=True: the seed's output of a county already in the database (a kept `make run` demo,
+        # server/demo_data.py) is used as it is instead of seeding
+        self.seeded = seeded
         self.fleets = []
         self.app = self.db = self.server = self.worker = None
         self.tokens = {}
@@ -139,8 +141,7 @@ class Stack:
     def _seed_county(self):
         """The backend's demo county (server/seed.py): three stations, four lockers, four carriers."""
         from server.seed import seed_demo
-        out = seed_demo(self.db)
-        self.seeded = out
+        out = self.seeded = self.seeded or seed_demo(self.db)
         self.locker_ids = [lk["id"] for lk in out["lockers"]]
         self.station_id = out["stations"][0]["id"]
         carrier_ids = {c["code"]: c["id"] for c in out["carriers"]}
@@ -194,7 +195,9 @@ class Stack:
 
     def _start_lockers(self):
         """One simulated locker per locker row, its boards and compartment sizes as the database has
-        them; each board gets a fresh key (as at the factory), which the server keeps sealed."""
+        them; each board gets a fresh key (as at the factory), which the server keeps sealed. A board
+        the server already holds a key for (a kept demo) is the same board powered up again: it keeps
+        that key, and the parcels the database has in its compartments are put back in."""
         from hardware_sim.locker import SimLocker
         from server.models import Board, Locker
         from server.services import link_state
@@ -202,9 +205,11 @@ class Stack:
             boards = {lid: [(b.id, b.address, [c.size for c in b.compartments])
                             for b in s.query(Board).filter(Board.locker_id == lid).order_by(Board.address)]
                       for lid in self.locker_ids}
-        specs, keys = {}, {}
+        specs, keys, known = {}, {}, {}
         for lid in self.locker_ids:
-            keys[lid] = {addr: secrets.token_bytes(16) for _bid, addr, _sizes in boards[lid]}  # made at the factory
+            known[lid] = {addr: self._known_key(bid) for bid, addr, _sizes in boards[lid]}
+            keys[lid] = {addr: known[lid][addr] or secrets.token_bytes(16)  # made at the factory
+                         for _bid, addr, _sizes in boards[lid]}
             specs[lid] = dict(
                 board_specs=[dict(self.board_options, address=addr, loop_ms=self.board_loop_ms,
                                   compartments=len(sizes), sizes=sizes) for _bid, addr, sizes in boards[lid]],
@@ -213,16 +218,41 @@ class Stack:
         if self.sim_processes:
             self._start_fleets(specs, keys)
         else:
+            occupied = self._occupied()
             for lid in self.locker_ids:
                 sim = SimLocker(keys=keys[lid], **specs[lid])
+                for addr, index in occupied.get(lid, ()):
+                    sim.put_parcel(addr, index)  # before power-on: the boards boot seeing them
                 sim.start()
                 self.sims[lid] = sim
         for lid in self.locker_ids:
             with self.db.transaction() as s:
                 s.get(Locker, lid).serial_url = self.sims[lid].url
             for bid, addr, _sizes in boards[lid]:
-                link_state.provision_key(self.db, bid, keys[lid][addr], self.sealer, actor="factory")
-        del keys
+                if known[lid][addr] is None:
+                    link_state.provision_key(self.db, bid, keys[lid][addr], self.sealer, actor="factory")
+        del keys, known
+
+    def _known_key(self, board_id):
+        """The key the server holds for a board, or None (never provisioned, or sealed under another secret)."""
+        from server.link.keys import SealError
+        from server.services import link_state
+        try:
+            return link_state.board_key(self.db, board_id, self.sealer)
+        except SealError:
+            return None
+
+    def _occupied(self):
+        """{locker id: [(board address, door), ...]} of the compartments the database says hold something."""
+        from server.models import Board, Compartment
+        with self.db.reading() as s:
+            rows = s.execute(select(Compartment.locker_id, Board.address, Compartment.index)
+                             .join(Board, Board.id == Compartment.board_id)
+                             .where(Compartment.state == "occupied")).all()
+        out = {}
+        for lid, addr, index in rows:
+            out.setdefault(lid, []).append((addr, index))
+        return out
 
     def _start_fleets(self, specs, keys):
         """The simulated lockers in sim_processes fleet hosts (hardware_sim.fleet), started side by side."""
@@ -261,94 +291,3 @@ def demo_signing_key(root):
     path = str(root / "fw-signing.pem")
     factory.keep_or_create_keypair(path)
     return path
-
-
-def walkthrough(stack, consoles, sms_log, signing_key=None):
-    """What `make run` prints: where everything is, then a two-line walkthrough a person can follow."""
-    lid = stack.locker_ids[0]
-    c = stack.tokens["couriers"][0]
-    op = stack.seeded["operators"][0] if getattr(stack, "seeded", None) else None
-    phone = stack.accounts[0]["phone"]
-    maint = stack.seeded["maintainers"][0] if getattr(stack, "seeded", None) else None
-    lines = [
-        "cunbox is up: web pages %s/ — API %s/api/v1 (OpenAPI %s/api/v1/openapi.json); %d simulated lockers on %s"
-        % (stack.url, stack.url, stack.url, len(stack.sims), ", ".join(s.url for s in stack.sims.values())),
-        "Locker consoles (you, standing at the locker; `help` lists commands): %s"
-        % "; ".join("locker %d: nc 127.0.0.1 %d" % (k, srv.port) for k, srv in consoles.items()),
-        "1) Courier: sign in at %s/courier/login as %s / %s and deposit a parcel for %s at locker %d; at that "
-        "locker's console `put B C` and `close B C` for the door the page shows (board B, door C)."
-        % (stack.url, c.get("login", "?"), c.get("password", "?"), phone, lid),
-        "2) Villager: the pickup SMS (code and link) lands in %s; at the console `type B <code>#` opens the door. "
-        "Station operator: %s/login as %s / %s."
-        % (sms_log, stack.url, op["login"] if op else "?", op["password"] if op else "?"),
-        "Maintainer: `.venv/bin/cunbox firmware build --version 1.0.1 --key %s` signs a release; upload it at "
-        "%s/fleet/releases as %s / %s." % (signing_key, stack.url, maint["login"] if maint else "?",
-                                           maint["password"] if maint else "?"),
-        "Try: curl -X POST %s/api/v1/deposits -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "
-        "-d '{\"locker_id\": %d, \"tracking_number\": \"SF1000001\", \"recipient_phone\": \"%s\", "
-        "\"size\": \"S\"}'  (the same deposit from a script); `cunbox demo --parcels 20` runs a whole day."
-        % (stack.url, c["token"], lid, phone),
-    ]
-    if not signing_key:
-        lines = [ln for ln in lines if not ln.startswith("Maintainer:")]
-    return lines
-
-
-def start_consoles(stack):
-    """A line console per simulated locker on loopback (hardware_sim.control), for a person to act."""
-    from hardware_sim.control import ControlServer, Controller
-    base = int(os.environ.get("CUNBOX_CONSOLE_PORT", "0"))
-    return {lid: ControlServer(Controller(sim), port=base + i if base else 0)
-            for i, (lid, sim) in enumerate(sorted(stack.sims.items()))}
-
-
-def start_housekeeping(stack, sms_log, stop, period=2.0):
-    """Expire reservations, flag overdue parcels and deliver SMS (to a file) as `cunbox serve` does."""
-    from server.serve import housekeeping_loop
-    from server.services.notify import FileSmsAdapter
-    t = threading.Thread(target=housekeeping_loop, args=(stack.db, FileSmsAdapter(sms_log), stop, period),
-                         name="housekeeping", daemon=True)
-    t.start()
-    return t
-
-
-def run(argv=None):
-    """`make run`: start everything, print the address and a walkthrough, run until Ctrl-C/SIGTERM."""
-    logging.basicConfig(level=logging.INFO if os.environ.get("CUNBOX_VERBOSE") else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    root = pathlib.Path(os.environ.get("CUNBOX_INSTANCE_DIR", "instance")) / "demo"
-    if root.exists():
-        import shutil
-        shutil.rmtree(root)  # a fresh county each run: the simulated boards start fresh too
-    port = int(os.environ.get("CUNBOX_PORT", "8000"))
-    transport = os.environ.get("CUNBOX_SIM_TRANSPORT", "pty")
-    stop = threading.Event()
-
-    def _stop(signum, frame):
-        stop.set()
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    stack = Stack(root=str(root), transport=transport, port=port, auto_close_ms=None, county=True)
-    consoles = {}
-    try:
-        signing_key = demo_signing_key(root)
-        stack.fw_signing_key = signing_key  # the demo boards trust it: its releases roll out to them
-        stack.start()
-        consoles = start_consoles(stack)
-        sms_log = root / "sms-outbox.log"
-        start_housekeeping(stack, sms_log, stop)
-        for line in walkthrough(stack, consoles, sms_log, signing_key):
-            print(line, flush=True)
-        while not stop.wait(0.5):
-            pass
-    finally:
-        print("cunbox: stopping", flush=True)
-        stop.set()
-        for srv in consoles.values():
-            srv.stop()
-        stack.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run())
