@@ -5,6 +5,7 @@
 # Everything the app touches comes in as an argument (see board.py, which builds it from a config
 # and the hardware main.py wired), so it runs the same on a board, in the simulator and in tests.
 from firmware import events as ev
+from firmware import prompt_keys as K
 from firmware.codes import CODE_LEN, CodeStore, PeerCodes
 from firmware.compat import ticks_add, ticks_diff, u32_be
 from firmware.journal import Journal
@@ -38,7 +39,8 @@ class App:
         self.wdt = wdt
         self.reset_cause = reset_cause
         self.uid = uid
-        self.ui = ui  # callable(text) for the person at the locker; or None
+        self.ui = ui  # firmware.ui.Ui (say(key, args), poll(now)) for the person at the locker; or None
+        self.address = cfg.get("address", 0)  # doors are named board-door to people, as the server does
         self.count = n = len(doors)
         self.locker_id = cfg.get("locker_id", "")
         # from the start of the pulse: the protocol's OPEN budget assumes this window
@@ -114,9 +116,9 @@ class App:
                 j.dropped -= lost
         return j.append(ev.pack(kind, comp, self.unix(), data), kind in ev.CRITICAL)
 
-    def _say(self, text):
+    def _say(self, key, *args):
         if self.ui is not None:
-            self.ui(text)
+            self.ui.say(key, args)
 
     # -- unlocking -----------------------------------------------------------------------------
     def unlock(self, comp, source, reason, callback, code_digest=None, reference=0):
@@ -167,12 +169,12 @@ class App:
         seq = self.emit(ev.OPEN_RESULT, comp, bytes((result, op[3])) + op[6].to_bytes(4, "big"))
         if op[5] is not None and result in (ev.OPENED, ev.SENSOR_FAULTY, ev.ALREADY_OPEN):
             # the code did its job: record the pickup and use the code up
-            kind = ev.DROPOFF_OFFLINE if self.codes.kind(comp) == 2 else ev.PICKUP_OFFLINE
-            self.emit(kind, comp, op[5][:4])
+            dropoff = self.codes.kind(comp) == 2
+            self.emit(ev.DROPOFF_OFFLINE if dropoff else ev.PICKUP_OFFLINE, comp, op[5][:4])
             self.codes.clear(comp)
-            self._say("OPEN %d" % (comp + 1))
+            self._say(K.OPEN_DROPOFF if dropoff else K.OPEN_PICKUP, self.address, comp + 1)
         elif op[5] is not None:
-            self._say("FAULT %d" % (comp + 1))
+            self._say(K.OPEN_FAILED, self.address, comp + 1)
         op[4](comp, result, detail, seq)
 
     def _watch_ops(self, now):
@@ -278,6 +280,8 @@ class App:
             self.emit(ev.LOCK_FAULT, ev.BOARD, bytes((ev.FAULT_LOCK,)))
         for z in self.zones:
             z.poll(now, self.emit)
+        if self.ui is not None:
+            self.ui.poll(now)
         if ticks_diff(now, self._clock_saved) >= 3600000 and self._unix_base:
             self._save_clock(now)
 
@@ -286,15 +290,15 @@ class App:
         """A code typed or scanned at the locker (bytes of 8 ASCII digits). Returns what happened."""
         now = self.clock.ms()
         if self.throttle.locked(now):
-            self._say("WAIT %d" % ((self.throttle.remaining_ms(now) + 999) // 1000))
+            self._say(K.WAIT, (self.throttle.remaining_ms(now) + 999) // 1000)
             return "throttled"
         if not self.journal.can_append(True):
-            self._say("BUSY")
+            self._say(K.BUSY)
             return "journal_full"  # an offline pickup that cannot be journaled is not done
         comp, expired = self.codes.match(code, self.unix(now))
         if comp >= 0 and expired:
             self.emit(ev.CODE_EXPIRED, comp, self.codes.digest(comp)[:4])
-            self._say("EXPIRED")
+            self._say(K.DROPOFF_EXPIRED if self.codes.kind(comp) == 2 else K.CODE_EXPIRED)
             return "expired"
         if comp < 0:
             peer = self.peers.match(code, self.unix(now))
@@ -304,9 +308,9 @@ class App:
             self.emit(ev.CODE_REJECTED, ev.BOARD, bytes((min(self.throttle.fails, 255),)))
             if lock_ms:
                 self.emit(ev.THROTTLED, ev.BOARD, ev.u16(lock_ms // 1000))
-                self._say("WAIT %d" % (lock_ms // 1000))
+                self._say(K.WAIT, lock_ms // 1000)
             else:
-                self._say("WRONG")
+                self._say(K.WRONG_CODE)
             return "wrong"
         self.throttle.success()
         reason = 1 if self.codes.kind(comp) == _CODE_PICKUP else 4  # protocol REASON_PICKUP / DROPOFF
@@ -320,13 +324,13 @@ class App:
         board, comp, expired, code_id = peer
         self.throttle.success()  # a right code is never counted against the throttle
         if expired:
-            self._say("EXPIRED")
+            self._say(K.DROPOFF_EXPIRED if self.peers.kind(board, comp) == 2 else K.CODE_EXPIRED)
             return "expired"
         if not self.link_up(now):
-            self._say("USE %d-%d" % (board, comp))  # the keypad of the board holding door board-comp
+            self._say(K.PEER_USE_KEYPAD, board, comp)  # the keypad of the board holding door board-comp
             return "peer_offline"
         self.emit(ev.PEER_CODE, ev.BOARD, bytes((board, comp)) + code_id)
-        self._say("OPENING %d-%d" % (board, comp))
+        self._say(K.PEER_OPENING, board, comp)
         return "peer"
 
     def link_heard(self, now=None):
@@ -360,7 +364,7 @@ class App:
                 if len(keys) == CODE_LEN:
                     self.enter_code(keys, ev.SRC_KEYPAD)
                 elif keys:
-                    self._say("8 DIGITS")
+                    self._say(K.NEED_8_DIGITS)
 
     def _read_scanner(self, now):
         s = self.scanner
@@ -379,10 +383,10 @@ class App:
         try:
             locker, code = parse_payload(line.decode())
         except (ValueError, UnicodeError):
-            self._say("BAD QR")
+            self._say(K.BAD_QR)
             return "bad_qr"
         if locker != self.locker_id:
-            self._say("OTHER LOCKER")
+            self._say(K.OTHER_LOCKER)
             return "other_locker"
         return self.enter_code(code.encode(), ev.SRC_SCANNER)
 

@@ -9,6 +9,8 @@ from firmware.lock_serial import KerongLocks, X8aLocks
 from firmware.probes import NtcProbe
 
 LOCK_TYPES = ("gpio", "kerong", "8a")
+DISPLAY_TYPES = ("st7920", "segment")
+VOICE_TYPES = ("syn6288",)
 
 
 def make_locks(cfg, hw, now):
@@ -28,9 +30,45 @@ def make_locks(cfg, hw, now):
     raise ValueError("locks.type must be one of gpio, kerong, 8a")
 
 
+def make_ui(cfg, hw, clock):
+    """The person's screen and voice (firmware.ui.Ui) from the config's "display" and "voice", or None.
+    A config with neither keeps what boards did before them: a `ui` text callable in hw (the English
+    prompts), or no screen at all. The modules load only when a config names the hardware."""
+    dcfg = cfg.get("display") or {}
+    vcfg = cfg.get("voice") or {}
+    kind = dcfg.get("type")
+    voice_kind = vcfg.get("type")
+    if kind is not None and kind not in DISPLAY_TYPES:
+        raise ValueError("display.type must be one of %s" % ", ".join(DISPLAY_TYPES))
+    if voice_kind is not None and voice_kind not in VOICE_TYPES:
+        raise ValueError("voice.type must be one of %s" % ", ".join(VOICE_TYPES))
+    if kind is None and voice_kind is None and hw.get("ui") is None:
+        return None
+    from firmware import ui
+
+    if kind == "st7920":
+        from firmware.st7920 import St7920
+
+        lcd = St7920(hw["lcd_spi"], hw["lcd_cs"], hw.get("sleep_ms"))
+        lcd.init()
+        screen = ui.LcdScreen(lcd)
+    elif kind == "segment":
+        screen = ui.SegmentScreen(hw["segment_uart"].write, dcfg.get("width", 0), True)
+    else:
+        screen = ui.SegmentScreen(hw["ui"]) if hw.get("ui") is not None else None
+    voice = None
+    if voice_kind == "syn6288":
+        from firmware.syn6288 import Syn6288
+
+        voice = Syn6288(hw["voice_uart"])
+    # the idle prompt only on a configured screen: a legacy text callable sees prompts as before
+    return ui.Ui(clock, screen, voice, dcfg.get("hold_s", 20) * 1000 if kind else 0)
+
+
 def build(cfg, hw, clock, flash_root):
     """The App for this config and hardware (hw: what main.wire() returned; hw["flash"] may hold
-    a Flash-like object to use instead of Flash(flash_root))."""
+    a Flash-like object to use instead of Flash(flash_root), hw["ui"] a text callable for the person's
+    prompts when the config names no display)."""
     now = clock.ms()
     n = cfg["compartments"]
     if not 1 <= n <= 128:
@@ -55,7 +93,7 @@ def build(cfg, hw, clock, flash_root):
     flash = hw.get("flash") or Flash(flash_root)
     return App(cfg, clock, flash, make_locks(cfg, hw, now), doors, occ, hw.get("keypad"),
                hw.get("scanner"), zones, hw.get("wdt"), hw.get("reset_cause", 0), hw.get("uid", b""),
-               hw.get("ui"))
+               make_ui(cfg, hw, clock))
 
 
 def build_server(app, cfg, hw):

@@ -186,6 +186,11 @@ class PeerCodes:
                 n += 1
         return n
 
+    def kind(self, board, comp):
+        """The kind (1 pickup, 2 drop-off) of the peer code held for that door, or 0."""
+        n = self._find(board, comp)
+        return self._t[n * _PEER + 30] if n is not None and n >= 0 else 0
+
     def match(self, code, now_unix):
         """(board, compartment, expired, code_id) of the peer code `code`, or None."""
         n, expired = _match(self._t, 2, _PEER, self.slots, code, now_unix)

@@ -10,7 +10,10 @@
 #  "bus": {"uart": 2, "tx": 25, "rx": 26, "de": 27, "baud": 9600},
 #  "keypad": {"uart": 0, ...} or {"rows": [...], "cols": [...], "keys": "123456789*0#"},
 #  "scanner": {"uart": ..., "baud": 9600},
-#  "zones": [{"adc": 34, "relay": 5, "setpoint": 40, "hysteresis": 10}], "wdt_ms": 8000}
+#  "zones": [{"adc": 34, "relay": 5, "setpoint": 40, "hysteresis": 10}], "wdt_ms": 8000,
+#  "display": {"type": "st7920", "spi": 2, "sck": 18, "mosi": 23, "cs": 5, "baud": 200000, "hold_s": 20}
+#          or {"type": "segment", "uart": ..., "baud": 9600, "width": 8}   (none: no screen, as before),
+#  "voice": {"type": "syn6288", "uart": ..., "tx": ..., "rx": ..., "baud": 9600}}   (none: silent)
 import json
 
 CONFIG = "/config.json"
@@ -74,6 +77,21 @@ def wire(cfg, machine):
         hw["scanner"] = uart(cfg["scanner"])
     hw["zones"] = [(machine.ADC(Pin(z["adc"])), Pin(z["relay"], Pin.OUT, value=1 - z.get("relay_on", 1)))
                    for z in cfg.get("zones", [])]
+    disp = cfg.get("display") or {}
+    if disp.get("type") == "st7920":
+        # 200 kHz: the clock paces the controller, which serial mode cannot ask if it is busy (st7920.py)
+        kw = {"baudrate": disp.get("baud", 200000), "polarity": 0, "phase": 0}
+        if "sck" in disp:
+            kw["sck"] = Pin(disp["sck"])
+            kw["mosi"] = Pin(disp["mosi"])
+        if "miso" in disp:  # unused (the LCD is write-only), but a port may claim a default pin for it
+            kw["miso"] = Pin(disp["miso"])
+        hw["lcd_spi"] = machine.SPI(disp.get("spi", 1), **kw)
+        hw["lcd_cs"] = Pin(disp["cs"], Pin.OUT, value=0)  # the ST7920's chip select is active high
+    elif disp.get("type") == "segment":
+        hw["segment_uart"] = uart(disp)
+    if (cfg.get("voice") or {}).get("type"):
+        hw["voice_uart"] = uart(cfg["voice"])
     if cfg.get("wdt_ms"):
         hw["wdt"] = machine.WDT(timeout=cfg["wdt_ms"])
     return hw
@@ -91,6 +109,7 @@ def main():
         cfg = json.load(f)
     hw = wire(cfg, machine)
     hw["idle"] = lambda: time.sleep_ms(1)
+    hw["sleep_ms"] = time.sleep_ms
     app = board.build(cfg, hw, TicksClock(), FLASH)
     board.run_forever(app, board.build_server(app, cfg, hw), time.sleep_ms)
 

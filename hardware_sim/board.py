@@ -4,8 +4,13 @@ that runs the real firmware (firmware/main.py's wiring + firmware/board.py) agai
 
 Pin map of a simulated board (the config it writes uses these numbers):
     lock coils 100+i, door switches 200+i, latch feedback 300+i, occupancy 400+i,
-    chilled-zone relays 500+z, probe ADCs 600+z;
-    UART 1 = RS-485 bus, 2 = commercial lock board, 3 = keypad, 4 = QR scanner.
+    chilled-zone relays 500+z, probe ADCs 600+z, the LCD's chip select 700;
+    UART 1 = RS-485 bus, 2 = commercial lock board, 3 = keypad, 4 = QR scanner, 5 = voice module,
+    6 = segment display; SPI 1 = the ST7920 LCD.
+
+What the person at the board sees and hears is decoded from what the firmware sent to the simulated
+devices (hardware_sim/st7920.py, hardware_sim/syn6288.py): `display` lists every screen shown (its
+rows, one line each), `spoken` every utterance, screen() is the screen now.
 """
 import hashlib
 import json
@@ -20,9 +25,14 @@ from hardware_sim import machine
 from hardware_sim.flash import SimFlash
 from hardware_sim.lockboards import KerongSim, X8aSim
 from hardware_sim.physics import ChillZone, Compartment
+from hardware_sim.st7920 import SimSt7920
+from hardware_sim.syn6288 import SimSyn6288
 
-LOCK, DOOR, FEEDBACK, OCCUPANCY, RELAY, ADC = 100, 200, 300, 400, 500, 600
-BUS_UART, LOCK_UART, KEYPAD_UART, SCANNER_UART = 1, 2, 3, 4
+LOCK, DOOR, FEEDBACK, OCCUPANCY, RELAY, ADC, LCD_CS = 100, 200, 300, 400, 500, 600, 700
+BUS_UART, LOCK_UART, KEYPAD_UART, SCANNER_UART, VOICE_UART, SEGMENT_UART = 1, 2, 3, 4, 5, 6
+LCD_SPI = 1
+DISPLAYS = ("st7920", "segment", None)
+VOICES = ("syn6288", None)
 
 
 def default_key(address, locker_id="LK-SIM"):
@@ -34,12 +44,17 @@ class SimBoard:
     def __init__(self, locker, address, root, compartments=8, lock_type="gpio", lock_kind="solenoid",
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
-                 left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None):
+                 left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None,
+                 display="st7920", voice="syn6288"):
         """fw_image, fw_pubkeys: boot from firmware slots as a provisioned board does (the boot selector
         on every power-on, updates over the bus): the signed image laid into slot a unless the board's
-        directory holds slots already, and the fleet keys (bytes) it accepts updates signed with."""
+        directory holds slots already, and the fleet keys (bytes) it accepts updates signed with.
+        display: "st7920" (Chinese LCD), "segment" (the short ASCII text on a UART display) or None;
+        voice: "syn6288" or None."""
         if lock_type not in fw_board.LOCK_TYPES:
             raise ValueError("lock type must be one of %s" % ", ".join(fw_board.LOCK_TYPES))
+        if display not in DISPLAYS or voice not in VOICES:
+            raise ValueError("display must be one of st7920, segment, None; voice syn6288 or None")
         self.locker = locker
         self.address = address
         self.key = key if key is not None else default_key(address, locker_id)
@@ -80,7 +95,13 @@ class SimBoard:
         self.boots = 0
         self.reset_causes = []
         self.errors = []
-        self.display = []
+        self.display_kind = display
+        self.voice_kind = voice
+        self.display = []  # every screen shown, oldest first (for a segment display: every line)
+        self.spoken = []  # every utterance of the voice module, oldest first
+        self.lcd = None  # the SimSt7920 of this power-on
+        self._lcd_seen = -1
+        self._segment_rx = bytearray()
         self._thread = None
         self._reset_request = None
         self.fw_pubkeys = list(fw_pubkeys or [])
@@ -128,6 +149,12 @@ class SimBoard:
             cfg["keypad"] = {"uart": KEYPAD_UART, "baud": 9600}
         if self.scanner:
             cfg["scanner"] = {"uart": SCANNER_UART, "baud": 9600}
+        if self.display_kind == "st7920":
+            cfg["display"] = {"type": "st7920", "spi": LCD_SPI, "cs": LCD_CS, "baud": 200000}
+        elif self.display_kind == "segment":
+            cfg["display"] = {"type": "segment", "uart": SEGMENT_UART, "baud": 9600}
+        if self.voice_kind:
+            cfg["voice"] = {"type": self.voice_kind, "uart": VOICE_UART, "baud": 9600}
         cfg["zones"] = []
         for z in range(len(self.zones)):
             zc = {"adc": ADC + z, "relay": RELAY + z, "setpoint": 40, "hysteresis": 10,
@@ -191,6 +218,42 @@ class SimBoard:
         if self.hw is not None and self.powered:
             self.hw.uart(SCANNER_UART).feed(payload.encode() + b"\r")
 
+    def screen(self):
+        """What the screen shows now: its rows as lines ("" with no screen or nothing shown)."""
+        if self.lcd is not None:
+            return self.lcd.text()
+        return self.display[-1] if self.display_kind == "segment" and self.display else ""
+
+    def _note_screen(self):
+        lcd = self.lcd
+        if lcd is not None and lcd.changes != self._lcd_seen:
+            self._lcd_seen = lcd.changes
+            text = lcd.text()
+            if not self.display or self.display[-1] != text:
+                self.display.append(text)
+
+    def _segment_bytes(self, data):
+        self._segment_rx.extend(data)
+        while b"\r\n" in self._segment_rx:
+            line, _, rest = bytes(self._segment_rx).partition(b"\r\n")
+            self._segment_rx = bytearray(rest)
+            self.display.append(line.decode("ascii", "replace"))
+
+    def _wire_person_devices(self, hw):
+        """The screen and the voice module this board has, on its pins (a new power-on: blank)."""
+        self.lcd = None
+        self._lcd_seen = -1
+        if self.display_kind == "st7920":
+            self.lcd = SimSt7920()
+            hw.spi(LCD_SPI).sink = self.lcd.clock_in
+            hw.line(LCD_CS).handlers.append(self.lcd.chip_select)
+        elif self.display_kind == "segment":
+            self._segment_rx = bytearray()
+            hw.uart(SEGMENT_UART).sink = self._segment_bytes
+        if self.voice_kind:
+            voice = SimSyn6288(reply=hw.uart(VOICE_UART).feed, spoken=self.spoken)  # one list across power-ons
+            hw.uart(VOICE_UART).sink = voice.receive
+
     # -- the board's thread --------------------------------------------------------------------
     def _main(self, cause):
         while True:
@@ -222,6 +285,7 @@ class SimBoard:
             hw.line(DOOR + i).set(c.door_sensor())
             hw.line(FEEDBACK + i).set(c.hook_released())
             hw.line(OCCUPANCY + i).set(1 if c.parcel else 0)
+        self._wire_person_devices(hw)
         machine.use(hw)
         self.hw = hw
         self.boots += 1
@@ -233,9 +297,12 @@ class SimBoard:
             boot_select.select(self.dir)  # as /main.py does first: counts a trial boot, rolls back
             fw_hw["fw_root"] = self.dir
         self.flash = SimFlash(self.flash_dir, self)
-        fw_hw.update(flash=self.flash, idle=self._idle, ui=self.display.append)
+        fw_hw.update(flash=self.flash, idle=self._idle)
+        if self.display_kind is None and self.voice_kind is None:
+            fw_hw["ui"] = self.display.append  # the English prompts, as a board without either showed them
         app = fw_board.build(cfg, fw_hw, self.locker.clock, self.flash_dir)
         server = fw_board.build_server(app, cfg, fw_hw)
+        self._note_screen()  # the idle prompt the screen came up with
         self.app, self.server = app, server
         while True:
             self._check(hw)
@@ -248,6 +315,7 @@ class SimBoard:
                 app.feed(now)
             except Exception:  # as run_forever: log it, and the unfed watchdog decides
                 self.errors.append(traceback.format_exc())
+            self._note_screen()
             time.sleep(self.loop_s)
 
     def _check(self, hw):
@@ -292,7 +360,7 @@ class SimBoard:
         app = self.app
         return {"address": self.address, "powered": self.powered, "running": self.running(),
                 "boots": self.boots, "lock_type": self.lock_type, "key": self.key.hex(),
-                "display": self.display[-1] if self.display else "",
+                "display": self.screen(), "voice": self.spoken[-1] if self.spoken else "",
                 "events_pending": app.journal.unacked() if app is not None else None,
                 "compartments": [c.state() for c in self.compartments],
                 "zones": [{"temp": round(z.temp, 2), "compressor": z.compressor} for z in self.zones],

@@ -17,7 +17,8 @@ HELP = """commands (B = board address, C = compartment from 1):
   type B KEYS               type on the keypad (end with # to submit, * clears)
   scan B PAYLOAD            scanner reads PAYLOAD (e.g. CBX1:LK-SIM:123456784)
   qr B CODE                 scanner reads this locker's QR payload for an 8-digit CODE
-  display B                 what the board last showed the person
+  display B                 what the board's screen shows now (its rows, separated by " | ")
+  voice B                   what the board's voice module said last
   jam B C [on|off]          latch stuck (no door movement on unlock)
   dead-sensor B C [0|1|off] door switch stuck at 0 (closed) or 1 (open); off repairs it
   leave-open B C [on|off]   the person leaves this door open (auto-close skips it)
@@ -100,8 +101,11 @@ class Controller:
         return payload
 
     def cmd_display(self, b):
-        d = self._board(b).display
-        return d[-1] if d else ""
+        return " | ".join(self._board(b).screen().split("\n"))
+
+    def cmd_voice(self, b):
+        spoken = self._board(b).spoken
+        return spoken[-1] if spoken else ""
 
     def cmd_jam(self, b, c, on="on"):
         self._comp(b, c).jammed = _onoff(on)

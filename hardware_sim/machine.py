@@ -89,12 +89,28 @@ class SimUart:
         return len(data)
 
 
+class SimSpiBus:
+    """An SPI bus's MOSI: what the firmware writes goes to the device wired to it (sink), if any."""
+
+    def __init__(self):
+        self.sink = None  # callable(bytes)
+        self.baudrate = 0
+        self.written = 0
+
+    def write(self, data):
+        data = bytes(data)
+        self.written += len(data)
+        if self.sink is not None:
+            self.sink(data)
+
+
 class SimHardware:
     """Everything one board's `machine` calls reach."""
 
     def __init__(self, uid=b"\x00" * 6, reset_cause=PWRON_RESET):
         self.pins = {}
         self.uarts = {}
+        self.spis = {}
         self.adcs = {}  # pin id -> callable() -> u16
         self.uid = uid
         self.reset_cause = reset_cause
@@ -110,6 +126,11 @@ class SimHardware:
         if uart_id not in self.uarts:
             self.uarts[uart_id] = SimUart()
         return self.uarts[uart_id]
+
+    def spi(self, spi_id):
+        if spi_id not in self.spis:
+            self.spis[spi_id] = SimSpiBus()
+        return self.spis[spi_id]
 
 
 def use(hw):
@@ -194,6 +215,24 @@ class UART:
         return self._port.write(data)
 
     def flush(self):
+        pass
+
+
+class SPI:
+    """A write-only SPI master (the board's displays need no MISO)."""
+
+    def __init__(self, spi_id, baudrate=1000000, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
+                 miso=None):
+        self._bus = current().spi(spi_id)
+        self._bus.baudrate = baudrate
+
+    def init(self, baudrate=1000000, **kw):
+        self._bus.baudrate = baudrate
+
+    def write(self, data):
+        self._bus.write(data)
+
+    def deinit(self):
         pass
 
 

@@ -1,4 +1,5 @@
 # Shared by the simulator end-to-end tests: start a locker, talk to it over a real pty or TCP link.
+import re
 import time
 
 from hardware_sim.hostclient import HostClient
@@ -49,3 +50,25 @@ def stop(locker, host):
     assert not crashed, "a command handler raised: %r" % (crashed,)
     for b in locker.boards.values():
         assert not b.errors, "board %d loop raised:\n%s" % (b.address, b.errors[0])
+
+
+def flat(screen):
+    """A screen's text without its row breaks and layout padding (no prompt has spaces of its own)."""
+    return "".join(screen.split())
+
+
+def answer(board, act, timeout=5.0):
+    """Do act() (type, scan), then return what the board answered: (what its voice module said, its
+    screen then, flattened). The voice speaks every answer, even one the screen already shows."""
+    before = len(board.spoken)
+    act()
+    wait_for(lambda: len(board.spoken) > before, timeout, "the board's spoken answer")
+    return board.spoken[before], flat(board.screen())
+
+
+def is_prompt(key, text, spoken=True):
+    """text is prompt `key` (spoken, or as the screen shows it) with some numbers as its parameters."""
+    from firmware import prompts
+
+    model = (prompts.spoken if spoken else prompts.screen)(key, (9999999, 9999999))
+    return re.fullmatch(re.escape(model).replace("9999999", r"\d+"), text) is not None

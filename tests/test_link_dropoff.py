@@ -11,6 +11,8 @@ from _link_helpers import (board_code, call, clear_code, code_installed, cut, de
                            online_stack, parcel_state, pulses, put_and_close, take_and_close, wait_for, where)
 from sqlalchemy import select
 
+from firmware import prompt_keys as K
+from firmware import prompts
 from protocol import messages as m
 from server import clock
 from server.link.models import LinkEvent
@@ -61,12 +63,17 @@ def _notes(db, pid, kind):
 
 
 def _type_and_read(sim, addr, keys):
-    """Type at the keypad and return what the board's display said about it."""
+    """Type at the keypad and return the board's answer: what its voice module said and what its screen
+    showed then (rows joined, layout padding dropped), both decoded from the simulated devices."""
     board = sim.board(addr)
-    before = len(board.display)
+    before = len(board.spoken)
     sim.type_code(addr, keys)
-    wait_for(lambda: len(board.display) > before, what="the board's answer on its display")
-    return board.display[before]
+    wait_for(lambda: len(board.spoken) > before, what="the board's spoken answer")
+    return board.spoken[before], "".join(board.screen().split())
+
+
+def _answer(key, *args):
+    return prompts.spoken(key, args), prompts.screen(key, args)
 
 
 def _courier_of(st, carrier=0):
@@ -84,7 +91,7 @@ def test_offline_dropoff_with_the_link_cut_is_reconciled_once_and_collected(stac
     wait_for(lambda: _holds_dropoff_code(stack, sim, pid), what="drop-off code installed as kind 2")
 
     cut(sim)  # the village's 4G drops
-    assert _type_and_read(sim, addr, code + "#") == "OPEN %d" % number
+    assert _type_and_read(sim, addr, code + "#") == _answer(K.OPEN_DROPOFF, addr, number)
     wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by the drop-off code")
     put_and_close(sim, addr, number)
     time.sleep(0.3)
@@ -108,7 +115,7 @@ def test_offline_dropoff_with_the_link_cut_is_reconciled_once_and_collected(stac
         assert s.get(Compartment, _dropoff_row(stack.db, pid).compartment_id).state == "occupied"
 
     # The same code typed again: the board has nothing for it, and nothing changes.
-    assert _type_and_read(sim, addr, code + "#") == "WRONG"
+    assert _type_and_read(sim, addr, code + "#") == _answer(K.WRONG_CODE)
     time.sleep(0.5)
     assert pulses(sim, addr, number) == 1 and parcel_state(stack.db, pid) == "awaiting_collection"
 
@@ -136,7 +143,7 @@ def test_a_code_used_online_is_cleared_from_the_board_and_refused_at_the_keypad(
     put_and_close(sim, addr, number)
     wait_for(lambda: parcel_state(stack.db, pid) == "awaiting_collection", what="online drop-off confirmed")
     wait_for(lambda: not sim.board(addr).app.codes.has(number - 1), what="code cleared on the board")
-    assert _type_and_read(sim, addr, code + "#") == "WRONG"
+    assert _type_and_read(sim, addr, code + "#") == _answer(K.WRONG_CODE)
     time.sleep(0.5)
     assert pulses(sim, addr, number) == 1
     assert events_of(stack.db, m.EV_DROPOFF_OFFLINE) == 0
@@ -158,7 +165,7 @@ def test_code_used_online_while_the_board_is_cut_off_and_then_offline_is_counted
                        {"code": code, "source": "kiosk"})
     assert status == 200 and out["command"]["state"] in ("queued", "sent"), out  # the door cannot be reached
     assert parcel_state(stack.db, pid) == "reserved"
-    assert _type_and_read(sim, addr, code + "#") == "OPEN %d" % number  # the board still holds it
+    assert _type_and_read(sim, addr, code + "#") == _answer(K.OPEN_DROPOFF, addr, number)  # still held
     wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened offline")
     put_and_close(sim, addr, number)
     cut(sim, False)
@@ -201,7 +208,7 @@ def test_cancelled_and_expired_sends_are_cleared_from_the_board_and_refused(stac
         wait_for(lambda addr=addr, number=number: not sim.board(addr).app.codes.has(number - 1),
                  what="code of send %d cleared on the board" % pid)
         assert _dropoff_row(stack.db, pid).state == state
-        assert _type_and_read(sim, addr, code + "#") == "WRONG"
+        assert _type_and_read(sim, addr, code + "#") == _answer(K.WRONG_CODE)
         assert pulses(sim, addr, number) == 0
         with stack.db.reading() as s:
             assert s.get(Compartment, _dropoff_row(stack.db, pid).compartment_id).state == "free"
@@ -225,7 +232,7 @@ def test_pickup_codes_still_go_to_the_board_as_kind_1_beside_a_dropoff_code(stac
     wait_for(lambda: code_installed(stack.db, sim, pid), what="pickup code installed")
     assert sim.board(addr).app.codes.kind(number - 1) == m.CODE_PICKUP
     cut(sim)
-    assert _type_and_read(sim, addr, clear_code(stack.db, pid) + "#") == "OPEN %d" % number
+    assert _type_and_read(sim, addr, clear_code(stack.db, pid) + "#") == _answer(K.OPEN_PICKUP, addr, number)
     wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by the pickup code")
     take_and_close(sim, addr, number)
     cut(sim, False)

@@ -9,6 +9,8 @@ import pytest
 from _link_helpers import (call, clear_code, cut, deposit, events_of, online_stack, parcel_state, pulses,
                            put_and_close, take_and_close, wait_for, where)
 
+from firmware import prompt_keys as K
+from firmware import prompts
 from protocol import messages as m
 from server.link.models import LinkEvent
 
@@ -21,11 +23,17 @@ def stack(tmp_path):
 
 
 def _said(sim, addr, keys):
+    """Type at the keypad; the board's answer: what its voice module said and its screen then (rows
+    joined, layout padding dropped), decoded from the simulated devices."""
     board = sim.board(addr)
-    before = len(board.display)
+    before = len(board.spoken)
     sim.type_code(addr, keys)
-    wait_for(lambda: len(board.display) > before, what="the board's answer on its display")
-    return board.display[before]
+    wait_for(lambda: len(board.spoken) > before, what="the board's spoken answer")
+    return board.spoken[before], "".join(board.screen().split())
+
+
+def _answer(key, *args):
+    return prompts.spoken(key, args), prompts.screen(key, args)
 
 
 def _peer_holds(sim, at, addr, number, code):
@@ -57,7 +65,7 @@ def test_a_pickup_code_opens_its_door_from_the_other_boards_keypad(stack):
     code = clear_code(stack.db, pid)
     wait_for(lambda: _peer_holds(sim, other, addr, number, code), what="the other board holds the peer code")
 
-    assert _said(sim, other, code + "#") == "OPENING %d-%d" % (addr, number)
+    assert _said(sim, other, code + "#") == _answer(K.PEER_OPENING, addr, number)
     wait_for(lambda: sim.compartment(addr, number).door_open, what="the door opened on its own board")
     assert sim.board(other).app.throttle.fails == 0
     take_and_close(sim, addr, number)
@@ -67,7 +75,7 @@ def test_a_pickup_code_opens_its_door_from_the_other_boards_keypad(stack):
     assert events_of(stack.db, m.EV_PEER_CODE) == 1 and _peer_outcome(stack.db) == "peer_opened"
     # used: forgotten by the other board too, and now a wrong code there
     wait_for(lambda: not _peer_holds(sim, other, addr, number, code), what="the used code forgotten")
-    assert _said(sim, other, code + "#") == "WRONG"
+    assert _said(sim, other, code + "#") == _answer(K.WRONG_CODE)
 
 
 def test_with_the_link_down_the_keypad_names_the_right_door_and_nothing_opens_later(stack):
@@ -84,14 +92,14 @@ def test_with_the_link_down_the_keypad_names_the_right_door_and_nothing_opens_la
 
     cut(sim)
     time.sleep(sim.board(other).app.link_fresh_ms / 1000 + 0.2)  # the board stops counting on the link
-    assert _said(sim, other, code + "#") == "USE %d-%d" % (addr, number)
+    assert _said(sim, other, code + "#") == _answer(K.PEER_USE_KEYPAD, addr, number)
     assert sim.board(other).app.throttle.fails == 0
     cut(sim, False)
     time.sleep(1.5)  # the link is back and reads the journal: nothing was journaled, nothing opens
     assert _doors_pulsed(sim) == {}
     assert parcel_state(stack.db, pid) == "booked"
     # at the right door's own keypad the same code works (offline check on that board)
-    assert _said(sim, addr, code + "#") == "OPEN %d" % number
+    assert _said(sim, addr, code + "#") == _answer(K.OPEN_DROPOFF, addr, number)
     wait_for(lambda: sim.compartment(addr, number).door_open, what="door opened by the drop-off code")
     put_and_close(sim, addr, number)
     wait_for(lambda: parcel_state(stack.db, pid) == "awaiting_collection", what="drop-off done")
@@ -122,7 +130,7 @@ def test_a_peer_code_read_late_opens_nothing(stack):
     before = pulses(sim, addr, number)
     cut(sim)
     # the board heard the host a moment ago, so it journals PEER_CODE, which the link cannot read yet
-    assert _said(sim, other, code + "#") == "OPENING %d-%d" % (addr, number)
+    assert _said(sim, other, code + "#") == _answer(K.PEER_OPENING, addr, number)
     later = clock.utcnow() + datetime.timedelta(seconds=link_events.PEER_CODE_FRESH_S + 40)
     with time_machine.travel(later.replace(tzinfo=datetime.timezone.utc), tick=True):
         cut(sim, False)

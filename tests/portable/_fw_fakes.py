@@ -93,3 +93,18 @@ class Probe:
 
     def read(self):
         return self.t
+
+
+class Said:
+    """The app's ui (firmware.ui.Ui's interface): records each (prompt key, parameters) it is told to
+    say into the list `said`."""
+
+    def __init__(self, said=None):
+        self.said = [] if said is None else said
+        self.polled = 0
+
+    def say(self, key, args=()):
+        self.said.append((key, tuple(args)))
+
+    def poll(self, now):
+        self.polled += 1

@@ -1,7 +1,8 @@
 # The app's behaviour with hand-driven pins: each test plays the part of the door and the person.
-from _fw_fakes import Clock, Pin, Probe, Uart, tmpdir
+from _fw_fakes import Clock, Pin, Probe, Said, Uart, tmpdir
 
 from firmware import events as ev
+from firmware import prompt_keys as K
 from firmware.app import App
 from firmware.chill import Zone
 from firmware.codes import code_hash
@@ -25,14 +26,14 @@ class Rig:
         self.keypad = Uart()
         self.scanner = Uart()
         self.said = []
-        c = {"locker_id": "LK-1", "left_open_s": 5}
+        c = {"address": 1, "locker_id": "LK-1", "left_open_s": 5}
         c.update(cfg or {})
         self.occ_pins = [Pin(0) for _ in range(n)]  # 1 = something inside
         # 200 ms, as firmware/board.py builds the occupancy inputs
         occ = DebouncedInputs(self.occ_pins, 1, 200, self.clock.ms()) if occupancy else None
         self.app = App(c, self.clock, Flash(self.d), self.locks,
                        DebouncedInputs(self.door_pins, 1, 30, self.clock.ms()), occupancy=occ,
-                       keypad=self.keypad, scanner=self.scanner, ui=self.said.append)
+                       keypad=self.keypad, scanner=self.scanner, ui=Said(self.said))
         self.results = []
 
     def run(self, ms, door_follows=None, step=10):
@@ -259,7 +260,7 @@ def test_keypad_code_opens_offline_and_is_used_up():
     k = r.kinds()
     assert ev.PICKUP_OFFLINE in k
     assert not r.app.codes.has(2)
-    assert "OPEN 3" in r.said
+    assert (K.OPEN_PICKUP, (1, 3)) in r.said  # board 1, door 3
 
 
 def test_scanner_code_checks_locker_and_check_digit():
@@ -267,11 +268,11 @@ def test_scanner_code_checks_locker_and_check_digit():
     _install(r, 1, b"11223344")
     r.scanner.feed(make_payload("LK-2", "11223344").encode() + b"\r")
     r.run(50)
-    assert r.said[-1] == "OTHER LOCKER" and r.app.codes.has(1)
+    assert r.said[-1] == (K.OTHER_LOCKER, ()) and r.app.codes.has(1)
     good = make_payload("LK-1", "11223344")
     r.scanner.feed((good[:-1] + str((int(good[-1]) + 1) % 10)).encode() + b"\r")
     r.run(50)
-    assert r.said[-1] == "BAD QR"
+    assert r.said[-1] == (K.BAD_QR, ())
     r.scanner.feed(make_payload("LK-1", "11223344").encode() + b"\n")
     r.run(400, door_follows=1)
     assert not r.app.codes.has(1) and ev.PICKUP_OFFLINE in r.kinds()
@@ -284,16 +285,16 @@ def test_wrong_codes_throttle_and_block_even_the_right_code():
     for _ in range(3):
         r.keypad.feed(b"12345678#")
         r.run(20)
-    assert r.said[-1] == "WAIT 10"
+    assert r.said[-1] == (K.WAIT, (10,))
     assert ev.THROTTLED in r.kinds()
     r.keypad.feed(b"99990000#")
     r.run(20)
-    assert r.said[-1].startswith("WAIT") and r.app.codes.has(0)
+    assert r.said[-1][0] == K.WAIT and r.app.codes.has(0)
     # reboot: still locked out
     r2 = Rig(d=r.d, clock=r.clock, cfg={"throttle_free": 2, "throttle_base_ms": 10000})
     r2.keypad.feed(b"99990000#")
     r2.run(20)
-    assert r2.said[-1].startswith("WAIT")
+    assert r2.said[-1][0] == K.WAIT
     r2.run(10000)
     r2.keypad.feed(b"99990000#")
     r2.run(300, door_follows=0)
@@ -306,8 +307,33 @@ def test_expired_code_never_opens():
     _install(r, 0, b"55556666", expiry=999999)
     r.keypad.feed(b"55556666#")
     r.run(300, door_follows=0)
-    assert r.said[-1] == "EXPIRED" and ev.CODE_EXPIRED in r.kinds()
+    assert r.said[-1] == (K.CODE_EXPIRED, ()) and ev.CODE_EXPIRED in r.kinds()
     assert r.lock_pins[0].history == [0]
+
+
+def test_what_the_person_is_told_says_which_kind_of_code_and_door():
+    # a drop-off code opens with its own words; expired, it is said to be a drop-off code
+    r = Rig()
+    r.app.set_time(1000000)
+    _install(r, 1, b"10101010", kind=2)
+    _install(r, 2, b"20202020", expiry=999999, kind=2)
+    r.keypad.feed(b"10101010#")
+    r.run(400, door_follows=1)
+    assert (K.OPEN_DROPOFF, (1, 2)) in r.said and ev.DROPOFF_OFFLINE in r.kinds()
+    r.keypad.feed(b"20202020#")
+    r.run(50)
+    assert r.said[-1] == (K.DROPOFF_EXPIRED, ())
+    # a right code whose door does not move: the person hears it did not open
+    _install(r, 3, b"30303030")
+    r.keypad.feed(b"30303030#")
+    r.run(2500)
+    assert r.said[-1] == (K.OPEN_FAILED, (1, 4))
+    # too few digits
+    r.keypad.feed(b"123#")
+    r.run(20)
+    assert r.said[-1] == (K.NEED_8_DIGITS, ())
+    # the ui is polled from housekeeping, so its screen can go back to idle
+    assert r.app.ui.polled > 0
 
 
 def test_chilled_zone_hysteresis_min_times_and_excursion():
@@ -400,7 +426,7 @@ def test_full_journal_refuses_offline_pickup_and_reports_lost_events():
     assert j.full and j.dropped >= 1
     r.keypad.feed(b"12121212#")
     r.run(300, door_follows=0)
-    assert r.said[-1] == "BUSY" and r.app.codes.has(0) and r.lock_pins[0].history == [0]
+    assert r.said[-1] == (K.BUSY, ()) and r.app.codes.has(0) and r.lock_pins[0].history == [0]
     j.ack(j.last_seq())
     r.app.emit(ev.TEMPERATURE, ev.BOARD, b"\x00\x00\x28")
     evs = [ev.unpack(p) for _, p in j.read(0, 16, 10000)]
@@ -423,12 +449,12 @@ def test_a_week_across_the_ticks_wrap():
     _install(r, 0, b"10203040")
     r.keypad.feed(b"99999999#")
     r.run(50)
-    assert r.said[-1] == "WAIT 30"
+    assert r.said[-1] == (K.WAIT, (30,))
     for _ in range(7 * 24 * 6):  # a week in 10-minute steps
         r.clock.advance(600000)
         r.app.step()
     assert abs(r.app.unix() - (1700000000 + 7 * 86400)) <= 2
     r.keypad.feed(b"10203040#")
     r.run(300, door_follows=0)
-    assert r.said[-1] == "OPEN 1"
+    assert r.said[-1] == (K.OPEN_PICKUP, (1, 1))
     assert r.lock_pins[0].history.count(1) == 2

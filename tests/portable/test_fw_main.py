@@ -2,7 +2,8 @@
 # pins and UARTs, wire() builds them, and the app and its protocol server come up on them.
 from _fw_fakes import Clock, Uart, tmpdir
 
-from firmware import board
+from firmware import board, gb2312, prompts, syn6288
+from firmware import prompt_keys as K
 from firmware import main as fw_main
 
 
@@ -56,7 +57,17 @@ class FakeMachine:
             def feed(self):
                 m.fed += 1
 
-        self.Pin, self.UART, self.ADC, self.WDT = Pin, UART, ADC, WDT
+        class SPI:
+            def __init__(self, n, baudrate=0, polarity=0, phase=0, sck=None, mosi=None):
+                self.baudrate = baudrate
+                self.writes = []  # (level of pin 5, the LCD's chip select, at the write; bytes)
+                m.spis[n] = self
+
+            def write(self, buf):
+                self.writes.append((m.pins.get(5), bytes(buf)))
+
+        self.spis = {}
+        self.Pin, self.UART, self.ADC, self.WDT, self.SPI = Pin, UART, ADC, WDT, SPI
 
     def reset_cause(self):
         return self.WDT_RESET
@@ -107,3 +118,57 @@ def test_wire_lock_board_on_a_uart():
         app.clock.advance(300)
         app.step()
     assert mach.uarts[1].take()[:3] == bytes((0x02, 0x00, 0x30))  # status query to lock board 0
+
+
+def test_a_config_without_display_or_voice_keeps_the_old_behaviour():
+    mach = FakeMachine()
+    cfg = _cfg({"type": "gpio", "pins": [10, 11, 12]})
+    hw = fw_main.wire(cfg, mach)
+    assert "lcd_spi" not in hw and "voice_uart" not in hw and mach.spis == {}
+    assert board.build(cfg, hw, Clock(), tmpdir()).ui is None  # no screen at all, as before
+    shown = []
+    hw["ui"] = shown.append  # a text callable, as the simulator used to pass: the English prompts
+    app = board.build(cfg, hw, Clock(), tmpdir())
+    assert app.enter_code(b"12345678", 1) == "wrong" and shown == ["WRONG"]
+
+
+def test_wire_st7920_lcd_and_syn6288_voice():
+    mach = FakeMachine()
+    cfg = _cfg({"type": "gpio", "pins": [10, 11, 12]})
+    cfg["display"] = {"type": "st7920", "spi": 2, "sck": 18, "mosi": 23, "cs": 5}
+    cfg["voice"] = {"type": "syn6288", "uart": 3, "baud": 9600}
+    hw = fw_main.wire(cfg, mach)
+    assert mach.spis[2].baudrate == 200000 and mach.pins[5] == 0
+    app = board.build(cfg, hw, Clock(), tmpdir())
+    spi = mach.spis[2]
+    # initialised (function set twice, display on, entry mode), then the idle prompt, CS high each time
+    assert [w[1] for w in spi.writes[:4]] == [b"\xf8\x30\x00", b"\xf8\x30\x00", b"\xf8\x00\xc0", b"\xf8\x00\x60"]
+    assert spi.writes[4] == (1, b"\xf8\x80\x00") and all(w[0] == 1 for w in spi.writes)
+    del spi.writes[:]
+    assert app.enter_code(b"12345678", 1) == "wrong"
+    assert spi.writes[0][1] == b"\xf8\x80\x00" and spi.writes[1][1][:3] == b"\xfa\xc0\x80"  # 0xC8 (取)
+    said = gb2312.encode(prompts.spoken(K.WRONG_CODE))
+    assert mach.uarts[3].take() == bytes(syn6288.frame(said))
+
+
+def test_wire_segment_display():
+    mach = FakeMachine()
+    cfg = _cfg({"type": "gpio", "pins": [10, 11, 12]})
+    cfg["display"] = {"type": "segment", "uart": 4, "width": 8}
+    app = board.build(cfg, fw_main.wire(cfg, mach), Clock(), tmpdir())
+    assert mach.uarts[4].take() == b"\r\n"  # the idle prompt: a blank line
+    app.enter_code(b"12345678", 1)
+    assert mach.uarts[4].take() == b"WRONG\r\n"
+
+
+def test_an_unknown_display_or_voice_is_refused():
+    for key, spec in (("display", {"type": "oled"}), ("voice", {"type": "jq8900", "uart": 3})):
+        mach = FakeMachine()
+        cfg = _cfg({"type": "gpio", "pins": [10, 11, 12]})
+        cfg[key] = spec
+        try:
+            board.build(cfg, fw_main.wire(cfg, mach), Clock(), tmpdir())
+        except ValueError as exc:
+            assert key in str(exc)
+        else:
+            raise AssertionError("%s %r accepted" % (key, spec))

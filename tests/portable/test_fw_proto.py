@@ -1,7 +1,8 @@
 # The board's protocol server driven by the real host session, in memory (both runtimes).
-from _fw_fakes import Clock, Pin, Uart, tmpdir
+from _fw_fakes import Clock, Pin, Said, Uart, tmpdir
 
 from firmware import events as ev
+from firmware import prompt_keys as K
 from firmware.app import App
 from firmware.flash import Flash
 from firmware.inputs import DebouncedInputs
@@ -221,7 +222,7 @@ def _journaled(app, kind):
 def test_a_code_for_another_boards_door_is_right_here_and_the_host_is_asked_to_open_it():
     b = Board()
     said = []
-    b.app.ui = said.append
+    b.app.ui = Said(said)
     h = _host()
     r, _ = call(h, b, m.HELLO)
     assert r.fields["capabilities"] & m.CAP_PEER_CODES
@@ -245,11 +246,11 @@ def test_a_code_for_another_boards_door_is_right_here_and_the_host_is_asked_to_o
     assert len(peers) == 1
     assert m.decode_event_data(m.EV_PEER_CODE, peers[0][3]) == {
         "board": 2, "compartment": 3, "code_id": code_hash(salt, "11223344")[:4]}
-    assert said[-1] == "OPENING 2-3"
+    assert said[-1] == (K.PEER_OPENING, (2, 3))
     # the host not heard for longer than link_fresh_ms: the person is sent to that door's keypad
     b.clock.advance(b.app.link_fresh_ms + 1)
     assert b.app.enter_code(b"11223344", ev.SRC_KEYPAD) == "peer_offline"
-    assert said[-1] == "USE 2-3" and len(_journaled(b.app, ev.PEER_CODE)) == 1
+    assert said[-1] == (K.PEER_USE_KEYPAD, (2, 3)) and len(_journaled(b.app, ev.PEER_CODE)) == 1
     # a wrong code still counts
     assert b.app.enter_code(b"99999999", ev.SRC_KEYPAD) == "wrong" and b.app.throttle.fails == 1
     # the peer set survives a reboot; kind 0 forgets one, board 0 forgets all
@@ -265,6 +266,21 @@ def test_a_code_for_another_boards_door_is_right_here_and_the_host_is_asked_to_o
     call(h2, b2, m.SET_PEER_CODE, {"board": 0, "compartment": 0, "kind": 0, "salt": bytes(8),
                                    "code_hash": bytes(16), "expiry": 0})
     assert b2.app.peers.held() == 0
+
+
+def test_an_expired_peer_code_is_named_by_its_kind():
+    b = Board()
+    said = []
+    b.app.ui = Said(said)
+    b.app.set_time(1800000000)
+    salt = b"saltsalt"
+    b.app.peers.set(2, 1, salt, code_hash(salt, "12341234"), 1700000000, m.CODE_DROPOFF)
+    b.app.peers.set(2, 2, salt, code_hash(salt, "56785678"), 1700000000, m.CODE_PICKUP)
+    assert b.app.enter_code(b"12341234", ev.SRC_KEYPAD) == "expired"
+    assert said[-1] == (K.DROPOFF_EXPIRED, ())
+    assert b.app.enter_code(b"56785678", ev.SRC_KEYPAD) == "expired"
+    assert said[-1] == (K.CODE_EXPIRED, ())
+    assert b.app.peers.kind(2, 1) == m.CODE_DROPOFF and b.app.peers.kind(9, 9) == 0
 
 
 def test_peer_slots_full_is_said_not_silent():
