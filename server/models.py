@@ -322,9 +322,10 @@ class Notification(Base):
     """Outbox: the SMS adapter delivers pending rows; the code is blanked from the text once sent."""
     __tablename__ = "notifications"
     id: Mapped[int] = mapped_column(primary_key=True)
-    parcel_id: Mapped[int] = mapped_column(ForeignKey("parcels.id"), index=True)
+    # None for a message about no parcel yet (a phone check's one-time number)
+    parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcels.id"), index=True)
     phone: Mapped[str] = mapped_column(String(20))
-    kind: Mapped[str] = mapped_column(String(16))  # pickup_code / proxy_code / dropoff_code / extended / ...
+    kind: Mapped[str] = mapped_column(String(16))  # pickup_code / proxy_code / dropoff_code / phone_check / ...
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -343,6 +344,28 @@ class CodeAttempt(Base):
     at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (Index("ix_code_attempts_locker_at", "locker_id", "at"),
                       Index("ix_code_attempts_source_at", "source", "at"))
+
+
+class PhoneCheck(Base):
+    """A villager's request waiting for proof that the phone is theirs: a one-time number went to the
+    phone by SMS; typing it back carries out the request (`payload`, e.g. a send booking). The number
+    is kept only as a salted hash; `attempts` counts wrong numbers typed."""
+    __tablename__ = "phone_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)   # names the check in the page's URL
+    purpose: Mapped[str] = mapped_column(String(16))
+    phone: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict] = mapped_column(JSON)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(8))
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime)
+    done_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcels.id"))
+    __table_args__ = (CheckConstraint(_in("purpose", ("send",)), name="purpose"),
+                      Index("ix_phone_checks_phone_created_at", "phone", "created_at"))
 
 
 class SignInAttempt(Base):

@@ -84,7 +84,9 @@ def walkthrough(stack, consoles, sms_log, signing_key=None):
         "locker's console `put B C` and `close B C` for the door the page shows (board B, door C)."
         % (stack.url, c["login"], c["password"], phone, lid),
         "2) Villager: the pickup SMS (code and link) lands in %s; at the console `type B <code>#` opens the door. "
-        "Station operator: %s/login as %s / %s." % (sms_log, stack.url, op["login"], op["password"]),
+        "Sending produce: %s/send with %s; the 6-digit number it texts (same file) shows the drop-off code. "
+        "Station operator: %s/login as %s / %s." % (sms_log, stack.url, phone, stack.url, op["login"],
+                                                     op["password"]),
         "Maintainer: `.venv/bin/cunbox firmware build --version 1.0.1 --key %s` signs a release; upload it at "
         "%s/fleet/releases as %s / %s." % (signing_key, stack.url, maint["login"], maint["password"]),
         "Try: curl -X POST %s/api/v1/deposits -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' "

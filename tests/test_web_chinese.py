@@ -123,3 +123,26 @@ def test_no_villager_or_public_page_in_chinese_shows_an_english_word(site):
                             "/p/%s" % token, "/p/%s?c=00000000" % token, "/p/no-such-token"])
     assert "/send" in seen
     assert found == {}, "English words on villager pages: %s" % found
+
+
+def test_the_villagers_send_steps_in_chinese_show_no_english_word(site):
+    """The form, the one-time number's page (and its wrong-number error), and the booking with its code."""
+    app, world, db = site
+    c = app.test_client()
+    page = c.get("/send").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    r = c.post("/send", data={"csrf_token": csrf, "phone": world.consenting_phone, "locker_id": str(world.locker_id),
+                              "carrier_id": str(world.carrier_id), "size": "S"})
+    check_url = r.location
+    with db.reading() as s:
+        body = s.scalars(select(Notification.body).where(Notification.kind == "phone_check")
+                         .order_by(Notification.id.desc())).first()
+    number = re.search(r"验证码(\d{6})", body).group(1)
+    pages = {"check": c.get(check_url).get_data(as_text=True),
+             "wrong": c.post(check_url, data={"csrf_token": csrf, "number": "%06d" % ((int(number) + 1) % 10 ** 6)})
+             .get_data(as_text=True)}
+    booked = c.post(check_url, data={"csrf_token": csrf, "number": number}).location
+    pages["booked"] = c.get(booked).get_data(as_text=True)
+    assert 'id="send-code"' in pages["booked"] and "还可以再试" in pages["wrong"]
+    found = {name: english_words(html)[0] for name, html in pages.items() if english_words(html)[0]}
+    assert found == {}, "English words on the send steps: %s" % found

@@ -184,18 +184,47 @@ def test_send_booking_form_rejects_bad_input_next_to_each_field(site):
     html = r.get_data(as_text=True)
     assert r.status_code == 400 and field_error(html, "phone") and "机密户" not in html
     assert snapshot(db) == before
-    # A good booking: the drop-off code goes by SMS only, never onto the page.
+    # A good request books nothing yet: a one-time number goes to the phone, the page asks for it.
     r = c.post("/send", data={"csrf_token": token, "phone": world.consenting_phone, "locker_id": str(world.locker_id),
-                              "carrier_id": str(world.carrier_id), "size": "M"}, follow_redirects=True)
-    html = r.get_data(as_text=True)
-    assert r.status_code == 200 and "138****0001" in html
+                              "carrier_id": str(world.carrier_id), "size": "M", "nonce": "n1"})
+    assert r.status_code == 303 and "/send/check/" in r.headers["Location"]
+    check_url = r.headers["Location"]
+    # The same form sent twice (a double tap) texts the phone once.
+    r2 = c.post("/send", data={"csrf_token": token, "phone": world.consenting_phone,
+                               "locker_id": str(world.locker_id), "carrier_id": str(world.carrier_id), "size": "M",
+                               "nonce": "n1"})
+    assert r2.status_code == 303 and r2.headers["Location"] == check_url
+    from server.models import Notification
+    with db.reading() as s:
+        assert s.query(Parcel).filter(Parcel.direction == "out").count() == 0
+        bodies = [n.body for n in s.query(Notification).filter(Notification.kind == "phone_check")]
+    assert len(bodies) == 1
+    number = re.search(r"验证码(\d{6})", bodies[0]).group(1)
+    html = c.get(check_url).get_data(as_text=True)
+    assert "138****0001" in html and number not in html
+    # A wrong number says how many tries are left and books nothing.
+    wrong = "%06d" % ((int(number) + 1) % 10 ** 6)
+    r = c.post(check_url, data={"csrf_token": token, "number": wrong})
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "number") == "验证码不对，还可以再试4次。"
+    r = c.post(check_url, data={"csrf_token": token, "number": "12ab"})
+    assert r.status_code == 400 and field_error(r.get_data(as_text=True), "number") == "验证码是短信里的6位数字。"
+    # The right number books the send; the booking page (a GET) shows the drop-off code and the locker.
+    r = c.post(check_url, data={"csrf_token": token, "number": number})
+    assert r.status_code == 303 and "/send/booked/" in r.headers["Location"]
+    for _ in range(2):   # a reload books nothing more
+        html = c.get(r.headers["Location"]).get_data(as_text=True)
+        assert "138****0001" in html and "任意一个键盘" in html
     with db.reading() as s:
         sent = s.query(Parcel).filter(Parcel.direction == "out").one()
         assert sent.state == "booked" and sent.account_id is not None
-        from server.models import Notification
         body = s.query(Notification).filter(Notification.parcel_id == sent.id).one().body
     code = re.search(r"投递码(\d{8})", body).group(1)
-    assert code not in html
+    assert '<strong class="code" id="send-code">%s</strong>' % code in html
+    # Going back to the check page goes to the booking; another browser is told it was confirmed.
+    assert c.get(check_url).status_code == 303
+    other = app.test_client()
+    assert "这次预约已经确认过了" in other.get(check_url).get_data(as_text=True)
+    assert other.get("/send/check/unknown-check").status_code == 404
 
 
 def test_import_form_refuses_a_missing_file_and_another_stations_rows(site):
@@ -306,22 +335,34 @@ def test_reloading_or_resubmitting_the_send_success_page_books_once(site):
     c = app.test_client()
     with db.reading() as s:
         before = {p.id for p in s.query(Parcel).filter(Parcel.direction == "out")}
+        from server.models import Notification
+        texted = s.query(Notification).filter(Notification.kind == "phone_check").count()
     page = c.get("/send").get_data(as_text=True)
     token = csrf_of(page)
     nonce = re.search(r'name="nonce" value="([^"]+)"', page).group(1)
     form = {"csrf_token": token, "nonce": nonce, "phone": world.consenting_phone,
             "locker_id": str(world.locker_id), "carrier_id": str(world.carrier_id), "size": "M"}
     r = c.post("/send", data=form)
+    assert r.status_code == 303 and "/send/check/" in r.location      # redirect after POST
+    check_url = r.location
+    with db.reading() as s:
+        body = s.query(Notification).filter(Notification.kind == "phone_check").order_by(
+            Notification.id.desc()).first().body
+    number = re.search(r"验证码(\d{6})", body).group(1)
+    r = c.post(check_url, data={"csrf_token": token, "number": number})
     assert r.status_code == 303 and "/send/booked/" in r.location     # redirect after POST
+    r_again = c.post(check_url, data={"csrf_token": token, "number": number})   # a double tap
+    assert r_again.status_code == 303 and r_again.location == r.location
     for _ in range(3):
         again = c.get(r.location)                                        # reloads
         assert again.status_code == 200 and "138****0001" in again.get_data(as_text=True)
     html = again.get_data(as_text=True)
     assert 'id="send-locker"' in html and "任意一个键盘" in html                # which locker, where to type
     r2 = c.post("/send", data=form)                                      # the same form again
-    assert r2.status_code == 303 and r2.location == r.location
+    assert r2.status_code == 303 and r2.location == check_url
+    assert c.get(check_url).location == r.location                       # which goes to the booking
     with db.reading() as s:
-        from server.models import Notification
+        assert s.query(Notification).filter(Notification.kind == "phone_check").count() == texted + 1
         sends = [p for p in s.query(Parcel).filter(Parcel.direction == "out") if p.id not in before]
         assert len(sends) == 1
         assert s.query(Notification).filter(Notification.parcel_id == sends[0].id).count() == 1

@@ -16,10 +16,7 @@ def sizes_from(size, strictly_larger=False):
     return SIZES[i:]
 
 
-def choose(session, locker_id, sizes, perishable, height_preference=None):
-    """Reserve and return the best free compartment among `sizes`, or None. Caller links the parcel."""
-    if not sizes:
-        return None
+def _candidates(locker_id, sizes, perishable, height_preference):
     size_rank = case({s: i for i, s in enumerate(SIZES)}, value=Compartment.size)
     order = []
     if not perishable:
@@ -33,9 +30,25 @@ def choose(session, locker_id, sizes, perishable, height_preference=None):
     q = (select(Compartment)
          .where(Compartment.locker_id == locker_id, Compartment.state == "free", Compartment.door == "closed",
                 Compartment.size.in_(sizes))
-         .order_by(*order).limit(1).with_for_update(skip_locked=True, key_share=True))
+         .order_by(*order).limit(1))
     if perishable:
         q = q.where(Compartment.chilled.is_(True))
+    return q
+
+
+def any_free(session, locker_id, sizes, perishable):
+    """Whether choose() would find a compartment now (reserves nothing)."""
+    if not sizes:
+        return False
+    return session.scalar(_candidates(locker_id, sizes, perishable, None)) is not None
+
+
+def choose(session, locker_id, sizes, perishable, height_preference=None):
+    """Reserve and return the best free compartment among `sizes`, or None. Caller links the parcel."""
+    if not sizes:
+        return None
+    q = _candidates(locker_id, sizes, perishable, height_preference).with_for_update(skip_locked=True,
+                                                                                  key_share=True)
     for _ in range(3):
         comp = session.scalar(q)
         if comp is None:

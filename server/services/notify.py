@@ -14,7 +14,8 @@ from server import clock
 from server.models import Account, Notification
 from server.stations.proxies import proxies_of
 
-CODE_RE = re.compile(r"(?<!\d)\d{8}(?!\d)")
+# codes (8 digits) and phone checks' one-time numbers (6) are blanked once the SMS is out
+CODE_RE = re.compile(r"(?<!\d)(\d{8}|\d{6})(?!\d)")
 
 
 def fee_policy(station):
@@ -64,6 +65,11 @@ def dropoff_message(session, parcel, code, expires_at, station, locker):
     deadline = clock.beijing_text(expires_at)
     body = "【村邮柜】寄件投递码%s，请在%s前到%s（%s）投递。" % (code, deadline, locker.name, station.address)
     return _add(session, parcel, "dropoff_code", body)
+
+
+def phone_check_message(number, minutes, locker):
+    """The one-time number that proves a villager's phone before a send is booked from the web page."""
+    return "【村邮柜】验证码%s，用于在%s预约寄件，%d分钟内有效。如非本人操作请忽略。" % (number, locker.name, minutes)
 
 
 def plain_message(session, parcel, kind, body):

@@ -12,9 +12,9 @@ import datetime
 from sqlalchemy import select
 
 from server import clock
-from server.errors import BadRequest, Conflict, NotFound, Refused
+from server.errors import Conflict, NotFound, Refused
 from server.models import SIZES, Account, Carrier, Compartment, Locker, LockerCommand, Parcel, Station
-from server.services import accounts, assignment, audit, codes, doors, lifecycle, notify
+from server.services import accounts, assignment, audit, codes, doors, lifecycle, notify, phone_checks
 from server.services.principals import Principal, check_parcel, check_station, require_role
 from server.services.serialize import parcel_json
 
@@ -23,24 +23,82 @@ VILLAGER = Principal("villager", label="villager")
 
 
 def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable=False, chilled_agreed=False,
-              now=None, phone=None):
-    """Book a send of produce. Fresh produce goes only to a chilled compartment, and only with the
-    sender's declared agreement.
+              now=None):
+    """The station books a send of produce on a villager's behalf (`account_id`); the drop-off code is
+    returned once and sent by SMS. Fresh produce goes only to a chilled compartment, and only with the
+    sender's declared agreement. (A villager books for themself with request_send / confirm_send.)"""
+    require_role(principal, "operator")
+    _check_request(size, perishable, chilled_agreed)
 
-    - The station books on a villager's behalf: `principal` is the station's operator, `account_id`
-      the villager's account; the drop-off code is returned once (and sent by SMS).
-    - A villager books from the public page: `principal` is VILLAGER, `account_id` None, `phone` the
-      sender's number, which must be in the resident book of the locker's station. Anyone can type any
-      number, so the drop-off code is never returned: it goes only by SMS to that phone. The audit
-      trail names the account ("villager:account:<id>").
-    """
-    require_role(principal, "operator", "villager")
-    by_villager = principal.role == "villager"
-    if by_villager:
-        if account_id is not None:
-            raise BadRequest("a villager's booking names the sender by phone, not by account",
-                             code="bad_booking", field="account_id")
-        phone = accounts.normalise_phone(phone)
+    def fn(s):
+        at = now or clock.utcnow()
+        account = s.get(Account, account_id)
+        if account is None or account.deleted_at is not None:
+            raise NotFound("no account %s" % account_id)
+        check_station(principal, account.station_id)
+        locker = s.get(Locker, locker_id)
+        if locker is None or locker.station_id != account.station_id:
+            raise NotFound("no locker %s at this station" % locker_id)
+        parcel, code, expires = _book(s, account, locker, carrier_id, size, perishable, chilled_agreed,
+                                      principal.actor, at)
+        return {"parcel": parcel_json(parcel), "dropoff_code": code, "expires_at": clock.iso(expires)}
+
+    return db.run(fn)
+
+
+def request_send(db, locker_id, carrier_id, size, perishable=False, chilled_agreed=False, phone=None,
+                 source="web", now=None):
+    """A villager asks, on the public page, to book a send from their phone: everything a booking needs
+    is checked now (resident of the locker's station, carrier, a free compartment), then a one-time
+    number goes to the phone (services/phone_checks). Nothing is booked until confirm_send; returns
+    {"check": token, "phone": ..., "expires_at": ...}."""
+    phone = accounts.normalise_phone(phone)
+    _check_request(size, perishable, chilled_agreed)
+
+    def fn(s):
+        at = now or clock.utcnow()
+        account, locker = _villager_account(s, phone, locker_id)
+        if s.get(Carrier, carrier_id) is None:
+            raise NotFound("no carrier %s" % carrier_id, field="carrier_id")
+        from server.services.deposits import expire_reservations_in
+        expire_reservations_in(s, locker.id, at)
+        if not assignment.any_free(s, locker.id, assignment.sizes_from(size), perishable):
+            raise _no_compartment(perishable, size)
+        payload = {"locker_id": locker.id, "carrier_id": carrier_id, "size": size,
+                   "perishable": bool(perishable), "chilled_agreed": bool(chilled_agreed)}
+        token, expires = phone_checks.start(
+            s, "send", account.phone, payload,
+            lambda number, minutes: notify.phone_check_message(number, minutes, locker), source, at)
+        return {"check": token, "phone": account.phone, "expires_at": clock.iso(expires)}
+
+    return db.run(fn)
+
+
+def confirm_send(db, token, number, now=None):
+    """The villager typed back the one-time number of request_send's check: the send is booked, and the
+    drop-off code is returned (the phone is proven theirs) as well as sent by SMS. A wrong number is
+    counted and refused (code check_wrong, `left` tries left)."""
+    def fn(s):
+        at = now or clock.utcnow()
+        check, left = phone_checks.confirm(s, token, number, at)
+        if check is None:
+            return {"wrong": left}
+        p = check.payload
+        account, locker = _villager_account(s, check.phone, p["locker_id"])
+        parcel, code, expires = _book(s, account, locker, p["carrier_id"], p["size"], p["perishable"],
+                                      p["chilled_agreed"], "villager:account:%d" % account.id, at)
+        check.parcel_id = parcel.id
+        return {"parcel_id": parcel.id, "phone": account.phone, "locker_id": locker.id,
+                "dropoff_code": code, "expires_at": clock.iso(expires)}
+
+    out = db.run(fn)
+    if "wrong" in out:
+        raise Refused("that is not the one-time number sent to the phone", code="check_wrong",
+                      field="number", left=out["wrong"])
+    return out
+
+
+def _check_request(size, perishable, chilled_agreed):
     if size not in SIZES:
         raise Refused("size must be one of %s" % ", ".join(SIZES), code="bad_size")
     if perishable and not chilled_agreed:
@@ -48,45 +106,34 @@ def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable
                       "agreement; record the agreement or hand the produce to the carrier at the counter",
                       code="chilled_agreement_required", alternative="station_counter")
 
-    def fn(s):
-        at = now or clock.utcnow()
-        if by_villager:
-            account, locker = _villager_account(s, phone, locker_id)
-            actor = "villager:account:%d" % account.id
-        else:
-            account = s.get(Account, account_id)
-            if account is None or account.deleted_at is not None:
-                raise NotFound("no account %s" % account_id)
-            check_station(principal, account.station_id)
-            locker = s.get(Locker, locker_id)
-            if locker is None or locker.station_id != account.station_id:
-                raise NotFound("no locker %s at this station" % locker_id)
-            actor = principal.actor
-        if s.get(Carrier, carrier_id) is None:
-            raise NotFound("no carrier %s" % carrier_id)
-        station = s.get(Station, locker.station_id)
-        comp = reserve_compartment(s, locker.id, size, perishable, account)
-        if comp is None:
-            raise Refused("no free %scompartment of size %s or larger in this locker now; hand the produce in "
-                          "at the station counter" % ("chilled " if perishable else "", size),
-                          code="no_free_compartment", alternative="station_counter", field="size")
-        parcel = Parcel(direction="out", carrier_id=carrier_id, tracking_number=None, station_id=station.id,
-                        locker_id=locker.id, size=size, perishable=bool(perishable),
-                        chilled_agreed=bool(chilled_agreed), state="booked", account_id=account.id,
-                        phone=account.phone, active_compartment_id=comp.id, compartment_id=comp.id,
-                        created_at=at)
-        s.add(parcel)
-        s.flush()
-        audit.created(s, parcel, "send_booked", actor, {"compartment_id": comp.id}, at=at)
-        expires = at + datetime.timedelta(hours=station.storage_hours)
-        # bound to the reserved compartment: the link installs it on the board (kind CODE_DROPOFF)
-        code, _row = codes.issue(s, parcel, "dropoff", expires, comp, actor, now=at)
-        notify.dropoff_message(s, parcel, code, expires, station, locker)
-        if by_villager:
-            return {"parcel_id": parcel.id, "phone": account.phone, "expires_at": clock.iso(expires)}
-        return {"parcel": parcel_json(parcel), "dropoff_code": code, "expires_at": clock.iso(expires)}
 
-    return db.run(fn)
+def _no_compartment(perishable, size):
+    return Refused("no free %scompartment of size %s or larger in this locker now; hand the produce in "
+                   "at the station counter" % ("chilled " if perishable else "", size),
+                   code="no_free_compartment", alternative="station_counter", field="size")
+
+
+def _book(s, account, locker, carrier_id, size, perishable, chilled_agreed, actor, at):
+    """Reserve the compartment, record the booked send and issue its drop-off code (SMS queued)."""
+    if s.get(Carrier, carrier_id) is None:
+        raise NotFound("no carrier %s" % carrier_id)
+    station = s.get(Station, locker.station_id)
+    comp = reserve_compartment(s, locker.id, size, perishable, account)
+    if comp is None:
+        raise _no_compartment(perishable, size)
+    parcel = Parcel(direction="out", carrier_id=carrier_id, tracking_number=None, station_id=station.id,
+                    locker_id=locker.id, size=size, perishable=bool(perishable),
+                    chilled_agreed=bool(chilled_agreed), state="booked", account_id=account.id,
+                    phone=account.phone, active_compartment_id=comp.id, compartment_id=comp.id,
+                    created_at=at)
+    s.add(parcel)
+    s.flush()
+    audit.created(s, parcel, "send_booked", actor, {"compartment_id": comp.id}, at=at)
+    expires = at + datetime.timedelta(hours=station.storage_hours)
+    # bound to the reserved compartment: the link installs it on the board (kind CODE_DROPOFF)
+    code, _row = codes.issue(s, parcel, "dropoff", expires, comp, actor, now=at)
+    notify.dropoff_message(s, parcel, code, expires, station, locker)
+    return parcel, code, expires
 
 
 def reserve_compartment(s, locker_id, size, perishable, account):

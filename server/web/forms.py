@@ -10,6 +10,7 @@ import re
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")            # mainland mobile numbers
 TRACKING_RE = re.compile(r"^[A-Za-z0-9-]{6,40}$")
 CODE_RE = re.compile(r"^\d{8}$")
+CHECK_RE = re.compile(r"^\d{6}$")   # a phone check's one-time number
 
 
 class Field:

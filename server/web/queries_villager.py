@@ -4,8 +4,10 @@ import hashlib
 
 from sqlalchemy import select
 
-from server.models import Carrier, Locker, LockerCommand, Parcel, Station
-from server.services import link_commands
+from server import clock
+from server.models import Carrier, Locker, LockerCommand, Parcel, PhoneCheck, Station
+from server.services import link_commands, phone_checks
+from server.services.notify import mask_phone
 from server.web import queries
 from server.web.queries_courier import failure_key
 
@@ -49,3 +51,24 @@ def last_open(session, parcel_id):
 
 def carriers(session):
     return [{"id": c.id, "name": c.name} for c in session.scalars(select(Carrier).order_by(Carrier.name))]
+
+
+def phone_check(session, token):
+    """What the send's second step shows: the masked phone, the locker, and why the check cannot be
+    confirmed any more (a message key), or None for an unknown token."""
+    if not token or len(token) > 40:
+        return None
+    row = session.scalar(select(PhoneCheck).where(PhoneCheck.token == token))
+    if row is None:
+        return None
+    locker = session.get(Locker, row.payload.get("locker_id"))
+    station = session.get(Station, locker.station_id) if locker else None
+    ended = None
+    if row.done_at is not None:
+        ended = "svc.check_done"
+    elif clock.utcnow() >= row.expires_at:
+        ended = "svc.check_expired"
+    elif row.attempts >= phone_checks.limits(session)["CHECK_TRIES"]:
+        ended = "svc.check_used_up"
+    return {"phone_masked": mask_phone(row.phone), "expires_at": row.expires_at, "ended": ended,
+            "locker": "%s · %s" % (station.name, locker.name) if locker else ""}

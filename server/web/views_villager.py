@@ -11,7 +11,7 @@ from server.models import SIZES
 from server.services import pickups, qr, sends
 from server.web import bp, queries_courier, queries_villager, web_actions
 from server.web.deps import db
-from server.web.forms import Field, Form, phone_field
+from server.web.forms import CHECK_RE, Field, Form, phone_field
 
 
 def _source():
@@ -120,48 +120,84 @@ class SendForm(Form):
 
 @bp.route("/send", methods=["GET", "POST"])
 def villager_send():
+    """Step 1 of a villager's send: the form. Nothing is booked yet: a one-time number goes to the phone
+    (sends.request_send) and the villager is sent to step 2 to type it back."""
     with db().reading() as s:
         lockers = queries_courier.lockers(s)
         carriers = queries_villager.carriers(s)
     form = SendForm(request.form, lockers, carriers)
-    # One booking per filled-in form: the form carries a one-time id; a second POST of the same form
-    # (a double tap, a resubmit) is sent to the first booking's page instead of booking again.
+    # One check per filled-in form: the form carries a one-time id; a second POST of the same form
+    # (a double tap, a resubmit) goes to the first check's page instead of texting the phone again.
     nonce = request.form.get("nonce", "") if request.method == "POST" else ""
-    done = session.get("sends_booked") or {}
-    if nonce and nonce in done:
-        return redirect(url_for("web.villager_send_booked", nonce=nonce), 303)
-    booked = None
+    asked = session.get("sends_asked") or {}
+    if nonce and nonce in asked:
+        return redirect(url_for("web.villager_send_check", token=asked[nonce]), 303)
     if request.method == "POST" and form.validate():
         try:
-            booked = sends.book_send(db(), sends.VILLAGER, None, int(form.cleaned["locker_id"]),
-                                     int(form.cleaned["carrier_id"]), form.cleaned["size"],
-                                     perishable=form.cleaned["perishable"],
-                                     chilled_agreed=form.cleaned["chilled_agreed"], phone=form.cleaned["phone"])
+            out = sends.request_send(db(), int(form.cleaned["locker_id"]), int(form.cleaned["carrier_id"]),
+                                     form.cleaned["size"], perishable=form.cleaned["perishable"],
+                                     chilled_agreed=form.cleaned["chilled_agreed"], phone=form.cleaned["phone"],
+                                     source=_source())
         except ApiError as exc:
             web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone",
+                                                 "checks_throttled": "phone",
                                                  "chilled_agreement_required": "chilled_agreed",
                                                  "bad_size": "size", "no_free_compartment": "size"})
-    if booked:
-        # Post/redirect/get: the success page is a GET, so reloading it (pull-to-refresh) books nothing.
-        nonce = nonce or secrets.token_urlsafe(12)
-        done = dict(list(done.items())[-4:])   # the session cookie keeps the last few bookings only
-        locker = next((lk["label"] for lk in lockers if lk["id"] == int(form.cleaned["locker_id"])), "")
-        # the code itself only by SMS: the page opens for anyone who types a phone number, the SMS
-        # proves the phone is theirs
-        done[nonce] = {"phone_masked": booked["phone"][:3] + "****" + booked["phone"][-4:],
-                       "expires_at": booked["expires_at"], "locker": locker}
-        session["sends_booked"] = done
-        return redirect(url_for("web.villager_send_booked", nonce=nonce), 303)
+        else:
+            asked = dict(list(asked.items())[-4:])   # the session cookie keeps the last few only
+            asked[nonce or secrets.token_urlsafe(12)] = out["check"]
+            session["sends_asked"] = asked
+            return redirect(url_for("web.villager_send_check", token=out["check"]), 303)
     status = 400 if request.method == "POST" else 200
-    return render_template("web/villager_send.html", title_key="send.title", form=form, booked=None,
+    return render_template("web/villager_send.html", title_key="send.title", form=form, step="form",
                            nonce=secrets.token_urlsafe(12), body_class="handheld"), status
 
 
-@bp.get("/send/booked/<nonce>")
-def villager_send_booked(nonce):
-    info = (session.get("sends_booked") or {}).get(nonce)
+class CheckForm(Form):
+    def __init__(self, formdata):
+        self.fields = (Field("number", "f.check_number", kind="tel", pattern=CHECK_RE,
+                             pattern_error="err.check_number"),)
+        super().__init__(formdata)
+
+
+@bp.route("/send/check/<token>", methods=["GET", "POST"])
+def villager_send_check(token):
+    """Step 2: the villager types the one-time number from the SMS; the send is booked and the page
+    moves to the booking (a GET, so a reload books nothing)."""
+    if token in (session.get("sends_booked") or {}):
+        return redirect(url_for("web.villager_send_booked", token=token), 303)
+    with db().reading() as s:
+        check = queries_villager.phone_check(s, token)
+    if check is None:
+        return _not_found()
+    form = CheckForm(request.form)
+    ended = check["ended"]
+    if request.method == "POST" and not ended and form.validate():
+        try:
+            booked = sends.confirm_send(db(), token, form.cleaned["number"])
+        except ApiError as exc:
+            if exc.code == "check_wrong":
+                form.add_error("number", "err.check_wrong", left=exc.details["left"])
+            else:
+                ended = web_actions.message_key(exc)
+        else:
+            done = dict(list((session.get("sends_booked") or {}).items())[-4:])
+            locker = check["locker"]
+            # the proven phone's own browser keeps the code, to show it on the booking page
+            done[token] = {"phone_masked": check["phone_masked"], "expires_at": booked["expires_at"],
+                           "locker": locker, "code": booked["dropoff_code"]}
+            session["sends_booked"] = done
+            return redirect(url_for("web.villager_send_booked", token=token), 303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("web/villager_send.html", title_key="send.title", form=form, step="check",
+                           check=check, ended=ended, body_class="handheld"), status
+
+
+@bp.get("/send/booked/<token>")
+def villager_send_booked(token):
+    info = (session.get("sends_booked") or {}).get(token)
     if info is None:
         return redirect(url_for("web.villager_send"))
     booked = dict(info, deadline=_parse_iso(info["expires_at"]))
-    return render_template("web/villager_send.html", title_key="send.title", form=None, booked=booked,
-                           body_class="handheld")
+    return render_template("web/villager_send.html", title_key="send.title", form=None, step="booked",
+                           booked=booked, body_class="handheld")
