@@ -206,12 +206,22 @@ def test_operator_sees_live_colours_and_retrieves_an_overdue_parcel(page_for, li
     assert op.get_attribute("#cpt-%d" % overdue_cpt, "data-state") == "overdue"
     shoot(op, "station-lockers")
 
-    # A courier reserves a compartment elsewhere: the operator's page repaints it without a reload.
+    def count(state):
+        return int(op.inner_text("#count-" + state))
+
+    # A courier reserves a compartment elsewhere: the operator's page repaints it without a reload,
+    # and the legend's counters follow the tiles.
+    free, reserved, occupied = count("free"), count("reserved"), count("occupied")
     out = deposits.start_deposit(db, w.courier, w.locker_id, "PN-LIVE-01", w.consenting_phone, "L")
     cid = out["compartment"]["id"]
     op.wait_for_selector("#cpt-%d[data-state=reserved]" % cid, timeout=15000)
+    assert (count("free"), count("reserved")) == (free - 1, reserved + 1)
     doors.door_event(db, cid, "closed", occupied=True)
     op.wait_for_selector("#cpt-%d[data-state=occupied]" % cid, timeout=15000)
+    assert (count("free"), count("reserved"), count("occupied")) == (free - 1, reserved, occupied + 1)
+    tiles = op.eval_on_selector_all("[data-state]", "els => els.map(e => e.getAttribute('data-state'))")
+    for state in ("free", "reserved", "occupied", "overdue"):
+        assert count(state) == tiles.count(state), state
 
     op.goto(live.url + "/station/overdue")
     shoot(op, "station-overdue")
