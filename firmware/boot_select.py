@@ -9,6 +9,10 @@ It is the one piece an over-the-link update never replaces (provisioning over US
 relies on the pointer format below. Runs on MicroPython and CPython (the simulator and tests call
 `select()`; only `boot()` touches sys.path and starts the firmware).
 
+It is the bottom of the firmware: it imports no firmware or protocol module. `boot()` starts the
+slot's firmware by its module name (ENTRY), because what it starts is whatever copy the chosen slot
+holds, found on sys.path at boot, not a module it depends on (firmware/main.py builds the app on top).
+
 Flash layout under the board's root (config/ and data/ belong to the firmware and are never
 touched here):
 
@@ -33,6 +37,7 @@ import os
 SLOTS = ("a", "b")
 DEFAULT_BUDGET = 3
 POINTER = "fw/boot.json"
+ENTRY = "firmware.main"  # the module of a slot's firmware that boot() imports and runs main() of
 _DIR_BIT = 0x4000
 
 
@@ -298,10 +303,10 @@ def _rollback(fs, p, why):
     return new
 
 
-def boot(root="/"):
-    """Real boards: select a slot, put it first on sys.path and run its firmware. If selecting fails
-    (never provisioned with slots, or the flash misbehaves), still try to run something: the firmware
-    on the root (files copied by hand), then slot a, then slot b."""
+def boot(root="/", entry=ENTRY):
+    """Real boards: select a slot, put it first on sys.path and run its firmware (`entry`.main()). If
+    selecting fails (never provisioned with slots, or the flash misbehaves), still try to run something:
+    the firmware on the root (files copied by hand), then slot a, then slot b."""
     import sys
     try:
         slot, _manifest, _pointer = select(root)
@@ -313,7 +318,8 @@ def boot(root="/"):
         if slot is not None:
             sys.path.insert(0, join(root, slot_dir(slot)))
         try:
-            import firmware.main as app  # the slot's own copy
+            __import__(entry)  # the slot's own copy, by name: the selector does not depend on it
+            app = sys.modules[entry]
         except ImportError:
             if slot is not None:
                 sys.path.pop(0)
