@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 
-from firmware import boot_select, board, fw_handler, fwimage
+from firmware import boot_select, board, fw_handler, slot_layout
 from firmware.compat import ticks_ms
 from protocol import messages as m
 
@@ -244,19 +244,14 @@ class SimBoard:
 
 
 def provision_dir(root, image, pubkeys):
-    """Lay out a board directory as `cunbox firmware provision` would (slot a, pointer), from an image."""
-    from server.firmware import provision as prov
-
-    mlen = int.from_bytes(image[8:12], "big")
-    family = json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])["family"]
-    config = prov.BoardConfig(1, 4, "gpio", b"\x00" * 32, family)
-    _manifest, files = prov.plan_files(image, pubkeys, config)
+    """Lay out a board directory as `cunbox firmware provision` would (slot a, pointer), from an image
+    checked as a board would check it (firmware/slot_layout.py, which provisioning uses too). The boot
+    selector, /main.py and /config.json are not written: this simulator runs the repository's boot
+    selector and holds its config in memory. Raises fwimage.ImageError for an image a board refuses."""
+    _manifest, files, pointer = slot_layout.provisioned_files(image, pubkeys)
     fs = boot_select.FlashFs(root)
-    for path, data in files:
-        if path in ("config.json", "main.py", "boot_select.mpy"):  # SimBoard has its config in memory
-            continue
-        if "/" in path:
-            fs.mkdirs(path.rsplit("/", 1)[0])
+    for path, data in files + [pointer]:
+        fs.mkdirs(path.rsplit("/", 1)[0])
         fs.write_new(path, data)
 
 

@@ -7,7 +7,7 @@ board left half-provisioned can be inspected and finished by hand with `mpremote
 """
 import json
 
-from firmware import boot_select, fwimage
+from firmware import boot_select, fwimage, slot_layout
 
 MAIN_PY = (b"# cunbox: boot through the slot selector (see firmware/boot_select.py)\n"
            b"import boot_select\nboot_select.boot(\"/\")\n")
@@ -148,32 +148,18 @@ def plan_files(image, pubkeys, config):
     """Check the image as a board would and return (manifest, [(path, bytes)]) in write order:
     slot files, slot.json (last of the slot), boot selector and main.py, config, pointer."""
     try:
-        manifest = fwimage.verify_image(_Reader(image), len(image), pubkeys)
-        fwimage.check_policy(manifest, family=config.family)
+        # slot a, its slot.json and the pointer: the same layout the simulator lays out (firmware/slot_layout.py)
+        manifest, files, pointer = slot_layout.provisioned_files(image, pubkeys, config.family)
     except fwimage.ImageError as exc:
         raise ProvisionError("image refused: %s" % exc) from None
-    mlen = int.from_bytes(image[8:12], "big")
-    offset = fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE
-    slot = boot_select.slot_dir("a")
-    files = []
-    contents = {}
-    for entry in manifest["files"]:
-        data = image[offset:offset + entry["size"]]
-        offset += entry["size"]
-        contents[entry["path"]] = data
-        files.append((slot + "/" + entry["path"], data))
+    slot = boot_select.slot_dir(slot_layout.SLOT) + "/"
+    contents = {path[len(slot):]: data for path, data in files if path.startswith(slot)}
     if BOOT_SELECT not in contents:
         raise ProvisionError("image has no %s; it cannot boot a board" % BOOT_SELECT)
-    slot_manifest = dict(manifest)
-    slot_manifest["installed_from"] = "usb"
-    files.append((slot + "/slot.json", json.dumps(slot_manifest).encode()))
     files.append(("boot_select.mpy", contents[BOOT_SELECT]))
     files.append(("main.py", MAIN_PY))
     files.append(("config.json", config.as_json(pubkeys)))
-    files.append((boot_select.POINTER, json.dumps({"active": "a", "fallback": None, "trial": False, "tries": 0,
-                                                   "budget": boot_select.DEFAULT_BUDGET,
-                                                   "note": "provisioned over USB with %s" % manifest["version"]})
-                  .encode()))
+    files.append(pointer)
     return manifest, files
 
 
@@ -259,14 +245,6 @@ class Provisioner:
 def _sha256(data):
     import hashlib
     return hashlib.sha256(data).digest()
-
-
-class _Reader:
-    def __init__(self, data):
-        import io
-        f = io.BytesIO(data)
-        self.read = f.read
-        self.readinto = f.readinto
 
 
 def open_transport(port, baudrate=115200):
