@@ -32,8 +32,11 @@ run: export CUNBOX_DEMO_FRESH := $(or $(FRESH),$(CUNBOX_DEMO_FRESH))
 run: install
 	@$(PY) -m server.run_demo
 
+# ruff, then the import contracts of .importlinter (no import cycle in firmware/ or protocol/, the boot
+# path imports downwards, hardware_sim/ imports nothing of server/)
 lint: $(STAMP_PY)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 pytest: install
 	$(PY) -m pytest
