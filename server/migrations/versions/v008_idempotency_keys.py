@@ -1,15 +1,15 @@
 """idempotency keys: stored answers to keyed resends from lockers (code check, door event)
 
-Revision ID: idem0001
-Revises: 0004
+Revision ID: v008
+Revises: v007
 Create Date: 2026-11-29 03:40:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'idem0001'
-down_revision = '0004'
+revision = 'v008'
+down_revision = 'v007'
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """locker link: board sessions, event store, command attempts, leases
 
-Revision ID: link_0001
-Revises: sync0001
+Revision ID: v005
+Revises: v004
 Create Date: 2026-11-29 02:20:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'link_0001'
-down_revision = 'sync0001'
+revision = 'v005'
+down_revision = 'v004'
 branch_labels = None
 depends_on = None
 

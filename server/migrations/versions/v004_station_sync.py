@@ -1,15 +1,15 @@
 """station sync: sources and cursors, account sync state, conflicts, run log, outbound queue
 
-Revision ID: sync0001
-Revises: fw0001
+Revision ID: v004
+Revises: v003
 Create Date: 2026-11-29 01:58:49.921418
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'sync0001'
-down_revision = 'fw0001'
+revision = 'v004'
+down_revision = 'v003'
 branch_labels = None
 depends_on = None
 

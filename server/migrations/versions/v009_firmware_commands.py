@@ -1,16 +1,16 @@
 """locker_commands may carry 'firmware' (an update executed by the link's bus master); each rollout
 board names the command that updates it (fw_rollout_boards.command_id)
 
-Revision ID: fwq0001
-Revises: idem0001
+Revision ID: v009
+Revises: v008
 Create Date: 2026-11-30 09:00:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'fwq0001'
-down_revision = 'idem0001'
+revision = 'v009'
+down_revision = 'v008'
 branch_labels = None
 depends_on = None
 
@@ -41,7 +41,7 @@ def downgrade():
     # firmware commands cannot be kept under the old constraint; rather than delete history, refuse
     n = op.get_bind().exec_driver_sql("SELECT COUNT(*) FROM locker_commands WHERE kind = 'firmware'").scalar()
     if n:
-        raise RuntimeError("cannot downgrade below fwq0001: %d firmware command(s) in locker_commands" % n)
+        raise RuntimeError("cannot downgrade below v009: %d firmware command(s) in locker_commands" % n)
     with op.batch_alter_table('fw_rollout_boards') as batch:
         batch.drop_constraint(op.f('fk_fw_rollout_boards_command_id_locker_commands'), type_='foreignkey')
         batch.drop_column('command_id')

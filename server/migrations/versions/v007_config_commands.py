@@ -1,14 +1,14 @@
 """locker_commands may carry 'config' (CONFIG_SET through the durable queue)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: v007
+Revises: v006
 Create Date: 2026-11-29 03:40:00.000000
 """
 from alembic import op
 
 
-revision = '0004'
-down_revision = '0003'
+revision = 'v007'
+down_revision = 'v006'
 branch_labels = None
 depends_on = None
 
@@ -35,5 +35,5 @@ def downgrade():
     # config commands cannot be kept under the old constraint; rather than delete history, refuse
     n = op.get_bind().exec_driver_sql("SELECT COUNT(*) FROM locker_commands WHERE kind = 'config'").scalar()
     if n:
-        raise RuntimeError("cannot downgrade below 0004: %d config command(s) in locker_commands" % n)
+        raise RuntimeError("cannot downgrade below v007: %d config command(s) in locker_commands" % n)
     _swap(OLD)

@@ -1,15 +1,15 @@
 """phone_checks: a villager's request waiting for the one-time number sent to the phone;
 notifications.parcel_id may be empty (the one-time number's SMS belongs to no parcel yet)
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: v011
+Revises: v010
 Create Date: 2026-12-03 13:00:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = 'v011'
+down_revision = 'v010'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """core schema: stations, lockers, compartments, carriers, users, accounts, parcels, codes,
 commands, audit, outbox
 
-Revision ID: 0001
+Revision ID: v001
 Revises: (none)
 Create Date: 2026-11-29 01:57:39.249854
 """
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0001'
+revision = 'v001'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,15 +1,15 @@
 """failed sign-in attempts, for the growing sign-in lock-out
 
-Revision ID: 0003
-Revises: link_0001
+Revision ID: v006
+Revises: v005
 Create Date: 2026-11-29 03:10:00.000000
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = 'link_0001'
+revision = 'v006'
+down_revision = 'v005'
 branch_labels = None
 depends_on = None
 

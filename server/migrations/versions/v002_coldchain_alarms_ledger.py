@@ -1,15 +1,15 @@
 """cold chain, alarms and the fee ledger
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: v002
+Revises: v001
 Create Date: 2026-11-29 01:57:39.249854
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0001'
+revision = 'v002'
+down_revision = 'v001'
 branch_labels = None
 depends_on = None
 

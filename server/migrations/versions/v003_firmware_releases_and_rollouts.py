@@ -1,15 +1,15 @@
 """firmware releases and rollouts
 
-Revision ID: fw0001
-Revises: 0002
+Revision ID: v003
+Revises: v002
 Create Date: 2026-11-29 02:10:47.721338
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'fw0001'
-down_revision = '0002'
+revision = 'v003'
+down_revision = 'v002'
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """locker_commands.deadline_at: the moment after which a door open must not run
 
-Revision ID: 0005
-Revises: fwq0001
+Revision ID: v010
+Revises: v009
 Create Date: 2026-12-02 16:00:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = 'fwq0001'
+revision = 'v010'
+down_revision = 'v009'
 branch_labels = None
 depends_on = None
 
