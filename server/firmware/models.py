@@ -1,4 +1,4 @@
-"""Firmware releases and fleet rollouts (tables of the fwupdate area, migration fw0001).
+"""Firmware releases and fleet rollouts (tables of the fwupdate area, migration v003).
 
 Defined on server.models.Base (server/models.py imports this module at its end), so Alembic and the
 migration tests see one metadata.

@@ -1,6 +1,6 @@
 """Tables of the locker link: what the server knows about each board's session, the events boards
 reported (stored exactly once), the command attempts in flight, and the leases that share lockers
-between link workers. The schema comes from migration link_0001."""
+between link workers. The schema comes from migration v005."""
 import datetime
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String,
