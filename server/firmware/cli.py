@@ -61,8 +61,7 @@ def pubkey(path):
         try:
             public = keyfiles.read_public_key(path)
         except keyfiles.KeyFileError:
-            from firmware import ed25519
-            public = ed25519.public_key(keyfiles.read_private_key(path))
+            public = keyfiles.public_key(keyfiles.read_private_key(path))
     except keyfiles.KeyFileError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(keyfiles.describe(public))
@@ -101,10 +100,9 @@ def build(version, family, min_protocol, key_path, root, output):
     with open(tmp, "wb") as f:
         f.write(image)
     os.replace(tmp, output)
-    from firmware import ed25519
     click.echo("built %s: version %s, family %s, %d files, %d bytes, signed by key %s (mpy-cross: %s)" % (
         output, version, family, len(manifest["files"]), len(image),
-        fwimage.hexlify(fwimage.key_id(ed25519.public_key(key))), builder.mpy_cross_version()))
+        fwimage.hexlify(fwimage.key_id(keyfiles.public_key(key))), builder.mpy_cross_version()))
 
 
 @firmware.command()

@@ -36,8 +36,7 @@ def keep_or_create_keypair(path, comment="cunbox demo firmware signing key"):
                                 "the other" % (path, path, pub_path))
     seed = keys.read_private_key(path)
     public = keys.read_public_key(pub_path)
-    from firmware import ed25519
-    if ed25519.public_key(seed) != public:
+    if keys.public_key(seed) != public:
         raise keys.KeyFileError("%s is not the public half of %s" % (pub_path, path))
     return seed, public
 

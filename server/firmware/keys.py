@@ -4,17 +4,26 @@ Both are the PEM files OpenSSL reads and writes (`openssl genpkey -algorithm ed2
 key this module reads; `openssl pkey -in KEY -pubout` its public key), so a maintainer may keep the
 private key with OpenSSL tooling or an HSM that exports PEM:
 
-- private: PKCS#8 `-----BEGIN PRIVATE KEY-----`, mode 0600 (refused when group or others may read it);
-  only `cunbox firmware build --key` ($CUNBOX_FW_SIGNING_KEY) reads it.
+- private: PKCS#8 `-----BEGIN PRIVATE KEY-----`, unencrypted, mode 0600 (refused when group or others
+  may read it); only `cunbox firmware build --key` ($CUNBOX_FW_SIGNING_KEY) reads it.
 - public: SubjectPublicKeyInfo `-----BEGIN PUBLIC KEY-----`, or one line of 64 hex digits; read by
   `verify`, `provision`, `flash` (--pubkey) and the server's release upload ($CUNBOX_FW_PUBKEYS,
   several files separated by ':').
 
+The host's key handling and signing is the `cryptography` package (OpenSSL underneath): key
+generation, PEM/DER, and the (constant-time) Ed25519 signature. Boards only verify, with their own
+pure-Python verifier (firmware/ed25519.py); tests/fwupdate/test_fwsign_cryptography.py checks the
+two against each other. A private key is passed around as its 32-byte seed (RFC 8032's private key),
+which is what `fwimage.pack_image` and the tests take as well; `signing_key` makes the cryptography
+object of it.
+
 See docs/firmware-delivery.md for how keys are made, kept and rotated.
 """
-import base64
 import os
-import secrets
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from firmware import ed25519
 from firmware.fwimage import ImageError, hexlify, key_id, parse_key
@@ -23,18 +32,38 @@ SIGNING_KEY_ENV = "CUNBOX_FW_SIGNING_KEY"  # the private key file `cunbox firmwa
 PUBKEYS_ENV = "CUNBOX_FW_PUBKEYS"          # public key files that may sign firmware, ':'-separated
 RETIRED_ENV = "CUNBOX_FW_KEY_FILE"         # the HMAC fleet key of format-1 images: no longer read
 
-# DER of an Ed25519 key (RFC 8410) up to the 32 key bytes
-_PRIVATE_DER = bytes.fromhex("302e020100300506032b657004220420")
-_PUBLIC_DER = bytes.fromhex("302a300506032b6570032100")
+_RAW = serialization.Encoding.Raw
 
 
 class KeyFileError(Exception):
     pass
 
 
-def _pem(label, der):
-    body = base64.encodebytes(der).decode("ascii").replace("\n", "")
-    return "-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, body, label)
+def signing_key(seed):
+    """The cryptography Ed25519 private key of a 32-byte seed (an Ed25519PrivateKey is taken as is)."""
+    if isinstance(seed, Ed25519PrivateKey):
+        return seed
+    if not isinstance(seed, (bytes, bytearray)) or len(seed) != 32:
+        raise ValueError("an Ed25519 private key is 32 bytes")
+    return Ed25519PrivateKey.from_private_bytes(bytes(seed))
+
+
+def _seed(key):
+    return key.private_bytes(_RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+
+
+def _raw_public(key):
+    return key.public_bytes(_RAW, serialization.PublicFormat.Raw)
+
+
+def public_key(seed):
+    """The 32-byte Ed25519 public key of a private key (seed or Ed25519PrivateKey)."""
+    return _raw_public(signing_key(seed).public_key())
+
+
+def sign(seed, message):
+    """The 64-byte Ed25519 signature (RFC 8032) of message under the private key (seed or object)."""
+    return signing_key(seed).sign(bytes(message))
 
 
 def _read_text(path):
@@ -47,31 +76,27 @@ def _read_text(path):
         raise KeyFileError("key file %s is not a PEM or hex text file" % path) from None
 
 
-def _pem_body(text, label, path):
-    begin, end = "-----BEGIN %s-----" % label, "-----END %s-----" % label
-    if begin not in text or end not in text:
-        return None
-    body = text.split(begin, 1)[1].split(end, 1)[0]
-    try:
-        return base64.b64decode("".join(body.split()), validate=True)
-    except ValueError:
-        raise KeyFileError("key file %s: the %s block is not base64" % (path, label)) from None
-
-
 def read_private_key(path):
     """The 32-byte Ed25519 private key (seed) from a PKCS#8 PEM file only its owner may read."""
     text = _read_text(path)
-    der = _pem_body(text, "PRIVATE KEY", path)
-    if der is None:
+    if "PRIVATE KEY-----" not in text:
         if "PUBLIC KEY" in text:
             raise KeyFileError("%s is a public key; signing needs the private key file keygen wrote" % path)
         raise KeyFileError("%s is not a PEM private key (-----BEGIN PRIVATE KEY-----)" % path)
     mode = os.stat(path).st_mode
     if os.name == "posix" and mode & 0o077:
         raise KeyFileError("signing key %s is readable by others (mode %03o); chmod 600 it" % (path, mode & 0o777))
-    if len(der) != len(_PRIVATE_DER) + 32 or not der.startswith(_PRIVATE_DER):
+    try:
+        key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+    except TypeError:  # a passphrase-protected (ENCRYPTED) PKCS#8 key
+        raise KeyFileError("%s is an encrypted private key; cunbox reads unencrypted PKCS#8 only (keep the file "
+                           "0600 and offline, or decrypt a copy with `openssl pkey -in KEY -out PLAIN`)" % path) \
+            from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise KeyFileError("%s is not a readable PEM private key (PKCS#8)" % path) from None
+    if not isinstance(key, Ed25519PrivateKey):
         raise KeyFileError("%s is not an Ed25519 private key (PKCS#8, RFC 8410)" % path)
-    return der[len(_PRIVATE_DER):]
+    return _seed(key)
 
 
 def read_public_key(path):
@@ -80,14 +105,18 @@ def read_public_key(path):
     if "PRIVATE KEY" in text:
         raise KeyFileError("%s is a private key; only the signing machine may hold it, give the public key "
                            "(keygen wrote it next to the private one, as .pub)" % path)
-    der = _pem_body(text, "PUBLIC KEY", path)
-    if der is not None:
-        if len(der) != len(_PUBLIC_DER) + 32 or not der.startswith(_PUBLIC_DER):
+    if "-----BEGIN PUBLIC KEY-----" in text:
+        try:
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+        except (ValueError, UnsupportedAlgorithm):
+            raise KeyFileError("%s is not a readable PEM public key (SubjectPublicKeyInfo)" % path) from None
+        if not isinstance(key, Ed25519PublicKey):
             raise KeyFileError("%s is not an Ed25519 public key (SubjectPublicKeyInfo, RFC 8410)" % path)
-        key = der[len(_PUBLIC_DER):]
-        if ed25519.decode_point(key) is None:
+        raw = _raw_public(key)
+        # cryptography takes any 32 bytes; whether the boards can use the key is their verifier's say
+        if ed25519.decode_point(raw) is None:
             raise KeyFileError("%s: the key is not a point on Ed25519" % path)
-        return key
+        return raw
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if len(lines) != 1:
         raise KeyFileError("%s must hold a PEM public key or exactly one line of 64 hex digits" % path)
@@ -140,7 +169,9 @@ def _retired_hint():
 
 def public_key_text(public, comment=None):
     head = "# %s\n" % comment if comment else ""
-    return head + _pem("PUBLIC KEY", _PUBLIC_DER + public)
+    pem = Ed25519PublicKey.from_public_bytes(bytes(public)).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return head + pem.decode("ascii")
 
 
 def write_new_keypair(path, public_path=None, comment="cunbox firmware signing key"):
@@ -149,15 +180,17 @@ def write_new_keypair(path, public_path=None, comment="cunbox firmware signing k
     public_path = public_path or path + ".pub"
     if os.path.exists(public_path):
         raise FileExistsError(public_path)
-    seed = secrets.token_bytes(32)
-    public = ed25519.public_key(seed)
+    key = Ed25519PrivateKey.generate()
+    public = _raw_public(key.public_key())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(_pem("PRIVATE KEY", _PRIVATE_DER + seed))
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
     fd = os.open(public_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(public_key_text(public, "%s, public half, key id %s" % (comment, hexlify(key_id(public)))))
-    return seed, public, public_path
+    return _seed(key), public, public_path
 
 
 def describe(public):

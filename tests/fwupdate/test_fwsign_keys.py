@@ -1,6 +1,7 @@
 """Firmware signing keys against OpenSSL, an independent Ed25519 implementation: the key files `cunbox
 firmware keygen` writes are OpenSSL's PEM, OpenSSL's keys work for `cunbox firmware build`, OpenSSL signs the
-RFC 8032 vectors exactly as firmware/ed25519.py does, and it verifies an image's signature."""
+RFC 8032 vectors exactly as the host (cryptography) and firmware/ed25519.py do, and it verifies an image's
+signature. The cryptography side is checked against the boards' verifier in test_fwsign_cryptography.py."""
 import os
 import shutil
 import subprocess
@@ -78,7 +79,8 @@ def test_fwsign_openssl_signs_the_rfc8032_vectors_as_we_do(tmp_path):
         out = _openssl("pkeyutl", "-sign", "-inkey", key, "-rawin", "-in", tmp_path / "m")
         assert out.returncode == 0, out.stderr
         assert out.stdout.hex() == sig, name
-        assert ed25519.sign(bytes.fromhex(sk), bytes.fromhex(msg)).hex() == sig, name
+        assert keyfiles.sign(bytes.fromhex(sk), bytes.fromhex(msg)).hex() == sig, name  # the host's signer
+        assert ed25519.sign(bytes.fromhex(sk), bytes.fromhex(msg)).hex() == sig, name  # the boards' code
         assert ed25519.public_key(bytes.fromhex(sk)).hex() == pk, name
 
 
