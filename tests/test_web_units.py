@@ -179,8 +179,8 @@ def _app_without_session_key(db):
 
 
 def test_sessions_are_keyed_by_the_one_server_secret_and_survive_a_restart(tmp_path, monkeypatch):
-    from server.link.keys import Sealer
-    from server.secret import web_session_key
+    from server.link.keys import SEAL_LABEL, Sealer
+    from server.secret import derive, web_session_key
     db, _ = built_copy(tmp_path)
     monkeypatch.setenv("CUNBOX_SECRET", "one-secret-for-the-whole-server")
     first = _app_without_session_key(db)
@@ -195,7 +195,7 @@ def test_sessions_are_keyed_by_the_one_server_secret_and_survive_a_restart(tmp_p
     secret = b"one-secret-for-the-whole-server"
     key = bytes.fromhex(web_session_key(secret))
     sealer = Sealer(secret)
-    assert key not in (secret, sealer._enc, sealer._mac)
+    assert key not in (secret, derive(secret, SEAL_LABEL), sealer._enc, sealer._mac)
     # another server secret: the old cookie is worthless
     monkeypatch.setenv("CUNBOX_SECRET", "another-secret-after-a-rotation")
     other = _app_without_session_key(db).test_client()
