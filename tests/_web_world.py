@@ -16,7 +16,7 @@ from server.app import create_app
 from server.clock import utcnow
 from server.db import Database
 from server.models import Board, Compartment
-from server.services import accounts, alarms, deposits, doors, overdue, provisioning
+from server.services import accounts, alarms, deposits, door_reports, overdue, provisioning
 from server.services.principals import Principal
 
 SETTINGS = {"PUBLIC_URL": "http://127.0.0.1", "THROTTLE_WINDOW_SECONDS": 600, "THROTTLE_PER_SOURCE": 50,
@@ -65,8 +65,8 @@ def firmware_image(version, key=FLEET_KEY, family="cunbox-locker-v1"):
 def deposit_confirmed(db, courier, locker_id, tracking, phone, size="S", perishable=False, at=None):
     """A courier deposit whose door then closed with the parcel inside (as the link reports it)."""
     out = deposits.start_deposit(db, courier, locker_id, tracking, phone, size, perishable=perishable, now=at)
-    doors.door_event(db, out["compartment"]["id"], "opened", at=at)
-    doors.door_event(db, out["compartment"]["id"], "closed", occupied=True, at=at)
+    door_reports.door_event(db, out["compartment"]["id"], "opened", at=at)
+    door_reports.door_event(db, out["compartment"]["id"], "closed", occupied=True, at=at)
     return out
 
 

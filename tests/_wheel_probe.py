@@ -79,7 +79,7 @@ def seed(db_url):
     from server.db import Database
     from server.models import Notification, User
     from server.seed import seed_demo
-    from server.services import deposits, doors
+    from server.services import deposits, door_reports
     from server.services.principals import Principal
     db = Database(db_url)
     county = seed_demo(db)
@@ -89,8 +89,8 @@ def seed(db_url):
         who = Principal("courier", user_id=user.id, carrier_id=user.carrier_id)
     phone = next(a["phone"] for a in county["accounts"] if a["consent"])
     out = deposits.start_deposit(db, who, county["lockers"][0]["id"], "PN-WHEEL-1", phone, "S")
-    doors.door_event(db, out["compartment"]["id"], "opened")
-    doors.door_event(db, out["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, out["compartment"]["id"], "opened")
+    door_reports.door_event(db, out["compartment"]["id"], "closed", occupied=True)
     with db.reading() as s:
         body = s.scalar(select(Notification.body).where(Notification.parcel_id == out["parcel"]["id"],
                                                         Notification.kind == "pickup_code"))

@@ -29,7 +29,7 @@ from sqlalchemy import inspect, text
 from server.api.openapi import document
 from server.app import create_app
 from server.db import Database
-from server.services import doors
+from server.services import door_reports
 
 EXAMPLES = int(os.environ.get("CUNBOX_API_FUZZ_EXAMPLES", "10"))
 CHECKS = [sc.not_a_server_error, sc.status_code_conformance, sc.content_type_conformance,
@@ -97,9 +97,9 @@ class County:
             self.parcels.append(body["parcel"]["id"])
             self.compartments.append(body["compartment"]["id"])
             if finish:
-                doors.door_event(db, body["compartment"]["id"], "opened")
+                door_reports.door_event(db, body["compartment"]["id"], "opened")
                 if finish == "closed":
-                    doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+                    door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=True)
         with db.reading() as s:
             self.commands = [r[0] for r in s.execute(text("SELECT id FROM locker_commands")).all()]
             self.stations = [r[0] for r in s.execute(text("SELECT id FROM stations")).all()]

@@ -16,7 +16,7 @@ from protocol import messages as m
 from protocol.auth import Hmac
 from protocol.frame import decode_wire, encode_frame
 from server.models import ApiToken, CodeAttempt, Parcel
-from server.services import doors
+from server.services import door_reports
 
 
 # ---- the board's keypad --------------------------------------------------------------------------------
@@ -52,8 +52,8 @@ def _deposit(db, client, w, tracking):
                           "recipient_phone": w.consenting_phone, "size": "S"})
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
-    doors.door_event(db, body["compartment"]["id"], "opened")
-    doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, body["compartment"]["id"], "opened")
+    door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=True)
     code, note = last_code(db, body["parcel"]["id"])
     return body["parcel"]["id"], code, note
 

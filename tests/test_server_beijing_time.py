@@ -7,7 +7,7 @@ from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, clie
 from _server_helpers import bearer, build_world
 
 from server import clock
-from server.services import deposits, doors
+from server.services import deposits, door_reports
 from server.stations import fields, store
 from server.web import queries
 
@@ -31,7 +31,7 @@ def test_month_bounds_are_beijing_midnights_as_stored_utc():
 
 def _deposit_at(db, w, tracking, when):
     r = deposits.start_deposit(db, w.courier, w.locker_id, tracking, w.consenting_phone, "S", now=when)
-    doors.door_event(db, r["compartment"]["id"], "closed", occupied=True, at=when)
+    door_reports.door_event(db, r["compartment"]["id"], "closed", occupied=True, at=when)
     return r["parcel"]["id"]
 
 

@@ -99,7 +99,7 @@ def test_concurrent_deposit_and_pickup_cycles_complete_without_errors(any_db):
     empty): no deadlock, no lost update, every compartment free again at the end."""
     from _server_helpers import last_code
 
-    from server.services import deposits, doors, pickups
+    from server.services import deposits, door_reports, pickups
     from server.services.principals import Principal
     db = any_db
     w = build_world(db, layout=[(1, [("S", False, "middle")] * 12)])
@@ -112,10 +112,10 @@ def test_concurrent_deposit_and_pickup_cycles_complete_without_errors(any_db):
                 r = deposits.start_deposit(db, w.courier, w.locker_id, "CY%02d%04d" % (i, n), w.consenting_phone,
                                            "S")
                 comp = r["compartment"]["id"]
-                assert doors.door_event(db, comp, "closed", occupied=True)["outcome"] == "deposit_confirmed"
+                assert door_reports.door_event(db, comp, "closed", occupied=True)["outcome"] == "deposit_confirmed"
                 code, _ = last_code(db, r["parcel"]["id"])
                 assert pickups.verify_at_locker(db, locker, w.locker_id, code, "src-%d" % i)["action"] == "pickup"
-                assert doors.door_event(db, comp, "closed", occupied=False)["outcome"] == "picked_up"
+                assert door_reports.door_event(db, comp, "closed", occupied=False)["outcome"] == "picked_up"
         except Exception as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(repr(exc))
 

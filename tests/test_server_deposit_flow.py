@@ -4,7 +4,7 @@ from _server_helpers import bearer, build_world, last_code, sha16
 from sqlalchemy import func, select
 
 from server.models import AccessCode, Compartment, LedgerLine, LockerCommand, Notification, Parcel
-from server.services import codes, doors
+from server.services import codes, door_reports, doors
 
 
 def deposit(client, w, tracking="PN000001", phone=None, size="S", perishable=False, token=None):
@@ -26,10 +26,10 @@ def test_deposit_is_confirmed_only_by_the_door_closing_with_the_parcel(db, clien
         assert s.scalar(select(func.count()).select_from(AccessCode)) == 0  # no code before the door closes
         assert s.scalar(select(func.count()).select_from(Notification)) == 0
 
-    assert doors.door_event(db, comp_id, "opened")["outcome"] == "recorded"
+    assert door_reports.door_event(db, comp_id, "opened")["outcome"] == "recorded"
     with db.reading() as s:
         assert s.get(Parcel, body["parcel"]["id"]).state == "reserved"
-    out = doors.door_event(db, comp_id, "closed", occupied=True)
+    out = door_reports.door_event(db, comp_id, "closed", occupied=True)
     assert out == {"outcome": "deposit_confirmed", "parcel_id": body["parcel"]["id"]}
 
     code, note = last_code(db, body["parcel"]["id"])
@@ -53,7 +53,7 @@ def test_pickup_at_locker_then_door_closed_empty_frees_the_compartment(db, clien
     w = build_world(db)
     body = deposit(client, w).get_json()
     comp_id, parcel_id = body["compartment"]["id"], body["parcel"]["id"]
-    doors.door_event(db, comp_id, "closed", occupied=True)
+    door_reports.door_event(db, comp_id, "closed", occupied=True)
     code, _ = last_code(db, parcel_id)
 
     r = client.post("/api/v1/lockers/%d/codes/verify" % w.locker_id, headers=bearer(w.locker_token),
@@ -66,8 +66,8 @@ def test_pickup_at_locker_then_door_closed_empty_frees_the_compartment(db, clien
                         json={"code": code})
     assert again.status_code == 403 and again.get_json()["error"]["code"] == "wrong_code"
 
-    doors.door_event(db, comp_id, "opened")
-    assert doors.door_event(db, comp_id, "closed", occupied=False)["outcome"] == "picked_up"
+    door_reports.door_event(db, comp_id, "opened")
+    assert door_reports.door_event(db, comp_id, "closed", occupied=False)["outcome"] == "picked_up"
     with db.reading() as s:
         assert s.get(Compartment, comp_id).state == "free"
         p = s.get(Parcel, parcel_id)
@@ -82,10 +82,10 @@ def test_parcel_left_inside_after_pickup_open_keeps_it_and_the_code(db, client):
     w = build_world(db)
     body = deposit(client, w).get_json()
     comp_id, parcel_id = body["compartment"]["id"], body["parcel"]["id"]
-    doors.door_event(db, comp_id, "closed", occupied=True)
+    door_reports.door_event(db, comp_id, "closed", occupied=True)
     code, _ = last_code(db, parcel_id)
     client.post("/api/v1/lockers/%d/codes/verify" % w.locker_id, headers=bearer(w.locker_token), json={"code": code})
-    assert doors.door_event(db, comp_id, "closed", occupied=True)["outcome"] == "parcel_left_inside"
+    assert door_reports.door_event(db, comp_id, "closed", occupied=True)["outcome"] == "parcel_left_inside"
     with db.reading() as s:
         assert s.get(Parcel, parcel_id).state == "in_locker"
     r = client.post("/api/v1/lockers/%d/codes/verify" % w.locker_id, headers=bearer(w.locker_token),
@@ -135,8 +135,8 @@ def test_door_command_status_is_visible_to_the_courier_only(db, client):
     cmd = deposit(client, w).get_json()["command"]
     r = client.get("/api/v1/commands/%d" % cmd["id"], headers=bearer(w.courier_token))
     assert r.status_code == 200 and r.get_json()["state"] == "queued"
-    doors.mark_command(db, cmd["id"], "sent")
-    doors.mark_command(db, cmd["id"], "done", result="opened")
+    door_reports.mark_command(db, cmd["id"], "sent")
+    door_reports.mark_command(db, cmd["id"], "done", result="opened")
     r = client.get("/api/v1/commands/%d" % cmd["id"], headers=bearer(w.courier_token))
     assert r.get_json()["state"] == "done" and r.get_json()["result"] == "opened"
     assert client.get("/api/v1/commands/%d" % cmd["id"], headers=bearer(w.other_courier_token)).status_code == 404
@@ -154,15 +154,16 @@ def test_reservation_expires_and_gives_the_compartment_back(db, client):
         assert s.get(Compartment, body["compartment"]["id"]).state == "free"
         assert s.get(Parcel, body["parcel"]["id"]).state == "cancelled"
     # A late door-close with a parcel inside is not silently taken as a deposit: it raises an alarm.
-    assert doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)["outcome"] == "unexpected_item"
+    late = door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+    assert late["outcome"] == "unexpected_item"
 
 
 def test_jammed_door_on_deposit_gives_up_the_reservation_and_a_retry_gets_another_door(db, client):
     w = build_world(db)
     first = deposit(client, w).get_json()
     cmd = first["command"]["id"]
-    doors.mark_command(db, cmd, "sent")
-    doors.mark_command(db, cmd, "failed", result="jammed")
+    door_reports.mark_command(db, cmd, "sent")
+    door_reports.mark_command(db, cmd, "failed", result="jammed")
     with db.reading() as s:
         assert s.get(Compartment, first["compartment"]["id"]).state == "faulty"
         assert s.get(Parcel, first["parcel"]["id"]).state == "cancelled"
@@ -173,7 +174,7 @@ def test_jammed_door_on_deposit_gives_up_the_reservation_and_a_retry_gets_anothe
     assert retry.get_json()["compartment"]["id"] != first["compartment"]["id"]
     assert retry.get_json()["parcel"]["state"] == "reserved"
     # A command moves only forwards.
-    r = doors.mark_command
+    r = door_reports.mark_command
     try:
         r(db, cmd, "done")
     except Exception as exc:
@@ -185,11 +186,11 @@ def test_jammed_door_on_deposit_gives_up_the_reservation_and_a_retry_gets_anothe
 def test_failed_open_on_pickup_keeps_the_parcel_and_its_code(db, client):
     w = build_world(db)
     body = deposit(client, w).get_json()
-    doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=True)
     code, _ = last_code(db, body["parcel"]["id"])
     url = "/api/v1/lockers/%d/codes/verify" % w.locker_id
     opened = client.post(url, headers=bearer(w.locker_token), json={"code": code}).get_json()
-    doors.mark_command(db, opened["command"]["id"], "failed", result="timeout")
+    door_reports.mark_command(db, opened["command"]["id"], "failed", result="timeout")
     with db.reading() as s:
         assert s.get(Parcel, body["parcel"]["id"]).state == "in_locker"
         assert s.get(Compartment, body["compartment"]["id"]).state == "occupied"
@@ -199,7 +200,7 @@ def test_failed_open_on_pickup_keeps_the_parcel_and_its_code(db, client):
 def test_courier_can_reopen_the_reserved_door(db, client):
     w = build_world(db)
     body = deposit(client, w).get_json()
-    doors.door_event(db, body["compartment"]["id"], "closed", occupied=False)  # closed before the parcel went in
+    door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=False)  # closed before the parcel went in
     r = client.post("/api/v1/parcels/%d/reopen" % body["parcel"]["id"], headers=bearer(w.courier_token))
     assert r.status_code == 200 and r.get_json()["command"]["id"] != body["command"]["id"]
     assert client.post("/api/v1/parcels/%d/reopen" % body["parcel"]["id"],

@@ -10,7 +10,7 @@ from _server_helpers import bearer, build_world, last_code, snapshot
 from sqlalchemy import func, select
 
 from server.models import AuditEvent, CodeAttempt, IdempotencyKey, LockerCommand
-from server.services import housekeeping
+from server.services import door_reports, housekeeping
 
 
 def _key():
@@ -174,12 +174,12 @@ def test_copies_sent_at_the_same_time_get_one_answer_and_open_once(any_db):
     late copies wait for the first and then replay its answer)."""
     import threading
 
-    from server.services import deposits, doors, pickups
+    from server.services import deposits, pickups
     from server.services.principals import Principal
     db = any_db
     w = build_world(db, layout=[(1, [("S", False, "middle")] * 4)])
     r = deposits.start_deposit(db, w.courier, w.locker_id, "RC000001", w.consenting_phone, "S")
-    doors.door_event(db, r["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, r["compartment"]["id"], "closed", occupied=True)
     pid = r["parcel"]["id"]
     code, _ = last_code(db, pid)
     locker, key = Principal("locker", locker_id=w.locker_id), _key()

@@ -6,7 +6,7 @@ from _server_helpers import bearer, build_world, last_code, snapshot
 from sqlalchemy import select
 
 from server.models import Compartment, LedgerLine, Notification, Parcel
-from server.services import doors, housekeeping, notify, overdue
+from server.services import door_reports, housekeeping, notify, overdue
 
 T0 = datetime.datetime(2026, 11, 1, 8, 0, 0)
 
@@ -18,7 +18,7 @@ def _at(hours):
 def _deposit_at(db, w, tracking, when, perishable=False, size="S"):
     from server.services import deposits
     r = deposits.start_deposit(db, w.courier, w.locker_id, tracking, w.consenting_phone, size, perishable, now=when)
-    doors.door_event(db, r["compartment"]["id"], "closed", occupied=True, at=when)
+    door_reports.door_event(db, r["compartment"]["id"], "closed", occupied=True, at=when)
     return r["parcel"]["id"], r["compartment"]["id"]
 
 
@@ -44,7 +44,7 @@ def test_overdue_retrieve_to_counter_and_recipient_fee_only_after_the_free_perio
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "wrong_state" and snapshot(db) == before
     r = client.post("/api/v1/parcels/%d/retrieve" % pid, headers=h)
     assert r.status_code == 200 and r.get_json()["command"]["purpose"] == "retrieve"
-    assert doors.door_event(db, cid, "closed", occupied=False, at=_at(97))["outcome"] == "at_counter"
+    assert door_reports.door_event(db, cid, "closed", occupied=False, at=_at(97))["outcome"] == "at_counter"
     r = client.post("/api/v1/parcels/%d/hand-over" % pid, headers=h)
     assert r.get_json()["parcel"]["state"] == "collected_at_counter"
     ledger = _ledger(db, pid)
@@ -65,7 +65,7 @@ def test_no_recipient_fee_within_the_free_period_even_after_an_extension(db, cli
     from server.services import pickups
     from server.services.principals import Principal
     pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker_id), w.locker_id, code, now=_at(71))
-    doors.door_event(db, cid, "closed", occupied=False, at=_at(71))
+    door_reports.door_event(db, cid, "closed", occupied=False, at=_at(71))
     assert "recipient_fee" not in _ledger(db, pid)
 
 
@@ -78,7 +78,7 @@ def test_return_to_carrier_from_the_locker(db, client):
     overdue.flag_overdue(db, now=_at(80))
     r = client.post("/api/v1/parcels/%d/return" % pid, headers=h)
     assert r.status_code == 200
-    assert doors.door_event(db, cid, "closed", occupied=False, at=_at(81))["outcome"] == "returned"
+    assert door_reports.door_event(db, cid, "closed", occupied=False, at=_at(81))["outcome"] == "returned"
     assert "recipient_fee" not in _ledger(db, pid)  # nothing charged to a recipient who did not collect
     with db.reading() as s:
         assert s.get(Compartment, cid).state == "free"
@@ -111,7 +111,7 @@ def test_send_of_produce_drop_off_and_collection(db, client):
     # The board reports when each door closed; the ledger counts compartment-hours between those two
     # reports, so the test states them instead of reading the wall clock twice.
     dropped_at = datetime.datetime.utcnow().replace(microsecond=0)
-    assert doors.door_event(db, cid, "closed", occupied=True, at=dropped_at)["outcome"] == "dropoff_confirmed"
+    assert door_reports.door_event(db, cid, "closed", occupied=True, at=dropped_at)["outcome"] == "dropoff_confirmed"
 
     # Only the chosen carrier's courier may collect.
     r = client.post("/api/v1/parcels/%d/collect" % pid, headers=bearer(w.other_courier_token))
@@ -119,7 +119,7 @@ def test_send_of_produce_drop_off_and_collection(db, client):
     r = client.post("/api/v1/parcels/%d/collect" % pid, headers=bearer(w.courier_token))
     assert r.status_code == 200 and r.get_json()["command"]["purpose"] == "collect"
     collected_at = dropped_at + datetime.timedelta(hours=2)
-    assert doors.door_event(db, cid, "closed", occupied=False, at=collected_at)["outcome"] == "collected"
+    assert door_reports.door_event(db, cid, "closed", occupied=False, at=collected_at)["outcome"] == "collected"
     # Per-collection fee 30 + 2 compartment-hours at 1 cent (the station's tariff).
     assert _ledger(db, pid)["collection"] == ("carrier", 32, 2.0)
     r = client.post("/api/v1/parcels/%d/tracking" % pid, headers=bearer(w.courier_token),

@@ -11,14 +11,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from server.models import AccessCode, Compartment, LockerCommand, Parcel
-from server.services import codes, doors, pickups, qr
+from server.services import codes, door_reports, pickups, qr
 
 
 def _deposited(db, client, w, tracking="PN000001"):
     body = client.post("/api/v1/deposits", headers=bearer(w.courier_token),
                        json={"locker_id": w.locker_id, "tracking_number": tracking,
                              "recipient_phone": w.consenting_phone, "size": "S"}).get_json()
-    doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=True)
     code, note = last_code(db, body["parcel"]["id"])
     return body, code, note
 
@@ -121,7 +121,7 @@ def test_phone_page_opens_the_door_and_wrong_codes_count(db, client):
     assert client.get("/api/v1/pickup/%s?c=12" % token).get_json()["error"]["code"] == "bad_query"
     r = client.post("/api/v1/pickup/%s/open" % token, json={"code": code})
     assert r.status_code == 200 and r.get_json()["action"] == "pickup"
-    assert doors.door_event(db, body["compartment"]["id"], "closed", occupied=False)["outcome"] == "picked_up"
+    assert door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=False)["outcome"] == "picked_up"
 
 
 def test_codes_are_8_digits_and_unique_among_live_codes_of_the_locker(db, client):
@@ -151,7 +151,7 @@ def test_board_offline_pickup_is_reconciled_once(db, client):
     out = pickups.board_pickup(db, comp_id, code_id=live["code_id"], at=at)
     assert out["outcome"] == "pickup_opened"
     assert pickups.board_pickup(db, comp_id, code_id=live["code_id"], at=at)["outcome"] == "already_reconciled"
-    assert doors.door_event(db, comp_id, "closed", occupied=False, at=at)["outcome"] == "picked_up"
+    assert door_reports.door_event(db, comp_id, "closed", occupied=False, at=at)["outcome"] == "picked_up"
     assert pickups.board_pickup(db, comp_id, code_id=live["code_id"], at=at)["outcome"] == "already_reconciled"
     with db.reading() as s:
         assert s.get(Parcel, body["parcel"]["id"]).state == "picked_up"

@@ -7,7 +7,7 @@ from _server_helpers import build_world
 from sqlalchemy import select
 
 from server.models import Account, Notification, Parcel
-from server.services import deposits, doors, pickups
+from server.services import deposits, door_reports, pickups
 from server.services.principals import Principal
 from server.stations import runner
 
@@ -24,7 +24,7 @@ def _import_book(db, station_id):
 
 def _deposit_and_confirm(db, w, tracking, phone):
     r = deposits.start_deposit(db, w.courier, w.locker_id, tracking, phone, "S")
-    doors.door_event(db, r["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, r["compartment"]["id"], "closed", occupied=True)
     return r["parcel"]["id"], r["compartment"]["id"]
 
 

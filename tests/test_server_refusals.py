@@ -5,7 +5,7 @@ import pytest
 from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, client, ...)
 from _server_helpers import bearer, build_world, last_code, snapshot
 
-from server.services import doors
+from server.services import door_reports
 
 
 def _deposit_body(w, **over):
@@ -94,7 +94,7 @@ def test_unknown_route_and_method_are_json_too(db, client):
 def _deposited(db, client, w, tracking="PN000001"):
     body = client.post("/api/v1/deposits", headers=bearer(w.courier_token),
                        json=_deposit_body(w, tracking_number=tracking)).get_json()
-    doors.door_event(db, body["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, body["compartment"]["id"], "closed", occupied=True)
     code, note = last_code(db, body["parcel"]["id"])
     return body, code, note
 

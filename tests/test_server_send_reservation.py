@@ -12,7 +12,7 @@ from protocol import messages as m
 from server import clock
 from server.link.bus import _set_code_fields
 from server.models import AccessCode, Alarm, Compartment, LockerCommand, Notification, Parcel
-from server.services import codes, doors, link_commands, overdue, pickups, sends
+from server.services import codes, door_reports, link_commands, overdue, pickups, sends
 from server.services.principals import Principal
 
 SYSTEM = Principal("system", label="test")
@@ -79,7 +79,7 @@ def test_the_boards_dropoff_is_reconciled_once_and_confirmed_by_the_door(db):
     assert sends.board_dropoff(db, cid, code_id)["outcome"] == "already_reconciled"  # a replay
     assert _parcel(db, pid).state == "reserved"
     assert _code_commands(db, pid)[-1] == ("clear_code", cid, "dropoff")
-    assert doors.door_event(db, cid, "closed", occupied=True)["outcome"] == "dropoff_confirmed"
+    assert door_reports.door_event(db, cid, "closed", occupied=True)["outcome"] == "dropoff_confirmed"
     assert _parcel(db, pid).state == "awaiting_collection"
     with db.reading() as s:
         assert len(s.scalars(select(Notification).where(Notification.parcel_id == pid,
@@ -90,8 +90,8 @@ def test_a_booked_compartment_closing_empty_is_no_missing_parcel(db):
     w = build_world(db)
     pid = _book(db, w)["parcel"]["id"]
     cid = _parcel(db, pid).active_compartment_id
-    assert doors.door_event(db, cid, "closed", occupied=False)["outcome"] == "recorded"
-    assert doors.door_event(db, cid, "closed", occupied=True)["outcome"] == "unexpected_item"
+    assert door_reports.door_event(db, cid, "closed", occupied=False)["outcome"] == "recorded"
+    assert door_reports.door_event(db, cid, "closed", occupied=True)["outcome"] == "unexpected_item"
     with db.reading() as s:
         assert [a.kind for a in s.scalars(select(Alarm))] == ["unexpected_item"]
     assert _parcel(db, pid).state == "booked"
@@ -129,7 +129,7 @@ def test_a_failed_dropoff_door_moves_the_send_and_its_code_to_another_compartmen
     first = _parcel(db, pid).active_compartment_id
     verified = pickups.verify_at_locker(db, SYSTEM, w.locker_id, out["dropoff_code"])
     assert verified["compartment"]["id"] == first
-    doors.mark_command(db, verified["command"]["id"], "failed", "jammed")
+    door_reports.mark_command(db, verified["command"]["id"], "failed", "jammed")
     p = _parcel(db, pid)
     assert p.state == "booked" and p.active_compartment_id not in (None, first)
     assert _comp_state(db, first) == "faulty" and _comp_state(db, p.active_compartment_id) == "reserved"
@@ -150,5 +150,5 @@ def test_a_send_booked_without_a_compartment_still_drops_off_online(db):
         s.scalars(select(AccessCode).where(AccessCode.parcel_id == pid)).one().compartment_id = None
     verified = pickups.verify_at_locker(db, SYSTEM, w.locker_id, out["dropoff_code"])
     assert verified["action"] == "dropoff" and _parcel(db, pid).state == "reserved"
-    assert doors.door_event(db, verified["compartment"]["id"], "closed", occupied=True)["outcome"] == \
+    assert door_reports.door_event(db, verified["compartment"]["id"], "closed", occupied=True)["outcome"] == \
         "dropoff_confirmed"

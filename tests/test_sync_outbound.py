@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from server.errors import Refused
 from server.models import Account
-from server.services import deposits, doors
+from server.services import deposits, door_reports
 from server.services.accounts import set_consent
 from server.stations import runner
 from server.stations.models import StationOutbound
@@ -29,7 +29,7 @@ def test_parcel_status_fees_and_consent_pushed_once(tmp_path, sim):
     assert accounts_of(db, sid)["A1"].id == w.consenting          # adopted, not duplicated
 
     res = deposits.start_deposit(db, w.courier, w.locker_id, "TN-0001", "13800000001", "S")
-    doors.door_event(db, res["compartment"]["id"], "closed", occupied=True)
+    door_reports.door_event(db, res["compartment"]["id"], "closed", occupied=True)
     r = runner.sync_station(db, sid)
     assert r.ok, r.text()
     received = list(sim.stations[str(sid)].updates.values())

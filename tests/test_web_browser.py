@@ -3,7 +3,7 @@ the real WSGI app on 127.0.0.1 and a real SQLite file.
 
 Door events: until the locker link (issue 5) drives simulated lockers here, the tests report doors
 opening and closing through the backend's door-event service, exactly the call the link makes
-(server.services.doors.door_event). Screenshots of every page at 360 px and 1280 px go to
+(server.services.door_reports.door_event). Screenshots of every page at 360 px and 1280 px go to
 test-artifacts/screenshots/.
 """
 import os
@@ -15,7 +15,7 @@ from _web_world import PASSWORDS, LiveServer, built_copy, make_app
 from sqlalchemy import select
 
 from server.models import Compartment, LockerCommand, Notification, Parcel
-from server.services import deposits, doors, qr
+from server.services import deposits, door_reports, qr
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = pathlib.Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
@@ -131,13 +131,13 @@ def test_courier_deposit_then_villager_pickup_end_to_end(page_for, live):
         cmd_id = s.scalars(select(LockerCommand.id).where(LockerCommand.parcel_id == parcel_id,
                                                           LockerCommand.compartment_id == comp_id,
                                                           LockerCommand.kind == "open")).one()
-    doors.mark_command(db, cmd_id, "sent")
-    doors.mark_command(db, cmd_id, "done", result="opened")
+    door_reports.mark_command(db, cmd_id, "sent")
+    door_reports.mark_command(db, cmd_id, "done", result="opened")
     courier.wait_for_selector("#door-command[data-outcome=opened]", timeout=15000)
     assert "柜机已确认开门" in courier.inner_text("#door-command")
     # The locker reports the door opened and closed with the parcel inside (as the link would).
-    doors.door_event(db, comp_id, "opened")
-    doors.door_event(db, comp_id, "closed", occupied=True)
+    door_reports.door_event(db, comp_id, "opened")
+    door_reports.door_event(db, comp_id, "closed", occupied=True)
     # The door page notices by itself (reload.js polls) and shows the deposit confirmed.
     courier.wait_for_selector("text=投递成功", timeout=15000)
     assert parcel_state(db, parcel_id) == "in_locker"
@@ -172,12 +172,12 @@ def test_courier_deposit_then_villager_pickup_end_to_end(page_for, live):
         open_id = s.scalars(select(LockerCommand.id).where(LockerCommand.parcel_id == parcel_id,
                                                            LockerCommand.kind == "open")
                             .order_by(LockerCommand.id.desc())).first()
-    doors.mark_command(db, open_id, "sent")
-    doors.mark_command(db, open_id, "done", result="opened")
+    door_reports.mark_command(db, open_id, "sent")
+    door_reports.mark_command(db, open_id, "done", result="opened")
     villager.wait_for_selector("#pickup-opened", timeout=15000)   # reload.js noticed the locker's answer
     assert "号格口已打开" in villager.inner_text("#pickup-opened")
-    doors.door_event(db, comp_id, "opened")
-    doors.door_event(db, comp_id, "closed", occupied=False)
+    door_reports.door_event(db, comp_id, "opened")
+    door_reports.door_event(db, comp_id, "closed", occupied=False)
     villager.goto("%s/p/%s?c=%s" % (live.url, token, code))
     villager.wait_for_selector("#pickup-done")
     assert parcel_state(db, parcel_id) == "picked_up"
@@ -216,7 +216,7 @@ def test_operator_sees_live_colours_and_retrieves_an_overdue_parcel(page_for, li
     cid = out["compartment"]["id"]
     op.wait_for_selector("#cpt-%d[data-state=reserved]" % cid, timeout=15000)
     assert (count("free"), count("reserved")) == (free - 1, reserved + 1)
-    doors.door_event(db, cid, "closed", occupied=True)
+    door_reports.door_event(db, cid, "closed", occupied=True)
     op.wait_for_selector("#cpt-%d[data-state=occupied]" % cid, timeout=15000)
     assert (count("free"), count("reserved"), count("occupied")) == (free - 1, reserved, occupied + 1)
     tiles = op.eval_on_selector_all("[data-state]", "els => els.map(e => e.getAttribute('data-state'))")
@@ -230,8 +230,8 @@ def test_operator_sees_live_colours_and_retrieves_an_overdue_parcel(page_for, li
     op.wait_for_selector("text=已通知柜机打开")
     pid = w.overdue["parcel"]["id"]
     assert parcel_state(db, pid) == "opening"
-    doors.door_event(db, overdue_cpt, "opened")
-    doors.door_event(db, overdue_cpt, "closed", occupied=False)
+    door_reports.door_event(db, overdue_cpt, "opened")
+    door_reports.door_event(db, overdue_cpt, "closed", occupied=False)
     assert parcel_state(db, pid) == "at_counter"
     op.goto(live.url + "/station/overdue")
     assert op.locator("tr[data-parcel='%d']" % pid).count() == 0
@@ -409,8 +409,8 @@ def test_villager_books_a_send_and_the_courier_collects_it(page_for, live):
     # At the locker the villager types the drop-off code (the board asks the server), puts it in, closes.
     out = pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker2_id), w.locker2_id, code)
     cid = out["compartment"]["id"]
-    doors.door_event(db, cid, "opened")
-    doors.door_event(db, cid, "closed", occupied=True)
+    door_reports.door_event(db, cid, "opened")
+    door_reports.door_event(db, cid, "closed", occupied=True)
     assert parcel_state(db, sent.id) == "awaiting_collection"
 
     courier = page_for("courier-post", width=360)
@@ -420,8 +420,8 @@ def test_villager_books_a_send_and_the_courier_collects_it(page_for, live):
     shoot(courier, "courier-collect-waiting")
     card.locator("button").click()
     courier.wait_for_selector("text=柜门已打开，请取出寄件")
-    doors.door_event(db, cid, "opened")
-    doors.door_event(db, cid, "closed", occupied=False)
+    door_reports.door_event(db, cid, "opened")
+    door_reports.door_event(db, cid, "closed", occupied=False)
     assert parcel_state(db, sent.id) == "collected"
     courier.goto(live.url + "/courier/collect")
     assert courier.locator("section[data-parcel='%d']" % sent.id).count() == 0

@@ -14,7 +14,7 @@ from test_web_chinese import english_words
 from test_web_pages import client_as, field_error
 
 from server.models import Board, Compartment, LedgerLine, Notification
-from server.services import doors
+from server.services import door_reports
 
 
 @pytest.fixture
@@ -98,14 +98,14 @@ def test_the_fee_page_says_what_the_recipient_pays_apart_from_the_carrier(site):
     _, (token, code) = link_of(db, pid)
     assert c.post("/p/%s/open?c=%s" % (token, code), data={"csrf_token": c.csrf}).status_code == 303
     comp = world.in_locker["compartment"]["id"]
-    doors.door_event(db, comp, "opened")
-    doors.door_event(db, comp, "closed", occupied=False)
+    door_reports.door_event(db, comp, "opened")
+    door_reports.door_event(db, comp, "closed", occupied=False)
     # The overdue one (four days in, 72 free hours) goes to the counter: one day past the free period.
     oid = world.overdue["parcel"]["id"]
     c.post("/station/overdue/%d/retrieve" % oid, data={"csrf_token": c.csrf})
     ocomp = world.overdue["compartment"]["id"]
-    doors.door_event(db, ocomp, "opened")
-    doors.door_event(db, ocomp, "closed", occupied=False)
+    door_reports.door_event(db, ocomp, "opened")
+    door_reports.door_event(db, ocomp, "closed", occupied=False)
     with db.reading() as s:
         lines = {(ln.parcel_id, ln.kind): (ln.payer, ln.amount_cents, ln.compartment_hours)
                  for ln in s.scalars(select(LedgerLine))}
@@ -137,14 +137,13 @@ def test_an_opened_door_names_its_compartment_for_the_villager_and_the_keeper(si
     from sqlalchemy import select
 
     from server.models import LockerCommand
-    from server.services import doors
     with db.reading() as s:
         open_id = s.scalars(select(LockerCommand.id).where(
             LockerCommand.parcel_id == world.in_locker["parcel"]["id"], LockerCommand.kind == "open")
             .order_by(LockerCommand.id.desc())).first()
     assert villager.get("/p/%s/state.json" % token).get_json()["command"]["outcome"] == "waiting"
-    doors.mark_command(db, open_id, "sent")
-    doors.mark_command(db, open_id, "done", result="opened")
+    door_reports.mark_command(db, open_id, "sent")
+    door_reports.mark_command(db, open_id, "done", result="opened")
     # ... and once the locker said it opened, which door to empty.
     assert villager.get("/p/%s/state.json" % token).get_json()["command"]["outcome"] == "opened"
     page = villager.get("/p/%s?c=%s" % (token, code)).get_data(as_text=True)
@@ -190,7 +189,6 @@ def test_a_villager_open_that_failed_says_so_and_the_code_still_works(site):
     from sqlalchemy import select
 
     from server.models import LockerCommand
-    from server.services import doors
     app, world, db = site
     _, (token, code) = link_of(db, world.in_locker["parcel"]["id"])
     villager = app.test_client()
@@ -201,8 +199,8 @@ def test_a_villager_open_that_failed_says_so_and_the_code_still_works(site):
         open_id = s.scalars(select(LockerCommand.id).where(
             LockerCommand.parcel_id == world.in_locker["parcel"]["id"], LockerCommand.kind == "open")
             .order_by(LockerCommand.id.desc())).first()
-    doors.mark_command(db, open_id, "sent")
-    doors.mark_command(db, open_id, "failed", result="jammed")
+    door_reports.mark_command(db, open_id, "sent")
+    door_reports.mark_command(db, open_id, "failed", result="jammed")
     page = villager.get("/p/%s?c=%s" % (token, code)).get_data(as_text=True)
     assert "柜门没有打开：柜门卡住，没有打开" in page and "已打开" not in page
     assert 'id="pickup-code"' in page and "我在柜机前，开门" in page

@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request
 from server.api.common import BODIES, auth, db, parse_body
 from server.errors import NotFound
 from server.models import Compartment
-from server.services import codes, coldchain, doors, fleet, idempotency, pickups
+from server.services import codes, coldchain, door_reports, doors, fleet, idempotency, pickups
 
 bp = Blueprint("lockers", __name__)
 
@@ -55,7 +55,7 @@ def door_event(locker_id):
     if key is not None:
         idempotency.Request(locker_id, "door-events", key, b)  # a bad key is refused before anything else
     _own_compartment(locker_id, b["compartment_id"])
-    return jsonify(doors.door_event(db(), b["compartment_id"], b["event"], b["occupied"],
+    return jsonify(door_reports.door_event(db(), b["compartment_id"], b["event"], b["occupied"],
                                     actor=g.principal.actor, idempotency_key=key, locker_id=locker_id))
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from server import clock
 from server.errors import Conflict, NotFound, Refused
 from server.models import Account, Compartment, Locker, LockerCommand, Parcel, Station
-from server.services import accounts, assignment, audit, doors, parcels
+from server.services import accounts, assignment, audit, doors, lifecycle, parcels
 from server.services.principals import require_role
 from server.services.serialize import compartment_json, parcel_json
 
@@ -38,7 +38,7 @@ def start_deposit(db, principal, locker_id, tracking_number, phone, size, perish
         account, why = accounts.consenting_account(s, locker.station_id, phone)
         if account is None:
             raise Refused(_consent_message(why, phone), code=why, alternative=COUNTER_ALTERNATIVE)
-        expire_reservations_in(s, locker_id, at)
+        lifecycle.expire_reservations_in(s, locker_id, at)
         comp = assignment.choose(s, locker_id, assignment.sizes_from(size), perishable, account.height_preference)
         if comp is None:
             raise Refused("no free %scompartment of size %s or larger in locker %s" % (
@@ -159,21 +159,8 @@ def cancel(db, principal, parcel_id, now=None):
 
 
 def _free_reservation(s, parcel, action, actor, at):
-    from server.services import lifecycle
     lifecycle.give_up_reservation(s, parcel, s.get(Compartment, parcel.active_compartment_id), action, actor, at)
 
 
-def expire_reservations_in(s, locker_id, at):
-    """Reservations past their time limit, with the door closed, give their compartment back."""
-    q = (select(Parcel).join(Compartment, Compartment.id == Parcel.active_compartment_id)
-         .where(Parcel.state == "reserved", Parcel.reserved_until < at, Compartment.door == "closed"))
-    if locker_id is not None:
-        q = q.where(Parcel.locker_id == locker_id)
-    expired = s.scalars(q.with_for_update(of=Parcel, key_share=True)).all()
-    for parcel in expired:
-        _free_reservation(s, parcel, "reservation_expired", "system", at)
-    return len(expired)
-
-
 def expire_reservations(db, now=None):
-    return db.run(lambda s: expire_reservations_in(s, None, now or clock.utcnow()))
+    return db.run(lambda s: lifecycle.expire_reservations_in(s, None, now or clock.utcnow()))

@@ -3,8 +3,8 @@
 Opening a door is a *request*: a DoorDriver turns it into work for the link. The default
 QueueDoorDriver writes a row in `locker_commands` inside the caller's transaction, so the request is
 durable exactly when the business change is; the link consumes the queue (queued -> sent -> done |
-failed). What the hardware then reports comes back through `door_event()`: only a door closed with
-the parcel inside confirms a deposit, only a door closed empty completes a pickup.
+failed). What the hardware then reports comes back through services/door_reports.py: only a door
+closed with the parcel inside confirms a deposit, only a door closed empty completes a pickup.
 """
 import datetime
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from server import clock
 from server.errors import BadRequest, NotFound
-from server.models import Board, Compartment, LockerCommand, Parcel
+from server.models import Board, Compartment, LockerCommand
 from server.services import audit
 
 
@@ -94,57 +94,6 @@ def open_door(session, compartment, purpose, actor, parcel=None, station_id=None
     return cmd
 
 
-def door_event(db, compartment_id, event, occupied=None, at=None, actor="link", idempotency_key=None,
-               locker_id=None):
-    """A board reported a door opened or closed. Called by the locker link (and tests).
-
-    occupied: what the compartment's presence sensor says after closing; None when it has none (then
-    the close is taken as doing what was asked). Returns what the event did, for the link's logs.
-    idempotency_key (with the reporting locker_id): a resend of the same report gets the first copy's
-    answer and writes nothing (the link has its own exactly-once store and sends no key).
-    """
-    from server.services import idempotency
-
-    if event not in ("opened", "closed"):
-        raise BadRequest("door event must be 'opened' or 'closed', not %r" % (event,), code="bad_event")
-    at = at or clock.utcnow()
-    idem = None
-    if idempotency_key is not None:
-        idem = idempotency.from_header(idempotency_key, locker_id, "door-events",
-                                       {"compartment_id": compartment_id, "event": event, "occupied": occupied})
-
-    def fn(s):
-        stored, claim = idempotency.claim(s, idem, clock.utcnow())
-        if claim is None and idem is not None:
-            return stored
-        out = _door_event(s, compartment_id, event, occupied, at, actor)
-        return claim.answer(out) if claim is not None else out
-
-    return db.run(fn)
-
-
-def _door_event(s, compartment_id, event, occupied, at, actor):
-    from server.services import lifecycle
-
-    comp = s.scalar(select(Compartment).where(Compartment.id == compartment_id).with_for_update(key_share=True))
-    if comp is None:
-        raise NotFound("no compartment %s" % compartment_id)
-    comp.door = "open" if event == "opened" else "closed"
-    parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update(key_share=True))
-    station_id = parcel.station_id if parcel else _station_of(s, comp)
-    audit.record(s, actor, "door_" + event, station_id=station_id, locker_id=comp.locker_id,
-                 compartment_id=comp.id, parcel_id=parcel.id if parcel else None,
-                 detail={"occupied": occupied}, at=at)
-    if event == "opened":
-        return {"outcome": "recorded"}
-    return lifecycle.on_door_closed(s, comp, parcel, occupied, at, actor)
-
-
-def _station_of(session, comp):
-    from server.models import Locker
-    return session.get(Locker, comp.locker_id).station_id
-
-
 # ---- the queue, as seen by the link -------------------------------------------------------------
 
 def pending_commands(db, locker_id, limit=100):
@@ -154,38 +103,6 @@ def pending_commands(db, locker_id, limit=100):
                                                      LockerCommand.state == "queued")
                          .order_by(LockerCommand.id).limit(limit)).all()
         return [command_json(c) for c in rows]
-
-
-_NEXT = {"queued": ("sent", "done", "failed"), "sent": ("done", "failed"), "done": (), "failed": ()}
-
-
-def mark_command(db, command_id, state, result=None):
-    """Move a command along queued -> sent -> done | failed (never backwards: at most once).
-
-    A failed open (result e.g. "jammed", "sensor_fault", "timeout") undoes what waited for it: a
-    pickup's code is live again, a deposit's reservation is given up (the courier's retry reserves
-    another door), a jammed empty compartment is marked faulty; an alarm tells the station.
-    """
-    from server.services import lifecycle
-
-    def fn(s):
-        cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update(key_share=True))
-        if cmd is None:
-            raise NotFound("no command %s" % command_id)
-        if state not in _NEXT[cmd.state]:
-            raise BadRequest("command %s is %s; cannot become %s" % (command_id, cmd.state, state),
-                             code="bad_transition")
-        cmd.state = state
-        if result is not None:
-            cmd.result = result
-        if state == "failed" and cmd.kind == "open":
-            lifecycle.on_open_failed(s, cmd, result)
-        if cmd.kind == "config" and state in ("done", "failed"):
-            audit.record(s, "link", "config_" + state, station_id=_locker_station(s, cmd.locker_id),
-                         locker_id=cmd.locker_id, detail={"board_id": cmd.board_id, "command_id": cmd.id,
-                                                          "result": cmd.result})
-        return command_json(cmd)
-    return db.run(fn)
 
 
 def command_json(cmd):

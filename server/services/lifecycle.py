@@ -6,11 +6,31 @@ import secrets
 
 from sqlalchemy import select
 
-from server.models import AccessCode, Account, Carrier, Compartment, Locker, Station
-from server.services import alarms, audit, codes, doors, fees, notify
+from server import clock
+from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
+from server.services import alarms, assignment, audit, codes, doors, fees, notify
 
 RELEASED_STATE = {"pickup": "picked_up", "retrieve": "at_counter", "return": "returned", "collect": "collected"}
 
+
+def reserve_compartment(s, locker_id, size, perishable, account):
+    """Reserve the compartment a send's produce will go into (as a deposit would choose it), or None."""
+    expire_reservations_in(s, locker_id, clock.utcnow())
+    return assignment.choose(s, locker_id, assignment.sizes_from(size), perishable,
+                             account.height_preference if account else None)
+
+
+def expire_reservations_in(s, locker_id, at):
+    """Reservations past their time limit, with the door closed, give their compartment back."""
+    q = (select(Parcel).join(Compartment, Compartment.id == Parcel.active_compartment_id)
+         .where(Parcel.state == "reserved", Parcel.reserved_until < at, Compartment.door == "closed"))
+    if locker_id is not None:
+        q = q.where(Parcel.locker_id == locker_id)
+    expired = s.scalars(q.with_for_update(of=Parcel, key_share=True)).all()
+    for parcel in expired:
+        give_up_reservation(s, parcel, s.get(Compartment, parcel.active_compartment_id), "reservation_expired",
+                            "system", at)
+    return len(expired)
 
 def begin_open(session, parcel, purpose, actor, at):
     """Open the parcel's compartment to take it out; the release happens when the door closes empty."""
@@ -127,7 +147,6 @@ def give_up_reservation(session, parcel, comp, action, actor, at, detail=None):
 
 
 def _send_back_to_booked(session, parcel, comp, action, actor, at, detail):
-    from server.services import sends
     used = session.scalar(select(AccessCode).where(
         AccessCode.parcel_id == parcel.id, AccessCode.purpose == "dropoff",
         AccessCode.state == "used").order_by(AccessCode.id.desc()))
@@ -142,7 +161,7 @@ def _send_back_to_booked(session, parcel, comp, action, actor, at, detail):
         # chosen while the failed door is still reserved, so never the failed door itself; with no
         # other free, the send keeps its compartment (the failure may have been the link's, not the door's)
         account = session.get(Account, parcel.account_id) if parcel.account_id else None
-        other = sends.reserve_compartment(session, parcel.locker_id, parcel.size, parcel.perishable, account)
+        other = reserve_compartment(session, parcel.locker_id, parcel.size, parcel.perishable, account)
         if other is not None:
             if comp.state == "reserved":
                 comp.state = "free"

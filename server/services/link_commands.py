@@ -23,7 +23,7 @@ from sqlalchemy import select
 from server import clock
 from server.link.models import LinkAttempt, LinkLease
 from server.models import AccessCode, Board, Compartment, LockerCommand
-from server.services import lifecycle
+from server.services import door_reports, lifecycle
 
 import datetime
 
@@ -133,9 +133,8 @@ def finish(db, command_id, state, result):
     waited for it: the reservation, the pickup). A command already final (e.g. resolved from its
     event) stays as it is; returns whether this call finished it."""
     from server.errors import BadRequest
-    from server.services import doors
     try:
-        doors.mark_command(db, command_id, state, result)
+        door_reports.mark_command(db, command_id, state, result)
     except BadRequest:
         return False  # already done / failed: at most once
     with db.transaction() as s:

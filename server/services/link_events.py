@@ -2,7 +2,7 @@
 
 store() inserts what is new (UNIQUE board+seq makes a re-read harmless) and commits before the link
 acknowledges anything to the board. apply_pending() then feeds each stored event, oldest first, to
-the backend's services (doors.door_event, pickups.board_pickup, sends.board_dropoff, coldchain,
+the backend's services (door_reports.door_event, pickups.board_pickup, sends.board_dropoff, coldchain,
 alarms), and marks it processed *inside the same transaction* as the change it caused, so a crash
 between the two can neither lose the change nor apply it twice.
 """
@@ -15,7 +15,7 @@ from server import clock
 from server.errors import ApiError
 from server.link.models import LinkBoard, LinkEvent
 from server.models import AccessCode, Board, Compartment, Locker, LockerCommand, Parcel
-from server.services import alarms, audit, coldchain, doors, pickups, sends
+from server.services import alarms, audit, coldchain, door_reports, pickups, sends
 
 RESULT_NAMES = {m.OPEN_OPENED: "opened", m.OPEN_ALREADY_OPEN: "already_open", m.OPEN_JAMMED: "jammed",
                 m.OPEN_SENSOR_FAULT: "sensor_fault", m.OPEN_REFUSED: "refused"}
@@ -175,7 +175,7 @@ def _event_time(ev):
 def _apply(once, e):
     kind, comp_id, at = e["kind"], e["compartment_id"], e["at"]
     if kind in (m.EV_DOOR_OPENED, m.EV_DOOR_CLOSED) and comp_id is not None:
-        return doors.door_event(once, comp_id, "opened" if kind == m.EV_DOOR_OPENED else "closed",
+        return door_reports.door_event(once, comp_id, "opened" if kind == m.EV_DOOR_OPENED else "closed",
                                 occupied=e["occupied"] if kind == m.EV_DOOR_CLOSED else None, at=at, actor="link")
     if kind == m.EV_OPEN_RESULT:
         return once.run(lambda s: _open_result(s, e))

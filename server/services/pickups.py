@@ -93,13 +93,12 @@ def _use(s, row, actor, at):
 def _dropoff(s, parcel, row, actor, at):
     if parcel.state != "booked":
         raise Conflict("send %s is %s" % (parcel.id, parcel.state), code="wrong_state", state=parcel.state)
-    from server.services import sends
     # The compartment was reserved at booking (and the code installed there); a send booked before
     # that, or whose door failed with no other compartment free, is given one now.
     comp = s.get(Compartment, parcel.active_compartment_id) if parcel.active_compartment_id else None
     if comp is None:
         account = s.get(Account, parcel.account_id) if parcel.account_id else None
-        comp = sends.reserve_compartment(s, parcel.locker_id, parcel.size, parcel.perishable, account)
+        comp = lifecycle.reserve_compartment(s, parcel.locker_id, parcel.size, parcel.perishable, account)
     if comp is None:
         raise Refused("no free %scompartment of size %s or larger now; hand the produce in at the station "
                       "counter" % ("chilled " if parcel.perishable else "", parcel.size),
@@ -185,7 +184,7 @@ def board_pickup(db, compartment_id, code_id=None, at=None, actor="link"):
     """Reconcile a pickup the board did on its own (code checked against its installed hash).
 
     Idempotent: a replayed event for a parcel already opening or released changes nothing.
-    The door-closed event that follows goes through doors.door_event() as usual.
+    The door-closed event that follows goes through door_reports.door_event() as usual.
     """
     def fn(s):
         when = at or clock.utcnow()

@@ -60,8 +60,7 @@ def request_send(db, locker_id, carrier_id, size, perishable=False, chilled_agre
         account, locker = _villager_account(s, phone, locker_id)
         if s.get(Carrier, carrier_id) is None:
             raise NotFound("no carrier %s" % carrier_id, field="carrier_id")
-        from server.services.deposits import expire_reservations_in
-        expire_reservations_in(s, locker.id, at)
+        lifecycle.expire_reservations_in(s, locker.id, at)
         if not assignment.any_free(s, locker.id, assignment.sizes_from(size), perishable):
             raise _no_compartment(perishable, size)
         payload = {"locker_id": locker.id, "carrier_id": carrier_id, "size": size,
@@ -118,7 +117,7 @@ def _book(s, account, locker, carrier_id, size, perishable, chilled_agreed, acto
     if s.get(Carrier, carrier_id) is None:
         raise NotFound("no carrier %s" % carrier_id)
     station = s.get(Station, locker.station_id)
-    comp = reserve_compartment(s, locker.id, size, perishable, account)
+    comp = lifecycle.reserve_compartment(s, locker.id, size, perishable, account)
     if comp is None:
         raise _no_compartment(perishable, size)
     parcel = Parcel(direction="out", carrier_id=carrier_id, tracking_number=None, station_id=station.id,
@@ -134,14 +133,6 @@ def _book(s, account, locker, carrier_id, size, perishable, chilled_agreed, acto
     code, _row = codes.issue(s, parcel, "dropoff", expires, comp, actor, now=at)
     notify.dropoff_message(s, parcel, code, expires, station, locker)
     return parcel, code, expires
-
-
-def reserve_compartment(s, locker_id, size, perishable, account):
-    """Reserve the compartment a send's produce will go into (as a deposit would choose it), or None."""
-    from server.services.deposits import expire_reservations_in
-    expire_reservations_in(s, locker_id, clock.utcnow())
-    return assignment.choose(s, locker_id, assignment.sizes_from(size), perishable,
-                             account.height_preference if account else None)
 
 
 def end_booking(s, parcel, action, actor, at, code_state):
@@ -182,7 +173,7 @@ def cancel(db, principal, parcel_id, now=None):
 def board_dropoff(db, compartment_id, code_id=None, at=None, actor="link"):
     """Reconcile a drop-off the board did on its own (a kind-2 code checked against its installed hash):
     the send is reserved for the door closing on the produce, exactly as after an online drop-off; the
-    door-closed event that follows confirms it through doors.door_event().
+    door-closed event that follows confirms it through door_reports.door_event().
 
     Idempotent: a send already past 'booked' (a replayed event, or the code was used online first and
     the board had not heard of it) changes nothing."""
