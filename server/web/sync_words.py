@@ -4,7 +4,7 @@ The sync stores keys and parameters (server/stations/reasons.py); this words the
 catalogue ("sync.*", "sfield.*", "sval.*", "csource.*") for the reader, Chinese by default.
 """
 from server.stations import reasons
-from server.web import bp
+from server.web.blueprint import bp
 from server.web.i18n import translate
 from server.web.messages import CATALOGUES
 

@@ -5,7 +5,8 @@ from flask import g, redirect, render_template, request, url_for
 
 from server.errors import Throttled
 from server.services.accounts import verify_password
-from server.web import bp, session_auth
+from server.web import session_auth
+from server.web.blueprint import bp
 from server.web.deps import db
 from server.web.forms import Field, Form
 

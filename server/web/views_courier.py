@@ -4,7 +4,8 @@ from flask import flash, g, jsonify, redirect, render_template, request, session
 from server.errors import ApiError
 from server.models import SIZES
 from server.services import deposits
-from server.web import bp, queries_courier, web_actions
+from server.web import queries_courier, web_actions
+from server.web.blueprint import bp
 from server.web.deps import db, principal
 from server.web.forms import Field, Form, phone_field, tracking_field
 from server.web.i18n import translate

@@ -4,7 +4,8 @@ import re
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 
 from server.errors import ApiError
-from server.web import bp, queries_fleet, web_actions
+from server.web import queries_fleet, web_actions
+from server.web.blueprint import bp
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
 from server.web.i18n import translate

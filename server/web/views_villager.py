@@ -9,7 +9,8 @@ from flask import jsonify, redirect, render_template, request, session, url_for
 from server.errors import ApiError
 from server.models import SIZES
 from server.services import pickups, qr, sends
-from server.web import bp, queries_courier, queries_villager, web_actions
+from server.web import queries_courier, queries_villager, web_actions
+from server.web.blueprint import bp
 from server.web.deps import db
 from server.web.forms import CHECK_RE, Field, Form, phone_field
 
