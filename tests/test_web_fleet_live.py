@@ -8,7 +8,7 @@ from sqlalchemy import select
 from test_web_pages import client_as
 
 from firmware import ed25519
-from server.firmware import queue, rollout
+from server.firmware import queue, rollout, rollout_boards
 from server.firmware.models import FwRolloutBoard
 from server.models import Board, LockerCommand
 from server.web import queries_fleet
@@ -32,7 +32,7 @@ def _one_board_each(db, world):
         out = []
         for lid in (world.locker_id, world.locker2_id, world.other_locker_id):
             ids = list(s.scalars(select(Board.id).where(Board.locker_id == lid).order_by(Board.address)))
-            busy = rollout._busy_board_ids(s, ids)
+            busy = rollout_boards._busy_board_ids(s, ids)
             out += [i for i in ids if i not in busy][:1]
         assert len(out) >= 2, out
         return out[:2]

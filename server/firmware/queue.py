@@ -1,6 +1,6 @@
 """Firmware updates as commands of the locker link's durable queue (locker_commands, kind 'firmware').
 
-A rollout never talks to a board itself. `stage` picks the next boards (rollout.pick_boards: canaries
+A rollout never talks to a board itself. `stage` picks the next boards (rollout_boards.pick_boards: canaries
 first, no door mid-operation, one board per locker, at most PARALLEL per rollout) and, in the same
 transaction, marks each row 'updating' and queues one firmware command for it (payload: rollout,
 release, version, SHA-256; the image stays in fw_releases). The locker's bus master executes it
@@ -11,12 +11,14 @@ also settles rows whose command ended some other way (a board the link holds no 
 """
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.clock import utcnow
+from server.firmware import rollout_boards
 from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
 from server.link.models import LinkAttempt, LinkBoard
 from server.models import Board, LockerCommand
+from server.services import audit
 
 log = logging.getLogger("cunbox.firmware")
 
@@ -32,8 +34,7 @@ def stage(db, rollout_id, parallel=PARALLEL):
         if ro is None or ro.state != "running":
             return []
         release = s.get(FwRelease, ro.release_id)
-        from server.firmware import rollout
-        if not rollout.image_intact(release):
+        if not rollout_boards.image_intact(release):
             ro.state = "paused"
             ro.pause_reason = "release %s: the stored image no longer matches its SHA-256" % release.version
             return []
@@ -44,7 +45,7 @@ def stage(db, rollout_id, parallel=PARALLEL):
             return []
         busy_lockers = {s.get(Board, r.board_id).locker_id for r in updating}
         out = []
-        for row, board in rollout.pick_boards(s, ro, room, busy_lockers):
+        for row, board in rollout_boards.pick_boards(s, ro, room, busy_lockers):
             cmd = LockerCommand(locker_id=board.locker_id, board_id=board.id, kind="firmware",
                                 requested_by=ro.created_by,
                                 payload={"rollout_id": ro.id, "release_id": release.id, "version": release.version,
@@ -68,14 +69,13 @@ def stage(db, rollout_id, parallel=PARALLEL):
 def advance(db, rollout_id):
     """Settle what finished, stage what is next; returns the rollout's progress."""
     from server.errors import NotFound
-    from server.firmware import rollout
     with db.reading() as s:
         if s.get(FwRollout, rollout_id) is None:
             raise NotFound("no rollout %s" % rollout_id)
     settle(db, rollout_id)
     stage(db, rollout_id)
     with db.reading() as s:
-        return rollout._progress(s, s.get(FwRollout, rollout_id))
+        return rollout_boards.progress(s, s.get(FwRollout, rollout_id))
 
 
 def advance_all(db):
@@ -95,7 +95,6 @@ def settle(db, rollout_id, now=None):
     has been offline for UNREACHABLE_S fails as board_unreachable: the board gets no half update (one
     not confirmed rolls back at its next boot), and a link that hears from it later drops the command."""
     def fn(s):
-        from server.firmware import rollout
         ro = s.get(FwRollout, rollout_id)
         at = now or utcnow()
         n = 0
@@ -114,7 +113,7 @@ def settle(db, rollout_id, now=None):
                 cmd.state, cmd.result = "failed", "board_unreachable"
             ok = cmd.state == "done"
             version = cmd.result[len(RESULT_PREFIX):] if ok and (cmd.result or "").startswith(RESULT_PREFIX) else None
-            rollout.report_in(s, ro, row, ok, version, None if ok else "link: %s" % cmd.result)
+            report_in(s, ro, row, ok, version, None if ok else "link: %s" % cmd.result)
             n += 1
         return n
     return db.run(fn)
@@ -153,7 +152,6 @@ def finished(db, command_id, ok, version=None, error=None):
     and the rollout's row takes the outcome (with the full reason) in the same transaction; then the
     rollout's next boards are staged. Returns False if the command was final already (at most once)."""
     def fn(s):
-        from server.firmware import rollout
         cmd = s.scalar(select(LockerCommand).where(LockerCommand.id == command_id).with_for_update())
         if cmd is None or cmd.state not in ("queued", "sent"):
             return False, None
@@ -164,7 +162,7 @@ def finished(db, command_id, ok, version=None, error=None):
             att.outcome = cmd.result
         row = s.scalar(select(FwRolloutBoard).where(FwRolloutBoard.command_id == command_id))
         if row is not None and row.state == "updating":
-            rollout.report_in(s, s.get(FwRollout, row.rollout_id), row, ok, version, error)
+            report_in(s, s.get(FwRollout, row.rollout_id), row, ok, version, error)
         elif version is not None:
             s.get(Board, cmd.board_id).firmware_version = version
         return True, (cmd.payload or {}).get("rollout_id")
@@ -180,3 +178,38 @@ def finished(db, command_id, ok, version=None, error=None):
     except Exception:  # noqa: BLE001 - the outcome is stored; housekeeping stages the next boards anyway
         log.exception("rollout %s: staging the next boards failed", rid)
     return True
+
+
+def report_in(s, ro, row, ok, version=None, error=None):
+    """report() inside the caller's transaction (s): the firmware command's outcome and the rollout's
+    row change together."""
+    rollout_id, board_id = ro.id, row.board_id
+    row.finished_at = utcnow()
+    if version is not None:
+        row.version = version
+        s.get(Board, board_id).firmware_version = version
+    if ok:
+        row.state = "done"
+        row.last_error = None
+    else:
+        row.state = "failed"
+        row.last_error = (error or "failed")[:2000]
+    counts = dict(s.execute(select(FwRolloutBoard.state, func.count()).where(
+        FwRolloutBoard.rollout_id == rollout_id).group_by(FwRolloutBoard.state)).all())
+    failed = counts.get("failed", 0)
+    finished = failed + counts.get("done", 0)
+    auto_paused = ro.state == "paused" and (ro.pause_reason or "").startswith("auto-paused")
+    if (ro.state == "running" or auto_paused) and finished and failed / float(finished) > ro.failure_threshold:
+        # paused at the first failure past the threshold; an update already under way that ends later
+        # brings the figures up to date (not "1 of 1" when 2 of 2 failed)
+        ro.pause_reason = "auto-paused: %d of %d finished boards failed (threshold %d%%); last: board %d: %s" % (
+            failed, finished, round(ro.failure_threshold * 100), board_id, row.last_error)
+        if not auto_paused:
+            ro.state = "paused"
+            audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
+            withdraw_queued(s, ro, "rollout_paused")
+    elif ro.state == "running" and not counts.get("pending") and not counts.get("updating"):
+        ro.state = "completed"
+    audit.record(s, "system", "fw_board_%s" % row.state, detail={"rollout": ro.id, "board": board_id,
+                                                                  "version": version, "error": row.last_error})
+    return rollout_boards.progress(s, ro)

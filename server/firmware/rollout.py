@@ -8,13 +8,13 @@ import hashlib
 import io
 import math
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from firmware import fwimage
-from server.clock import utcnow
 from server.errors import BadRequest, Conflict, NotFound
+from server.firmware import queue, rollout_boards
 from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
-from server.models import Board, Compartment, Locker, LockerCommand
+from server.models import Board, Locker
 from server.services import audit
 from server.services.principals import require_role
 
@@ -92,7 +92,7 @@ def create_rollout(db, principal, release_id, station_id=None, percent=None, boa
         release = s.get(FwRelease, release_id)
         if release is None:
             raise NotFound("no release %s" % release_id)
-        if not image_intact(release):
+        if not rollout_boards.image_intact(release):
             raise BadRequest("release %s: the stored image no longer matches its SHA-256; upload it again"
                              % release.version, code="bad_image", reason="hash")
         if station_id is not None:
@@ -132,13 +132,7 @@ def create_rollout(db, principal, release_id, station_id=None, percent=None, boa
                              "canaries": sorted(canaries), "boards": len(by_id)})
         s.flush()
         return ro.id
-    from server.firmware import queue
     return queue.advance(db, db.run(fn))  # the first boards go into the locker link's queue at once
-
-
-def image_intact(release):
-    """The stored image is still the one verified at upload (checked before any command is queued)."""
-    return hashlib.sha256(release.image).hexdigest() == release.sha256
 
 
 def _newer_or_same(current, target):
@@ -146,42 +140,6 @@ def _newer_or_same(current, target):
         return fwimage.parse_version(current) >= fwimage.parse_version(target)
     except fwimage.ImageError:
         return False  # a board reporting something unparsable gets the release
-
-
-def _busy_board_ids(s, board_ids):
-    """Boards with a door mid-operation: a command queued or sent for them, or a door reported open."""
-    busy = set(s.scalars(select(LockerCommand.board_id).where(LockerCommand.board_id.in_(board_ids),
-                                                              LockerCommand.state.in_(("queued", "sent")))))
-    busy |= set(s.scalars(select(Compartment.board_id).where(Compartment.board_id.in_(board_ids),
-                                                             Compartment.door == "open")))
-    # Commands not tied to a board still hold the whole locker.
-    lockers = set(s.scalars(select(LockerCommand.locker_id).where(LockerCommand.board_id.is_(None),
-                                                                  LockerCommand.state.in_(("queued", "sent")))))
-    if lockers:
-        busy |= set(s.scalars(select(Board.id).where(Board.id.in_(board_ids), Board.locker_id.in_(lockers))))
-    return busy
-
-
-def pick_boards(s, ro, limit, busy_lockers=()):
-    """Rows of a running rollout to update now (in session s): canaries first, the rest only once every
-    canary is done; never a board with a door mid-operation, nor one on a locker in busy_lockers, and
-    at most one board per locker (they share one bus). The caller marks them 'updating'."""
-    rows = list(s.scalars(select(FwRolloutBoard).where(FwRolloutBoard.rollout_id == ro.id)
-                          .order_by(FwRolloutBoard.canary.desc(), FwRolloutBoard.board_id)))
-    canaries_left = [r for r in rows if r.canary and r.state != "done"]
-    pending = [r for r in rows if r.state == "pending" and (r.canary or not canaries_left)]
-    busy = _busy_board_ids(s, [r.board_id for r in pending]) if pending else set()
-    lockers = set(busy_lockers)
-    out = []
-    for r in pending:
-        if len(out) >= limit:
-            break
-        b = s.get(Board, r.board_id)
-        if r.board_id in busy or b.locker_id in lockers:
-            continue
-        lockers.add(b.locker_id)
-        out.append((r, b))
-    return out
 
 
 def report(db, rollout_id, board_id, ok, version=None, error=None):
@@ -192,44 +150,8 @@ def report(db, rollout_id, board_id, ok, version=None, error=None):
                                                     FwRolloutBoard.board_id == board_id))
         if ro is None or row is None:
             raise NotFound("board %s is not in rollout %s" % (board_id, rollout_id))
-        return report_in(s, ro, row, ok, version, error)
+        return queue.report_in(s, ro, row, ok, version, error)
     return db.run(fn)
-
-
-def report_in(s, ro, row, ok, version=None, error=None):
-    """report() inside the caller's transaction (s): the firmware command's outcome and the rollout's
-    row change together."""
-    from server.firmware import queue
-    rollout_id, board_id = ro.id, row.board_id
-    row.finished_at = utcnow()
-    if version is not None:
-        row.version = version
-        s.get(Board, board_id).firmware_version = version
-    if ok:
-        row.state = "done"
-        row.last_error = None
-    else:
-        row.state = "failed"
-        row.last_error = (error or "failed")[:2000]
-    counts = dict(s.execute(select(FwRolloutBoard.state, func.count()).where(
-        FwRolloutBoard.rollout_id == rollout_id).group_by(FwRolloutBoard.state)).all())
-    failed = counts.get("failed", 0)
-    finished = failed + counts.get("done", 0)
-    auto_paused = ro.state == "paused" and (ro.pause_reason or "").startswith("auto-paused")
-    if (ro.state == "running" or auto_paused) and finished and failed / float(finished) > ro.failure_threshold:
-        # paused at the first failure past the threshold; an update already under way that ends later
-        # brings the figures up to date (not "1 of 1" when 2 of 2 failed)
-        ro.pause_reason = "auto-paused: %d of %d finished boards failed (threshold %d%%); last: board %d: %s" % (
-            failed, finished, round(ro.failure_threshold * 100), board_id, row.last_error)
-        if not auto_paused:
-            ro.state = "paused"
-            audit.record(s, "system", "fw_rollout_paused", detail={"rollout": ro.id, "reason": ro.pause_reason})
-            queue.withdraw_queued(s, ro, "rollout_paused")
-    elif ro.state == "running" and not counts.get("pending") and not counts.get("updating"):
-        ro.state = "completed"
-    audit.record(s, "system", "fw_board_%s" % row.state, detail={"rollout": ro.id, "board": board_id,
-                                                                  "version": version, "error": row.last_error})
-    return _progress(s, ro)
 
 
 def set_state(db, principal, rollout_id, action):
@@ -256,8 +178,7 @@ def set_state(db, principal, rollout_id, action):
         else:
             raise BadRequest("unknown action %r" % action)
         audit.record(s, principal.actor, "fw_rollout_" + action, detail={"rollout": ro.id})
-        return _progress(s, ro)
-    from server.firmware import queue
+        return rollout_boards.progress(s, ro)
     out = db.run(fn)
     if action == "resume":
         out = queue.advance(db, rollout_id)
@@ -270,22 +191,7 @@ def progress(db, principal, rollout_id):
         ro = s.get(FwRollout, rollout_id)
         if ro is None:
             raise NotFound("no rollout %s" % rollout_id)
-        return _progress(s, ro)
-
-
-def _progress(s, ro):
-    rows = s.execute(select(FwRolloutBoard, Board).join(Board, Board.id == FwRolloutBoard.board_id)
-                     .where(FwRolloutBoard.rollout_id == ro.id).order_by(FwRolloutBoard.board_id)).all()
-    boards = [{"board_id": r.board_id, "locker_id": b.locker_id, "address": b.address, "canary": r.canary,
-               "state": r.state, "from_version": r.from_version, "version": r.version, "attempts": r.attempts,
-               "command_id": r.command_id, "last_error": r.last_error} for r, b in rows]
-    totals = {}
-    for st in ("pending", "updating", "done", "failed", "skipped"):
-        totals[st] = sum(1 for x in boards if x["state"] == st)
-    release = s.get(FwRelease, ro.release_id)
-    return {"id": ro.id, "release_id": ro.release_id, "version": release.version, "state": ro.state,
-            "scope": ro.scope, "failure_threshold": ro.failure_threshold, "pause_reason": ro.pause_reason,
-            "totals": totals, "boards": boards, "status_url": "/api/v1/firmware/rollouts/%d" % ro.id}
+        return rollout_boards.progress(s, ro)
 
 
 class _Maintainer:
