@@ -39,7 +39,7 @@ def soak(seconds, lockers, log=print):
 
     from server.demo_stack import Stack
     from server.link.demo import Day
-    from server.link.models import LinkEvent
+    from server.models.link import LinkEvent
     from server.services import link_events
     with Stack(lockers=lockers, boards=1, per_board=4, baud=115200, status_period_s=1.0, wait_s=15,
                board_loop_ms=10, sim_processes=SIM_PROCESSES) as st:

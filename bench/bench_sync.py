@@ -90,7 +90,7 @@ def _csv_import(report, db):
 def run(report):
     from server.db import Database
     from server.migrate import upgrade
-    import server.stations.models  # noqa: F401
+    import server.models.station_sync  # noqa: F401
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-sync-") as tmp:
         url = "sqlite:///%s/bench.sqlite3" % tmp
         upgrade(url)

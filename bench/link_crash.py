@@ -116,7 +116,7 @@ def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, l
         quiet = day._wait(day._quiet, timeout=120, what="link quiet after the crashes")
         from sqlalchemy import func, select
 
-        from server.link.models import LinkEvent
+        from server.models.link import LinkEvent
         with st.db.reading() as s:
             dups = s.execute(select(LinkEvent.board_id, LinkEvent.seq, func.count()).group_by(
                 LinkEvent.board_id, LinkEvent.seq).having(func.count() > 1)).all()

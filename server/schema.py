@@ -1,13 +1,14 @@
 """The one schema registry: every table of cunbox, whichever feature defines it.
 
-Core tables live in server/models.py; the locker link, firmware delivery and station sync keep theirs
-beside their code, on the same metadata. Importing this module maps them all: Alembic's env.py,
-create_app and the schema tests use `metadata` from here, so autogenerate and the schema check see
-every table, not only those some earlier import happened to load.
+All tables are in the domain package server/models/: the core in server/models/__init__.py, the
+locker link's, firmware delivery's and station sync's in their own modules beside it, on the same
+metadata. Importing this module maps them all: Alembic's env.py, create_app and the schema tests use
+`metadata` from here, so autogenerate and the schema check see every table, not only those some
+earlier import happened to load.
 """
-from server.firmware import models as _firmware_models  # noqa: F401
-from server.link import models as _link_models  # noqa: F401
 from server.models import Base
-from server.stations import models as _station_models  # noqa: F401
+from server.models import firmware_delivery as _firmware_delivery  # noqa: F401
+from server.models import link as _link  # noqa: F401
+from server.models import station_sync as _station_sync  # noqa: F401
 
 metadata = Base.metadata

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from server.link.demo import call as demo_call
 from server.link.demo import human_close
-from server.link.models import LinkEvent
+from server.models.link import LinkEvent
 from server.models import AccessCode, Compartment, LockerCommand, Notification, Parcel
 
 

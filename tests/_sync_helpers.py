@@ -14,7 +14,7 @@ def migrated_database(url):
     from server.db import Database
     from server.migrate import upgrade
     upgrade(url)
-    import server.stations.models  # noqa: F401  (maps the sync tables)
+    import server.models.station_sync  # noqa: F401  (maps the sync tables)
     return Database(url)
 
 

@@ -12,7 +12,7 @@ from _server_helpers import bearer, build_world
 from firmware import ed25519, fwimage
 from server.errors import BadRequest, Conflict
 from server.firmware import queue, rollout
-from server.firmware.models import FwRelease, FwRolloutBoard
+from server.models.firmware_delivery import FwRelease, FwRolloutBoard
 from server.models import Board, Compartment, LockerCommand
 from server.services import provisioning
 
@@ -271,7 +271,7 @@ def test_fwupd_an_update_for_a_board_offline_for_hours_fails_and_the_rollout_mov
     import datetime
 
     from server.clock import utcnow
-    from server.link.models import LinkBoard
+    from server.models.link import LinkBoard
     ids = _boards(db, world, 2)  # two lockers of two boards: one board of each updates at a time
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     rid = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, failure_threshold=1.0)["id"]

@@ -30,7 +30,7 @@ from bench import county as county_mod
 from protocol import messages as m
 from server.db import Database
 from server.errors import ApiError
-from server.link.models import LinkEvent
+from server.models.link import LinkEvent
 from server.models import AccessCode, AuditEvent, Compartment, Notification, Parcel, User
 from server.services import codes as codes_svc
 from server.services import deposits, link_events, pickups

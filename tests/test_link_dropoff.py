@@ -15,7 +15,7 @@ from firmware import prompt_keys as K
 from firmware import prompts
 from protocol import messages as m
 from server import clock
-from server.link.models import LinkEvent
+from server.models.link import LinkEvent
 from server.models import AccessCode, Compartment, LockerCommand, Notification, ParcelEvent
 from server.services import overdue
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from firmware import ed25519, fw_handler
 from server.demo_stack import Stack
 from server.firmware import build as builder
-from server.firmware.models import FwRolloutBoard
+from server.models.firmware_delivery import FwRolloutBoard
 from server.models import Board, LockerCommand
 
 pytestmark = pytest.mark.timeout(180)

@@ -5,7 +5,7 @@ from _server_helpers import *  # noqa: F403 - the shared fixtures (db, ...)
 from _server_helpers import build_world
 
 from protocol import messages as m
-from server.link.models import LinkEvent
+from server.models.link import LinkEvent
 from server.models import Board
 from server.services import link_events
 

@@ -12,7 +12,7 @@ from _link_helpers import (call, clear_code, cut, deposit, events_of, online_sta
 from firmware import prompt_keys as K
 from firmware import prompts
 from protocol import messages as m
-from server.link.models import LinkEvent
+from server.models.link import LinkEvent
 
 pytestmark = pytest.mark.timeout(120)
 

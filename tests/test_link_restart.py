@@ -18,7 +18,7 @@ from server.db import Database
 from server.demo_stack import Stack
 from server.link.bus import Options
 from server.link.keys import Sealer, SealError
-from server.link.models import LinkBoard, LinkLease
+from server.models.link import LinkBoard, LinkLease
 from server.link.worker import LinkWorker
 from server.services import link_commands, link_state
 
@@ -164,7 +164,7 @@ def test_a_link_that_died_between_storing_events_and_acking_them_does_not_take_i
     board still holds them unacknowledged, and nothing newer: the next life must acknowledge them,
     not re-read the journal as a restarted one (which would store them again above a gap)."""
     from server.link import bus
-    from server.link.models import LinkEvent
+    from server.models.link import LinkEvent
     from server.models import AuditEvent
     from server.services import link_events
     real_call = bus.BusMaster.call

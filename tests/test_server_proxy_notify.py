@@ -75,7 +75,7 @@ def test_no_proxies_no_extra_messages_and_the_recipient_is_not_told_twice(db):
 def test_an_account_deleted_in_the_station_book_has_no_proxies(db):
     w = build_world(db)
     _import_book(db, w.station_id)
-    from server.stations.models import StationAccountState
+    from server.models.station_sync import StationAccountState
     with db.transaction() as s:
         account = s.scalar(select(Account).where(Account.phone == "13800000007"))
         s.scalar(select(StationAccountState).where(StationAccountState.account_id == account.id)).deleted = True

@@ -79,7 +79,7 @@ def test_conflict_listed_and_resolved_over_the_api(db, client):
     assert conflicts[0]["reason_key"] == "conflict.no_time" and conflicts[0]["reason_params"] == {}
     assert conflicts[0]["reason"] == ("changed at the station and at the locker and the station gave no time "
                                       "for its change")
-    from server.stations.models import StationSyncConflict
+    from server.models.station_sync import StationSyncConflict
     with db.reading() as s:       # stored as key + parameters, not as the sentence
         assert s.scalars(select(StationSyncConflict.reason)).one() == '{"key":"conflict.no_time","params":{}}'
     cid = conflicts[0]["id"]

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.cli import main
 from server.stations import runner
-from server.stations.models import StationSyncConflict, StationSyncRun
+from server.models.station_sync import StationSyncConflict, StationSyncRun
 
 HEADER = "账户编号,姓名,手机号,住址,同意柜递,同意日期,同意方式,代取人,无障碍\n"
 

@@ -9,7 +9,7 @@ from server.models import Account
 from server.services import deposits, door_reports
 from server.services.accounts import set_consent
 from server.stations import runner
-from server.stations.models import StationOutbound
+from server.models.station_sync import StationOutbound
 
 __all__ = ["sim"]
 

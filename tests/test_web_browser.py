@@ -365,7 +365,7 @@ def test_maintainer_uploads_a_release_and_starts_a_rollout(page_for, live):
     # Starting it queued the canary's update for the locker link; the link reports it done (as its bus
     # master would); the page shows the progress.
     with db.reading() as s:
-        from server.firmware.models import FwRolloutBoard
+        from server.models.firmware_delivery import FwRolloutBoard
         updating = {r.board_id: r.command_id for r in s.scalars(select(FwRolloutBoard).where(
             FwRolloutBoard.rollout_id == rollout_id, FwRolloutBoard.state == "updating"))}
     assert list(updating) == [canary]

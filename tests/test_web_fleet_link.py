@@ -8,7 +8,7 @@ from test_web_pages import client_as
 
 from protocol import messages as m
 from server import clock
-from server.link.models import LinkAttempt, LinkBoard, LinkEvent
+from server.models.link import LinkAttempt, LinkBoard, LinkEvent
 from server.models import Board, LockerCommand
 
 

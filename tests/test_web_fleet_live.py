@@ -9,7 +9,7 @@ from test_web_pages import client_as
 
 from firmware import ed25519
 from server.firmware import queue, rollout, rollout_boards
-from server.firmware.models import FwRolloutBoard
+from server.models.firmware_delivery import FwRolloutBoard
 from server.models import Board, LockerCommand
 from server.web import queries_fleet
 

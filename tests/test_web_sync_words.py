@@ -167,7 +167,7 @@ def test_another_stations_operator_cannot_settle_a_conflict(site):
 
 
 def test_a_conflict_stored_with_an_old_english_reason_still_reads(site):
-    from server.stations.models import StationSyncConflict
+    from server.models.station_sync import StationSyncConflict
     app, world, db = site
     c = client_as(app, "op-dongcun")
     _conflict(c, db)

@@ -157,7 +157,7 @@ def test_an_opened_door_names_its_compartment_for_the_villager_and_the_keeper(si
 
 def test_a_rollout_without_a_scope_asks_for_one_and_starts_nothing(site):
     app, world, db = site
-    from server.firmware.models import FwRelease, FwRollout
+    from server.models.firmware_delivery import FwRelease, FwRollout
     c = client_as(app, "maint")
     r = c.post("/fleet/releases", data={"csrf_token": c.csrf, "notes": "",
                                         "image": (io.BytesIO(firmware_image("1.3.0")), "fw-1.3.0.cbfw")},

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from server.clock import utcnow
 from server.firmware import rollout_boards
-from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
-from server.link.models import LinkAttempt, LinkBoard
+from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
+from server.models.link import LinkAttempt, LinkBoard
 from server.models import Board, LockerCommand
 from server.services import audit
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from firmware import fwimage
 from server.errors import BadRequest, Conflict, NotFound
 from server.firmware import queue, rollout_boards
-from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
+from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
 from server.models import Board, Locker
 from server.services import audit
 from server.services.principals import require_role

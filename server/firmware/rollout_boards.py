@@ -5,7 +5,7 @@ import hashlib
 
 from sqlalchemy import select
 
-from server.firmware.models import FwRelease, FwRolloutBoard
+from server.models.firmware_delivery import FwRelease, FwRolloutBoard
 from server.models import Board, Compartment, LockerCommand
 
 

@@ -76,7 +76,7 @@ class Day:
     def _story(self, out):
         """What became of a door command that did not end 'done', for the error message: its row, its
         link attempt, and how the locker's bus master sees the board."""
-        from server.link.models import LinkAttempt
+        from server.models.link import LinkAttempt
         from server.models import LockerCommand
         cmd = out.get("command") if isinstance(out, dict) else None
         if not cmd or "id" not in cmd:
@@ -391,7 +391,7 @@ class Day:
         """Pulses counted by the simulator beyond the openings the server ordered or boards reported."""
         from sqlalchemy import select
 
-        from server.link.models import LinkEvent
+        from server.models.link import LinkEvent
         from server.models import Board, Compartment, LockerCommand
         expected = {}
         with self.db.reading() as s:

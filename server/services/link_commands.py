@@ -21,7 +21,7 @@ import weakref
 from sqlalchemy import select
 
 from server import clock
-from server.link.models import LinkAttempt, LinkLease
+from server.models.link import LinkAttempt, LinkLease
 from server.models import AccessCode, Board, Compartment, LockerCommand
 from server.services import door_reports, lifecycle
 

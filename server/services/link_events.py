@@ -13,7 +13,7 @@ from sqlalchemy import select
 from protocol import messages as m
 from server import clock
 from server.errors import ApiError
-from server.link.models import LinkBoard, LinkEvent
+from server.models.link import LinkBoard, LinkEvent
 from server.models import AccessCode, Board, Compartment, Locker, LockerCommand, Parcel
 from server.services import alarms, audit, coldchain, door_reports, pickups, sends
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server import clock
 from server.errors import NotFound
-from server.link.models import LinkBoard, LinkLease
+from server.models.link import LinkBoard, LinkLease
 from server.models import Board, Locker
 from server.services import audit
 

@@ -76,7 +76,7 @@ def resolve_conflict(station_id, conflict_id):
 @bp.get("/stations/<int:station_id>/sync/runs")
 @auth("operator", "maintainer")
 def sync_runs(station_id):
-    from server.stations.models import StationSyncRun
+    from server.models.station_sync import StationSyncRun
     check_station(g.principal, station_id)
     with db().reading() as s:
         rows = s.scalars(select(StationSyncRun).where(StationSyncRun.station_id == station_id)

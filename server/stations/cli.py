@@ -14,7 +14,7 @@ import click
 def _db():
     from server import config as server_config
     from server.db import Database
-    import server.stations.models  # noqa: F401  (maps the sync tables)
+    import server.models.station_sync  # noqa: F401  (maps the sync tables)
     return Database(server_config.load()["DATABASE_URL"])
 
 
@@ -141,7 +141,7 @@ def runs_cmd(station_id, limit):
     """The latest sync and import runs of a station."""
     from sqlalchemy import select
 
-    from server.stations.models import StationSyncRun
+    from server.models.station_sync import StationSyncRun
     with _db().reading() as s:
         for r in s.scalars(select(StationSyncRun).where(StationSyncRun.station_id == station_id)
                            .order_by(StationSyncRun.id.desc()).limit(limit)):

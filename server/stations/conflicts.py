@@ -5,7 +5,7 @@ from server.clock import utcnow
 from server.models import Account
 from server.stations import store
 from server.stations.merge import resolve_conflict
-from server.stations.models import StationAccountState, StationSyncConflict
+from server.models.station_sync import StationAccountState, StationSyncConflict
 from server.stations.reasons import Reason, as_reason
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from server.clock import iso
 from server.models import Carrier, LedgerLine, Parcel
-from server.stations.models import StationAccountState
+from server.models.station_sync import StationAccountState
 from server.stations.outbound import PARCEL_STATUS
 
 ACCOUNT_COLUMNS = ("station_account_id", "name", "phone", "household", "consent", "consent_date", "consent_source",

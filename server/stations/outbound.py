@@ -18,7 +18,7 @@ from server.models import Carrier, LedgerLine, Parcel, ParcelEvent
 from server.stations import store
 from server.stations.client import StationAuthError, StationUnavailable
 from server.stations.contract import ContractError
-from server.stations.models import StationAccountState, StationOutbound, StationSyncSource
+from server.models.station_sync import StationAccountState, StationOutbound, StationSyncSource
 
 # Backend parcel states the station sees, by the name in the contract.
 PARCEL_STATUS = {"in_locker": "in_locker", "overdue": "overdue", "at_counter": "at_counter",

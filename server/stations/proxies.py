@@ -5,7 +5,7 @@ villager also gets the code. An account the station deleted has no proxies any m
 """
 from sqlalchemy import select
 
-from server.stations.models import StationAccountState
+from server.models.station_sync import StationAccountState
 
 
 def proxies_of(session, account_id):

@@ -24,7 +24,7 @@ from server.stations.client import StationAuthError, StationClient, StationUnava
 from server.stations.contract import ContractError, parse_page
 from server.stations.english import word
 from server.stations.merge import merge_record
-from server.stations.models import StationSyncRun, StationSyncSource
+from server.models.station_sync import StationSyncRun, StationSyncSource
 from server.stations.parsing import parse_file
 from server.stations.reasons import Reason, detail_text
 

@@ -72,7 +72,7 @@ def interval_from(config):
 
 def init_app(app, db):
     """Called by create_app: start the schedule when configured; app.extensions keeps it."""
-    import server.stations.models  # noqa: F401  (maps the sync tables before the first round)
+    import server.models.station_sync  # noqa: F401  (maps the sync tables before the first round)
     interval = interval_from(app.config)
     if interval is None:
         return None

@@ -12,7 +12,7 @@ from sqlalchemy import insert, or_, select, text
 from server import clock
 from server.models import Account
 from server.stations.merge import local_edit, new_state
-from server.stations.models import StationAccountState, StationSyncConflict
+from server.models.station_sync import StationAccountState, StationSyncConflict
 from server.stations.reasons import encode
 
 UTC = _dt.timezone.utc

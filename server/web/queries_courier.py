@@ -2,7 +2,7 @@
 from sqlalchemy import select
 
 from server import clock
-from server.link.models import LinkLease
+from server.models.link import LinkLease
 from server.models import Board, Compartment, Locker, LockerCommand, Parcel, Station
 from server.services import link_commands
 

@@ -66,7 +66,7 @@ def board_health(session, board_ids):
     quality (share of the board's recent commands that went through on the first try, i.e. without
     a retry after a lost frame) and the reset causes of its recent boots (BOOT events)."""
     from protocol import messages as m
-    from server.link.models import LinkAttempt, LinkBoard, LinkEvent
+    from server.models.link import LinkAttempt, LinkBoard, LinkEvent
     from server.models import LockerCommand
     if not board_ids or not _has_table(session, LinkBoard.__tablename__):
         return {}
@@ -100,7 +100,7 @@ def age(ts, now=None):
 def rollouts(session, limit=50):
     """Every rollout, newest first, with its release and per-state board counts (None if not installed)."""
     try:
-        from server.firmware.models import FwRelease, FwRollout, FwRolloutBoard
+        from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
     except ImportError:
         return None
     from sqlalchemy import func

@@ -121,11 +121,11 @@ def resolve_conflict(db, principal, conflict_id, take):
 
 def proxies_by_account(session, account_ids):
     """Who may collect for each account, from the station book as last synced (names and phones)."""
-    if not account_ids or _module("server.stations.models") is None:
+    if not account_ids or _module("server.models.station_sync") is None:
         return {}
     from sqlalchemy import select
 
-    from server.stations.models import StationAccountState
+    from server.models.station_sync import StationAccountState
     out = {}
     for account_id, values in session.execute(select(StationAccountState.account_id, StationAccountState.values)
                                               .where(StationAccountState.account_id.in_(account_ids))):

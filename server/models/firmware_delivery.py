@@ -1,8 +1,5 @@
-"""Firmware releases and fleet rollouts (tables of the fwupdate area, migration v003).
-
-Defined on server.models.Base (server/models.py imports this module at its end), so Alembic and the
-migration tests see one metadata.
-"""
+"""Firmware releases and fleet rollouts: the tables of firmware delivery (migration v003), on the
+domain's one metadata (server.models.Base); server/schema.py maps them with every other table."""
 import datetime
 
 from sqlalchemy import (

@@ -441,5 +441,5 @@ class LedgerLine(Base):
         UniqueConstraint("parcel_id", "kind", name="uq_ledger_lines_parcel_kind"),
     )
 
-# The feature tables (link, firmware delivery, station sync) share this metadata; server/schema.py
-# imports them all. Core models import no feature models.
+# The feature tables share this metadata from modules beside this one (link.py, firmware_delivery.py,
+# station_sync.py); server/schema.py imports them all. The core imports none of them.
