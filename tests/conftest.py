@@ -39,10 +39,20 @@ def pinned_instant():
     return at
 
 
+def _real_time():
+    """The real time, even in a process that already travels: a pytest-xdist worker is started by the
+    controller with the controller's CUNBOX_TEST_CLOCK_OFFSET_S and tests/timewarp on PYTHONPATH, so its
+    sitecustomize has moved time.time() to the pinned instant before this file is imported. An offset
+    taken from that time.time() is about 0, and the worker's subprocesses would run at today's date."""
+    hatch = time_machine.escape_hatch
+    return hatch.time.time() if hatch.is_travelling() else time.time()
+
+
 def _pin_subprocesses(at):
-    os.environ["CUNBOX_TEST_CLOCK_OFFSET_S"] = repr(at.timestamp() - time.time())
+    os.environ["CUNBOX_TEST_CLOCK_OFFSET_S"] = repr(at.timestamp() - _real_time())
     warp = str(pathlib.Path(__file__).resolve().parent / "timewarp")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (warp, os.environ.get("PYTHONPATH")) if p)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != warp]
+    os.environ["PYTHONPATH"] = os.pathsep.join([warp] + paths)
 
 
 _pin_subprocesses(pinned_instant())     # before this process travels: the offset is from the real time
