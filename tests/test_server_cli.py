@@ -11,7 +11,6 @@ from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, clie
 from _server_helpers import bearer
 
 from server.app import create_app
-from server.serve import free_port
 
 CLI = [sys.executable, "-c", "import sys; from server.cli import main; sys.exit(main())"]
 
@@ -64,7 +63,7 @@ def test_serve_runs_waitress_and_answers(tmp_path):
     env = dict(os.environ, CUNBOX_DATABASE_URL="sqlite:///%s" % (tmp_path / "serve.sqlite3"))
     assert _run(["db", "upgrade"], env).returncode == 0
     env["PYTHONPATH"] = os.pathsep.join([os.getcwd()] + sys.path)
-    port = free_port()
+    port = _free_port()
     proc = subprocess.Popen(CLI + ["serve", "--port", str(port), "--housekeeping-period", "0"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -83,3 +82,13 @@ def test_serve_runs_waitress_and_answers(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _free_port():
+    """A port the OS picks, as tests/test_link_run_demo.py does. server.serve.free_port() scans from 42000 and
+    the server binds only a second later, in its own process: two suites started at once on a shared machine
+    would both be given 42000, and the later `cunbox serve` fail to bind."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
