@@ -35,8 +35,8 @@ def _open_wire_s(baud):
 
 
 def latency(report, baud):
-    from server.demo_stack import Stack
-    from server.link.demo import Day
+    from server.demo.stack import Stack
+    from server.demo.day import Day
     with Stack(lockers=1, boards=2, per_board=8, baud=baud, paced=True, status_period_s=1.0, wait_s=15,
                board_loop_ms=5) as st:
         day = Day()
@@ -69,7 +69,7 @@ def lockers_per_worker(report, steps=(8, 16, 32, 48, 64), window_s=10.0, sim_pro
     passes when every board got at least 90% of its polls in the window. The simulated lockers run
     in sim_processes other processes (hardware_sim.fleet) on the same cores, so the figure is the
     worker's own capacity, not a share of one interpreter lock with the boards."""
-    from server.demo_stack import Stack
+    from server.demo.stack import Stack
     best, tried = 0, 0
     sec = "Locker link (end to end, HTTP -> serial -> simulated board)"
     for k in steps:
@@ -115,8 +115,8 @@ def beside_a_busy_thread(report, deposits=10):
     import sys
     import threading
 
-    from server.demo_stack import Stack
-    from server.link.demo import Day
+    from server.demo.stack import Stack
+    from server.demo.day import Day
     from server.link.worker import SWITCH_INTERVAL_S
     from server.services import qr
     sec = "Locker link (end to end, HTTP -> serial -> simulated board)"

@@ -1,6 +1,6 @@
 """Soak: the locker link against 50 simulated lockers (real firmware, pseudo-terminals) for 10 minutes.
 
-The link worker runs in the server process (server/demo_stack.Stack) and keeps every board polled at
+The link worker runs in the server process (server/demo/stack.Stack) and keeps every board polled at
 a 1-second status period while couriers and villagers (CLIENTS threads, through the HTTP API and the
 simulated keypads and scanners) deposit and pick up without pause. The simulated lockers run in
 SIM_PROCESSES other processes (hardware_sim.fleet) on the same cores: real boards cost the server
@@ -37,8 +37,8 @@ def _rss_mb():
 def soak(seconds, lockers, log=print):
     from sqlalchemy import func, select
 
-    from server.demo_stack import Stack
-    from server.link.demo import Day
+    from server.demo.stack import Stack
+    from server.demo.day import Day
     from server.models.link import LinkEvent
     from server.services import link_events
     with Stack(lockers=lockers, boards=1, per_board=4, baud=115200, status_period_s=1.0, wait_s=15,

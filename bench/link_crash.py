@@ -2,7 +2,7 @@
 random moments while couriers deposit and villagers pick up, and started again.
 
 The API and the simulated lockers (the real firmware, on TCP serial bridges) run here, in a
-server/demo_stack.Stack without its in-process link; the link runs as its own process on the same
+server/demo/stack.Stack without its in-process link; the link runs as its own process on the same
 database, as it does on PostgreSQL deployments, so it can die between any two of its steps: after
 persisting a counter and before sending, after the board opened a door and before the reply was
 stored, after storing events and before applying or acknowledging them. A killed worker's lease
@@ -48,8 +48,8 @@ class LinkProcess(KillableChild):
 
 def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, log=print, kills=2):
     """journeys is a floor: journeys keep starting until the link has been killed `kills` times."""
-    from server.demo_stack import Stack
-    from server.link.demo import Day, human_close
+    from server.demo.stack import Stack
+    from server.demo.day import Day, human_close
     from server.services import link_events
     rng = random.Random(seed)
     with Stack(lockers=lockers, boards=1, per_board=8, transport="tcp", baud=115200, status_period_s=0.3,

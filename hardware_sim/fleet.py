@@ -2,7 +2,7 @@
 
 The benchmarks measure what one link worker can drive; simulated boards running in the worker's own
 process would compete with it for one interpreter lock, which real boards never do. So
-server.demo_stack.Stack(sim_processes=N) starts N fleet hosts (`python -m hardware_sim.fleet`), each
+server.demo.stack.Stack(sim_processes=N) starts N fleet hosts (`python -m hardware_sim.fleet`), each
 running its share of the SimLockers on real pseudo-terminals (or TCP), and talks to them through
 RemoteSimLocker: the same attributes the demo day and the benchmarks use on a SimLocker (doors,
 parcels, keypad, scanner, line faults, codes and journal of a board), each a small call over a

@@ -10,7 +10,7 @@ import click
 # name -> "module:attribute" of a click command or group.
 SUBCOMMANDS = {
     "db": "server.migrate:db_cli",
-    "demo": "server.link.demo:demo_cmd",
+    "demo": "server.demo.day:demo_cmd",
     "firmware": "server.firmware.cli:firmware",
     "flash": "server.firmware.cli:flash",
     "housekeeping": "server.serve:housekeeping_cmd",

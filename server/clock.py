@@ -10,7 +10,7 @@ UTC = datetime.timezone.utc
 BEIJING = datetime.timezone(datetime.timedelta(hours=8), "Asia/Shanghai")
 
 # How far this process's "now" runs ahead of the wall clock. Zero in the product; `make run` moves it
-# forward from the locker console (server/demo_clock.py) so a person can watch storage periods end.
+# forward from the locker console (server/demo/clock.py) so a person can watch storage periods end.
 # Everything that asks utcnow() follows: the server, its housekeeping and the link, which then sets
 # the boards' clocks as it sets any board that is off (docs/adr/0004-demo-clock-runs-ahead.md).
 _ahead = datetime.timedelta(0)

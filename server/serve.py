@@ -68,7 +68,7 @@ def free_port(host="127.0.0.1", first=42000, last=42099):
 
 
 def housekeeping_loop(db, adapter, stop, period=60.0):
-    from server.services import housekeeping
+    from server import housekeeping
     while not stop.wait(period):
         try:
             housekeeping.run_once(db, adapter)
@@ -111,7 +111,7 @@ def housekeeping_cmd():
     """Run one housekeeping round now: expire reservations, flag overdue parcels, forget old idempotency
     keys, send notifications."""
     from server.app import create_app
-    from server.services import housekeeping
+    from server import housekeeping
     from server.services.notify import FileSmsAdapter
     app = create_app()
     out = housekeeping.run_once(app.extensions["cunbox_db"], FileSmsAdapter(pathlib.Path("instance") /

@@ -4,8 +4,8 @@ import time
 
 from sqlalchemy import func, select
 
-from server.link.demo import call as demo_call
-from server.link.demo import human_close
+from server.demo.day import call as demo_call
+from server.demo.day import human_close
 from server.models.link import LinkEvent
 from server.models import AccessCode, Compartment, LockerCommand, Notification, Parcel
 
@@ -29,7 +29,7 @@ def wait_for(fn, timeout=15.0, step=0.02, what="condition"):
 def online_stack(root, transport="pty", wait_s=8, **kw):
     """For a pytest fixture (`yield from online_stack(...)`): a started one-locker Stack, two boards of
     four compartments polled every 0.2 s, once every board is online; stopped afterwards."""
-    from server.demo_stack import Stack
+    from server.demo.stack import Stack
     from server.services import link_state
     opts = dict(lockers=1, boards=2, per_board=4, transport=transport, status_period_s=0.2, wait_s=wait_s)
     opts.update(kw)

@@ -1,4 +1,4 @@
-"""The demo clock moved forward from a locker console (`clock +72h`, server/demo_console.py) moves
+"""The demo clock moved forward from a locker console (`clock +72h`, server/demo/console.py) moves
 the product's own clock: the boards' clocks follow through the link, a code past its expiry is
 refused at the keypad and by the server, housekeeping makes the parcel overdue, and the fee page
 shows what the recipient owes once the station retrieves it. Nothing is written to the database
@@ -13,9 +13,10 @@ from _link_helpers import (call, clear_code, code_installed, deposit, events_of,
                            pulses, put_and_close, take_and_close, wait_for, where)
 
 from firmware import events as ev
-from server import clock, demo_clock
-from server.demo_console import start_consoles
-from server.run_demo import move_clock, start_housekeeping
+from server import clock
+from server.demo import clock as demo_clock
+from server.demo.console import start_consoles
+from server.demo.run import move_clock, start_housekeeping
 from server.models import Board
 from server.services import link_state
 from server.web import queries

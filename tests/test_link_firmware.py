@@ -11,7 +11,7 @@ from _link_helpers import call, deposit, wait_for
 from sqlalchemy import select
 
 from firmware import ed25519, fw_handler
-from server.demo_stack import Stack
+from server.demo.stack import Stack
 from server.firmware import build as builder
 from server.models.firmware_delivery import FwRolloutBoard
 from server.models import Board, LockerCommand

@@ -10,7 +10,7 @@ from _link_helpers import pulses, wait_for
 from _server_helpers import *  # noqa: F403 - the shared fixtures (private_pg_url, ...)
 from sqlalchemy import event, select
 
-from server.demo_stack import Stack
+from server.demo.stack import Stack
 from server.link.bus import BusMaster, Options
 from server.models import Compartment, LockerCommand
 from server.services import link_state

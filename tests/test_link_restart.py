@@ -15,7 +15,7 @@ from hardware_sim.hostclient import HostClient
 from protocol import messages as m
 from server import clock
 from server.db import Database
-from server.demo_stack import Stack
+from server.demo.stack import Stack
 from server.link.bus import Options
 from server.link.keys import Sealer, SealError
 from server.models.link import LinkBoard, LinkLease

@@ -1,4 +1,4 @@
-"""`make run` (python -m server.run_demo) starts the whole product within a bounded time, serves
+"""`make run` (python -m server.demo.run) starts the whole product within a bounded time, serves
 HTTP, and stops cleanly on SIGINT and on SIGTERM; `cunbox demo --parcels 200 --json` runs a whole day
 end to end with zero errors, zero lost events and zero double opens."""
 import json
@@ -25,7 +25,7 @@ def test_make_run_starts_serves_and_stops(tmp_path, sig):
     env = dict(os.environ, CUNBOX_INSTANCE_DIR=str(tmp_path / "instance"), CUNBOX_PORT=str(port),
                PYTHONUNBUFFERED="1")
     env.pop("CUNBOX_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "server.run_demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "server.demo.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         lines = []

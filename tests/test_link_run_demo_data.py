@@ -10,7 +10,7 @@ import time
 import pytest
 from test_link_run_demo import ROOT, _console, _free_port
 
-from server.link.demo import call
+from server.demo.day import call
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -60,7 +60,7 @@ def test_make_run_fresh_reaches_the_demo(args, seen):
 @contextlib.contextmanager
 def _make_run(env):
     """`make run` as the Makefile starts it; yields the banner, then stops it with Ctrl-C."""
-    proc = subprocess.Popen([sys.executable, "-m", "server.run_demo"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "server.demo.run"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         lines = []

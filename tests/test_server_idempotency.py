@@ -10,7 +10,8 @@ from _server_helpers import bearer, build_world, last_code, snapshot
 from sqlalchemy import func, select
 
 from server.models import AuditEvent, CodeAttempt, IdempotencyKey, LockerCommand
-from server.services import door_reports, housekeeping
+from server import housekeeping
+from server.services import door_reports
 
 
 def _key():

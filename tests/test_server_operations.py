@@ -6,7 +6,8 @@ from _server_helpers import bearer, build_world, last_code, snapshot
 from sqlalchemy import select
 
 from server.models import Compartment, LedgerLine, Notification, Parcel
-from server.services import door_reports, housekeeping, notify, overdue
+from server import housekeeping
+from server.services import door_reports, notify, overdue
 
 T0 = datetime.datetime(2026, 11, 1, 8, 0, 0)
 

@@ -4,8 +4,8 @@ on a SimLocker: a deposit and a keypad pickup, a wire cut and mend, codes and jo
 import pytest
 from _link_helpers import wait_for
 
-from server.demo_stack import Stack
-from server.link.demo import Day
+from server.demo.stack import Stack
+from server.demo.day import Day
 from server.services import link_state
 
 pytestmark = pytest.mark.timeout(150)

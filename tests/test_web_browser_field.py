@@ -1,5 +1,5 @@
 """What went wrong when a new user tried `make run` (issue 15), in headless Chromium against the whole
-stack (server/demo_stack.Stack: a real SQLite file, simulated lockers on TCP running the real firmware,
+stack (server/demo/stack.Stack: a real SQLite file, simulated lockers on TCP running the real firmware,
 the locker link, waitress):
 
 - a courier deposits at a powered-off locker: the page says the door did not open, and when the locker

@@ -11,7 +11,7 @@ from _link_helpers import online_stack, wait_for
 from sqlalchemy import select
 from test_web_browser import CHROMIUM, browser, shoot  # noqa: F401  (browser: the shared Chromium fixture)
 
-from server.demo_stack import demo_signing_key
+from server.demo.stack import demo_signing_key
 from server.firmware import build, keys
 from server.models import Board
 

@@ -1,5 +1,5 @@
 """A courier deposit and a villager pickup end to end in headless Chromium against the whole stack:
-server/demo_stack.Stack (a real SQLite file, simulated lockers on TCP running the real firmware, the locker
+server/demo/stack.Stack (a real SQLite file, simulated lockers on TCP running the real firmware, the locker
 link and waitress). Nothing reports doors on the locker's behalf: the simulated door opens because the
 link sent the command, and it closes because the person at the locker closes it (the simulator API).
 Screenshots go to test-artifacts/screenshots/ like tests/test_web_browser.py.

@@ -4,7 +4,7 @@
 def register(app):
     from werkzeug.routing import IntegerConverter
 
-    from server.api import auth, couriers, errors, lockers, meta, parcels, pickup, stations
+    from server.api import auth, couriers, errors, firmware, lockers, meta, parcels, pickup, station_sync, stations
     from server.api.common import ID_MAX
 
     class BoundedInt(IntegerConverter):
@@ -16,7 +16,6 @@ def register(app):
 
     app.url_map.converters["int"] = BoundedInt
     errors.register(app)
-    for module in (meta, auth, couriers, parcels, stations, lockers, pickup):
+    # firmware: releases and rollouts (firmware delivery); station_sync: the station systems' feed
+    for module in (meta, auth, couriers, parcels, stations, lockers, pickup, firmware, station_sync):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
-    from server.firmware import api as firmware_api  # fwupdate: releases and rollouts
-    app.register_blueprint(firmware_api.bp, url_prefix="/api/v1")

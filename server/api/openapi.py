@@ -309,7 +309,7 @@ def _paths():
 
 
 def document():
-    from server.firmware import api as firmware_api  # fwupdate: releases and rollouts
+    from server.api import firmware as firmware_api  # releases and rollouts
     paths = _paths()
     paths.update(firmware_api.openapi_paths(_op, _path_param))
     return {
@@ -328,5 +328,5 @@ def document():
 
 
 def station_sync_paths():
-    from server.stations.api import OPENAPI_PATHS
+    from server.api.station_sync import OPENAPI_PATHS
     return OPENAPI_PATHS

@@ -1,6 +1,6 @@
 """Boards as they leave the bench: the firmware image laid into their first slot and the firmware
 public keys they trust written into their config, as `cunbox firmware provision` does over USB
-(server/firmware/provision.py plan_files). The demo stack (server/demo_stack.py) provisions its
+(server/firmware/provision.py plan_files). The demo stack (server/demo/stack.py) provisions its
 simulated boards this way with the demo's own signing key, so a release signed with that key and
 rolled out from the maintainer's page updates them over the bus.
 """

@@ -196,3 +196,21 @@ def write_new_keypair(path, public_path=None, comment="cunbox firmware signing k
 def describe(public):
     """'key id 0123456789abcdef, public key <64 hex>' for messages."""
     return "key id %s, public key %s" % (hexlify(key_id(public)), hexlify(public))
+
+
+def fleet_keys():
+    """The public keys a release may be signed with, for the running app (none: uploads are refused,
+    no_fleet_key): FW_PUBKEYS from the app's config, else the key files the environment names."""
+    from flask import current_app
+
+    from server.errors import BadRequest
+    keys = current_app.config.get("FW_PUBKEYS")
+    if keys is not None:
+        return list(keys)
+    paths = pubkey_paths_from_env()
+    if not paths:
+        return []
+    try:
+        return load_public_keys(paths)
+    except KeyFileError as exc:
+        raise BadRequest(str(exc), code="no_fleet_key") from None

@@ -18,7 +18,7 @@ from server.firmware import rollout_boards
 from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
 from server.models.link import LinkAttempt, LinkBoard
 from server.models import Board, LockerCommand
-from server.services import audit
+from server.services import audit, doors
 
 log = logging.getLogger("cunbox.firmware")
 
@@ -60,9 +60,9 @@ def stage(db, rollout_id, parallel=PARALLEL):
         return out
     staged = db.run(fn)
     if staged:
-        from server.link import driver
         for _cid, locker_id in staged:
-            driver.wake(db, locker_id)  # an in-process bus master starts at once; others find it at their next pass
+            # an in-process bus master starts at once; others find it at their next pass
+            doors.driver().locker_has_work(db, locker_id)
     return [cid for cid, _lid in staged]
 
 

@@ -31,7 +31,7 @@ def release_json(r):
 
 def upload_release(db, principal, image, keys, notes=None):
     """Verify the image exactly as a board will (signature, every file hash) and store it. `keys` are the
-    Ed25519 public keys releases may be signed with (server.firmware.api.fleet_keys)."""
+    Ed25519 public keys releases may be signed with (server.firmware.keys.fleet_keys)."""
     require_role(principal, "maintainer")
     if not keys:
         raise Conflict("the server holds no firmware public key (CUNBOX_FW_PUBKEYS); cannot check releases",

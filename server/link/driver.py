@@ -38,6 +38,9 @@ def wake(db, locker_id):
 
 
 class LinkDoorDriver(doors.QueueDoorDriver):
+    def locker_has_work(self, db, locker_id):
+        wake(db, locker_id)
+
     def request_open(self, session, compartment, purpose, actor, parcel=None):
         cmd = super().request_open(session, compartment, purpose, actor, parcel)
         _wake_after_commit(session, compartment.locker_id)

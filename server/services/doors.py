@@ -41,6 +41,10 @@ class DoorDriver:
         compartment is reserved for) became live (install=True) or stopped being live (install=False)."""
         raise NotImplementedError
 
+    def locker_has_work(self, db, locker_id):
+        """Commands for the locker were committed outside request_open/code_changed (e.g. firmware
+        delivery's): a link in this process may start on them now. Others find them by polling."""
+
 
 class QueueDoorDriver(DoorDriver):
     def request_open(self, session, compartment, purpose, actor, parcel=None):

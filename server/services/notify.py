@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from server import clock
 from server.models import Account, Notification
-from server.stations.proxies import proxies_of
+from server.services.proxies import proxies_of
 
 # codes (8 digits) and phone checks' one-time numbers (6) are blanked once the SMS is out
 CODE_RE = re.compile(r"(?<!\d)(\d{8}|\d{6})(?!\d)")

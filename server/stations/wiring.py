@@ -1,8 +1,7 @@
-"""What create_app calls: the station sync API blueprint, and the schedule when configured."""
+"""What create_app calls: the station sync schedule when configured (its API is server/api/station_sync.py)."""
 
 
 def init_app(app, db):
     import server.models.station_sync  # noqa: F401  (maps the sync tables)
-    from server.stations import api, schedule
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
+    from server.stations import schedule
     return schedule.init_app(app, db)

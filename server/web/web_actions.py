@@ -142,5 +142,5 @@ def firmware():
     """The firmware-rollout service (server.firmware.rollout) and its fleet keys, or None if not installed."""
     if not rollouts_available():
         return None
-    from server.firmware import api, rollout
-    return rollout, api.fleet_keys
+    from server.firmware import keys, rollout
+    return rollout, keys.fleet_keys

@@ -235,7 +235,7 @@ class Day:
 
     # -- the day ------------------------------------------------------------------------------------
     def run(self):
-        from server.demo_stack import Stack
+        from server.demo.stack import Stack
         self.stack = Stack(lockers=self.n_lockers, boards=2, per_board=8, transport=self.transport, baud=self.baud,
                            status_period_s=0.1, wait_s=10, couriers_per_carrier=2, board_loop_ms=5)
         self.stack.start()

@@ -1,7 +1,7 @@
 """The whole product on one machine: an embedded SQLite database with the demo county, simulated
 lockers on real pseudo-terminals (or TCP), the locker link and the HTTP server (waitress).
 
-`make run` (server/run_demo.py) starts a Stack on the kept demo folder and waits for Ctrl-C; `cunbox
+`make run` (server/demo/run.py) starts a Stack on the kept demo folder and waits for Ctrl-C; `cunbox
 demo`, the link's end-to-end tests and bench/bench_link.py build the very same Stack.
 """
 import logging
@@ -50,7 +50,7 @@ class Stack:
         # from a factory image signed with it, so releases it signs roll out to them (server/firmware/factory.py)
         self.fw_signing_key = fw_signing_key
         # county=True: the seed's output of a county already in the database (a kept `make run` demo,
-        # server/demo_data.py) is used as it is instead of seeding
+        # server/demo/data.py) is used as it is instead of seeding
         self.seeded = seeded
         self.fleets = []
         self.app = self.db = self.server = self.worker = None

@@ -1,9 +1,9 @@
 """`make run`: start the whole product on one machine — an embedded SQLite database with the demo
-county, simulated lockers on real pseudo-terminals, the locker link and the server (server/demo_stack.py)
+county, simulated lockers on real pseudo-terminals, the locker link and the server (server/demo/stack.py)
 — and print where everything is and a short walkthrough.
 
 The demo folder (instance/demo) is kept from one run to the next unless asked to start afresh
-(server/demo_data.py), and so is the demo clock's lead, moved at a locker console (server/demo_clock.py).
+(server/demo/data.py), and so is the demo clock's lead, moved at a locker console (server/demo/clock.py).
 """
 import logging
 import os
@@ -12,9 +12,10 @@ import signal
 import sys
 import threading
 
-from server import demo_clock, demo_data
-from server.demo_console import start_consoles
-from server.demo_stack import Stack, demo_signing_key
+from server.demo import clock as demo_clock
+from server.demo import data as demo_data
+from server.demo.console import start_consoles
+from server.demo.stack import Stack, demo_signing_key
 
 
 def run(argv=None):

@@ -1,5 +1,7 @@
 """Periodic work: give back expired reservations, flag overdue parcels, forget old idempotency keys,
-move firmware rollouts on (boards that were busy get their update queued), deliver notifications."""
+move firmware rollouts on (boards that were busy get their update queued), deliver notifications.
+It sits above every layer (it runs services and firmware delivery alike) and is started by
+`cunbox serve` and the demo."""
 from server.firmware import queue as fw_queue
 from server.services import deposits, idempotency, link_commands, notify, overdue
 

@@ -7,7 +7,7 @@ holds the private signing key.
 import base64
 import binascii
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, g, jsonify
 
 from server.api.common import Field, auth, db, parse_body
 from server.errors import BadRequest
@@ -43,20 +43,6 @@ BODIES = {
 }
 
 
-def fleet_keys():
-    """The public keys a release may be signed with (none: uploads are refused, no_fleet_key)."""
-    keys = current_app.config.get("FW_PUBKEYS")
-    if keys is not None:
-        return list(keys)
-    paths = keyfiles.pubkey_paths_from_env()
-    if not paths:
-        return []
-    try:
-        return keyfiles.load_public_keys(paths)
-    except keyfiles.KeyFileError as exc:
-        raise BadRequest(str(exc), code="no_fleet_key") from None
-
-
 @bp.get("/firmware/releases")
 @auth("maintainer")
 def releases():
@@ -71,7 +57,7 @@ def upload():
         image = base64.b64decode(b["image_base64"], validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest("image_base64 is not base64", code="bad_body", field="image_base64") from None
-    return jsonify(rollout.upload_release(db(), g.principal, image, fleet_keys(), b["notes"])), 201
+    return jsonify(rollout.upload_release(db(), g.principal, image, keyfiles.fleet_keys(), b["notes"])), 201
 
 
 @bp.post("/firmware/rollouts")

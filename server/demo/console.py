@@ -1,10 +1,10 @@
 """`make run`'s locker consoles: the simulator's line console (hardware_sim.control) for a person
-standing at a locker, plus `clock`, the demo's time (server/demo_clock.py), which any locker's console
+standing at a locker, plus `clock`, the demo's time (server/demo/clock.py), which any locker's console
 shows and moves for the whole demo."""
 import os
 
 from hardware_sim.control import HELP, ControlServer, Controller
-from server import demo_clock
+from server.demo import clock as demo_clock
 
 CLOCK_HELP = """  clock                     the demo's time (Beijing) and how far it runs ahead of the real time
   clock +72h                move the demo's time forward (+3d, +30m too) for every locker and the
