@@ -8,7 +8,7 @@ import pathlib
 import sys
 import traceback
 
-from bench.report import Report
+from harness.report import Report
 
 HERE = pathlib.Path(__file__).parent
 LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -17,7 +17,7 @@ LOCAL_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 def use_local_postgres():
     """Without CUNBOX_TEST_POSTGRES_URL, point it at the local server if one answers within a second, so
     `make bench` on a machine with PostgreSQL reports it without being told (CUNBOX_BENCH_NO_POSTGRES=1
-    opts out). Done before any bench module is imported: they read it at import (bench/county.py)."""
+    opts out). Done before any bench module is imported: they read it at import (harness/county.py)."""
     if os.environ.get("CUNBOX_TEST_POSTGRES_URL") or os.environ.get("CUNBOX_BENCH_NO_POSTGRES"):
         return
     try:

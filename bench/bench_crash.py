@@ -1,12 +1,12 @@
-"""Crash safety figures: journeys finished with the API server (bench/crash.py) and the link worker
-(bench/link_crash.py) SIGKILLed at random moments, and station sync killed mid-run (bench/sync_crash.py).
+"""Crash safety figures: journeys finished with the API server (harness/crash.py) and the link worker
+(harness/link_crash.py) SIGKILLed at random moments, and station sync killed mid-run (harness/sync_crash.py).
 
 CUNBOX_BENCH_CRASH_JOURNEYS (default 40) and CUNBOX_BENCH_LINK_CRASH_JOURNEYS (default 24) set the
 size of each run."""
 import os
 
-from bench import county
-from bench.crash import run_crash
+from harness import county
+from harness.crash import run_crash
 
 CMD = "python -m bench crash"
 
@@ -29,7 +29,7 @@ def run(report):
         report.add(sec, "server restart to first answer (median)", round(out["restart_s"] or 0, 2), "s", command=CMD)
         if out["problems"]:
             raise AssertionError("crash run on %s: %s" % (kind, out["problems"][:5]))
-    from bench.link_crash import run_link_crash
+    from harness.link_crash import run_link_crash
     n = int(os.environ.get("CUNBOX_BENCH_LINK_CRASH_JOURNEYS", "24"))
     out = run_link_crash(journeys=n, clients=3, alive=(1.5, 5.0), kills=8)
     sec = "Crash safety (link worker SIGKILLed during deposits and pickups), SQLite, simulated lockers"
@@ -43,7 +43,7 @@ def run(report):
     report.add(sec, "lock pulses nobody ordered", out["double_opens"], "pulses", command=CMD)
     if out["errors"] or not out["quiet"] or out["lost_events"] or out["duplicate_events"] or out["double_opens"]:
         raise AssertionError("link crash run: %r" % out)
-    from bench.sync_crash import run_sync_crash
+    from harness.sync_crash import run_sync_crash
     out = run_sync_crash(people=1000, page_size=25, kills=5)
     sec = "Crash safety (cunbox station sync SIGKILLed mid-run), SQLite, reference station simulator"
     report.add(sec, "kills during the run", out["kills"], "SIGKILL", command=CMD)

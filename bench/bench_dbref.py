@@ -1,5 +1,6 @@
 """Reference figures: the databases' raw single-row transaction rate on this machine (bench/dbref.py)."""
-from bench import county, dbref
+from bench import dbref
+from harness import county
 
 CMD = "python -m bench dbref"
 

@@ -9,7 +9,7 @@ import tempfile
 import time
 
 from firmware import ed25519
-from server.firmware import build as builder
+from server.firmware_delivery import build as builder
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FLEET = bytes(range(32))  # the maintainers' Ed25519 signing key (seed); boards and server hold FLEET_PUB
@@ -25,8 +25,8 @@ def _img(files, version):
 
 def direct(files, paced):
     from hardware_sim.locker import SimLocker
-    from server.firmware.flasher import Flasher
-    from server.firmware.link import Link
+    from server.firmware_delivery.flasher import Flasher
+    from server.firmware_delivery.link import Link
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fwq-") as root:
         sim = SimLocker(board_specs=[{"address": 1, "compartments": 4, "fw_image": _img(files, "1.0.0"),
                                       "fw_pubkeys": [FLEET_PUB]}], transport="pty", baud=BAUD, paced=paced,

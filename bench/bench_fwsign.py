@@ -42,7 +42,7 @@ def _compile(out):
 
 def _signed_message():
     """SHA-256 of header + manifest of a real build of this repository, and its signature."""
-    from server.firmware import build as builder
+    from server.firmware_delivery import build as builder
     image, _manifest = builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1, SEED, with_source=False)
     mlen = int.from_bytes(image[8:12], "big")
     end = fwimage.HEADER_SIZE + mlen
@@ -101,5 +101,5 @@ def run(report):
 
 
 if __name__ == "__main__":  # the figures without rewriting bench/results.*: python -m bench.bench_fwsign
-    from bench.report import Report
+    from harness.report import Report
     run(Report())

@@ -1,7 +1,7 @@
 """Firmware update over the link: the full image of this repository, built with mpy-cross, sent to a
 simulated board (the real firmware and updater, hardware_sim/fw_sim_board.py) whose bridge paces
 every byte at the line's baud rate (10 bits per byte, half duplex, inter-frame gap before each reply),
-by the real host side (server/firmware/flasher.py). Measured in real time from the first HELLO to
+by the real host side (server/firmware_delivery/flasher.py). Measured in real time from the first HELLO to
 the confirmed version, next to the bare wire time of the image's bytes at the same baud."""
 import pathlib
 import tempfile
@@ -9,9 +9,9 @@ import time
 
 from firmware import ed25519
 from hardware_sim.fw_sim_board import SimBoard, provision_dir
-from server.firmware import build as builder
-from server.firmware.flasher import Flasher
-from server.firmware.link import Link
+from server.firmware_delivery import build as builder
+from server.firmware_delivery.flasher import Flasher
+from server.firmware_delivery.link import Link
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FLEET = bytes(range(32))  # the signing key (seed); the board holds FLEET_PUB

@@ -6,7 +6,9 @@ server, write latency beside the database's raw single-row transaction time.
 CUNBOX_BENCH_LOAD_SECONDS (default 60) sets the length of each run."""
 import os
 
-from bench import county, dbref
+from bench import dbref
+
+from harness import county
 from bench.load import run_load
 
 CMD = "python -m bench load"

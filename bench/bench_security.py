@@ -1,5 +1,5 @@
-"""Security figures for the report: code-guessing rates allowed by the throttles (bench/security_figures.py)."""
-from bench import security_figures
+"""Security figures for the report: code-guessing rates allowed by the throttles (harness/security_figures.py)."""
+from harness import security_figures
 
 
 def run(report):

@@ -25,7 +25,7 @@ import threading
 import time
 import urllib.request
 
-from bench.county import PG_URL  # CUNBOX_TEST_POSTGRES_URL (make bench: the local server when it answers)
+from harness.county import PG_URL  # CUNBOX_TEST_POSTGRES_URL (make bench: the local server when it answers)
 
 CLIENTS = 16
 SECONDS = float(os.environ.get("CUNBOX_BENCH_SECONDS", "8"))
@@ -340,6 +340,6 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "serve":
         _serve(sys.argv[2], int(sys.argv[3]))
     else:
-        from bench.report import Report
+        from harness.report import Report
         rep = Report()
         run(rep)

@@ -1,6 +1,6 @@
 """Station account sync: 50,000 accounts from empty, then a re-sync with 1% changed.
 
-Against the reference station system (server/stations/simulator.py) over loopback HTTP, into a
+Against the reference station system (server/station_sync/simulator.py) over loopback HTTP, into a
 migrated SQLite database file (and PostgreSQL when CUNBOX_TEST_POSTGRES_URL is set). The re-sync
 with nothing changed is the floor a re-sync is read against; a CSV import of the same book is
 shown beside the HTTP figure.
@@ -37,8 +37,8 @@ def _station(db):
 
 
 def _bench(report, label, db):
-    from server.stations import runner
-    from server.stations.simulator import StationSimulator
+    from server.station_sync import runner
+    from server.station_sync.simulator import StationSimulator
     sid = _station(db)
     with StationSimulator() as sim:
         sim.add_station(str(sid), "bench-token")
@@ -69,7 +69,7 @@ def _bench(report, label, db):
 
 
 def _csv_import(report, db):
-    from server.stations import runner
+    from server.station_sync import runner
     sid = _station(db)
     lines = ["id,name,phone,household,consent,consent_date,consent_source,accessibility"]
     for i in range(ACCOUNTS):
@@ -100,7 +100,7 @@ def run(report):
             _csv_import(report, db)
         finally:
             db.dispose()
-    from bench.county import PG_URL as pg
+    from harness.county import PG_URL as pg
     if pg:
         from sqlalchemy import create_engine, text
         name = "cunbox_bench_sync_%s" % uuid.uuid4().hex[:8]

@@ -2,7 +2,7 @@
 
     python -m bench.fuzz [--seconds N] [--engine atheris|mutate] [--merge] [TARGET ...]
 
-Each target (bench/fuzz_targets.py: decoder, payloads, board, host, fwimage) runs in its own process for
+Each target (harness/fuzz_targets.py: decoder, payloads, board, host, fwimage) runs in its own process for
 N seconds (default CUNBOX_FUZZ_SECONDS or 300); target "api" runs the schemathesis API fuzzing
 (tests/test_harness_api_fuzz.py) with N examples per operation (at least 50). Engine atheris
 (libFuzzer, coverage-guided over protocol/ and firmware/, which are instrumented at import) when it
@@ -45,7 +45,7 @@ def _atheris_worker(name, seconds, merge, passthrough=None):
         import firmware.fwimage  # noqa: F401
         import firmware.proto_server  # noqa: F401
         import protocol.session  # noqa: F401
-    from bench.fuzz_targets import TARGETS
+    from harness.fuzz_targets import TARGETS
     target = TARGETS[name]
 
     def one(data):
@@ -96,7 +96,7 @@ def _mutate(rng, data, corpus):
 
 def _mutate_worker(name, seconds, seed=None):
     """The fallback engine: random mutations of the corpus, no coverage feedback."""
-    from bench.fuzz_targets import TARGETS
+    from harness.fuzz_targets import TARGETS
     target = TARGETS[name]
     rng = random.Random(seed)
     corpus = [p.read_bytes() for d in (CORPUS / name, WORK / name) if d.is_dir() for p in sorted(d.iterdir())]
@@ -128,7 +128,7 @@ def save_finding(name, data):
 
 def replay(name, path):
     """Run one saved input (a finding or a corpus file) through its target, for debugging."""
-    from bench.fuzz_targets import TARGETS
+    from harness.fuzz_targets import TARGETS
     TARGETS[name](pathlib.Path(path).read_bytes())
 
 

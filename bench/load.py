@@ -17,7 +17,7 @@ import re
 import threading
 import time
 
-from bench.crash import Server
+from harness.crash import Server
 
 
 class Client:
@@ -167,7 +167,7 @@ def floor(port, seconds, clients):
 
 def run_load(kind, seconds=30, clients=16, lockers=500, port=48430, threads=16, log=print):
     """Build a county of `lockers` lockers, start the server, load it; returns a dict of figures."""
-    from bench import county as county_mod
+    from harness import county as county_mod
     from server.db import Database
     url, drop = county_mod.fresh_database(kind)
     db = Database(url, settings={"PUBLIC_URL": "http://cunbox.test"})

@@ -2,7 +2,7 @@
 slot a, then its slot.json, then the boot pointer to slot a, not on trial (the layout: boot_select.py).
 
 Host side, kept below its two users so that they lay a board out alike: `cunbox firmware provision`
-(server/firmware/provision.py) writes these over USB together with the boot selector, /main.py and
+(server/firmware_delivery/provision.py) writes these over USB together with the boot selector, /main.py and
 /config.json, and the simulator (hardware_sim) writes them into a simulated board's directory. It is
 compiled into images with the rest of firmware/ and runs on MicroPython, but no board calls it.
 """

@@ -21,7 +21,7 @@ def create_app(config=None):
     from server.api import register
     register(app)
     app.register_blueprint(__import__("server.web", fromlist=["bp"]).bp)  # the web pages (server/web)
-    from server.stations.wiring import init_app as init_station_sync
+    from server.station_sync.wiring import init_app as init_station_sync
     init_station_sync(app, db)  # station sync API; periodic sync when CUNBOX_STATION_SYNC_INTERVAL is set
     # the locker link: threads of this process (SQLite), or only the bounded wait for doors when
     # `cunbox link` workers run elsewhere (LINK_MODE / CUNBOX_LINK: in-process | workers)

@@ -11,14 +11,14 @@ import click
 SUBCOMMANDS = {
     "db": "server.migrate:db_cli",
     "demo": "server.demo.day:demo_cmd",
-    "firmware": "server.firmware.cli:firmware",
-    "flash": "server.firmware.cli:flash",
+    "firmware": "server.firmware_delivery.cli:firmware",
+    "flash": "server.firmware_delivery.cli:flash",
     "housekeeping": "server.serve:housekeeping_cmd",
     "link": "server.link.cli:link_cmd",
     "seed-demo": "server.seed:seed_demo_cmd",
     "serve": "server.serve:serve",
     "sim": "hardware_sim.cli:sim",
-    "station": "server.stations.cli:station_cli",
+    "station": "server.station_sync.cli:station_cli",
 }
 
 

@@ -2,7 +2,7 @@
 move firmware rollouts on (boards that were busy get their update queued), deliver notifications.
 It sits above every layer (it runs services and firmware delivery alike) and is started by
 `cunbox serve` and the demo."""
-from server.firmware import queue as fw_queue
+from server.firmware_delivery import queue as fw_queue
 from server.services import deposits, idempotency, link_commands, notify, overdue
 
 

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from server.stations.simulator import StationSimulator
+from server.station_sync.simulator import StationSimulator
 
 YES = {"given": True, "date": "2024-03-05", "source": "paper form"}
 NO = {"given": False, "date": "2024-09-01", "source": "paper form"}  # dates in the past at any instant the suite runs
@@ -58,7 +58,7 @@ def add_station(db, name="东村服务站"):
 
 
 def configure(db, station_id, sim, token, remote_id=None, mode="cursor", page_size=50):
-    from server.stations import runner
+    from server.station_sync import runner
     return runner.configure(db, station_id, base_url=sim.url, remote_id=remote_id or str(station_id),
                             credential=token, mode=mode, page_size=page_size)
 
@@ -87,6 +87,6 @@ def accounts_of(db, station_id):
 
 
 def snapshot(db, station_id):
-    from server.stations import store
+    from server.station_sync import store
     with db.reading() as s:
         return store.snapshot(s, station_id)

@@ -105,7 +105,7 @@ def rollout(db):
     from sqlalchemy import select
 
     from firmware import ed25519, fwimage
-    from server.firmware import rollout as fw_rollout
+    from server.firmware_delivery import rollout as fw_rollout
     from server.models import Board
     body = b"firmware 9.9.9" * 20
     manifest = {"format": fwimage.FORMAT, "version": "9.9.9", "family": "cunbox-locker-v1", "min_protocol": 1,

@@ -1,4 +1,4 @@
-"""Fleet rollout (server/firmware/rollout.py, /api/v1/firmware): releases, scopes, canaries, the
+"""Fleet rollout (server/firmware_delivery/rollout.py, /api/v1/firmware): releases, scopes, canaries, the
 automatic pause, doors mid-operation, per-board progress; and a rollout driven into simulated boards
 whose canary fails its self-test."""
 import base64
@@ -11,7 +11,7 @@ from _server_helpers import bearer, build_world
 
 from firmware import ed25519, fwimage
 from server.errors import BadRequest, Conflict
-from server.firmware import queue, rollout
+from server.firmware_delivery import queue, rollout
 from server.models.firmware_delivery import FwRelease, FwRolloutBoard
 from server.models import Board, Compartment, LockerCommand
 from server.services import provisioning

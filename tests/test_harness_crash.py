@@ -1,11 +1,11 @@
 """Crash safety, the short run: `cunbox serve` SIGKILLed at random moments while couriers deposit and
 villagers pick up over HTTP, restarted at once; then nothing lost, nothing duplicated, and no resend
-answered differently from its first copy (bench/crash.py says what is checked). The longer run with
+answered differently from its first copy (harness/crash.py says what is checked). The longer run with
 more journeys and kills is in `make bench` (bench_crash)."""
 import pytest
 
-from bench import county
-from bench.crash import run_crash
+from harness import county
+from harness.crash import run_crash
 
 
 def _assert_clean(out):
@@ -29,9 +29,9 @@ def test_server_killed_during_deposits_and_pickups_postgres():
 
 
 def test_link_worker_killed_during_deposits_and_pickups():
-    """The link process SIGKILLed at random moments (bench/link_crash.py): every journey finishes, the
+    """The link process SIGKILLed at random moments (harness/link_crash.py): every journey finishes, the
     queue drains, no event is lost or stored twice, no lock pulses twice."""
-    from bench.link_crash import run_link_crash
+    from harness.link_crash import run_link_crash
     out = run_link_crash(journeys=8, clients=3, alive=(1.5, 4.0), seed=5, log=lambda msg: None, kills=3)
     assert out["errors"] == [], out["errors"][:10]
     assert out["finished"] == out["journeys"] and out["quiet"]
@@ -40,8 +40,8 @@ def test_link_worker_killed_during_deposits_and_pickups():
 
 
 def test_station_sync_killed_mid_run_then_rerun_equals_one_clean_run():
-    """`cunbox station sync` SIGKILLed mid-run three times, then run to the end (bench/sync_crash.py)."""
-    from bench.sync_crash import run_sync_crash
+    """`cunbox station sync` SIGKILLed mid-run three times, then run to the end (harness/sync_crash.py)."""
+    from harness.sync_crash import run_sync_crash
     out = run_sync_crash(people=300, page_size=20, kills=3, seed=9, log=lambda msg: None)
     assert out["kills"] >= 2, out
     assert out["final_exit"] == 0 and out["clean_ok"], out["final_output"]

@@ -2,7 +2,7 @@
 target, hypothesis on the same targets, a few seconds of the real atheris engine, and proof that
 the targets' oracles do catch a board that accepts forged or replayed frames.
 
-The long run is `make fuzz` (bench/fuzz.py); targets and their invariants: bench/fuzz_targets.py.
+The long run is `make fuzz` (bench/fuzz.py); targets and their invariants: harness/fuzz_targets.py.
 """
 import pathlib
 import subprocess
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import fuzz_targets
-from bench.fuzz_rig import ADDRESS, KEY, FuzzBoard
+from harness import fuzz_targets
+from harness.fuzz_rig import ADDRESS, KEY, FuzzBoard
 from protocol import messages as m
 from protocol.frame import encode_frame
 

@@ -1,7 +1,7 @@
 """Security review, as tests: pickup-code brute force against the board and the API (the throttles
 hold, and the guessing rates SECURITY.md quotes are the ones the code allows), the pickup link is no
 oracle for other parcels' codes, token scoping, web CSRF and session cookies, replayed and forged
-frames after a power cut. The figures are computed by bench/security_figures.py, shared with the
+frames after a power cut. The figures are computed by harness/security_figures.py, shared with the
 benchmark report.
 """
 import re
@@ -10,8 +10,8 @@ from _server_helpers import *  # noqa: F403 - the shared fixtures (db, app, clie
 from _server_helpers import bearer, build_world, last_code, link_of
 from sqlalchemy import func, select, update
 
-from bench import security_figures as sf
-from bench.fuzz_rig import ADDRESS, KEY, FuzzBoard
+from harness import security_figures as sf
+from harness.fuzz_rig import ADDRESS, KEY, FuzzBoard
 from protocol import messages as m
 from protocol.auth import Hmac
 from protocol.frame import decode_wire, encode_frame

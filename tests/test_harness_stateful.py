@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import func, select
 
-from bench import county as county_mod
+from harness import county as county_mod
 from protocol import messages as m
 from server.db import Database
 from server.errors import ApiError

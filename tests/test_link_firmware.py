@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from firmware import ed25519, fw_handler
 from server.demo.stack import Stack
-from server.firmware import build as builder
+from server.firmware_delivery import build as builder
 from server.models.firmware_delivery import FwRolloutBoard
 from server.models import Board, LockerCommand
 

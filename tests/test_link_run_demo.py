@@ -95,7 +95,7 @@ def _upload_signed_release(port, out):
     import hashlib
 
     from firmware import fwimage
-    from server.firmware import keys
+    from server.firmware_delivery import keys
     m = re.search(r"--key (\S+)` signs a release; upload it at \S+ as (\S+) / (\S+)\.", out)
     key_path, login, password = m.groups()
     assert os.stat(key_path).st_mode & 0o077 == 0  # the private half is the owner's alone

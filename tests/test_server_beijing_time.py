@@ -8,7 +8,7 @@ from _server_helpers import bearer, build_world
 
 from server import clock
 from server.services import deposits, door_reports
-from server.stations import fields, store
+from server.station_sync import fields, store
 from server.web import queries
 
 UTC = datetime.timezone.utc

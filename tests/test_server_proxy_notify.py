@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server.models import Account, Notification, Parcel
 from server.services import deposits, door_reports, pickups
 from server.services.principals import Principal
-from server.stations import runner
+from server.station_sync import runner
 
 BOOK = ("账户编号,姓名,手机号,住址,同意柜递,同意日期,同意方式,代取人,无障碍\n"
         "A9,孙奶奶,13800000007,东村2组,是,2024-03-05,纸质同意书,李四:139 0000 0000;王五:137-1111-2222,低位\n"

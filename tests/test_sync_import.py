@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from server.cli import main
-from server.stations import runner
+from server.station_sync import runner
 from server.models.station_sync import StationSyncConflict, StationSyncRun
 
 HEADER = "账户编号,姓名,手机号,住址,同意柜递,同意日期,同意方式,代取人,无障碍\n"
@@ -163,7 +163,7 @@ def test_xlsx_import_and_export_round_trip(env):
 
 
 def test_sync_cli_dry_run_and_exit_codes(env, tmp_path):
-    from server.stations.simulator import StationSimulator
+    from server.station_sync.simulator import StationSimulator
     db, sid, tmp = env
     with StationSimulator() as sim:
         sim.add_station(str(sid), "tok")

@@ -1,8 +1,8 @@
 """The merge engine on its own: per-field last-writer-wins, conflicts listed, tombstones, consent."""
 import datetime as dt
 
-from server.stations.merge import local_edit, merge_record, resolve_conflict
-from server.stations.reasons import Reason
+from server.station_sync.merge import local_edit, merge_record, resolve_conflict
+from server.station_sync.reasons import Reason
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 YES = {"given": True, "date": "2024-03-05", "source": "paper"}

@@ -8,7 +8,7 @@ from server.errors import Refused
 from server.models import Account
 from server.services import deposits, door_reports
 from server.services.accounts import set_consent
-from server.stations import runner
+from server.station_sync import runner
 from server.models.station_sync import StationOutbound
 
 __all__ = ["sim"]

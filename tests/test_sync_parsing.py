@@ -4,7 +4,7 @@ import io
 
 import openpyxl
 
-from server.stations.parsing import decode_text, parse_file
+from server.station_sync.parsing import decode_text, parse_file
 
 TODAY = dt.date(2026, 11, 29)
 HEADER_ZH = "账户编号,姓名,手机号,住址,同意柜递,同意日期,同意方式,代取人,无障碍\n"

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.stations.phones import PhoneError, normalise_phone, split_phones
+from server.station_sync.phones import PhoneError, normalise_phone, split_phones
 
 
 @pytest.mark.parametrize("raw", [

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from server import clock
 from server.clock import utcnow
-from server.stations import runner
+from server.station_sync import runner
 from server.models.station_sync import StationSyncConflict, StationSyncRun, StationSyncSource
 
 __all__ = ["sim", "pg_sync_db"]

@@ -326,7 +326,7 @@ def test_operator_imports_a_resident_book_with_a_bad_row(page_for, live):
 def test_maintainer_uploads_a_release_and_starts_a_rollout(page_for, live):
     from _web_world import firmware_image
 
-    from server.firmware import queue
+    from server.firmware_delivery import queue
     db, w = live.db, live.world
     m = page_for("maint")
     m.goto(live.url + "/fleet/releases")

@@ -1,6 +1,6 @@
 """A firmware rollout started from the maintainer's page updates simulated boards end to end, and the
 page follows it live in Chinese: the demo stack's boards are provisioned trusting the demo signing key
-(server/firmware/factory.py), the release is built with server/firmware/build.py and signed with that
+(server/firmware_delivery/factory.py), the release is built with server/firmware_delivery/build.py and signed with that
 key, the locker link carries it over the bus, the board verifies the signature, reboots into it and
 reports the new version. A small image (one file) keeps the transfer short."""
 import os
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from test_web_browser import CHROMIUM, browser, shoot  # noqa: F401  (browser: the shared Chromium fixture)
 
 from server.demo.stack import demo_signing_key
-from server.firmware import build, keys
+from server.firmware_delivery import build, keys
 from server.models import Board
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120),

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from test_web_pages import client_as
 
 from firmware import ed25519
-from server.firmware import queue, rollout, rollout_boards
+from server.firmware_delivery import queue, rollout, rollout_boards
 from server.models.firmware_delivery import FwRolloutBoard
 from server.models import Board, LockerCommand
 from server.web import queries_fleet

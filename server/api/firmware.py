@@ -11,8 +11,8 @@ from flask import Blueprint, g, jsonify
 
 from server.api.common import Field, auth, db, parse_body
 from server.errors import BadRequest
-from server.firmware import keys as keyfiles
-from server.firmware import rollout
+from server.firmware_delivery import keys as keyfiles
+from server.firmware_delivery import rollout
 
 bp = Blueprint("firmware", __name__)
 

@@ -28,7 +28,7 @@ def _flag(name):
 @bp.post("/stations/<int:station_id>/accounts/import")
 @auth("operator", "maintainer")
 def import_accounts(station_id):
-    from server.stations import runner
+    from server.station_sync import runner
     check_station(g.principal, station_id)
     upload = request.files.get("file")
     if upload is not None:
@@ -54,7 +54,7 @@ def import_accounts(station_id):
 @bp.get("/stations/<int:station_id>/sync/conflicts")
 @auth("operator", "maintainer")
 def open_conflicts(station_id):
-    from server.stations.conflicts import list_open
+    from server.station_sync.conflicts import list_open
     check_station(g.principal, station_id)
     return jsonify({"conflicts": list_open(db(), station_id)})
 
@@ -62,7 +62,7 @@ def open_conflicts(station_id):
 @bp.post("/stations/<int:station_id>/sync/conflicts/<int:conflict_id>/resolve")
 @auth("operator", "maintainer")
 def resolve_conflict(station_id, conflict_id):
-    from server.stations.conflicts import ConflictError, resolve
+    from server.station_sync.conflicts import ConflictError, resolve
     check_station(g.principal, station_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or body.get("take") not in ("station", "local") or len(body) != 1:
@@ -111,7 +111,7 @@ _RUN_RESULT = {"type": "object", "required": ["station_id", "kind", "status", "c
                               "details": {"type": "array", "items": {"type": "string"}},
                               "items": {"type": "array", "items": {"type": "object"}},
                               "rejected": {"type": "array"}, "file": {"type": ["object", "null"]}}}
-# ``reason`` is English text; ``reason_key`` + ``reason_params`` let a client word it (server/stations/reasons.py).
+# ``reason`` is English text; ``reason_key`` + ``reason_params`` let a client word it (server/station_sync/reasons.py).
 _CONFLICT = {"type": "object", "required": ["id", "account", "field", "reason"],
              "properties": {"id": {"type": "integer"}, "account": {"type": "string"}, "field": {"type": "string"},
                             "name": {"type": ["string", "null"]}, "locker": {}, "station": {},

@@ -47,7 +47,8 @@ class Stack:
         # then they do not compete with the link worker for this process's interpreter lock)
         self.sim_processes = sim_processes
         # a firmware signing key file (made if missing): boards are provisioned trusting its public half,
-        # from a factory image signed with it, so releases it signs roll out to them (server/firmware/factory.py)
+        # from a factory image signed with it, so releases it signs roll out to them
+        # (server/firmware_delivery/factory.py)
         self.fw_signing_key = fw_signing_key
         # county=True: the seed's output of a county already in the database (a kept `make run` demo,
         # server/demo/data.py) is used as it is instead of seeding
@@ -88,8 +89,8 @@ class Stack:
         """Boards trust the signing key's public half (and the keys the server trusts besides,
         $CUNBOX_FW_PUBKEYS) and boot a factory image signed with it; the server checks releases with
         the same keys."""
-        from server.firmware import factory
-        from server.firmware import keys as fw_keys
+        from server.firmware_delivery import factory
+        from server.firmware_delivery import keys as fw_keys
         extra = fw_keys.load_public_keys() if fw_keys.pubkey_paths_from_env() else []
         fw = factory.demo_provisioning(self.fw_signing_key, self.root / "firmware", extra)
         self.board_options = dict(self.board_options, fw_image=fw.image, fw_pubkeys=fw.pubkeys)
@@ -284,9 +285,9 @@ def demo_signing_key(root):
     """A firmware signing key pair for this demo county, so the maintainer's release page works out of
     the box: the server trusts its public half (unless CUNBOX_FW_PUBKEYS names real keys); the private
     half stays in the demo folder, as it would on a maintainer's build machine. Made once with the product's
-    key tooling (server/firmware/keys.py) and kept while the demo folder is; the Stack given it
+    key tooling (server/firmware_delivery/keys.py) and kept while the demo folder is; the Stack given it
     (fw_signing_key) provisions its boards to trust it. Returns its path."""
-    from server.firmware import factory
+    from server.firmware_delivery import factory
     root.mkdir(parents=True, exist_ok=True)
     path = str(root / "fw-signing.pem")
     factory.keep_or_create_keypair(path)

@@ -1,6 +1,6 @@
 """A firmware command of the queue, executed by the locker's BusMaster over its own port and session.
 
-The update itself is server/firmware/flasher.py's Flasher, talking through BusLink (the bus master's
+The update itself is server/firmware_delivery/flasher.py's Flasher, talking through BusLink (the bus master's
 `call`) instead of a port of its own. Its `steps()` generator yields after every FW_CHUNK, so the
 master runs it a slice at a time (SLICE_S of bus time) and puts it back on the board's deferred list
 between slices: door opens queued meanwhile go first, and the other boards are polled, between
@@ -19,9 +19,9 @@ import time
 from protocol import messages as m
 from protocol.errors import NAK_REPLAY
 from protocol.session import NAK, REPLY
-from server.firmware import queue
-from server.firmware.flasher import Flasher, FlashError
-from server.firmware.link import LinkError, MaybeExecuted, NakReply
+from server.firmware_delivery import queue
+from server.firmware_delivery.flasher import Flasher, FlashError
+from server.firmware_delivery.link import LinkError, MaybeExecuted, NakReply
 
 log = logging.getLogger("cunbox.link")
 

@@ -275,7 +275,7 @@ COMMAND_KINDS = ("open", "install_code", "clear_code", "config", "firmware")
 
 class LockerCommand(Base):
     """Durable queue of commands for the locker link: open a door, install or clear a code, set config,
-    update a board's firmware (payload: rollout, release, version; server/firmware/queue.py).
+    update a board's firmware (payload: rollout, release, version; server/firmware_delivery/queue.py).
 
     The server writes rows in the same transaction as the business change that needs them; the link
     executes them at most once and moves them queued -> sent -> done | failed.

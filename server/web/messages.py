@@ -3,7 +3,7 @@
 Placeholders use str.format names ({hours}). tests/test_web_i18n.py checks that both catalogues have
 the same keys and that every key the templates and views use exists.
 """
-from server.stations.english import WORDS as STATION_SYNC_EN
+from server.station_sync.english import WORDS as STATION_SYNC_EN
 
 ZH = {
     "app.name": "村邮柜",
@@ -450,8 +450,8 @@ ZH = {
     "residents.resolved_station": "已采用站点名册的{field}。",
     "residents.resolved_local": "已保留柜机这边的{field}，下次同步时推送给站点。",
     "residents.conflict_gone": "这个冲突已经处理过了。",
-    # Station sync (server/stations/reasons.py): reasons, field names, values. The English side is
-    # server/stations/english.py, which the CLI and the API use too.
+    # Station sync (server/station_sync/reasons.py): reasons, field names, values. The English side is
+    # server/station_sync/english.py, which the CLI and the API use too.
     "sync.list_sep": "、",
     "sync.part_sep": "；",
     "sync.row": "第 {row} 行",

@@ -136,7 +136,7 @@ def board_choices(session):
 
 # --- a rollout as the maintainer's page shows it (server-rendered and its live .json) ---
 
-# Reasons a board's update failed or was skipped, as server/firmware (flasher.py, queue.py, rollout.py)
+# Reasons a board's update failed or was skipped, as server/firmware_delivery (flasher.py, queue.py, rollout.py)
 # and the locker link (server/link/firmware_job.py) word them: (pattern, catalogue key). First match wins.
 REASONS = (
     (re.compile(r"^already on "), "fwreason.already"),

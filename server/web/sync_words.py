@@ -1,9 +1,9 @@
 """The station sync's reasons, report lines and values in the page's language.
 
-The sync stores keys and parameters (server/stations/reasons.py); this words them from the
+The sync stores keys and parameters (server/station_sync/reasons.py); this words them from the
 catalogue ("sync.*", "sfield.*", "sval.*", "csource.*") for the reader, Chinese by default.
 """
-from server.stations import reasons
+from server.station_sync import reasons
 from server.web.blueprint import bp
 from server.web.i18n import translate
 from server.web.messages import CATALOGUES

@@ -62,17 +62,17 @@ def phone_open(db, token, code, source):
 # --- parts that land with other issues; each says whether it is installed -------------------------
 
 def import_available():
-    return _module("server.stations.runner") is not None
+    return _module("server.station_sync.runner") is not None
 
 
 REPORT_COUNTS = ("created", "updated", "unchanged", "deleted", "conflicts", "rejected")
 
 
 def import_residents(db, principal, filename, data, dry_run=False, apply_valid_rows=False):
-    """Import the station book export (server.stations.runner) for the operator's own station.
+    """Import the station book export (server.station_sync.runner) for the operator's own station.
 
     Returns what the page shows: the outcome, the counts and every refused row with its reason."""
-    from server.stations import runner
+    from server.station_sync import runner
     try:
         result = runner.import_file(db, principal.station_id, data, filename or "upload", dry_run=dry_run,
                                     apply_valid_rows=apply_valid_rows)
@@ -97,7 +97,7 @@ def open_conflicts(db, station_id):
     """The station's conflicts waiting for the keeper, worded for the page (none if sync is not installed)."""
     if not import_available():
         return []
-    from server.stations.conflicts import list_open
+    from server.station_sync.conflicts import list_open
     rows = list_open(db, station_id)
     for c in rows:
         c["field_text"] = sync_words.field_text(c["field"])
@@ -111,7 +111,7 @@ def open_conflicts(db, station_id):
 
 def resolve_conflict(db, principal, conflict_id, take):
     """The keeper's decision; returns the field's name in words, or None if there is no such open conflict."""
-    from server.stations.conflicts import ConflictError, resolve
+    from server.station_sync.conflicts import ConflictError, resolve
     try:
         out = resolve(db, principal.station_id, conflict_id, take, principal.actor)
     except ConflictError:
@@ -135,12 +135,12 @@ def proxies_by_account(session, account_ids):
 
 
 def rollouts_available():
-    return _module("server.firmware.rollout") is not None
+    return _module("server.firmware_delivery.rollout") is not None
 
 
 def firmware():
-    """The firmware-rollout service (server.firmware.rollout) and its fleet keys, or None if not installed."""
+    """The firmware-rollout service (server.firmware_delivery.rollout) and its fleet keys, or None if not installed."""
     if not rollouts_available():
         return None
-    from server.firmware import keys, rollout
+    from server.firmware_delivery import keys, rollout
     return rollout, keys.fleet_keys

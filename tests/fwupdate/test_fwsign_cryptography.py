@@ -1,4 +1,4 @@
-"""The host signs firmware with `cryptography` (server/firmware/keys.py, build.py); the boards verify with
+"""The host signs firmware with `cryptography` (server/firmware_delivery/keys.py, build.py); the boards verify with
 their own pure-Python Ed25519 (firmware/ed25519.py). The two are checked against each other here: the
 RFC 8032 vectors (the file tests/portable/test_fwsign_ed25519.py checks on MicroPython too), signatures
 cryptography makes verify on the board's verifier and tampered ones fail, an image is byte for byte
@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from firmware import ed25519, fwimage
-from server.firmware import build as builder
-from server.firmware import keys as keyfiles
+from server.firmware_delivery import build as builder
+from server.firmware_delivery import keys as keyfiles
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "portable"))
 from _ed25519_vectors import VECTORS  # noqa: E402

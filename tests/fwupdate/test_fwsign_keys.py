@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from firmware import ed25519, fwimage
-from server.firmware import build as builder
-from server.firmware import keys as keyfiles
+from server.firmware_delivery import build as builder
+from server.firmware_delivery import keys as keyfiles
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "portable"))
 from _ed25519_vectors import VECTORS  # noqa: E402

@@ -7,8 +7,8 @@ from click.testing import CliRunner
 
 from firmware import fwimage
 from server.cli import main as cunbox
-from server.firmware import build as builder
-from server.firmware import keys as keyfiles
+from server.firmware_delivery import build as builder
+from server.firmware_delivery import keys as keyfiles
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 

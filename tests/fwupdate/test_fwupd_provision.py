@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from firmware import fwimage
 from hardware_sim.usb_repl_board import UsbReplBoard
 from server.cli import main as cunbox
-from server.firmware import build as builder
-from server.firmware import keys as keyfiles
-from server.firmware import provision as prov
+from server.firmware_delivery import build as builder
+from server.firmware_delivery import keys as keyfiles
+from server.firmware_delivery import provision as prov
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MPREMOTE = str(pathlib.Path(sys.executable).with_name("mpremote"))

@@ -1,6 +1,6 @@
 """Over-the-link updates against the simulated board (hardware_sim/fw_sim_board.py: the real firmware,
 updater and boot selector on a directory, behind a TCP serial bridge), driven by the real host side
-(server/firmware/flasher.py, protocol.session) and `cunbox flash`."""
+(server/firmware_delivery/flasher.py, protocol.session) and `cunbox flash`."""
 import json
 
 import pytest
@@ -10,9 +10,9 @@ from firmware import ed25519, fwimage
 from hardware_sim.fw_sim_board import SimBoard, provision_dir
 from protocol import messages as m
 from server.cli import main as cunbox
-from server.firmware import build as builder
-from server.firmware.flasher import Flasher, FlashError
-from server.firmware.link import Link
+from server.firmware_delivery import build as builder
+from server.firmware_delivery.flasher import Flasher, FlashError
+from server.firmware_delivery.link import Link
 
 FLEET = bytes(range(32))  # the maintainers' signing key (seed); boards hold FLEET_PUB only
 FLEET_PUB = ed25519.public_key(FLEET)

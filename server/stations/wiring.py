@@ -1,7 +1,0 @@
-"""What create_app calls: the station sync schedule when configured (its API is server/api/station_sync.py)."""
-
-
-def init_app(app, db):
-    import server.models.station_sync  # noqa: F401  (maps the sync tables)
-    from server.stations import schedule
-    return schedule.init_app(app, db)

@@ -1,0 +1,26 @@
+"""Tests use the harness (harness/), never the benchmarks (bench/): a benchmark may change its
+figures or be removed without breaking the suite."""
+import ast
+import pathlib
+
+TESTS = pathlib.Path(__file__).resolve().parent
+
+
+def _imports(path):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.module or ""
+
+
+def test_no_test_module_imports_bench():
+    found = {str(p.relative_to(TESTS)): name for p in TESTS.rglob("*.py") for name in _imports(p)
+             if name == "bench" or name.startswith("bench.")}
+    assert found == {}
+
+
+def test_the_check_sees_an_import_of_bench(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("def f():\n    from bench.load import x\n", encoding="utf-8")
+    assert list(_imports(probe)) == ["bench.load"]
