@@ -30,7 +30,7 @@ install: $(STAMP_PY) $(STAMP_NODE)
 # `make run` keeps the demo's data (instance/demo) from the last run; `make run FRESH=1` starts afresh.
 run: export CUNBOX_DEMO_FRESH := $(or $(FRESH),$(CUNBOX_DEMO_FRESH))
 run: install
-	@$(PY) -m server.run_demo
+	@$(PY) -m server.demo.run
 
 # ruff, then the import contracts of .importlinter (no import cycle in firmware/ or protocol/, the boot
 # path imports downwards, hardware_sim/ imports nothing of server/)
