@@ -16,10 +16,11 @@ FILE_NAME = "link-secret"  # its historical name; it seals link keys and signs w
 
 def load_secret(instance_dir=None):
     """CUNBOX_SECRET (hex or text), else the file under the instance folder (made on first use)."""
-    env = os.environ.get(ENV)
+    from server import config
+    env = config.get("SECRET")
     if env:
         return env.encode()
-    path = pathlib.Path(instance_dir or os.environ.get("CUNBOX_INSTANCE_DIR", "instance")) / FILE_NAME
+    path = pathlib.Path(instance_dir or config.get("INSTANCE_DIR")) / FILE_NAME
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

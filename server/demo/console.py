@@ -1,9 +1,9 @@
 """`make run`'s locker consoles: the simulator's line console (hardware_sim.control) for a person
 standing at a locker, plus `clock`, the demo's time (server/demo/clock.py), which any locker's console
 shows and moves for the whole demo."""
-import os
 
 from hardware_sim.control import HELP, ControlServer, Controller
+from server import config
 from server.demo import clock as demo_clock
 
 CLOCK_HELP = """  clock                     the demo's time (Beijing) and how far it runs ahead of the real time
@@ -28,6 +28,6 @@ class DemoController(Controller):
 def start_consoles(stack, move_clock):
     """A line console per simulated locker on loopback, for a person to act ($CUNBOX_CONSOLE_PORT:
     the first one's port, the others counting up; default: the OS picks)."""
-    base = int(os.environ.get("CUNBOX_CONSOLE_PORT", "0"))
+    base = config.get("CONSOLE_PORT")
     return {lid: ControlServer(DemoController(sim, move_clock), port=base + i if base else 0)
             for i, (lid, sim) in enumerate(sorted(stack.sims.items()))}

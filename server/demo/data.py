@@ -9,6 +9,8 @@ import shutil
 
 from sqlalchemy import func, select
 
+from server import config
+
 COUNTY = "county.json"
 DATABASE = "cunbox.sqlite3"
 
@@ -17,7 +19,7 @@ def wanted_fresh(argv=None):
     """True when the person asked to start afresh: --fresh, or CUNBOX_DEMO_FRESH set to 1/yes/true."""
     if argv and "--fresh" in argv:
         return True
-    return os.environ.get("CUNBOX_DEMO_FRESH", "").strip().lower() in ("1", "yes", "true", "on")
+    return config.get("DEMO_FRESH")
 
 
 def open_folder(root, fresh):

@@ -6,12 +6,12 @@ The demo folder (instance/demo) is kept from one run to the next unless asked to
 (server/demo/data.py), and so is the demo clock's lead, moved at a locker console (server/demo/clock.py).
 """
 import logging
-import os
 import pathlib
 import signal
 import sys
 import threading
 
+from server import config
 from server.demo import clock as demo_clock
 from server.demo import data as demo_data
 from server.demo.console import start_consoles
@@ -20,13 +20,13 @@ from server.demo.stack import Stack, demo_signing_key
 
 def run(argv=None):
     """Start everything, print the address and a walkthrough, run until Ctrl-C/SIGTERM."""
-    logging.basicConfig(level=logging.INFO if os.environ.get("CUNBOX_VERBOSE") else logging.WARNING,
+    logging.basicConfig(level=logging.INFO if config.get("VERBOSE") else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    root = pathlib.Path(os.environ.get("CUNBOX_INSTANCE_DIR", "instance")) / "demo"
+    root = pathlib.Path(config.get("INSTANCE_DIR")) / "demo"
     county, why_fresh = demo_data.open_folder(root, demo_data.wanted_fresh(argv))
     demo_clock.load(root)  # before anything is stored or a board's clock is set
-    port = int(os.environ.get("CUNBOX_PORT", "8000"))
-    transport = os.environ.get("CUNBOX_SIM_TRANSPORT", "pty")
+    port = config.get("PORT")
+    transport = config.get("SIM_TRANSPORT")
     stop = threading.Event()
 
     def _stop(signum, frame):

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from firmware import ed25519
 from firmware.fwimage import ImageError, hexlify, key_id, parse_key
+from server import config
 
 SIGNING_KEY_ENV = "CUNBOX_FW_SIGNING_KEY"  # the private key file `cunbox firmware build` signs with
 PUBKEYS_ENV = "CUNBOX_FW_PUBKEYS"          # public key files that may sign firmware, ':'-separated
@@ -142,14 +143,14 @@ def read_key_file(path):
 
 
 def resolve_signing_key_path(path):
-    path = path or os.environ.get(SIGNING_KEY_ENV)
+    path = path or config.get("FW_SIGNING_KEY")
     if not path:
         raise KeyFileError("no signing key: pass --key FILE or set %s%s" % (SIGNING_KEY_ENV, _retired_hint()))
     return path
 
 
 def pubkey_paths_from_env():
-    return [p for p in os.environ.get(PUBKEYS_ENV, "").split(":") if p]
+    return list(config.get("FW_PUBKEY_FILES"))
 
 
 def load_public_keys(paths=None):
@@ -161,7 +162,7 @@ def load_public_keys(paths=None):
 
 
 def _retired_hint():
-    if os.environ.get(RETIRED_ENV):
+    if config.get("FW_RETIRED_KEY_FILE"):
         return (" (%s, the HMAC fleet key of format-1 images, is no longer used: see docs/firmware-delivery.md)"
                 % RETIRED_ENV)
     return ""

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 
+from server import config
 from server.link import driver
 from server.link.bus import BusMaster, Options
 from server.link.keys import Sealer, load_secret
@@ -137,10 +138,12 @@ def start_in_process(app, options=None, wait_s=None):
     from server.link import http
     db = app.extensions["cunbox_db"]
     if options is None:
-        options = Options(baud=int(app.config.get("LINK_BAUD", os.environ.get("CUNBOX_LINK_BAUD", "19200"))),
-                          status_period_s=float(app.config.get("LINK_STATUS_PERIOD", 1.0)))
+        options = Options(baud=int(app.config.get("LINK_BAUD") or config.default("LINK_BAUD")),
+                          status_period_s=float(app.config.get("LINK_STATUS_PERIOD")
+                                                or config.default("LINK_STATUS_PERIOD")))
     worker = LinkWorker(db, options=options, sealer=app.extensions.get("cunbox_link_sealer"))
-    http.attach(app, wait_s if wait_s is not None else app.config.get("LINK_WAIT_SECONDS", 8.0))
+    http.attach(app, wait_s if wait_s is not None else app.config.get("LINK_WAIT_SECONDS",
+                                                                       config.default("LINK_WAIT_SECONDS")))
     app.extensions["cunbox_link"] = worker
     return worker.start()
 
@@ -150,12 +153,12 @@ def configure(app):
     "in-process" (SQLite: the worker runs as threads of the server, and requests wait for doors),
     "workers" (separate `cunbox link` processes: requests wait for doors by reading the queue),
     anything else: nothing (the queue is served by whoever runs the link)."""
-    mode = app.config.get("LINK_MODE") or os.environ.get("CUNBOX_LINK", "")
+    mode = app.config.get("LINK_MODE") or ""
     if app.config.get("LINK_IN_PROCESS") is False:
         return None
     if mode == "in-process" or app.config.get("LINK_IN_PROCESS"):
         return start_in_process(app)
     if mode == "workers":
         from server.link import http
-        http.attach(app, app.config.get("LINK_WAIT_SECONDS", 8.0))
+        http.attach(app, app.config.get("LINK_WAIT_SECONDS", config.default("LINK_WAIT_SECONDS")))
     return None

@@ -13,10 +13,12 @@ import secrets
 
 from sqlalchemy import func, select
 
+from server import config
 from server.errors import Conflict, Gone, NotFound, Refused, Throttled
 from server.models import Notification, PhoneCheck
 
-DEFAULTS = {"CHECK_MINUTES": 10, "CHECK_TRIES": 5, "CHECKS_PER_PHONE": 3, "CHECKS_WINDOW_MINUTES": 10}
+# defaults and meanings in server/config.py (the one table of settings)
+DEFAULTS = config.defaults("CHECK_MINUTES", "CHECK_TRIES", "CHECKS_PER_PHONE", "CHECKS_WINDOW_MINUTES")
 DIGITS = 6
 
 

@@ -13,12 +13,14 @@ import datetime
 
 from sqlalchemy import delete, func, select
 
+from server import config
 from server.errors import Throttled
 from server.models import CodeAttempt, SignInAttempt
 
-DEFAULTS = {"THROTTLE_WINDOW_SECONDS": 600, "THROTTLE_PER_SOURCE": 5, "THROTTLE_PER_LOCKER": 30,
-            "SIGN_IN_FREE_PER_ACCOUNT": 5, "SIGN_IN_FREE_PER_SOURCE": 20, "SIGN_IN_LOCKOUT_SECONDS": 60,
-            "SIGN_IN_MAX_LOCKOUT_SECONDS": 3600, "SIGN_IN_MEMORY_SECONDS": 86400}
+# defaults and meanings in server/config.py (the one table of settings)
+DEFAULTS = config.defaults("THROTTLE_WINDOW_SECONDS", "THROTTLE_PER_SOURCE", "THROTTLE_PER_LOCKER",
+                           "SIGN_IN_FREE_PER_ACCOUNT", "SIGN_IN_FREE_PER_SOURCE", "SIGN_IN_LOCKOUT_SECONDS",
+                           "SIGN_IN_MAX_LOCKOUT_SECONDS", "SIGN_IN_MEMORY_SECONDS")
 
 
 def _limits(session):

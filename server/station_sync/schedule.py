@@ -6,7 +6,6 @@ neither is set, so tests never get a stray thread unless they ask for one. Sever
 processes may each run a schedule: the per-station lease lets only one of them sync a station.
 """
 import logging
-import os
 import threading
 
 log = logging.getLogger("cunbox.station_sync")
@@ -60,7 +59,8 @@ class SyncScheduler:
 def interval_from(config):
     value = config.get("STATION_SYNC_INTERVAL")
     if value in (None, ""):
-        value = os.environ.get("CUNBOX_STATION_SYNC_INTERVAL", "")
+        from server import config as settings
+        value = settings.get("STATION_SYNC_INTERVAL")
     if value in (None, ""):
         return None
     try:
