@@ -405,7 +405,10 @@ def test_villager_books_a_send_and_the_courier_collects_it(page_for, live):
         sent = s.scalars(select(Parcel).where(Parcel.direction == "out", Parcel.locker_id == w.locker2_id)).one()
         body = s.scalars(select(Notification.body).where(Notification.parcel_id == sent.id)).one()
     code = re.search(r"投递码(\d{8})", body).group(1)
-    assert villager.inner_text("#send-code") == code and "东村2号柜" in villager.inner_text("#send-locker")
+    assert villager.get_attribute("#send-code", "data-code") == code
+    assert "东村2号柜" in villager.inner_text("#send-locker")
+    # the code fits the phone's width (8 big digits, in two groups of 4)
+    assert villager.eval_on_selector("#send-code", "e => e.scrollWidth <= e.clientWidth")
     # At the locker the villager types the drop-off code (the board asks the server), puts it in, closes.
     out = pickups.verify_at_locker(db, Principal("locker", locker_id=w.locker2_id), w.locker2_id, code)
     cid = out["compartment"]["id"]

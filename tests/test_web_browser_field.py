@@ -142,7 +142,7 @@ def test_send_page_reload_books_once_and_the_code_works_at_the_other_boards_keyp
             page.reload()
             page.wait_for_selector("#send-booked")
         assert "任意一个键盘" in page.inner_text("#send-where")
-        shown = page.inner_text("#send-code")
+        shown = page.get_attribute("#send-code", "data-code")
         shoot(page, "field-send-booked")
     finally:
         ctx.close()

@@ -219,7 +219,7 @@ def test_send_booking_form_rejects_bad_input_next_to_each_field(site):
         assert sent.state == "booked" and sent.account_id is not None
         body = s.query(Notification).filter(Notification.parcel_id == sent.id).one().body
     code = re.search(r"投递码(\d{8})", body).group(1)
-    assert '<strong class="code" id="send-code">%s</strong>' % code in html
+    assert 'id="send-code" data-code="%s">%s %s<' % (code, code[:4], code[4:]) in html
     # Going back to the check page goes to the booking; another browser is told it was confirmed.
     assert c.get(check_url).status_code == 303
     other = app.test_client()
