@@ -14,7 +14,7 @@ import zipfile
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PACKAGES = ("protocol", "firmware", "hardware_sim", "server")
+PACKAGES = ("protocol", "firmware", "hardware_sim", "hostlink", "server")
 BUILD_FILES = ("pyproject.toml", "setup.cfg", "README.md")
 
 pytestmark = [pytest.mark.packaging, pytest.mark.timeout(120)]
