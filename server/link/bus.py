@@ -1,8 +1,9 @@
 """BusMaster: one thread per locker, the only talker on that locker's bus.
 
 It opens the locker's pyserial URL (/dev/ttyUSB0, socket://host:port, rfc2217://..., a pty path)
-and drives protocol.session.HostSession: one request at a time, the inter-frame gap kept before
-every transmission, retries of the very same bytes on the session's deadline. Each pass it executes
+and talks through hostlink.exchange.Exchange, the host's one exchange loop on
+protocol.session.HostSession: one request at a time, the inter-frame gap kept before every
+transmission, retries of the very same bytes on the session's deadline. Each pass it executes
 one queued command (door opens first come first served), then polls whichever boards are due:
 STATUS; EVENTS when the board has some (stored and committed before EVENTS_ACK); TIME_SET when the
 board's clock is off; a full code sync after the board (re)appears, reboots or is replaced.
@@ -13,14 +14,13 @@ that reads the whole worker's queue in one query), and a reply is awaited in one
 to the session's deadline, not by spinning on the port.
 """
 import logging
-import select
 import threading
 import time
 
 import serial
 
+from hostlink.exchange import Exchange
 from protocol import messages as m
-from protocol import timing
 from protocol.errors import NAK_BUSY, NAK_REPLAY, LocalProtocolError, nak_name
 from protocol.session import NAK, HostSession
 from server import clock
@@ -85,15 +85,13 @@ class BusMaster(threading.Thread):
         self.wake = wake or threading.Event()
         self.stopping = threading.Event()
         self.port = None
-        self._fd = None  # what select() can wait on for the port's bytes, when it has one
+        self.exchange = None  # hostlink.exchange.Exchange on the open port, counting into self.stats
         self._claim = True  # the queue may hold a command for us: read it (set when woken)
         self.session = None
         self.boards = {}
         self.online = None
-        self._last_tx = 0.0
-        self._gap = timing.inter_frame_gap_us(self.opt.baud) / 1e6
-        self.stats = {"requests": 0, "timeouts": 0, "polls": 0, "commands": 0, "events": 0, "reconnects": 0,
-                      "errors": 0, "claims": 0}
+        self.stats = {"requests": 0, "timeouts": 0, "resyncs": 0, "polls": 0, "commands": 0, "events": 0,
+                      "reconnects": 0, "errors": 0, "claims": 0}
 
     # -- life ----------------------------------------------------------------------------------------
     def stop(self, wait=True):
@@ -123,11 +121,11 @@ class BusMaster(threading.Thread):
     def _connect(self):
         plan = link_state.locker_plan(self.db, self.locker_id, self.sealer)
         self.stats["reconnects"] += 1
-        # reads never block (timeout 0); _read waits for bytes with select() where the port has a descriptor
+        # reads never block (timeout 0); the exchange waits for bytes with select() where the port has a descriptor
         self.port = serial.serial_for_url(plan["url"], baudrate=self.opt.baud, timeout=0, write_timeout=2)
-        self._fd = _selectable(self.port)
         self._claim = True
         self.session = HostSession(baud=self.opt.baud)
+        self.exchange = Exchange(self.session, self.port, stats=self.stats)
         self.boards = {}
         for address, info in plan["boards"].items():
             store = link_state.DbCounterStore(self.db, info["board_id"]) if info["key"] is not None else None
@@ -180,59 +178,15 @@ class BusMaster(threading.Thread):
         return min(due) - time.monotonic()
 
     # -- the wire ------------------------------------------------------------------------------------
-    def _send(self, wire):
-        wait = self._last_tx + self._gap - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self.port.write(wire)
-        self.port.flush()
-        self._last_tx = time.monotonic()
-
     def call(self, address, msg_type, fields=None, auth=None):
         """One request, with the protocol's retries; returns its protocol.session.Result.
 
-        A NAK REPLAY to a first transmission means our counter is behind the board's (a restored
-        database, or another host used the board): the board did nothing, so move the counter up
-        to what it last accepted and send the command again as a new request (PROTOCOL.md 3.3)."""
-        r = self._call_once(address, msg_type, fields, auth)
-        if r.kind == NAK and r.nak_code == NAK_REPLAY and not r.maybe_executed:
-            try:
-                self.session.resync_counter(address, r.nak_detail)
-            except LocalProtocolError:
-                return r
-            r = self._call_once(address, msg_type, fields, auth)
-        return r
-
-    def _call_once(self, address, msg_type, fields, auth):
-        wire = self.session.request(address, msg_type, fields, now=time.monotonic(), auth=auth)
-        self.stats["requests"] += 1
-        self._send(wire)
-        while True:
-            data = self._read(self.session.next_deadline() - time.monotonic())
-            now = time.monotonic()
-            if data:
-                self._last_tx = now  # the bus was busy: the gap counts from the last byte heard
-                for r in self.session.receive(data, now):
-                    return r
-            again = self.session.poll(now)
-            if isinstance(again, (bytes, bytearray)):
-                self._send(again)
-            elif again is not None:
-                self.stats["timeouts"] += 1
-                return again
-
-    def _read(self, wait_s):
-        """Whatever bytes arrive within wait_s (the time to the session's deadline): one blocking wait
-        for the first bytes, then all that is there. Ports without a descriptor are read every 2 ms."""
-        if wait_s > 0:
-            if self._fd is not None:
-                select.select([self._fd], [], [], wait_s)
-            else:
-                data = self.port.read(4096)
-                if data:
-                    return data
-                time.sleep(min(wait_s, 0.002))
-        return self.port.read(4096)
+        The exchange (hostlink.exchange.Exchange.call) keeps the inter-frame gap, retries the very
+        same bytes, and after a NAK REPLAY to a first transmission (our counter behind the board's: it
+        did nothing) moves the counter up and sends the command again as a new request, once
+        (PROTOCOL.md 3.3). A REPLAY to a retry or a timeout comes back as it is: the callers below
+        leave an OPEN's outcome to the board's journal."""
+        return self.exchange.call(address, msg_type, fields, auth)
 
     # -- polling -------------------------------------------------------------------------------------
     def _poll(self, b):
@@ -591,18 +545,6 @@ class BusMaster(threading.Thread):
                 link_commands.retry_later(self.db, cid, self.owner)
             b.inflight.pop(cid, None)
             self._execute(b, cmd)
-
-
-def _selectable(port):
-    """The descriptor select() can wait on for a port's incoming bytes, or None (rfc2217://, loop://:
-    their bytes come through a reader thread or a buffer)."""
-    try:
-        return port.fileno()  # a tty or pty
-    except (AttributeError, NotImplementedError, OSError, ValueError):
-        pass
-    if type(port).__module__.endswith("protocol_socket"):
-        return port._socket  # socket://host:port: the socket itself
-    return None
 
 
 def _aged(cmd):
