@@ -9,9 +9,9 @@ import time
 
 from firmware import fwimage
 from firmware.fw_handler import REFUSAL_NAMES
+from hostlink.exchange import LinkError, NakReply
 from protocol import messages as m
 from protocol.errors import NAK_BAD_STATE, NAK_BUSY, nak_name
-from server.firmware_delivery.link import LinkError, NakReply
 
 COMMIT_RESULTS = {m.FW_SIZE_MISMATCH: "size mismatch", m.FW_HASH_MISMATCH: "hash mismatch (a chunk was corrupted)",
                   m.FW_NO_IMAGE: "no image staged", m.FW_WRITE_ERROR: "flash write error"}
@@ -69,7 +69,8 @@ class Flasher:
     """One board's update over a link object: `address`, `call(msg_type, fields, auth)` returning the
     reply's fields or raising NakReply / LinkError (MaybeExecuted), and `reconnect(attempts=...)`.
     server/firmware_delivery/link.py's Link (a port of its own, `cunbox flash`) and the locker link's
-    server/link/firmware_job.py BusLink (the bus master's port and session) both are one.
+    server/link/firmware_job.py BusLink (the bus master's port and session) both are one; both read
+    their results with hostlink.exchange.result_fields, so they raise alike.
 
     resume: the update may have been begun by an earlier run whose outcome is unknown (a command the
     locker link left unfinished): the board is asked where it stands and the update continues from

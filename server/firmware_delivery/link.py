@@ -1,4 +1,6 @@
-"""A blocking request/reply helper for one board over a pyserial URL, on protocol.session.HostSession.
+"""A blocking request/reply helper for one board over a pyserial URL: a port of its own, and the host's
+one exchange loop on it (hostlink.exchange: inter-frame gap, the session's retries, REPLAY resync
+at most once).
 
 The link workers own the bus in production; firmware flashing uses this small helper so that
 `cunbox flash` works on its own, from a maintainer's laptop, on a USB RS-485 adapter or a 4G
@@ -8,31 +10,18 @@ import time
 
 import serial
 
+from hostlink.exchange import POLL_S, Exchange, LinkError, MaybeExecuted, NakReply, changes_state, result_fields
 from protocol import messages as m
-from protocol.errors import NAK_REPLAY
-from protocol.session import NAK, REPLY, TIMEOUT, HostSession
+from protocol.session import HostSession
 
-
-class LinkError(Exception):
-    """The board did not answer (timeout after retries, or the port failed)."""
-
-
-class MaybeExecuted(LinkError):
-    """A retry met REPLAY: the board took an earlier copy and then lost its reply cache (it restarted).
-    The request may or may not have run; ask the board where it stands."""
-
-
-class NakReply(Exception):
-    def __init__(self, result):
-        super().__init__("NAK %d detail %d to %s" % (result.nak_code, result.nak_detail, m.type_name(result.msg_type)))
-        self.code = result.nak_code
-        self.detail = result.nak_detail
+__all__ = ["Link", "LinkError", "MaybeExecuted", "NakReply"]
 
 
 class Link:
-    def __init__(self, url, address, key, baud=9600, counter=0, read_timeout=0.005, store=None):
+    def __init__(self, url, address, key, baud=9600, counter=0, read_timeout=POLL_S, store=None):
         """store: a protocol counter store (e.g. the link's link_state.DbCounterStore); with it the
-        counter continues above every one the locker link may have used towards this board."""
+        counter continues above every one the locker link may have used towards this board.
+        read_timeout: how often a port without a descriptor (rfc2217://) is read while waiting."""
         self.url = url
         self.address = address
         self.baud = baud
@@ -40,16 +29,19 @@ class Link:
         self.session = HostSession(baud=baud)
         self.session.add_board(address, key, counter=None if store is not None else counter, store=store)
         self.port = None
+        self.exchange = None
         self.reconnects = 0
 
     def open(self):
         self.close()
         try:
-            self.port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=self.read_timeout)
+            # reads never block: the exchange waits for the reply with select() up to the session's deadline
+            self.port = serial.serial_for_url(self.url, baudrate=self.baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as exc:
             self.port = None
             raise LinkError("cannot open %s: %s" % (self.url, exc)) from None
         self.session.cancel()
+        self.exchange = Exchange(self.session, self.port, poll_s=self.read_timeout)
 
     def close(self):
         if self.port is not None:
@@ -73,47 +65,18 @@ class Link:
         raise LinkError("cannot reopen %s" % self.url)
 
     def call(self, msg_type, fields=None, auth=None):
-        """Send one request and wait for its reply. Returns the reply fields; raises NakReply or
-        LinkError. A REPLAY NAK (our counter behind the board's) moves the counter up and retries."""
-        for _ in range(2):
-            res = self._exchange(msg_type, fields, auth)
-            if res.kind == REPLY:
-                return res.fields
-            if res.kind == NAK and res.nak_code == NAK_REPLAY and res.maybe_executed:
-                self.session.resync_counter(self.address, res.nak_detail)
-                raise MaybeExecuted("board %d restarted during %s" % (self.address, m.type_name(msg_type)))
-            if res.kind == NAK and res.nak_code == NAK_REPLAY:
-                # the board accepted higher counters (another host, or a lost counter file): move past them
-                self.session.resync_counter(self.address, res.nak_detail)
-                continue
-            if res.kind == NAK:
-                raise NakReply(res)
-            if res.kind == TIMEOUT:
-                raise LinkError("no reply to %s from board %d" % (m.type_name(msg_type), self.address))
-            raise LinkError("bad reply to %s: %s" % (m.type_name(msg_type), res.error))
-        raise NakReply(res)
-
-    def _exchange(self, msg_type, fields, auth):
+        """Send one request and wait for its reply. Returns the reply fields; raises NakReply (the board
+        refused and did nothing), MaybeExecuted (a state-changing request whose reply was lost) or
+        LinkError (no answer, or the port failed). A REPLAY NAK to a first transmission (our counter
+        behind the board's) moves the counter up and sends the request again, once."""
         if self.port is None:
             self.open()
-        s = self.session
-        s.cancel()
         try:
-            self.port.reset_input_buffer()
-            self.port.write(s.request(self.address, msg_type, fields, now=time.monotonic(), auth=auth))
-            while True:
-                data = self.port.read(max(1, self.port.in_waiting))
-                now = time.monotonic()
-                if data:
-                    results = s.receive(data, now)
-                    if results:
-                        return results[0]
-                out = s.poll(now)
-                if isinstance(out, (bytes, bytearray)):
-                    self.port.write(out)
-                elif out is not None:
-                    return out
+            r = self.exchange.call(self.address, msg_type, fields, auth)
         except (serial.SerialException, OSError) as exc:
-            s.cancel()
             self.close()
-            raise LinkError("link to %s failed: %s" % (self.url, exc)) from None
+            what = "link to %s failed: %s" % (self.url, exc)
+            if self.exchange.on_wire and changes_state(msg_type):
+                raise MaybeExecuted("%s during %s (it may have run)" % (what, m.type_name(msg_type))) from None
+            raise LinkError(what) from None
+        return result_fields(r)

@@ -16,12 +16,9 @@ trial with the new version is confirmed, a board already running it is done.
 import logging
 import time
 
-from protocol import messages as m
-from protocol.errors import NAK_REPLAY
-from protocol.session import NAK, REPLY
+from hostlink.exchange import LinkError, NakReply, result_fields
 from server.firmware_delivery import queue
 from server.firmware_delivery.flasher import Flasher, FlashError
-from server.firmware_delivery.link import LinkError, MaybeExecuted, NakReply
 
 log = logging.getLogger("cunbox.link")
 
@@ -34,22 +31,17 @@ class Suspended(Exception):
 
 
 class BusLink:
-    """The Flasher's link, on the bus master's open port and HostSession (its counters, retries and
-    inter-frame gap). `reconnect` cannot reopen anything here: it suspends the update instead."""
+    """The Flasher's link, on the bus master's open port and HostSession (its exchange: counters,
+    retries, inter-frame gap, REPLAY resync). Its results are read as server/firmware_delivery/link.py's
+    Link reads its own (hostlink.exchange.result_fields: fields, NakReply, MaybeExecuted, LinkError).
+    `reconnect` cannot reopen anything here: it suspends the update instead."""
 
     def __init__(self, master, address):
         self.master = master
         self.address = address
 
     def call(self, msg_type, fields=None, auth=None):
-        r = self.master.call(self.address, msg_type, fields, auth)
-        if r.kind == REPLY:
-            return r.fields
-        if r.kind == NAK and r.nak_code == NAK_REPLAY and r.maybe_executed:
-            raise MaybeExecuted("board %d restarted during %s" % (self.address, m.type_name(msg_type)))
-        if r.kind == NAK:
-            raise NakReply(r)
-        raise LinkError("no reply to %s from board %d (%s)" % (m.type_name(msg_type), self.address, r.kind))
+        return result_fields(self.master.call(self.address, msg_type, fields, auth))
 
     def reconnect(self, attempts=None, pause=None, settle=None):
         raise Suspended("board %d stopped answering" % self.address)
