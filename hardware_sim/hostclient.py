@@ -1,12 +1,14 @@
 """A minimal bus master over pyserial, for tests, the bench and `cunbox sim --probe`.
 
-It drives protocol.session.HostSession exactly as a link worker would: write the request, read
-what arrives, feed it to the session, resend on its deadline, until a Result comes back.
+It talks through hostlink.exchange.Exchange, the very exchange loop the link workers use: the
+inter-frame gap, the session's retries of the same bytes, REPLAY resync at most once, until a
+Result comes back.
 """
 import time
 
 import serial
 
+from hostlink.exchange import Exchange
 from protocol import messages as m
 from protocol.session import HostSession
 
@@ -18,35 +20,28 @@ class HostClient:
         self.baud = baud
         for addr, key in (keys or {}).items():
             self.session.add_board(addr, key, counter=(counters or {}).get(addr, 0))
+        self.exchange = Exchange(self.session, self.port)
+
+    @property
+    def last_wire(self):
+        """The bytes of the last request sent."""
+        return self.exchange.last_wire
+
+    @property
+    def last_rx(self):
+        """How many bytes were heard while awaiting the last request's reply."""
+        return self.exchange.last_rx
 
     def close(self):
         self.port.close()
 
     def send_raw(self, wire):
-        self.port.write(wire)
-        self.port.flush()
+        """Bytes onto the bus as they are (a replayed, forged or hand-made frame), after the gap."""
+        self.exchange.send(wire)
 
-    def call(self, address, msg_type, fields=None, auth=None, wire=None):
+    def call(self, address, msg_type, fields=None, auth=None):
         """Send one request and return its protocol.session.Result (REPLY, NAK or TIMEOUT)."""
-        if wire is None:
-            wire = self.session.request(address, msg_type, fields, now=time.monotonic(), auth=auth)
-        self.send_raw(wire)
-        self.last_wire = wire
-        self.last_rx = 0
-        while True:
-            data = self.port.read(4096)
-            now = time.monotonic()
-            if data:
-                self.last_rx += len(data)
-                for r in self.session.receive(data, now):
-                    return r
-            again = self.session.poll(now)
-            if isinstance(again, (bytes, bytearray)):
-                self.send_raw(again)
-            elif again is not None:
-                return again
-            if not data:
-                time.sleep(0.001)
+        return self.exchange.call(address, msg_type, fields, auth)
 
     def drain(self, seconds=0.05):
         """Read and discard what arrives for a while (e.g. a late reply to a request we gave up on)."""
