@@ -135,8 +135,8 @@ class Exchange:
         Raises what the port raises (the session forgets the request) and the session's
         LocalProtocolError (nothing was sent)."""
         s = self.session
-        self._drop_stale()
         self.on_wire = False
+        self._drop_stale()
         wire = s.request(address, msg_type, fields, now=time.monotonic(), auth=auth)
         self.last_wire = wire
         self.last_rx = 0

@@ -28,6 +28,7 @@ class BoardPort:
         self.lose = 0
         self.before_write = None
         self.fail = None
+        self.fail_read = None
 
     def handler(self, msg_type, fields):
         self.ran.append(msg_type)
@@ -56,7 +57,12 @@ class BoardPort:
     def flush(self):
         pass
 
+    def close(self):
+        pass
+
     def read(self, n):
+        if self.fail_read is not None:
+            raise self.fail_read
         out = bytes(self.inbox[:n])
         del self.inbox[:n]
         return out
@@ -171,3 +177,41 @@ def test_a_port_error_ends_the_exchange_and_the_session_takes_the_next_request()
     assert ex.session.outstanding is None and ex.on_wire
     port.fail = None
     assert ex.call(1, m.TIME_SET, {"time": 1800000001}).ok
+
+
+def test_a_port_that_fails_before_the_request_went_out_says_so():
+    port = BoardPort()
+    ex = _exchange(port)
+    port.fail = OSError("adapter unplugged")
+    with pytest.raises(OSError):
+        ex.call(1, m.TIME_SET, {"time": 1800000000})
+    assert ex.on_wire
+    port.fail, port.fail_read = None, OSError("adapter unplugged")
+    with pytest.raises(OSError):
+        ex.call(1, m.TIME_SET, {"time": 1800000000})
+    assert not ex.on_wire and port.writes == []
+
+
+def test_cunbox_flashs_link_reads_a_port_failure_as_maybe_executed_only_once_a_change_went_out():
+    from server.firmware_delivery.link import Link
+
+    link = Link("loop://", 1, KEY, baud=BAUD)
+    port = BoardPort()
+
+    def attach():  # Link.open, on the board in memory instead of a pyserial URL
+        link.port = port
+        link.exchange = Exchange(link.session, port)
+    link.open = attach
+    port.fail = OSError("4G bridge gone")
+    with pytest.raises(MaybeExecuted, match="it may have run"):
+        link.call(m.TIME_SET, {"time": 1800000000})
+    with pytest.raises(LinkError) as info:
+        link.call(m.TIME_GET)
+    assert not isinstance(info.value, MaybeExecuted)
+    port.fail = None
+    port.fail_read = OSError("4G bridge gone")
+    with pytest.raises(LinkError) as info:
+        link.call(m.TIME_SET, {"time": 1800000000})
+    assert not isinstance(info.value, MaybeExecuted)  # nothing went out
+    port.fail_read = None
+    assert link.call(m.TIME_SET, {"time": 1800000001}) == {"previous": 1}
