@@ -21,6 +21,7 @@ def create_app(config=None):
     from server.api import register
     register(app)
     app.register_blueprint(__import__("server.web", fromlist=["bp"]).bp)  # the web pages (server/web)
+    _answer_errors_by_path(app)
     from server.station_sync.wiring import init_app as init_station_sync
     init_station_sync(app, db)  # station sync API; periodic sync when CUNBOX_STATION_SYNC_INTERVAL is set
     # the locker link: threads of this process (SQLite), or only the bounded wait for doors when
@@ -28,6 +29,22 @@ def create_app(config=None):
     from server.link.worker import configure
     configure(app)
     return app
+
+
+def _answer_errors_by_path(app):
+    """Every error the blueprints' own handlers do not answer (those raised before a route is chosen
+    too: an unknown URL, a wrong method) is answered by its path: JSON in the API's shape under /api/,
+    the web error page, in the reader's language, everywhere else. The API and the web pages know
+    nothing of each other; this is where the two meet."""
+    from flask import request
+
+    from server.api import errors as api_errors
+    from server.web.blueprint import error_page
+
+    def _answer(exc):
+        return api_errors.answer(exc) if api_errors.owns(request.path) else error_page(exc)
+
+    app.register_error_handler(Exception, _answer)
 
 
 def get_db(app):

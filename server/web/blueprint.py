@@ -1,8 +1,12 @@
 """The web pages' one blueprint and what every page shares: sign-in check, CSRF, security headers,
-Beijing-time filter, error pages, template globals. Views register on `bp` from their own modules."""
+Beijing-time filter, error pages, template globals. Views register on `bp` from their own modules.
+
+`error_page(exc)` answers an error with a page in the reader's language: for the blueprint's own
+requests, and (installed by the app factory, server/app.py) for every path outside the API that no
+route matched, where the blueprint's handlers never run."""
 import logging
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, current_app, g, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from server import clock
@@ -43,7 +47,7 @@ def _before():
         csrf.check()
     except csrf.CsrfError as exc:
         log.info("web: refused an unsafe request without a valid CSRF token (%s)", exc.reason)
-        return render_template("web/error.html", title_key="err.csrf_title", message_key="err.csrf"), 400
+        return _page(400, "err.csrf_title", "err.csrf")
     return None
 
 
@@ -69,17 +73,34 @@ def _beijing_time(value, fmt="%Y-%m-%d %H:%M"):
     return clock.beijing_text(value, fmt)
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(exc):
-    """Pages answer errors with a page, not the API's JSON."""
-    key = "err.not_found" if exc.code == 404 else "err.generic"
-    return render_template("web/error.html", title_key="err.title", message_key=key), exc.code or 500
+# HTTP errors a person meets on a page: (title, message) keys; any other status says err.generic.
+_ERROR_KEYS = {404: ("err.not_found_title", "err.not_found"), 413: ("err.title", "err.too_large")}
 
 
 @bp.errorhandler(Exception)
-def _unexpected(exc):
-    log.exception("web: unhandled error")
-    return render_template("web/error.html", title_key="err.title", message_key="err.internal"), 500
+def error_page(exc):
+    """Pages answer errors with a page, not the API's JSON: an HTTP error with its status (and headers
+    such as Allow), anything else with a 500 that says nothing was changed."""
+    if not isinstance(exc, HTTPException):
+        log.exception("web: unhandled error")
+        return _page(500, "err.title", "err.internal")
+    title_key, message_key = _ERROR_KEYS.get(exc.code, ("err.title", "err.generic"))
+    response = _page(exc.code or 500, title_key, message_key)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def _page(status, title_key, message_key):
+    """The error page. Outside the blueprint's requests (no route matched) its language choice, template
+    globals and headers would not run, so this page does that itself."""
+    ours = bp.name in request.blueprints
+    if not ours:
+        i18n.pick_lang()
+    response = make_response(render_template("web/error.html", title_key=title_key, message_key=message_key,
+                                             **_template_globals()), status)
+    return response if ours else _after(response)
 
 
 @bp.context_processor
