@@ -46,6 +46,3 @@ def _answer_errors_by_path(app):
 
     app.register_error_handler(Exception, _answer)
 
-
-def get_db(app):
-    return app.extensions["cunbox_db"]

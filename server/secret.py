@@ -10,7 +10,6 @@ import os
 import pathlib
 import secrets
 
-ENV = "CUNBOX_SECRET"
 FILE_NAME = "link-secret"  # its historical name; it seals link keys and signs web sessions
 
 

@@ -18,8 +18,6 @@ from server.models import Board, Locker
 from server.services import audit
 from server.services.principals import require_role
 
-FINISHED = ("done", "failed", "skipped")
-
 
 # --- releases ---
 
@@ -58,14 +56,6 @@ def list_releases(db, principal):
     require_role(principal, "maintainer")
     with db.reading() as s:
         return [release_json(r) for r in s.scalars(select(FwRelease).order_by(FwRelease.id))]
-
-
-def release_image(db, release_id):
-    with db.reading() as s:
-        r = s.get(FwRelease, release_id)
-        if r is None:
-            raise NotFound("no release %s" % release_id)
-        return r.image
 
 
 # --- rollouts ---

@@ -94,13 +94,11 @@ class _Once:
     def __init__(self, db, event_id):
         self.db = db
         self.event_id = event_id
-        self.skipped = False
 
     def run(self, fn, retries=4):
         def wrapped(s):
             ev = s.scalar(select(LinkEvent).where(LinkEvent.id == self.event_id).with_for_update())
             if ev.processed_at is not None:
-                self.skipped = True
                 return ev.outcome
             out = fn(s)
             ev.processed_at = clock.utcnow()

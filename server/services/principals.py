@@ -26,7 +26,6 @@ class Principal:
 
 
 SYSTEM = Principal("system", label="system")
-LINK = Principal("system", label="link")
 
 
 def require_role(principal, *roles):

@@ -15,11 +15,8 @@ from server import clock
 from server.errors import Conflict, NotFound, Refused
 from server.models import SIZES, Account, Carrier, Compartment, Locker, LockerCommand, Parcel, Station
 from server.services import accounts, assignment, audit, codes, doors, lifecycle, notify, phone_checks
-from server.services.principals import Principal, check_parcel, check_station, require_role
+from server.services.principals import check_parcel, check_station, require_role
 from server.services.serialize import parcel_json
-
-
-VILLAGER = Principal("villager", label="villager")
 
 
 def book_send(db, principal, account_id, locker_id, carrier_id, size, perishable=False, chilled_agreed=False,

@@ -21,7 +21,6 @@ class SyncScheduler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="station-sync", daemon=True)
         self.runs = 0             # completed rounds, for health pages and tests
-        self.last_results = []
 
     def start(self):
         self._thread.start()
@@ -43,7 +42,6 @@ class SyncScheduler:
             level = logging.INFO if r.ok else logging.WARNING
             log.log(level, "station %s sync %s: %s%s", r.station_id, r.status,
                     ", ".join("%s %d" % kv for kv in r.counts.items() if kv[1]), " (%s)" % r.error if r.error else "")
-        self.last_results = results
         self.runs += 1
         return results
 

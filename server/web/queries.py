@@ -25,7 +25,6 @@ from server.models import (
 # A board not heard from for this long is drawn offline (a board that never reported is "unknown").
 # No contact for this long: offline (the link writes an answering board's last contact every 15 s).
 OFFLINE_AFTER = datetime.timedelta(seconds=45)
-ACTIVE_STATES = ("reserved", "in_locker", "overdue", "opening", "awaiting_collection", "booked")
 PAGE = 100
 
 

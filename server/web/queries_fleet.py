@@ -4,7 +4,6 @@ Board health beyond firmware version and last contact (online, link quality, res
 the locker link's tables (link_boards, link_attempts, link_events); a board the link has not talked
 to yet shows "not reported yet".
 """
-import datetime
 import re
 
 from sqlalchemy import inspect, select
@@ -12,8 +11,6 @@ from sqlalchemy import inspect, select
 from server.clock import utcnow
 from server.models import Alarm, Board, Compartment, Locker, Station
 from server.web.queries import OFFLINE_AFTER
-
-FAULT_KINDS_OPEN = None     # every open alarm on a board's compartments counts as a fault
 
 
 def _has_table(session, name):
@@ -89,12 +86,6 @@ def board_health(session, board_ids):
 
 def stations(session):
     return [tuple(r) for r in session.execute(select(Station.id, Station.name).order_by(Station.name)).all()]
-
-
-def age(ts, now=None):
-    if ts is None:
-        return None
-    return (now or utcnow()) - ts if isinstance(ts, datetime.datetime) else None
 
 
 def rollouts(session, limit=50):
