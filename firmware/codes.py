@@ -51,10 +51,6 @@ class CodeStore:
                 self._t[k] = 0
             self._save()
 
-    def clear_all(self):
-        self._t = bytearray(len(self._t))
-        self._save()
-
     def has(self, comp):
         i = self._slot(comp)
         for k in range(i + SALT_LEN, i + SALT_LEN + HASH_LEN):

@@ -36,13 +36,6 @@ LOCK_FAULT = const(19)  # board; faults u8: 0x10 when a lock board stops answeri
 EVENTS_LOST = const(20)  # board; count u32: records refused while the journal was full
 PEER_CODE = const(21)  # board; board u8, compartment u8, code_id: a right code for another board's door
 
-NAMES = {
-    1: "BOOT", 2: "DOOR_OPENED", 3: "DOOR_CLOSED", 4: "OPEN_RESULT", 5: "PICKUP_OFFLINE",
-    6: "FORCED_DOOR", 7: "DOOR_LEFT_OPEN", 8: "SENSOR_FAULT", 9: "THROTTLED", 10: "TEMPERATURE",
-    11: "TEMP_EXCURSION", 12: "CODE_EXPIRED", 13: "CODE_REJECTED", 14: "DROPOFF_OFFLINE",
-    17: "CONFIG_CHANGED", 18: "TIME_SET", 19: "LOCK_FAULT", 20: "EVENTS_LOST", 21: "PEER_CODE",
-}
-
 # Kinds that may use the journal's reserve segment when it is full of unacknowledged records.
 CRITICAL = (DOOR_OPENED, FORCED_DOOR, OPEN_RESULT, PICKUP_OFFLINE, DROPOFF_OFFLINE, SENSOR_FAULT,
             LOCK_FAULT, EVENTS_LOST, PEER_CODE)

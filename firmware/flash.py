@@ -88,7 +88,3 @@ class Flash:
                 if (crc32(body) & 0xFFFFFFFF).to_bytes(4, "big") == raw[-4:]:
                     return body
         return None
-
-    def remove_tree(self):
-        for n in self.listdir():
-            self.remove(n)

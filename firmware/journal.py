@@ -189,9 +189,3 @@ class Journal:
             if self.full:
                 self.full = not self.can_append()
         return self.acked
-
-    def size_bytes(self):
-        t = 0
-        for s in self._segs:
-            t += s[2]
-        return t

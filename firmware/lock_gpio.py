@@ -34,9 +34,6 @@ class GpioLocks(LockQueue):
             p.value(1 - self.on_level)
         self._on = -1
 
-    def energised(self):
-        return self._on
-
     def release(self, lock, now):
         """The door is open: switch this lock's coil off early (saves the coil and the next lock's wait)."""
         if self._on == lock:
