@@ -38,8 +38,11 @@ lint: $(STAMP_PY)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
+# The suite on every core (pytest-xdist; `make test PYTEST_WORKERS=0` runs it serially, as plain `pytest` does).
+# loadgroup: the tests of a module that share a module-scoped fixture stay on one worker (tests/conftest.py).
+PYTEST_WORKERS ?= auto
 pytest: install
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-mpy: $(STAMP_NODE)
 	node tools/mpyrun.mjs $(MPY_COPY) tools/portable_tests.py

@@ -66,3 +66,18 @@ def pytest_report_header(config):
 
 def pytest_unconfigure(config):
     _TRAVEL.stop()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks (--dist loadgroup)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test`: -n auto --dist loadgroup) the tests of a module that share a
+    module- or class-scoped fixture (a Chromium, a live server, a built wheel, a compiled firmware) stay
+    on one worker, in file order: the fixture is built once, as in a serial run. Every other test goes
+    to whichever worker is free."""
+    if getattr(config.option, "dist", "no") != "loadgroup":
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = info.name2fixturedefs.values() if info else ()
+        if any(d.scope in ("module", "class", "package") for chain in defs for d in chain):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
