@@ -5,10 +5,14 @@ reads) to CUNBOX_TEST_AT, or to one of the named instants below, and lets it tic
 timeouts and waits behave as usual. time.monotonic and the threads' timers are not touched.
 Python processes the suite starts (a `cunbox serve`, a link worker) run at the same instant: see
 tests/timewarp/sitecustomize.py. `make test-dates` runs the suite once at each named instant.
+
+Each test process also has an instance folder of its own (CUNBOX_INSTANCE_DIR), never the checkout's.
 """
 import datetime
 import os
 import pathlib
+import shutil
+import tempfile
 import time
 
 import pytest
@@ -59,6 +63,12 @@ _pin_subprocesses(pinned_instant())     # before this process travels: the offse
 _TRAVEL = time_machine.travel(pinned_instant(), tick=True)
 _TRAVEL.start()     # at import, before any test module builds its data at "now"
 
+# The app signs web sessions with a key from <instance>/link-secret (made on first use) and reads its
+# settings from <instance>/cunbox.toml. Unset, the instance folder is ./instance, the checkout's own, which
+# `cunbox serve` and `make run` use too and every pytest-xdist worker would share: two workers making the
+# secret at once on a fresh checkout collide. Each test process gets its own; its subprocesses inherit it.
+_INSTANCE = os.environ["CUNBOX_INSTANCE_DIR"] = tempfile.mkdtemp(prefix="cunbox-test-instance-")
+
 
 def pytest_report_header(config):
     return "cunbox: wall clock pinned to %s (CUNBOX_TEST_AT), ticking" % pinned_instant().isoformat()
@@ -66,6 +76,7 @@ def pytest_report_header(config):
 
 def pytest_unconfigure(config):
     _TRAVEL.stop()
+    shutil.rmtree(_INSTANCE, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks (--dist loadgroup)
