@@ -108,6 +108,8 @@ SETTINGS = (
     Setting("FW_RETIRED_KEY_FILE", "CUNBOX_FW_KEY_FILE", "str", None,
             "Retired (the HMAC fleet key of format-1 images): only named in error messages."),
     Setting("WEB_POLL_MS", "CUNBOX_WEB_POLL_MS", "int", 3000, "How often live pages poll the server."),
+    Setting("TEXTS_DIR", "CUNBOX_TEXTS_DIR", "str", None,
+            "Folder of the county's own wording (zh_CN.po, en.po: docs/texts.md); unset: <instance>/texts."),
     Setting("PORT", "CUNBOX_PORT", "int", 8000, "Port of `make run`'s server.", group="demo"),
     Setting("CONSOLE_PORT", "CUNBOX_CONSOLE_PORT", "int", 0,
             "First port of the demo's locker consoles; 0: free ports the system picks.", group="demo"),

@@ -6,7 +6,7 @@ import re
 
 from server.station_sync.english import WORDS, word
 from server.station_sync.reasons import LEGACY, Reason, as_reason, encode, render
-from server.web.messages import CATALOGUES
+from server.texts import CATALOGUES
 
 STATIONS = pathlib.Path(__file__).resolve().parent.parent / "server" / "station_sync"
 USES = re.compile(r'(?:Reason|FieldError|PhoneError|ReasonError|file_error)\(\s*"([a-z_0-9.]+)"')

@@ -8,7 +8,7 @@ from _web_world import PASSWORDS, built_copy, make_app
 from server.app import create_app
 
 from server.web.forms import Field, Form, phone_field, tracking_field
-from server.web.messages import CATALOGUES
+from server.texts import CATALOGUES
 
 WEB = pathlib.Path(__file__).resolve().parent.parent / "server" / "web"
 

@@ -82,8 +82,7 @@ def confirm(session, parcel, comp, at, actor):
     parcel.reserved_until = None
     if parcel.direction == "out":
         audit.transition(session, parcel, "awaiting_collection", "dropoff_confirmed", actor, at=at)
-        notify.plain_message(session, parcel, "dropoff_received",
-                             "【村邮柜】您的寄件已投递成功，等待快递员揽收。")
+        notify.plain_message(session, parcel, "dropoff_received", "sms.dropoff_received")
         return
     locker = session.get(Locker, parcel.locker_id)
     carrier = session.get(Carrier, parcel.carrier_id)

@@ -10,7 +10,7 @@ import re
 
 from sqlalchemy import select
 
-from server import clock
+from server import clock, texts
 from server.models import Account, Notification
 from server.services.proxies import proxies_of
 
@@ -25,9 +25,8 @@ def fee_policy(station):
 def fee_text(policy):
     """What the recipient pays, in the SMS: nothing within the free period, then the daily fee (or nothing)."""
     if policy["fee_cents_per_day"] <= 0:
-        return "保管期内免费，超时也不收费。"
-    return "免费保管%d小时，超时每天收取%.2f元（由收件人支付）。" % (
-        policy["free_hours"], policy["fee_cents_per_day"] / 100.0)
+        return texts.text("sms.fee_free")
+    return texts.text("sms.fee_after", hours=policy["free_hours"], yuan="%.2f" % (policy["fee_cents_per_day"] / 100.0))
 
 
 def pickup_link(public_url, token, code):
@@ -35,16 +34,15 @@ def pickup_link(public_url, token, code):
 
 
 def pickup_message(session, parcel, code, link, expires_at, station, locker, carrier):
-    deadline = clock.beijing_text(expires_at)
-    text = ("%s包裹%s已存入%s（%s）。取件码%s，请在%d小时内（%s前）取件。取件链接：%s 。%s" % (
-        carrier.name, parcel.tracking_number or "", locker.name, station.address, code, station.storage_hours,
-        deadline, link, fee_text(parcel.fee_policy)))
-    row = _add(session, parcel, "pickup_code", "【村邮柜】您的" + text)
-    _to_proxies(session, parcel, text)
+    facts = {"carrier": carrier.name, "tracking": parcel.tracking_number or "", "locker": locker.name,
+             "address": station.address, "code": code, "hours": station.storage_hours,
+             "deadline": clock.beijing_text(expires_at), "link": link, "fee": fee_text(parcel.fee_policy)}
+    row = _add(session, parcel, "pickup_code", texts.text("sms.pickup", **facts))
+    _to_proxies(session, parcel, facts)
     return row
 
 
-def _to_proxies(session, parcel, text):
+def _to_proxies(session, parcel, facts):
     """The same notice to everyone the station book lets collect for the recipient, saying whom the
     parcel is for (name and masked phone), so a neighbour collecting for an elderly villager gets the
     code too."""
@@ -52,7 +50,7 @@ def _to_proxies(session, parcel, text):
     if not proxies:
         return
     account = session.get(Account, parcel.account_id)
-    body = "【村邮柜】代取通知：%s（%s）的%s" % (account.name, mask_phone(parcel.phone), text)
+    body = texts.text("sms.proxy", name=account.name, phone=mask_phone(parcel.phone), **facts)
     for p in proxies:
         session.add(Notification(parcel_id=parcel.id, phone=p["phone"], kind="proxy_code", body=body))
 
@@ -62,18 +60,19 @@ def mask_phone(phone):
 
 
 def dropoff_message(session, parcel, code, expires_at, station, locker):
-    deadline = clock.beijing_text(expires_at)
-    body = "【村邮柜】寄件投递码%s，请在%s前到%s（%s）投递。" % (code, deadline, locker.name, station.address)
+    body = texts.text("sms.dropoff", code=code, deadline=clock.beijing_text(expires_at), locker=locker.name,
+                      address=station.address)
     return _add(session, parcel, "dropoff_code", body)
 
 
 def phone_check_message(number, minutes, locker):
     """The one-time number that proves a villager's phone before a send is booked from the web page."""
-    return "【村邮柜】验证码%s，用于在%s预约寄件，%d分钟内有效。如非本人操作请忽略。" % (number, locker.name, minutes)
+    return texts.text("sms.phone_check", number=number, locker=locker.name, minutes=minutes)
 
 
-def plain_message(session, parcel, kind, body):
-    return _add(session, parcel, kind, body)
+def plain_message(session, parcel, kind, key, **params):
+    """A short notice to the parcel's phone: the catalogue's text `key` (sms.*), in Chinese."""
+    return _add(session, parcel, kind, texts.text(key, **params))
 
 
 def _add(session, parcel, kind, body):

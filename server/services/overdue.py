@@ -21,9 +21,7 @@ def flag_overdue(db, now=None):
         for parcel, code_row in rows:
             codes.end(s, code_row, "expired", "system", now=at)
             audit.transition(s, parcel, "overdue", "storage_period_ended", "system", at=at)
-            notify.plain_message(s, parcel, "overdue",
-                                 "【村邮柜】您的包裹已超过保管期，请联系服务站领取 "
-                                 "(storage period over: ask the station).")
+            notify.plain_message(s, parcel, "overdue", "sms.overdue")
         # Sends never dropped off: the drop-off code expires (cleared from the board) and the
         # compartment reserved for the send is free again.
         expired = s.execute(select(Parcel, AccessCode).join(AccessCode, AccessCode.parcel_id == Parcel.id)
@@ -33,8 +31,7 @@ def flag_overdue(db, now=None):
         for parcel, code_row in expired:
             if parcel.state == "booked":
                 sends.end_booking(s, parcel, "dropoff_expired", "system", at, "expired")
-                notify.plain_message(s, parcel, "send_expired",
-                                     "【村邮柜】您的寄件预约已过期，投递码作废 (send booking expired).")
+                notify.plain_message(s, parcel, "send_expired", "sms.send_expired")
             else:
                 codes.end(s, code_row, "expired", "system", now=at)
         return len(rows)

@@ -254,8 +254,7 @@ def extend(db, principal, parcel_id, hours, now=None):
         doors.driver().code_changed(s, row, True, principal.actor)
         if parcel.state == "overdue":
             audit.transition(s, parcel, "in_locker", "storage_extended", principal.actor, {"hours": hours}, at=at)
-        notify.plain_message(s, parcel, "extended", "【村邮柜】您的包裹取件期限已延长至%s（北京时间）。" % (
-            clock.beijing_text(row.expires_at)))
+        notify.plain_message(s, parcel, "extended", "sms.extended", deadline=clock.beijing_text(row.expires_at))
         audit.record(s, principal.actor, "code_extended", station_id=parcel.station_id, parcel_id=parcel.id,
                      detail={"hours": hours, "expires_at": clock.iso(row.expires_at)}, at=at)
         return {"parcel": parcel_json(parcel), "expires_at": clock.iso(row.expires_at)}

@@ -161,7 +161,7 @@ def cancel(db, principal, parcel_id, now=None):
             raise Conflict("send %s is %s; only a booked send can be cancelled" % (parcel_id, parcel.state),
                            code="wrong_state", state=parcel.state)
         end_booking(s, parcel, "send_cancelled", principal.actor, at, "revoked")
-        notify.plain_message(s, parcel, "send_cancelled", "【村邮柜】您的寄件预约已取消，投递码作废。")
+        notify.plain_message(s, parcel, "send_cancelled", "sms.send_cancelled")
         return {"parcel": parcel_json(parcel)}
 
     return db.run(fn)

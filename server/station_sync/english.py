@@ -1,9 +1,9 @@
 """The station sync's English words: reasons (``sync.*``), field names (``sfield.*``), values
 (``sval.*``), run actions (``sact.*``) and consent sources (``csource.*``).
 
-The CLI and the API's readable strings use them directly; the web catalogue's English side
-(server/web/messages.py) takes them as they are, and its Chinese side has the same keys with the
-same placeholders (tests/test_web_units.py checks both).
+The CLI and the API's readable strings use them directly; the catalogue's English side
+(server/texts/en.po) carries the same words, and its Chinese source the same keys with the same
+placeholders (tests/test_sync_reasons.py and tests/test_web_units.py check them).
 """
 WORDS = {
     # Separators a sentence made of parts uses.

@@ -1,13 +1,13 @@
 """Page language: Chinese by default, English on request.
 
 The language comes from `?lang=` (remembered in a cookie), else the `cunbox_lang` cookie, else
-Chinese. Messages live in one small catalogue per language (server/web/messages.py); a key missing
-from a catalogue falls back to Chinese and then to the key itself, and a test checks both
-catalogues carry the same keys so that never happens in practice.
+Chinese. The texts come from the one catalogue, server/texts (gettext PO files, Chinese the source
+language, a county's own wording first); a key missing in English falls back to Chinese and then to
+the key itself, and a test checks the catalogue is whole so that never happens in practice.
 """
 from flask import g, request
 
-from server.web.messages import CATALOGUES
+from server import texts
 
 DEFAULT_LANG = "zh"
 LANGS = ("zh", "en")
@@ -39,11 +39,7 @@ def current_lang():
 
 def translate(key, lang=None, **params):
     """Message `key` in the page language, with `{name}` placeholders filled from params."""
-    lang = lang or current_lang()
-    text = CATALOGUES.get(lang, {}).get(key)
-    if text is None:
-        text = CATALOGUES[DEFAULT_LANG].get(key, key)
-    return text.format(**params) if params else text
+    return texts.text(key, lang or current_lang(), **params)
 
 
 def lang_switch_url(lang):

@@ -6,7 +6,7 @@ catalogue ("sync.*", "sfield.*", "sval.*", "csource.*") for the reader, Chinese 
 from server.station_sync import reasons
 from server.web.blueprint import bp
 from server.web.i18n import translate
-from server.web.messages import CATALOGUES
+from server.texts import CATALOGUES
 
 
 def word(key, **params):

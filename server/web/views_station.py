@@ -16,7 +16,7 @@ from server.web.blueprint import bp
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
 from server.web.i18n import translate
-from server.web.messages import CATALOGUES
+from server.texts import CATALOGUES
 from server.web.session_auth import require
 
 operator_only = require("operator", "web.login")

@@ -10,7 +10,7 @@ import importlib.util
 from server.errors import Conflict
 from server.services import alarms, overdue, pickups, sends
 from server.web import sync_words
-from server.web.messages import CATALOGUES
+from server.texts import CATALOGUES
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 
