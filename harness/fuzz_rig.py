@@ -1,101 +1,19 @@
 """A locker board for fuzzing: the real firmware App and BusServer on in-memory hardware and flash.
 
-Fuzzing builds one board per input, so everything here is cheap: flash is a dict (same atomic-write
-and CRC trailer semantics as firmware.flash.Flash, which it subclasses), pins are plain objects and
-the clock only moves when the rig moves it. Doors pop open when their latch is pulsed (unless the
+Fuzzing builds one board per input, so everything here is cheap: the hardware is hardware_sim/fakes.py's
+(flash a dict with firmware.flash.Flash's atomic-write and CRC trailer semantics, plain pins, a clock
+that only moves when the rig moves it). Doors pop open when their latch is pulsed (unless the
 compartment is jammed), as in the firmware's own tests.
 """
 from firmware.app import App
-from firmware.flash import Flash
 from firmware.inputs import DebouncedInputs
 from firmware.lock_gpio import GpioLocks
 from firmware.proto_server import BusServer
-
-try:
-    from binascii import crc32
-except ImportError:  # pragma: no cover
-    from zlib import crc32
+from hardware_sim.fakes import Clock, MemFlash, Pin, Uart
 
 KEY = bytes(range(0x40, 0x60))      # the board's 32-byte key
 ADDRESS = 5
 COMPARTMENTS = 4
-
-
-class MemFlash(Flash):
-    """firmware.flash.Flash with the files in a dict instead of a directory."""
-
-    def __init__(self):
-        self.root = "/mem"
-        self.files = {}
-
-    def listdir(self):
-        return sorted(self.files)
-
-    def exists(self, name):
-        return name in self.files
-
-    def size(self, name):
-        return len(self.files.get(name, b""))
-
-    def remove(self, name):
-        self.files.pop(name, None)
-
-    def replace(self, old, new):
-        self.files[new] = self.files.pop(old)
-
-    def read(self, name):
-        data = self.files.get(name)
-        return bytes(data) if data is not None else None
-
-    def append(self, name, data):
-        self.files.setdefault(name, bytearray()).extend(data)
-
-    def write_atomic(self, name, data):
-        data = bytes(data)
-        self.files[name + ".tmp"] = bytearray(data + (crc32(data) & 0xFFFFFFFF).to_bytes(4, "big"))
-        self.replace(name + ".tmp", name)
-
-
-class Clock:
-    def __init__(self, t=1000):
-        self.t = t
-
-    def ms(self):
-        return self.t
-
-    def advance(self, dt):
-        self.t += dt
-
-
-class Pin:
-    def __init__(self, v=0):
-        self.v = v
-        self.pulses = 0
-
-    def value(self, v=None):
-        if v is None:
-            return self.v
-        if v and not self.v:
-            self.pulses += 1
-        self.v = v
-
-
-class Uart:
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def any(self):
-        return len(self.rx)
-
-    def read(self, n=-1):
-        data = bytes(self.rx)
-        self.rx = bytearray()
-        return data or None
-
-    def write(self, data):
-        self.tx.extend(data)
-        return len(data)
 
 
 class FuzzBoard:

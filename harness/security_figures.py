@@ -16,8 +16,8 @@ DAY_MS = 86400 * 1000
 
 
 def board_guesses_per_day(days=7):
-    from harness.fuzz_rig import MemFlash
     from firmware.throttle import Throttle
+    from hardware_sim.fakes import MemFlash
     t = Throttle(MemFlash(), 0)
     now = 0
     guesses = 0
