@@ -4,7 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_PY := $(VENV)/.stamp-installed
 STAMP_NODE := node_modules/.stamp-installed
-MPY_COPY := --copy protocol --copy firmware --copy tests/portable
+# hardware_sim/fakes.py (the hardware stand-ins the portable tests use) is copied alone: the rest of
+# hardware_sim/ is CPython only.
+MPY_COPY := --copy protocol --copy firmware --copy hardware_sim/__init__.py --copy hardware_sim/fakes.py \
+	--copy tests/portable
 # Installs print one line each; what pip and npm say goes to this log, whose end is shown if one fails.
 INSTALL_LOG := build/install.log
 # $(call logged,what,command)

@@ -1,6 +1,7 @@
 # Runs the portable test modules (tests/portable/test_*.py) on whatever interpreter runs this file.
 # It is the MicroPython side of the suite: pytest collects the same modules on CPython.
-# Usage on MicroPython: node tools/mpyrun.mjs --copy protocol --copy firmware --copy tests/portable \
+# Usage on MicroPython: node tools/mpyrun.mjs --copy protocol --copy firmware \
+#                         --copy hardware_sim/__init__.py --copy hardware_sim/fakes.py --copy tests/portable \
 #                         tools/portable_tests.py [NAME_FILTER]
 import os
 import sys

@@ -1,4 +1,5 @@
-# Small stand-ins for hardware used by the portable firmware tests (both runtimes).
+# Helpers of the portable firmware tests (both runtimes): a temp directory, a probe, a recording ui.
+# The hardware stand-ins (Clock, Pin, Uart, MemFlash) are hardware_sim/fakes.py's.
 import os
 
 try:
@@ -26,65 +27,6 @@ def tmpdir():
         for name in os.listdir(path):
             os.remove(path + "/" + name)
     return path
-
-
-class Clock:
-    """Board ticks: they wrap like time.ticks_ms() on MicroPython (ticks_add), never on CPython."""
-
-    def __init__(self, t=1000):
-        self.t = t
-
-    def ms(self):
-        return self.t
-
-    def advance(self, dt):
-        from firmware.compat import ticks_add
-
-        self.t = ticks_add(self.t, dt)
-
-
-class Pin:
-    def __init__(self, v=0):
-        self.v = v
-        self.history = []
-
-    def value(self, v=None):
-        if v is None:
-            return self.v
-        self.v = v
-        self.history.append(v)
-
-
-class Uart:
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def feed(self, data):
-        self.rx.extend(data)
-
-    def any(self):
-        return len(self.rx)
-
-    def read(self, n=-1):
-        if not self.rx:
-            return None
-        if n < 0 or n >= len(self.rx):
-            data = bytes(self.rx)
-            self.rx = bytearray()
-        else:
-            data = bytes(self.rx[:n])
-            self.rx = self.rx[n:]
-        return data
-
-    def write(self, data):
-        self.tx.extend(data)
-        return len(data)
-
-    def take(self):
-        data = bytes(self.tx)
-        self.tx = bytearray()
-        return data
 
 
 class Probe:

@@ -1,5 +1,6 @@
 # The app's behaviour with hand-driven pins: each test plays the part of the door and the person.
-from _fw_fakes import Clock, Pin, Probe, Said, Uart, tmpdir
+from _fw_fakes import Probe, Said, tmpdir
+from hardware_sim.fakes import Clock, Pin, Uart
 
 from firmware import events as ev
 from firmware import prompt_keys as K

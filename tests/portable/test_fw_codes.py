@@ -1,6 +1,7 @@
 import hashlib
 
-from _fw_fakes import Clock, tmpdir
+from _fw_fakes import tmpdir
+from hardware_sim.fakes import Clock
 
 from firmware.codes import CodeStore, code_hash
 from firmware.flash import Flash

@@ -1,4 +1,4 @@
-from _fw_fakes import Clock
+from hardware_sim.fakes import Clock
 
 from firmware.keypad_matrix import MatrixKeypad
 

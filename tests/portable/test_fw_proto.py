@@ -1,5 +1,6 @@
 # The board's protocol server driven by the real host session, in memory (both runtimes).
-from _fw_fakes import Clock, Pin, Said, Uart, tmpdir
+from _fw_fakes import Said, tmpdir
+from hardware_sim.fakes import Clock, Pin, Uart
 
 from firmware import events as ev
 from firmware import prompt_keys as K

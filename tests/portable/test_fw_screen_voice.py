@@ -1,7 +1,7 @@
 # The person's screen and voice on both runtimes: GB2312 from the generated table (MicroPython has no
 # codec, so the expected bytes are written out here, from CPython's), the layout on the ST7920's
 # 4 x 16 cells, the controller's serial frames, the SYN6288 frame, and the Ui that ties them together.
-from _fw_fakes import Clock, Pin, Uart
+from hardware_sim.fakes import Clock, Pin, Uart
 
 from firmware import gb2312, gbwrap, prompts, st7920, syn6288
 from firmware import prompt_keys as K
