@@ -17,7 +17,7 @@ import threading
 import time
 
 from firmware import boot_select, board, fw_handler, slot_layout
-from firmware.compat import ticks_ms
+from hardware_sim.fakes import Clock, Pin, Uart
 from protocol import messages as m
 
 
@@ -27,46 +27,6 @@ class PowerCut(BaseException):
 
 class BoardReset(BaseException):
     pass
-
-
-class Clock:
-    def ms(self):
-        return ticks_ms()
-
-
-class Pin:
-    def __init__(self, v=0):
-        self.v = v
-
-    def value(self, v=None):
-        if v is None:
-            return self.v
-        self.v = v
-
-
-class Uart:
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def any(self):
-        return len(self.rx)
-
-    def read(self, n=-1):
-        if not self.rx:
-            return None
-        data = bytes(self.rx)
-        self.rx = bytearray()
-        return data
-
-    def write(self, data):
-        self.tx.extend(data)
-        return len(data)
-
-    def take(self):
-        data = bytes(self.tx)
-        self.tx = bytearray()
-        return data
 
 
 class PowerCutFs(boot_select.FlashFs):
@@ -133,7 +93,7 @@ class SimBoard:
             return
         self.boots.append((slot, manifest["version"]))
         self.uart = Uart()
-        clock = Clock()
+        clock = Clock(real=True)
         self.lock_pins = [Pin(0) for _ in range(self.n)]
         self.door_pins = [Pin(0) for _ in range(self.n)]
         hw = {"lock_pins": self.lock_pins, "door_pins": self.door_pins, "bus": self.uart, "uid": b"SIMBOARD",
@@ -211,7 +171,7 @@ class SimBoard:
                 time.sleep(len(data) * 10.0 / self.baud)  # the request was still on the wire
             try:
                 if data:
-                    self.uart.rx.extend(data)
+                    self.uart.feed(data)
                 now = self.app.step()
                 self.server.poll(now)
                 self.app.feed(now)
