@@ -8,7 +8,7 @@ import tempfile
 import time
 
 from firmware import ed25519
-from hardware_sim.fw_sim_board import SimBoard, provision_dir
+from hardware_sim.fw_sim_board import BridgedBoard, provision_dir
 from server.firmware_delivery import build as builder
 from server.firmware_delivery.flasher import Flasher
 from server.firmware_delivery.link import Link
@@ -23,7 +23,7 @@ SECTION = "firmware update over the link"
 def _update(old, new, baud):
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fw-") as root:
         provision_dir(root, old, [FLEET_PUB])
-        board = SimBoard(root, 7, KEY.hex(), [FLEET_PUB.hex()], builder.DEFAULT_FAMILY, baud=baud)
+        board = BridgedBoard(root, 7, KEY.hex(), [FLEET_PUB.hex()], builder.DEFAULT_FAMILY, baud=baud)
         link = Link(board.url, 7, KEY, baud=baud)
         phases = {}
         try:

@@ -55,7 +55,11 @@ class PowerCutFs(boot_select.FlashFs):
         return PowerCut("torn write")
 
 
-class SimBoard:
+class BridgedBoard:
+    """One board of its own behind a TCP serial bridge, its flash a directory it can lose power in the
+    middle of (for firmware-update tests). Not hardware_sim.board.SimBoard, a board of a simulated locker
+    on the fake `machine` with its physics; both run the real firmware."""
+
     def __init__(self, root, address, key_hex, pubkeys_hex, family, n=4, port=0, off_s=0.3, baud=None):
         self.root = root
         self.cfg = {"address": address, "key": key_hex, "fw_pubkeys": list(pubkeys_hex), "family": family,
@@ -215,4 +219,4 @@ def provision_dir(root, image, pubkeys):
         fs.write_new(path, data)
 
 
-__all__ = ["SimBoard", "PowerCut", "provision_dir", "fw_handler"]
+__all__ = ["BridgedBoard", "PowerCut", "provision_dir", "fw_handler"]

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from firmware import ed25519, fwimage
-from hardware_sim.fw_sim_board import SimBoard, provision_dir
+from hardware_sim.fw_sim_board import BridgedBoard, provision_dir
 from protocol import messages as m
 from server.cli import main as cunbox
 from server.firmware_delivery import build as builder
@@ -40,7 +40,7 @@ def board(tmp_path, compiled):
     root = str(tmp_path / "board")
     (tmp_path / "board").mkdir()
     provision_dir(root, image(compiled, "1.0.0"), [FLEET_PUB])
-    b = SimBoard(root, ADDR, BOARD_KEY.hex(), [FLEET_PUB.hex()], FAMILY)
+    b = BridgedBoard(root, ADDR, BOARD_KEY.hex(), [FLEET_PUB.hex()], FAMILY)
     yield b
     b.close()
 
