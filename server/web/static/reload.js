@@ -8,7 +8,9 @@
   var cmdWas = el.getAttribute("data-command") || "";  // "state/outcome" of the open command
   var every = parseInt(el.getAttribute("data-reload-every") || "2000", 10);
   function tick() {
-    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (d) {
+    // a failed answer (an error page, not JSON) is no news: try again a little later
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); }).then(function (d) {
       var cmd = d.command ? d.command.state + "/" + d.command.outcome : "";
       if ((d.state && d.state !== was) || cmd !== cmdWas) { window.location.reload(); return; }
       setTimeout(tick, every);
