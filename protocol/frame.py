@@ -37,6 +37,7 @@ ERR_OVERSIZE = const(3)
 ERR_BAD_VERSION = const(4)
 ERR_BAD_FLAGS = const(5)
 ERR_BAD_ADDRESS = const(6)
+ERR_BAD_COUNTER = const(7)      # AUTH set with counter 0: no sender may use it (1..2**32-1)
 
 ERROR_NAMES = {
     ERR_BAD_CRC: "BAD_CRC",
@@ -45,6 +46,7 @@ ERROR_NAMES = {
     ERR_BAD_VERSION: "BAD_VERSION",
     ERR_BAD_FLAGS: "BAD_FLAGS",
     ERR_BAD_ADDRESS: "BAD_ADDRESS",
+    ERR_BAD_COUNTER: "BAD_COUNTER",
 }
 
 
@@ -178,6 +180,8 @@ def parse_body(buf, n):
             return FrameError(ERR_TRUNCATED, n)
         end -= AUTH_LEN
         counter = (buf[end] << 24) | (buf[end + 1] << 16) | (buf[end + 2] << 8) | buf[end + 3]
+        if counter == 0:
+            return FrameError(ERR_BAD_COUNTER, n)
         tag = bytes(mv[end + COUNTER_LEN:end + AUTH_LEN])
     if end - HEADER_LEN > MAX_PAYLOAD:
         return FrameError(ERR_OVERSIZE, n)

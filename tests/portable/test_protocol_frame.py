@@ -76,6 +76,12 @@ def test_decoder_reports_each_error_kind():
     assert _names(decode_wire(cobs.encode(encode_body(3, 1, 2, b"", version=9)) + b"\x00")) == ["BAD_VERSION"]
     assert _names(decode_wire(cobs.encode(encode_body(3, 1, 2, b"", flags=4)) + b"\x00")) == ["BAD_FLAGS"]
     assert _names(decode_wire(cobs.encode(encode_body(248, 1, 2, b"")) + b"\x00")) == ["BAD_ADDRESS"]
+    # AUTH with counter 0, which no encoder makes (a fuzzer found the decoder took it): not a frame
+    zero = bytearray(encode_body(3, 1, 2, b"", 0, 1, KEY))
+    zero[5:9] = b"\x00\x00\x00\x00"
+    c = crc16(bytes(zero[:-2]))
+    zero[-2:] = bytes(((c >> 8) & 0xFF, c & 0xFF))
+    assert _names(decode_wire(cobs.encode(bytes(zero)) + b"\x00")) == ["BAD_COUNTER"]
 
 
 def test_decoder_byte_at_a_time_equals_whole():
