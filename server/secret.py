@@ -21,13 +21,28 @@ def load_secret(instance_dir=None):
         return env.encode()
     path = pathlib.Path(instance_dir or config.get("INSTANCE_DIR")) / FILE_NAME
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        _create(path)
+    return path.read_bytes().strip()
+
+
+def _create(path):
+    """Write a new secret at `path` unless another process got there first: the file appears whole
+    (written aside, then linked in place) and only once (a link never replaces), so two processes
+    starting together end up with the same secret."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("%s.%d.%s.tmp" % (path.name, os.getpid(), secrets.token_hex(4)))
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(secrets.token_bytes(32).hex().encode())
-        os.replace(tmp, path)
-    return path.read_bytes().strip()
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass           # the other process's secret stands; this one is dropped
+    finally:
+        os.unlink(tmp)
 
 
 def derive(secret, label):

@@ -96,3 +96,27 @@ def test_only_the_settings_module_reads_the_environment_and_nothing_writes_it():
     # out of the database, not a setting of cunbox)
     allowed = {"server/station_sync/cli.py"}
     assert {k: v for k, v in found.items() if k not in allowed} == {}
+
+
+def test_processes_starting_together_get_one_server_secret(tmp_path):
+    """The first use makes instance/link-secret; two processes doing it at once must not end up with
+    two secrets (keys sealed under one would not open under the other)."""
+    import subprocess
+    import sys
+    import time
+    # each process waits for the go file, so they all look for the secret at the same moment
+    code = ("import os, sys, time; from server.secret import load_secret\n"
+            "while not os.path.exists(sys.argv[2]): time.sleep(0.0005)\n"
+            "sys.stdout.write(load_secret(sys.argv[1]).decode())")
+    for attempt in range(5):
+        folder, go = tmp_path / str(attempt), tmp_path / ("go%d" % attempt)
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(folder), str(go)], cwd=ROOT,
+                                  stdout=subprocess.PIPE, text=True,
+                                  env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+                 for _ in range(6)]
+        time.sleep(0.5)        # all started and waiting
+        go.write_text("go")
+        seen = {p.communicate(timeout=60)[0] for p in procs}
+        assert all(p.returncode == 0 for p in procs)
+        assert seen == {(folder / "link-secret").read_text().strip()}
+        assert [f.name for f in folder.iterdir()] == ["link-secret"]    # no temporary file left
