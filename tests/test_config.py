@@ -114,9 +114,14 @@ def test_processes_starting_together_get_one_server_secret(tmp_path):
                                   stdout=subprocess.PIPE, text=True,
                                   env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
                  for _ in range(6)]
-        time.sleep(0.5)        # all started and waiting
-        go.write_text("go")
-        seen = {p.communicate(timeout=60)[0] for p in procs}
+        try:
+            time.sleep(0.5)        # all started and waiting
+            go.write_text("go")
+            seen = {p.communicate(timeout=60)[0] for p in procs}
+        finally:
+            for p in procs:        # none left spinning if the test fails
+                if p.poll() is None:
+                    p.kill()
         assert all(p.returncode == 0 for p in procs)
         assert seen == {(folder / "link-secret").read_text().strip()}
         assert [f.name for f in folder.iterdir()] == ["link-secret"]    # no temporary file left
