@@ -133,16 +133,28 @@ def defaults(*names):
     return {n: BY_NAME[n].default for n in names}
 
 
+_parsed_files = {}   # path -> ((mtime, size), {name: value}): a settings file is parsed once per version
+
+
 def _file_values(environ):
-    """{name: value} from the settings file, or {} when there is none; a bad file raises ConfigError."""
+    """({name: value} from the settings file, its path); {} when there is none; a bad file raises
+    ConfigError."""
     named = environ.get(FILE_ENV)
-    path = pathlib.Path(named) if named else pathlib.Path(environ.get("CUNBOX_INSTANCE_DIR") or "instance") / FILE_NAME
-    if not path.exists():
-        if named:
-            raise ConfigError("%s names %s, which does not exist" % (FILE_ENV, path))
-        return {}, path
+    # plain strings, not pathlib: texts ask for a setting on every lookup (server/texts)
+    path = named or os.path.join(environ.get("CUNBOX_INSTANCE_DIR") or "instance", FILE_NAME)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        st = os.stat(path)
+    except OSError:
+        if named:
+            raise ConfigError("%s names %s, which does not exist" % (FILE_ENV, path)) from None
+        return {}, path
+    version = (st.st_mtime_ns, st.st_size)
+    cached = _parsed_files.get(path)
+    if cached and cached[0] == version:
+        return cached[1], path
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = tomllib.loads(f.read())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("settings file %s cannot be read: %s" % (path, exc)) from None
     out = {}
@@ -151,34 +163,46 @@ def _file_values(environ):
         if name not in BY_NAME:
             raise ConfigError("settings file %s: unknown setting %r (known: see docs/configuration.md)" % (path, key))
         out[name] = value
+    _parsed_files[path] = (version, out)
     return out, path
+
+
+def _value(s, environ, from_file, path):
+    if s.env in environ:
+        return s.parse(environ[s.env], "environment " + s.env)
+    if s.name in from_file:
+        return s.parse(from_file[s.name], "file %s" % path)
+    return s.default
+
+
+def _sqlite_in(instance_dir):
+    return "sqlite:///" + str((pathlib.Path(instance_dir) / "cunbox.sqlite3").resolve())
 
 
 def load(overrides=None, environ=None):
     """Every setting's effective value, as a dict by name, with `overrides` (create_app's config) on
-    top; overrides may carry more keys than SETTINGS (e.g. a shared DATABASE object)."""
+    top; overrides may carry more keys than SETTINGS (e.g. a shared DATABASE object). Every value is
+    checked, so a bad one anywhere stops the caller (create_app) at once."""
     environ = os.environ if environ is None else environ
     from_file, path = _file_values(environ)
-    cfg = {}
-    for s in SETTINGS:
-        if s.env in environ:
-            cfg[s.name] = s.parse(environ[s.env], "environment " + s.env)
-        elif s.name in from_file:
-            cfg[s.name] = s.parse(from_file[s.name], "file %s" % path)
-        else:
-            cfg[s.name] = s.default
+    cfg = {s.name: _value(s, environ, from_file, path) for s in SETTINGS}
     if not cfg["DATABASE_URL"]:
-        cfg["DATABASE_URL"] = "sqlite:///" + str((pathlib.Path(cfg["INSTANCE_DIR"]) / "cunbox.sqlite3").resolve())
+        cfg["DATABASE_URL"] = _sqlite_in(cfg["INSTANCE_DIR"])
     if overrides:
         cfg.update(overrides)
     return cfg
 
 
 def get(name, environ=None):
-    """One setting's effective value now (environment, else file, else default)."""
-    if name not in BY_NAME:
-        raise KeyError(name)
-    return load(environ=environ)[name]
+    """One setting's effective value now (environment, else file, else default). Cheap enough for a
+    request's path: only this setting is read, and the file is parsed again only when it changes."""
+    s = BY_NAME[name]
+    environ = os.environ if environ is None else environ
+    from_file, path = _file_values(environ)
+    value = _value(s, environ, from_file, path)
+    if name == "DATABASE_URL" and not value:
+        return _sqlite_in(get("INSTANCE_DIR", environ))
+    return value
 
 
 def table_markdown():

@@ -49,18 +49,18 @@ _lock = threading.Lock()
 
 def _texts_dir():
     from server import config
-    folder = config.get("TEXTS_DIR")
-    return pathlib.Path(folder) if folder else pathlib.Path(config.get("INSTANCE_DIR")) / "texts"
+    return config.get("TEXTS_DIR") or os.path.join(config.get("INSTANCE_DIR"), "texts")
 
 
 def _override(lang):
-    """The county's own wording for `lang` ({} when it has none); re-read when its file changes."""
-    path = _texts_dir() / ("%s.po" % LANGS[lang])
+    """The county's own wording for `lang` ({} when it has none); re-read when its file changes.
+    Asked on every lookup, so a county's edit shows at the next page: a stat, no parse."""
+    path = os.path.join(_texts_dir(), "%s.po" % LANGS[lang])
     try:
         mtime = os.stat(path).st_mtime_ns
     except OSError:
         return {}
-    key = (str(path), lang)
+    key = (path, lang)
     with _lock:
         cached = _overrides.get(key)
         if cached and cached[0] == mtime:
@@ -77,14 +77,31 @@ def _override(lang):
     return entries
 
 
+class Wording:
+    """The texts as they stand now: the county's files are looked at once per language for the
+    life of this object (a page's request), not once per text."""
+
+    def __init__(self):
+        self._overrides = {}
+
+    def _override(self, lang):
+        if lang not in self._overrides:
+            self._overrides[lang] = _override(lang)
+        return self._overrides[lang]
+
+    def text(self, key, lang=SOURCE, **params):
+        """The text of `key` in `lang` (the county's wording first, then ours, then Chinese, then the
+        key itself), with `{name}` placeholders filled from params."""
+        lang = lang if lang in LANGS else SOURCE
+        value = self._override(lang).get(key) or CATALOGUES[lang].get(key)
+        if value is None:
+            value = self._override(SOURCE).get(key) or CATALOGUES[SOURCE].get(key, key)
+        return value.format(**params) if params else value
+
+
 def text(key, lang=SOURCE, **params):
-    """The text of `key` in `lang` (the county's wording first, then ours, then Chinese, then the key
-    itself), with `{name}` placeholders filled from params."""
-    lang = lang if lang in LANGS else SOURCE
-    value = _override(lang).get(key) or CATALOGUES[lang].get(key)
-    if value is None:
-        value = _override(SOURCE).get(key) or CATALOGUES[SOURCE].get(key, key)
-    return value.format(**params) if params else value
+    """One text as it stands now (see Wording.text): for the odd SMS; pages keep one Wording a request."""
+    return Wording().text(key, lang, **params)
 
 
 def known(key):

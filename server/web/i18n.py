@@ -39,7 +39,10 @@ def current_lang():
 
 def translate(key, lang=None, **params):
     """Message `key` in the page language, with `{name}` placeholders filled from params."""
-    return texts.text(key, lang or current_lang(), **params)
+    wording = g.get("cunbox_wording")
+    if wording is None:      # one look at the county's files per request, not per text
+        wording = g.cunbox_wording = texts.Wording()
+    return wording.text(key, lang or current_lang(), **params)
 
 
 def lang_switch_url(lang):
