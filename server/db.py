@@ -47,6 +47,14 @@ def _sqlite_setup(engine):
         conn.exec_driver_sql("BEGIN " + mode)
 
 
+def settings_of(session, *names):
+    """These settings as the session's Database holds them (its `settings`, from config.load() in the
+    app), each setting's default (server/config.py) where it holds none."""
+    from server import config
+    held = session.info.get("settings", {})
+    return {n: held.get(n, config.default(n)) for n in names}
+
+
 class Database:
     def __init__(self, url, engine=None, settings=None):
         self.url = url

@@ -7,29 +7,22 @@ a check lives CHECK_MINUTES, allows CHECK_TRIES wrong numbers, and one phone get
 CHECKS_PER_PHONE checks per CHECKS_WINDOW_MINUTES (an SMS costs money and bothers the phone's owner).
 """
 import datetime
-import hashlib
-import hmac
 import secrets
 
 from sqlalchemy import func, select
 
-from server import config
+from server.db import settings_of
 from server.errors import Conflict, Gone, NotFound, Refused, Throttled
 from server.models import Notification, PhoneCheck
+from server.services.codes import code_hash, matches
 
 # defaults and meanings in server/config.py (the one table of settings)
-DEFAULTS = config.defaults("CHECK_MINUTES", "CHECK_TRIES", "CHECKS_PER_PHONE", "CHECKS_WINDOW_MINUTES")
+SETTINGS = ("CHECK_MINUTES", "CHECK_TRIES", "CHECKS_PER_PHONE", "CHECKS_WINDOW_MINUTES")
 DIGITS = 6
 
 
 def limits(session):
-    cfg = dict(DEFAULTS)
-    cfg.update({k: v for k, v in session.info.get("settings", {}).items() if k in DEFAULTS})
-    return cfg
-
-
-def _hash(salt, number):
-    return hashlib.sha256(salt + number.encode("ascii")).digest()[:16]
+    return settings_of(session, *SETTINGS)
 
 
 def start(session, purpose, phone, payload, sms_text, source, at):
@@ -48,7 +41,7 @@ def start(session, purpose, phone, payload, sms_text, source, at):
     expires = at + datetime.timedelta(minutes=cfg["CHECK_MINUTES"])
     token = secrets.token_urlsafe(16)
     session.add(PhoneCheck(token=token, purpose=purpose, phone=phone, payload=payload, salt=salt,
-                           code_hash=_hash(salt, number), attempts=0, source=source[:80], created_at=at,
+                           code_hash=code_hash(salt, number), attempts=0, source=source[:80], created_at=at,
                            expires_at=expires))
     session.add(Notification(parcel_id=None, phone=phone, kind="phone_check",
                              body=sms_text(number, cfg["CHECK_MINUTES"])))
@@ -63,23 +56,34 @@ def find(session, token, lock=False):
     return row
 
 
-def confirm(session, token, number, at):
-    """The check named `token` when `number` is its one-time number; refuses a wrong, expired, used-up
-    or already used check. A wrong number is counted (committed even though the request fails: the
-    caller's transaction must commit on WrongNumber)."""
-    cfg = limits(session)
-    row = find(session, token, lock=True)
+def ended(session, row, at):
+    """Why the check can no longer be confirmed (check_done, check_expired, check_used_up), or None."""
     if row.done_at is not None:
-        raise Conflict("this request was already confirmed", code="check_done", parcel_id=row.parcel_id)
+        return "check_done"
     if at >= row.expires_at:
-        raise Gone("the one-time number has expired; fill in the form again", code="check_expired")
-    if row.attempts >= cfg["CHECK_TRIES"]:
-        raise Refused("too many wrong numbers; fill in the form again", code="check_used_up")
+        return "check_expired"
+    if row.attempts >= limits(session)["CHECK_TRIES"]:
+        return "check_used_up"
+    return None
+
+
+_ENDED = {"check_done": (Conflict, "this request was already confirmed"),
+          "check_expired": (Gone, "the one-time number has expired; fill in the form again"),
+          "check_used_up": (Refused, "too many wrong numbers; fill in the form again")}
+
+
+def confirm(session, token, number, at):
+    """(the check, None) when `number` is the one-time number of the check named `token`, else (None,
+    tries left) with the wrong number counted (the caller commits, then refuses); an ended check
+    raises."""
+    row = find(session, token, lock=True)
+    why = ended(session, row, at)
+    if why is not None:
+        error, message = _ENDED[why]
+        raise error(message, code=why, **({"parcel_id": row.parcel_id} if why == "check_done" else {}))
     number = (number or "").strip()
-    if not (len(number) == DIGITS and number.isdigit()
-            and hmac.compare_digest(_hash(row.salt, number), row.code_hash)):
+    if not (len(number) == DIGITS and number.isdigit() and matches(row, number)):
         row.attempts += 1
-        left = cfg["CHECK_TRIES"] - row.attempts
-        return None, left
+        return None, limits(session)["CHECK_TRIES"] - row.attempts
     row.done_at = at
     return row, None

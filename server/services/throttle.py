@@ -13,20 +13,18 @@ import datetime
 
 from sqlalchemy import delete, func, select
 
-from server import config
+from server.db import settings_of
 from server.errors import Throttled
 from server.models import CodeAttempt, SignInAttempt
 
 # defaults and meanings in server/config.py (the one table of settings)
-DEFAULTS = config.defaults("THROTTLE_WINDOW_SECONDS", "THROTTLE_PER_SOURCE", "THROTTLE_PER_LOCKER",
-                           "SIGN_IN_FREE_PER_ACCOUNT", "SIGN_IN_FREE_PER_SOURCE", "SIGN_IN_LOCKOUT_SECONDS",
-                           "SIGN_IN_MAX_LOCKOUT_SECONDS", "SIGN_IN_MEMORY_SECONDS")
+SETTINGS = ("THROTTLE_WINDOW_SECONDS", "THROTTLE_PER_SOURCE", "THROTTLE_PER_LOCKER", "SIGN_IN_FREE_PER_ACCOUNT",
+            "SIGN_IN_FREE_PER_SOURCE", "SIGN_IN_LOCKOUT_SECONDS", "SIGN_IN_MAX_LOCKOUT_SECONDS",
+            "SIGN_IN_MEMORY_SECONDS")
 
 
 def _limits(session):
-    cfg = dict(DEFAULTS)
-    cfg.update({k: v for k, v in session.info.get("settings", {}).items() if k in DEFAULTS})
-    return cfg
+    return settings_of(session, *SETTINGS)
 
 
 def _failures(session, column, key, since):

@@ -63,12 +63,7 @@ def phone_check(session, token):
         return None
     locker = session.get(Locker, row.payload.get("locker_id"))
     station = session.get(Station, locker.station_id) if locker else None
-    ended = None
-    if row.done_at is not None:
-        ended = "svc.check_done"
-    elif clock.utcnow() >= row.expires_at:
-        ended = "svc.check_expired"
-    elif row.attempts >= phone_checks.limits(session)["CHECK_TRIES"]:
-        ended = "svc.check_used_up"
-    return {"phone_masked": mask_phone(row.phone), "expires_at": row.expires_at, "ended": ended,
+    why = phone_checks.ended(session, row, clock.utcnow())
+    return {"phone_masked": mask_phone(row.phone), "expires_at": row.expires_at,
+            "ended": "svc." + why if why else None,
             "locker": "%s · %s" % (station.name, locker.name) if locker else ""}
