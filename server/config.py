@@ -129,10 +129,6 @@ def default(name):
     return BY_NAME[name].default
 
 
-def defaults(*names):
-    return {n: BY_NAME[n].default for n in names}
-
-
 _parsed_files = {}   # path -> ((mtime, size), {name: value}): a settings file is parsed once per version
 
 

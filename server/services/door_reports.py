@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from server import clock
 from server.errors import BadRequest, NotFound
-from server.models import Compartment, Locker, LockerCommand, Parcel
+from server.models import Compartment, LockerCommand, Parcel
 from server.services import audit, idempotency, lifecycle
-from server.services.doors import command_json
+from server.services.doors import command_json, locker_station
 
 
 def door_event(db, compartment_id, event, occupied=None, at=None, actor="link", idempotency_key=None,
@@ -45,17 +45,13 @@ def _door_event(s, compartment_id, event, occupied, at, actor):
         raise NotFound("no compartment %s" % compartment_id)
     comp.door = "open" if event == "opened" else "closed"
     parcel = s.scalar(select(Parcel).where(Parcel.active_compartment_id == comp.id).with_for_update(key_share=True))
-    station_id = parcel.station_id if parcel else _station_of(s, comp)
+    station_id = parcel.station_id if parcel else locker_station(s, comp.locker_id)
     audit.record(s, actor, "door_" + event, station_id=station_id, locker_id=comp.locker_id,
                  compartment_id=comp.id, parcel_id=parcel.id if parcel else None,
                  detail={"occupied": occupied}, at=at)
     if event == "opened":
         return {"outcome": "recorded"}
     return lifecycle.on_door_closed(s, comp, parcel, occupied, at, actor)
-
-
-def _station_of(session, comp):
-    return _locker_station(session, comp.locker_id)
 
 
 _NEXT = {"queued": ("sent", "done", "failed"), "sent": ("done", "failed"), "done": (), "failed": ()}
@@ -81,12 +77,8 @@ def mark_command(db, command_id, state, result=None):
         if state == "failed" and cmd.kind == "open":
             lifecycle.on_open_failed(s, cmd, result)
         if cmd.kind == "config" and state in ("done", "failed"):
-            audit.record(s, "link", "config_" + state, station_id=_locker_station(s, cmd.locker_id),
+            audit.record(s, "link", "config_" + state, station_id=locker_station(s, cmd.locker_id),
                          locker_id=cmd.locker_id, detail={"board_id": cmd.board_id, "command_id": cmd.id,
                                                           "result": cmd.result})
         return command_json(cmd)
     return db.run(fn)
-
-
-def _locker_station(session, locker_id):
-    return session.get(Locker, locker_id).station_id

@@ -167,12 +167,13 @@ def queue_config(db, locker_id, board_id, items, actor):
                             payload={"board": board.address, "items": checked})
         s.add(cmd)
         s.flush()
-        audit.record(s, actor, "config_requested", station_id=_locker_station(s, locker_id), locker_id=locker_id,
+        audit.record(s, actor, "config_requested", station_id=locker_station(s, locker_id), locker_id=locker_id,
                      detail={"board_id": board_id, "items": checked, "command_id": cmd.id})
         return command_json(cmd)
     return db.run(fn)
 
 
-def _locker_station(session, locker_id):
+def locker_station(session, locker_id):
+    """The station a locker belongs to (what the audit trail files a door's records under)."""
     from server.models import Locker
     return session.get(Locker, locker_id).station_id
