@@ -104,10 +104,6 @@ def text(key, lang=SOURCE, **params):
     return Wording().text(key, lang, **params)
 
 
-def known(key):
-    return key in CATALOGUES[SOURCE]
-
-
 def problems():
     """What keeps the catalogue from being whole: keys without an English text, English texts of no
     key, placeholders that differ between the two."""

@@ -145,13 +145,18 @@ def villager_send():
                                                  "chilled_agreement_required": "chilled_agreed",
                                                  "bad_size": "size", "no_free_compartment": "size"})
         else:
-            asked = dict(list(asked.items())[-4:])   # the session cookie keeps the last few only
-            asked[nonce or secrets.token_urlsafe(12)] = out["check"]
-            session["sends_asked"] = asked
+            _remember("sends_asked", nonce or secrets.token_urlsafe(12), out["check"])
             return redirect(url_for("web.villager_send_check", token=out["check"]), 303)
     status = 400 if request.method == "POST" else 200
     return render_template("web/villager_send.html", title_key="send.title", form=form, step="form",
                            nonce=secrets.token_urlsafe(12), body_class="handheld"), status
+
+
+def _remember(name, key, value):
+    """Keep `value` under `key` in the session's `name`, beside the last few only (it is a cookie)."""
+    kept = dict(list((session.get(name) or {}).items())[-4:])
+    kept[key] = value
+    session[name] = kept
 
 
 class CheckForm(Form):
@@ -182,12 +187,9 @@ def villager_send_check(token):
             else:
                 ended = web_actions.message_key(exc)
         else:
-            done = dict(list((session.get("sends_booked") or {}).items())[-4:])
-            locker = check["locker"]
             # the proven phone's own browser keeps the code, to show it on the booking page
-            done[token] = {"phone_masked": check["phone_masked"], "expires_at": booked["expires_at"],
-                           "locker": locker, "code": booked["dropoff_code"]}
-            session["sends_booked"] = done
+            _remember("sends_booked", token, {"phone_masked": check["phone_masked"], "locker": check["locker"],
+                                              "expires_at": booked["expires_at"], "code": booked["dropoff_code"]})
             return redirect(url_for("web.villager_send_booked", token=token), 303)
     status = 400 if request.method == "POST" else 200
     return render_template("web/villager_send.html", title_key="send.title", form=form, step="check",
