@@ -34,15 +34,17 @@ def pickup_link(public_url, token, code):
 
 
 def pickup_message(session, parcel, code, link, expires_at, station, locker, carrier):
-    facts = {"carrier": carrier.name, "tracking": parcel.tracking_number or "", "locker": locker.name,
-             "address": station.address, "code": code, "hours": station.storage_hours,
-             "deadline": clock.beijing_text(expires_at), "link": link, "fee": fee_text(parcel.fee_policy)}
-    row = _add(session, parcel, "pickup_code", texts.text("sms.pickup", **facts))
-    _to_proxies(session, parcel, facts)
+    # what the parcel is and where: one text, in the recipient's SMS and in their proxies'
+    wording = texts.Wording()
+    about = wording.text("sms.parcel", carrier=carrier.name, tracking=parcel.tracking_number or "",
+                         locker=locker.name, address=station.address, code=code, hours=station.storage_hours,
+                         deadline=clock.beijing_text(expires_at), link=link, fee=fee_text(parcel.fee_policy))
+    row = _add(session, parcel, "pickup_code", wording.text("sms.pickup", parcel=about))
+    _to_proxies(session, parcel, wording, about)
     return row
 
 
-def _to_proxies(session, parcel, facts):
+def _to_proxies(session, parcel, wording, about):
     """The same notice to everyone the station book lets collect for the recipient, saying whom the
     parcel is for (name and masked phone), so a neighbour collecting for an elderly villager gets the
     code too."""
@@ -50,7 +52,7 @@ def _to_proxies(session, parcel, facts):
     if not proxies:
         return
     account = session.get(Account, parcel.account_id)
-    body = texts.text("sms.proxy", name=account.name, phone=mask_phone(parcel.phone), **facts)
+    body = wording.text("sms.proxy", name=account.name, phone=mask_phone(parcel.phone), parcel=about)
     for p in proxies:
         session.add(Notification(parcel_id=parcel.id, phone=p["phone"], kind="proxy_code", body=body))
 
