@@ -265,6 +265,26 @@ def iter_file_chunks(f, manifest, block=READ_BLOCK):
         yield entry, None
 
 
+class BytesReader:
+    """An image held in memory as the checks read a file: read and readinto (io.BytesIO lacks
+    readinto on some MicroPython ports)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    def read(self, n):
+        out = self.data[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.data) - self.pos)
+        buf[:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
+
 def verify_image(f, total_size, keys, tick=None):
     """Full check of an image: header, signature, manifest, every file hash. Returns the manifest."""
     manifest, _ = verify_signature(f, total_size, keys, tick)

@@ -18,7 +18,7 @@ def provisioned_files(image, keys, family=None):
     `family`, the board family. Returns (manifest, files, pointer): `files` are the (path, bytes) of
     slot a in write order, slot.json last (it marks the slot complete); `pointer` is the (path, bytes)
     of the boot pointer, to be written after everything else. Raises fwimage.ImageError."""
-    manifest = fwimage.verify_image(_Reader(image), len(image), keys)
+    manifest = fwimage.verify_image(fwimage.BytesReader(image), len(image), keys)
     fwimage.check_policy(manifest, family=family)
     mlen = int.from_bytes(image[8:12], "big")
     offset = fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE
@@ -33,22 +33,3 @@ def provisioned_files(image, keys, family=None):
     pointer = {"active": SLOT, "fallback": None, "trial": False, "tries": 0, "budget": boot_select.DEFAULT_BUDGET,
                "note": "provisioned over USB with %s" % manifest["version"]}
     return manifest, files, (boot_select.POINTER, json.dumps(pointer).encode())
-
-
-class _Reader:
-    """read and readinto over bytes, all the image checks use (io.BytesIO lacks readinto on some ports)."""
-
-    def __init__(self, data):
-        self.data = data
-        self.pos = 0
-
-    def read(self, n):
-        out = self.data[self.pos:self.pos + n]
-        self.pos += len(out)
-        return out
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.data) - self.pos)
-        buf[:n] = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return n

@@ -160,7 +160,7 @@ def provision(port, image_path, pubkey_paths, address, compartments, lock_type, 
         image = f.read()
     try:
         if family is None:
-            manifest, _plen = fwimage.verify_signature(_BytesReader(image), len(image), fleet_keys)
+            manifest, _plen = fwimage.verify_signature(fwimage.BytesReader(image), len(image), fleet_keys)
             family = manifest["family"]
         wiring = None
         if wiring_path:
@@ -183,14 +183,6 @@ def provision(port, image_path, pubkey_paths, address, compartments, lock_type, 
         sys.exit(1)
     click.echo("provisioned %s: firmware %s, address %d, %d compartments, lock %s, family %s"
                % (port, manifest["version"], address, compartments, lock_type, family))
-
-
-class _BytesReader:
-    def __init__(self, data):
-        import io
-        f = io.BytesIO(data)
-        self.read = f.read
-        self.readinto = f.readinto
 
 
 def format_progress(p, width=30):

@@ -46,24 +46,5 @@ def make_hmac_image(version="1.1.0", key=KEY, family=FAMILY):
     return head + auth.hmac_sha256(key, head) + payload
 
 
-class BytesFile:
-    """A minimal read-only file over bytes (io.BytesIO lacks readinto on some ports)."""
-
-    def __init__(self, data):
-        self.data = data
-        self.pos = 0
-
-    def read(self, n):
-        out = self.data[self.pos:self.pos + n]
-        self.pos += len(out)
-        return out
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.data) - self.pos)
-        buf[:n] = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return n
-
-
 def verify_bytes(data, keys=None):
-    return fwimage.verify_image(BytesFile(data), len(data), keys if keys is not None else [PUBKEY])
+    return fwimage.verify_image(fwimage.BytesReader(data), len(data), keys if keys is not None else [PUBKEY])
