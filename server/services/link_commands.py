@@ -129,7 +129,7 @@ def _json(s, cmd):
 
 
 def finish(db, command_id, state, result):
-    """sent -> done | failed through the backend's doors.mark_command (a failed open undoes what
+    """sent -> done | failed through the backend's door_reports.mark_command (a failed open undoes what
     waited for it: the reservation, the pickup). A command already final (e.g. resolved from its
     event) stays as it is; returns whether this call finished it."""
     from server.errors import BadRequest

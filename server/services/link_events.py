@@ -211,7 +211,7 @@ def _open_result(s, e):
         cmd.result = name
         if cmd.state == "failed":
             from server.services import lifecycle
-            lifecycle.on_open_failed(s, cmd, name)  # as doors.mark_command does
+            lifecycle.on_open_failed(s, cmd, name)  # as door_reports.mark_command does
         return {"outcome": "command_resolved", "command_id": cmd.id, "result": name}
     return {"outcome": "command_already_final", "command_id": cmd.id}
 

@@ -203,7 +203,7 @@ def board_dropoff(db, compartment_id, code_id=None, at=None, actor="link"):
 
 def _supersede_dropoff_open(s, parcel, compartment_id):
     """Fail the online drop-off's door opening still waiting for the link (not through
-    doors.mark_command: the reservation it made stays, the door is open already)."""
+    door_reports.mark_command: the reservation it made stays, the door is open already)."""
     cmds = s.scalars(select(LockerCommand).where(LockerCommand.parcel_id == parcel.id, LockerCommand.kind == "open",
                                                  LockerCommand.purpose == "dropoff",
                                                  LockerCommand.compartment_id == compartment_id,
