@@ -4,7 +4,7 @@
 
 Each target (harness/fuzz_targets.py: decoder, payloads, board, host, fwimage) runs in its own process for
 N seconds (default CUNBOX_FUZZ_SECONDS or 300); target "api" runs the schemathesis API fuzzing
-(tests/test_harness_api_fuzz.py) with N examples per operation (at least 50). Engine atheris
+(tests/harness/test_harness_api_fuzz.py) with N examples per operation (at least 50). Engine atheris
 (libFuzzer, coverage-guided over protocol/ and firmware/, which are instrumented at import) when it
 is installed, else a plain
 mutation fuzzer over the saved corpus. New inputs go to bench/fuzz_work/<target>/; --merge
@@ -169,7 +169,7 @@ def main(argv=None):
             print("== fuzz api: schemathesis, %d examples per operation" % examples, flush=True)
             env = dict(os.environ, CUNBOX_API_FUZZ_EXAMPLES=str(examples))
             rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                  "tests/test_harness_api_fuzz.py"], cwd=ROOT, env=env)
+                                  "tests/harness/test_harness_api_fuzz.py"], cwd=ROOT, env=env)
             if rc != 0:
                 failed.append(name)
             continue

@@ -11,7 +11,7 @@ at a locker, a guesser who never repeats needs (10**8 + 1) / (N + 1) guesses on 
 CODE_SPACE = 10 ** 8
 API_PER_LOCKER = 30
 API_WINDOW_S = 600
-BOARD_GUESSES_PER_DAY = 129     # board_guesses_per_day(), pinned by tests/test_harness_security.py
+BOARD_GUESSES_PER_DAY = 129     # board_guesses_per_day(), pinned by tests/harness/test_harness_security.py
 DAY_MS = 86400 * 1000
 
 

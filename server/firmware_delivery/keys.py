@@ -12,7 +12,7 @@ private key with OpenSSL tooling or an HSM that exports PEM:
 
 The host's key handling and signing is the `cryptography` package (OpenSSL underneath): key
 generation, PEM/DER, and the (constant-time) Ed25519 signature. Boards only verify, with their own
-pure-Python verifier (firmware/ed25519.py); tests/fwupdate/test_fwsign_cryptography.py checks the
+pure-Python verifier (firmware/ed25519.py); tests/firmware_delivery/test_fwsign_cryptography.py checks the
 two against each other. A private key is passed around as its 32-byte seed (RFC 8032's private key),
 which is what `fwimage.pack_image` and the tests take as well; `signing_key` makes the cryptography
 object of it.

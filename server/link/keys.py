@@ -9,7 +9,7 @@ Keys sealed before issue 14 are version 0x01, a hand-written encrypt-then-MAC (a
 HMAC-SHA256(enc_key, nonce | block counter) XORed over the key, HMAC-SHA256 tag over version | nonce
 | ciphertext). They still open (`_open_v1`, read only: nothing seals version 1 any more), so existing
 databases keep working; a board's key is stored as version 2 when it is next provisioned.
-tests/test_link_keys_sealing.py opens values the old code sealed.
+tests/link/test_link_keys_sealing.py opens values the old code sealed.
 
 A sealed key that was tampered with, or sealed under another secret, is refused, never guessed at.
 """

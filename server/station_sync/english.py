@@ -3,7 +3,7 @@
 
 The CLI and the API's readable strings use them directly; the catalogue's English side
 (server/texts/en.po) carries the same words, and its Chinese source the same keys with the same
-placeholders (tests/test_sync_reasons.py and tests/test_web_units.py check them).
+placeholders (tests/sync/test_sync_reasons.py and tests/web/test_web_units.py check them).
 """
 WORDS = {
     # Separators a sentence made of parts uses.

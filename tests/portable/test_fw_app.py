@@ -1,6 +1,5 @@
 # The app's behaviour with hand-driven pins: each test plays the part of the door and the person.
 from _fw_fakes import Probe, Said, tmpdir
-from hardware_sim.fakes import Clock, Pin, Uart
 
 from firmware import events as ev
 from firmware import prompt_keys as K
@@ -12,6 +11,7 @@ from firmware.inputs import DebouncedInputs
 from firmware.journal import Journal
 from firmware.lock_gpio import GpioLocks
 from firmware.qrpayload import make_payload
+from hardware_sim.fakes import Clock, Pin, Uart
 from protocol import messages as m
 
 

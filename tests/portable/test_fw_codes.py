@@ -1,12 +1,12 @@
 import hashlib
 
 from _fw_fakes import tmpdir
-from hardware_sim.fakes import Clock
 
 from firmware.codes import CodeStore, code_hash
 from firmware.flash import Flash
 from firmware.qrpayload import luhn_digit, make_payload, parse_payload
 from firmware.throttle import Throttle
+from hardware_sim.fakes import Clock
 
 
 def test_code_hash_is_sha256_of_salt_and_code():

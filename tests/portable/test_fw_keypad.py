@@ -1,6 +1,5 @@
-from hardware_sim.fakes import Clock
-
 from firmware.keypad_matrix import MatrixKeypad
+from hardware_sim.fakes import Clock
 
 
 class Wiring:

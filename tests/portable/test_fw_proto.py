@@ -1,6 +1,5 @@
 # The board's protocol server driven by the real host session, in memory (both runtimes).
 from _fw_fakes import Said, tmpdir
-from hardware_sim.fakes import Clock, Pin, Uart
 
 from firmware import events as ev
 from firmware import prompt_keys as K
@@ -9,6 +8,7 @@ from firmware.flash import Flash
 from firmware.inputs import DebouncedInputs
 from firmware.lock_gpio import GpioLocks
 from firmware.proto_server import BusServer
+from hardware_sim.fakes import Clock, Pin, Uart
 from protocol import messages as m
 from protocol.auth import code_hash
 from protocol.errors import NAK_BAD_AUTH, NAK_REPLAY

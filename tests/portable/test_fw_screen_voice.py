@@ -1,11 +1,10 @@
 # The person's screen and voice on both runtimes: GB2312 from the generated table (MicroPython has no
 # codec, so the expected bytes are written out here, from CPython's), the layout on the ST7920's
 # 4 x 16 cells, the controller's serial frames, the SYN6288 frame, and the Ui that ties them together.
-from hardware_sim.fakes import Clock, Pin, Uart
-
 from firmware import gb2312, gbwrap, prompts, st7920, syn6288
 from firmware import prompt_keys as K
 from firmware.ui import LcdScreen, SegmentScreen, Ui
+from hardware_sim.fakes import Clock, Pin, Uart
 
 # "取件码或投递码不对，请核对后重新输入" as CPython's gb2312 codec encodes it
 WRONG_GB = (b"\xc8\xa1\xbc\xfe\xc2\xeb\xbb\xf2\xcd\xb6\xb5\xdd\xc2\xeb\xb2\xbb\xb6\xd4\xa3\xac\xc7\xeb\xba\xcb"

@@ -2,8 +2,19 @@
 # installing, at the switch, during the first boot, at the confirmation - and at every change of a
 # rollback. After each cut the board powers up on the old or the new version (never on nothing),
 # codes/events/config are intact, and the host can finish the update. CPython and MicroPython.
-from _fwupd_power import (CuttingFs, PowerCut, boot, clean, fresh_root, full_update, keep_files, provision,
-                          running, send_image, updater)
+from _fwupd_power import (
+    CuttingFs,
+    PowerCut,
+    boot,
+    clean,
+    fresh_root,
+    full_update,
+    keep_files,
+    provision,
+    running,
+    send_image,
+    updater,
+)
 from _fwupd_util import make_files, make_image
 
 OLD, NEW = "1.0.0", "1.1.0"

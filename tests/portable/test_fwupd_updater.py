@@ -1,7 +1,6 @@
 # Board-side updater and boot selector (firmware/fwupdate.py, firmware/boot_select.py) on a real
 # directory: full update, resume, refusals, self-test, boot budget. CPython and MicroPython.
-from _fwupd_power import (boot, clean, fresh_root, full_update, keep_files, provision, running, send_image,
-                          updater)
+from _fwupd_power import boot, clean, fresh_root, full_update, keep_files, provision, running, send_image, updater
 from _fwupd_util import KEY, OTHER_KEY, PUBKEY, make_hmac_image, make_image
 
 from firmware import boot_select, ed25519, fwimage

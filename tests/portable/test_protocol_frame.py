@@ -5,8 +5,17 @@ from protocol import cobs
 from protocol.auth import make_tag
 from protocol.crc import crc16
 from protocol.errors import LocalProtocolError
-from protocol.frame import (FLAG_AUTH, FLAG_REPLY, MAX_BODY, MAX_PAYLOAD, MAX_WIRE, FrameDecoder, decode_wire,
-                            encode_body, encode_frame)
+from protocol.frame import (
+    FLAG_AUTH,
+    FLAG_REPLY,
+    MAX_BODY,
+    MAX_PAYLOAD,
+    MAX_WIRE,
+    FrameDecoder,
+    decode_wire,
+    encode_body,
+    encode_frame,
+)
 
 KEY = b"0123456789abcdef0123456789abcdef"
 

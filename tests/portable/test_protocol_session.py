@@ -3,11 +3,17 @@ counters persisted before acting, timeouts, NAK handling, broken sessions."""
 from _check import raises
 
 from protocol import messages as m
-from protocol.errors import (NAK_AUTH_REQUIRED, NAK_BAD_AUTH, NAK_BUSY, NAK_INTERNAL, NAK_REPLAY,
-                             LocalProtocolError, NakError)
+from protocol.errors import (
+    NAK_AUTH_REQUIRED,
+    NAK_BAD_AUTH,
+    NAK_BUSY,
+    NAK_INTERNAL,
+    NAK_REPLAY,
+    LocalProtocolError,
+    NakError,
+)
 from protocol.frame import FLAG_REPLY, decode_wire, encode_frame
-from protocol.session import (BAD_REPLY, NAK, REPLY, TIMEOUT, BoardSession, HostSession,
-                              MemoryCounterStore)
+from protocol.session import BAD_REPLY, NAK, REPLY, TIMEOUT, BoardSession, HostSession, MemoryCounterStore
 
 KEY = b"board-seven-key-0123456789abcdef"
 OTHER_KEY = b"another-boards-key-0123456789abc"
