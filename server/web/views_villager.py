@@ -1,7 +1,6 @@
 """Villager pages: the pickup link from the notification, and booking a send of produce."""
 import base64
 import datetime
-
 import secrets
 
 from flask import jsonify, redirect, render_template, request, session, url_for

@@ -18,18 +18,18 @@ def _hex(b):
     return "".join("%02x" % x for x in b)
 
 
-def test_fwsign_sha512_nist_vectors_pure():
+def test_signing_sha512_nist_vectors_pure():
     for msg, want in NIST:
         assert _hex(sha512.sha512_pure(msg)) == want, msg
 
 
-def test_fwsign_sha512_nist_vectors_default():
+def test_signing_sha512_nist_vectors_default():
     # hashlib's on CPython, the pure one on MicroPython: the same digests either way
     for msg, want in NIST:
         assert _hex(sha512.sha512(msg)) == want, msg
 
 
-def test_fwsign_sha512_padding_boundaries_agree():
+def test_signing_sha512_padding_boundaries_agree():
     data = bytes(range(256)) * 2
     for n in (1, 55, 111, 112, 113, 127, 128, 129, 239, 240, 256, 257, 383, 384):
         pure = sha512.sha512_pure(data[:n])

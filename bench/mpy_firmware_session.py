@@ -1,6 +1,6 @@
 # A scripted board session on the real MicroPython interpreter, driven by bench/mpy_heap.mjs from
 # bench_firmware.py (a full GC runs between the steps named there; see mpy_heap.mjs for why):
-#   node bench/mpy_heap.mjs --copy protocol --copy firmware bench/mpy_fw_session.py \
+#   node bench/mpy_heap.mjs --copy protocol --copy firmware bench/mpy_firmware_session.py \
 #       "mark_start()" "load()" "mark_code()" "prepare(48)" "mark_base()" "build()" "mark_app()" \
 #       "run(0)" "after()" ... "report()"
 # It builds the app through firmware.board.build() with fake pins and UARTs (GPIO locks with
@@ -29,8 +29,10 @@ def mark_start():
 def load():
     # what a board imports (main.py -> firmware.board, proto_server, and through them protocol/)
     global board
-    from firmware import board
-    from firmware import proto_server  # noqa: F401
+    from firmware import (
+        board,
+        proto_server,  # noqa: F401
+    )
 
 
 def mark_code():
