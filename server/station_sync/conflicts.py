@@ -45,6 +45,9 @@ def resolve(db, station_id, conflict_id, take, by):
             raise ConflictError("station %s has no conflict %s" % (station_id, conflict_id))
         if c.resolved_at is not None:
             raise ConflictError("conflict %s was already resolved (%s)" % (conflict_id, c.resolution))
+        if c.field == store.SHARED_PHONE_FIELD:
+            raise ConflictError("a phone on two accounts is settled in the station's resident book (give it to "
+                                "one of them there); the next sync or import closes this conflict")
         row = s.scalar(select(StationAccountState).where(StationAccountState.account_id == c.account_id))
         account = s.get(Account, c.account_id)
         now = utcnow()

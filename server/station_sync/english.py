@@ -57,6 +57,11 @@ WORDS = {
     "sync.file.too_many_rows": "the file has {rows} rows; at most {max} per import",
     "sync.file.no_rows": "the file has a header but no account rows",
     "sync.row.too_many_cells": "row has {cells} cells but the header has {columns} columns",
+    "sync.row.too_few_cells": "row has {cells} cells but the header has {columns} columns: a cell is missing",
+    "sync.row.cut_off": ("the file ends inside this row, with no line break after it: the row may be cut off; "
+                         "export the file again"),
+    "sync.conflict.shared_phone": ("phone {phone} is on {count} accounts (also {accounts}): no deposit for it until "
+                                   "the station's book gives it to one"),
     "sync.row.other_station": "row belongs to station {station}, not this one; refused",
     "sync.row.duplicate_id": "account id {id} appears in rows {first} and {second}",
     # A record of the station system's HTTP feed.
@@ -94,6 +99,7 @@ WORDS = {
     "sfield.id": "account id",
     "sfield.name": "name",
     "sfield.phones": "phone",
+    "sfield.phone": "phone (deposits go by it)",
     "sfield.household": "household",
     "sfield.consent": "consent",
     "sfield.consent_date": "consent date",

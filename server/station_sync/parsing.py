@@ -69,6 +69,7 @@ class ParseReport:
         self.records = []          # (row number, record) for rows without errors
         self.errors = []           # RowError; row None = the whole file
         self.rejected_rows = set()
+        self.ends_mid_row = False  # a CSV whose last byte is no line break: its last row may be cut off
 
     @property
     def ok(self):
@@ -152,6 +153,7 @@ def _csv_rows(data, report):
         dialect = csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
+    report.ends_mid_row = bool(text) and not text.endswith(("\n", "\r"))
     try:
         return list(csv.reader(io.StringIO(text, newline=""), dialect))
     except csv.Error as e:
@@ -215,13 +217,22 @@ def _validate_rows(rows, report, station_keys, today):
         report.file_error("file.too_many_rows", rows=len(body), max=MAX_ROWS)
         return
     width = len(header)
+    last = max((i for i, row in enumerate(body) if not all(_blank(c) for c in row)), default=None)
     for offset, row in enumerate(body):
         rownum = start + 2 + offset
         if all(_blank(c) for c in row):
             continue
         report.rows_read += 1
+        if offset == last and report.ends_mid_row:
+            # An export cut short (a failed copy, a full disk) ends inside its last row: "2024-05-1" is
+            # then a shorter date, "1380000" a shorter phone. A whole export ends with a line break.
+            report.row_error(rownum, None, Reason("row.cut_off"))
+            continue
         if len(row) > width and not all(_blank(c) for c in row[width:]):
             report.row_error(rownum, None, Reason("row.too_many_cells", cells=len(row), columns=width))
+            continue
+        if len(row) < width:
+            report.row_error(rownum, None, Reason("row.too_few_cells", cells=len(row), columns=width))
             continue
         flat = {k: (row[i] if i < len(row) else None) for k, i in index.items()}
         station = flat.pop("station", None)

@@ -7,13 +7,13 @@ edit that is pushed to the station. Everything here runs inside the caller's tra
 """
 import datetime as _dt
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import func, insert, or_, select, text
 
 from server import clock
 from server.models import Account
 from server.models.station_sync import StationAccountState, StationSyncConflict
 from server.station_sync.merge import local_edit, new_state
-from server.station_sync.reasons import encode
+from server.station_sync.reasons import Reason, as_reason, encode
 
 UTC = _dt.timezone.utc
 DEFAULT_CONSENT_SOURCE = "station_book"
@@ -210,6 +210,43 @@ def record_conflict(session, station_id, account, station_account_id, c, run_id,
     open_row.station_value = c["station"]
     open_row.reason = encode(c["reason"])      # key + params as JSON; conflicts.list_open reads it back
     open_row.run_id = run_id
+
+
+SHARED_PHONE = "conflict.shared_phone"
+SHARED_PHONE_FIELD = "phone"          # the account's own phone, the one deposits go by (not the book's list)
+
+
+def report_shared_phones(session, station_id, run_id, now):
+    """A phone on more than one live account of the station is a conflict on each of them, for the keeper
+    to settle in the station's book (until then a deposit for it is refused: services/accounts
+    .consenting_account). A shared-phone conflict whose phone is no longer shared closes itself.
+    Returns the conflicts opened now: [(account, phone, [other station account ids])]."""
+    live = (Account.station_id == station_id, Account.deleted_at.is_(None))
+    shared = session.scalars(select(Account.phone).where(*live).group_by(Account.phone)
+                             .having(func.count(Account.id) > 1)).all()
+    by_phone = {}
+    if shared:
+        for acc in session.scalars(select(Account).where(*live, Account.phone.in_(shared)).order_by(Account.id)):
+            by_phone.setdefault(acc.phone, []).append(acc)
+    open_rows = {c.account_id: c for c in session.scalars(select(StationSyncConflict).where(
+        StationSyncConflict.station_id == station_id, StationSyncConflict.field == SHARED_PHONE_FIELD,
+        StationSyncConflict.resolved_at.is_(None)))}
+    opened = []
+    for phone, accs in by_phone.items():
+        for acc in accs:
+            others = [a.station_account_id or "#%d" % a.id for a in accs if a is not acc]
+            row = open_rows.pop(acc.id, None)
+            if row is None:
+                opened.append((acc, phone, others))
+            record_conflict(session, station_id, acc, acc.station_account_id or "#%d" % acc.id,
+                            {"field": SHARED_PHONE_FIELD, "local": None, "station": phone,
+                             "reason": Reason(SHARED_PHONE, phone=phone, count=len(accs), accounts=", ".join(others))},
+                            run_id, now)
+    for row in open_rows.values():
+        why = as_reason(row.reason)
+        if isinstance(why, Reason) and why.key == SHARED_PHONE:
+            row.resolved_at, row.resolution, row.resolved_by = now, "book_fixed", "sync"
+    return opened
 
 
 def open_conflict_fields(session, station_id):

@@ -188,3 +188,33 @@ def test_configure_reads_the_credential_from_the_environment(env, monkeypatch):
     assert res.exit_code == 0 and "secret-east" not in res.output and '"has_credential": true' in res.output
     assert cli("configure", "--station", sid, "--token-env", "NOPE_UNSET").exit_code == 2
     assert runner.configured_stations(db) == [sid]
+
+
+def test_a_phone_on_two_accounts_is_a_conflict_until_the_book_gives_it_to_one(env):
+    """张三 (A1, consenting) and a new A4 on his phone: the import reports the phone as a conflict on both
+    accounts, a deposit for it is refused meanwhile, the keeper cannot 'take a side' here (the book
+    decides), and the import of the corrected book closes both conflicts."""
+    from server.services import accounts
+    from server.station_sync import conflicts
+    db, sid, tmp = env
+    f = tmp / "book.csv"
+    f.write_text(book(ROWS + ["A4,张小三,13812345678,东村3组12号,是,2024-06-01,纸质同意书,,"]), encoding="utf-8")
+    res = cli("import", f, "--station", sid)
+    assert res.exit_code == 0, res.output
+    assert "CONFLICT" in res.output and "13812345678 is on 2 accounts" in res.output
+    listed = conflicts.list_open(db, sid)
+    assert sorted((c["account"], c["field"], c["reason_key"], c["station"]) for c in listed) == [
+        ("A1", "phone", "conflict.shared_phone", "13812345678"), ("A4", "phone", "conflict.shared_phone", "13812345678")]
+    assert "also A4" in [c["reason"] for c in listed if c["account"] == "A1"][0]
+    with db.reading() as s:
+        assert accounts.consenting_account(s, sid, "13812345678") == (None, "shared_phone")
+    with pytest.raises(conflicts.ConflictError, match="resident book"):
+        conflicts.resolve(db, sid, listed[0]["id"], "station", "op:test")
+    assert cli("import", f, "--station", sid).exit_code == 0
+    assert len(conflicts.list_open(db, sid)) == 2          # reported once per account, not once per import
+    f.write_text(book(ROWS + ["A4,张小三,13812340000,东村3组12号,是,2024-06-01,纸质同意书,,"]), encoding="utf-8")
+    assert cli("import", f, "--station", sid).exit_code == 0
+    assert conflicts.list_open(db, sid) == []
+    with db.reading() as s:
+        assert {c.resolution for c in s.scalars(select(StationSyncConflict))} == {"book_fixed"}
+        assert accounts.consenting_account(s, sid, "13812345678")[0].station_account_id == "A1"

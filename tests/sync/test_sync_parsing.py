@@ -127,3 +127,26 @@ def test_tab_separated_and_deleted_rows():
 def test_decode_text_prefers_utf8():
     assert decode_text("张三".encode("utf-8")) == ("张三", "utf-8")
     assert decode_text("张三".encode("gbk")) == ("张三", "gb18030")
+
+
+def test_a_last_row_cut_off_by_a_short_export_is_reported_not_read_short():
+    """The file stops inside its last row ("2024-05-1" of 2024-05-17): that row is refused for being cut
+    off, not read as 1 May; the rows before it are fine. The same file whole reads all three rows."""
+    whole = HEADER_ZH + ROWS_ZH + "A003,赵六,137 1234 5678,东村5组,是,2024-05-17,电话,,\n"
+    cut = whole[:whole.index("2024-05-17") + len("2024-05-1")]
+    r = parse_file(cut.encode("utf-8"), "book.csv", today=TODAY)
+    assert [(e.row, e.reason.key) for e in r.errors] == [(4, "row.cut_off")]
+    assert "may be cut off" in r.errors[0].message
+    assert sorted(rec["id"] for _, rec in r.records) == ["A001", "A002"]
+    r = parse_file(whole.encode("utf-8"), "book.csv", today=TODAY)
+    assert r.ok and len(r.records) == 3, r.text()
+    assert parse_file(whole.rstrip("\n").encode("utf-8"), "book.csv", today=TODAY).errors[0].reason.key == "row.cut_off"
+
+
+def test_a_row_with_too_few_cells_is_reported_as_such():
+    data = (HEADER_ZH + "A001,张三,13812345678,东村3组,是\n" + ROWS_ZH.split("\n")[1] + "\n").encode("utf-8")
+    r = parse_file(data, "book.csv", today=TODAY)
+    assert [(e.row, e.reason.key, e.reason.params) for e in r.errors] == [
+        (2, "row.too_few_cells", {"cells": 5, "columns": 9})]
+    assert "5 cells but the header has 9 columns" in r.errors[0].message
+    assert [rec["id"] for _, rec in r.records] == ["A002"]

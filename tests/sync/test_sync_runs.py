@@ -383,3 +383,16 @@ def test_two_runs_at_once_on_postgres_and_a_gbk_import(pg_sync_db, sim, tmp_path
     r = runner.import_file(db, other, book.encode("gbk"), "book.csv")
     assert r.ok and r.counts["created"] == 300, r.text()
     assert accounts_of(db, other)["B007"].name == "村民7" and len(accounts_of(db, sid)) == 120
+
+
+def test_a_sync_that_gives_two_accounts_one_phone_reports_it_and_a_later_one_closes_it(db, sim):
+    from server.station_sync import conflicts
+    sid = setup_station(db, sim, n=10)
+    assert runner.sync_station(db, sid).ok
+    sim.upsert(str(sid), "A0007", phones=["13800000005"])            # A0005's phone, typed in twice
+    r = runner.sync_station(db, sid)
+    assert r.ok and r.counts["conflicts"] == 2, r.text()
+    assert sorted(c["account"] for c in conflicts.list_open(db, sid)) == ["A0005", "A0007"]
+    sim.upsert(str(sid), "A0007", phones=["13800000007"])
+    r = runner.sync_station(db, sid)
+    assert r.ok and r.counts["conflicts"] == 0 and conflicts.list_open(db, sid) == []

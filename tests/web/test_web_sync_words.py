@@ -200,3 +200,17 @@ def test_how_consent_was_recorded_is_shown_in_words(site):
     for raw in ("· seed", "· station_book", "· paper form"):
         assert raw not in page
     assert english_words(page)[0] == []
+
+
+def test_a_phone_on_two_accounts_is_listed_with_what_to_do_and_no_side_to_take(site):
+    app, world, db = site
+    c = client_as(app, "op-dongcun")
+    book = HEADER + "DC-001,陈梅,13800000001,是,2024-03-05,纸质同意书,,,\nDC-150,陈小梅,13800000001,否,,,,,\n"
+    assert upload(c, book).status_code == 200
+    page = c.get("/station/residents").get_data(as_text=True)
+    rows = re.findall(r'<tr class="conflict"[^>]*data-field="phone".*?</tr>', page, re.S)
+    assert len(rows) == 2
+    text = htmllib.unescape(re.sub(r"<[^>]+>", " ", rows[0]))
+    assert "手机号13800000001登记在2个账户名下（另有DC-150）" in text
+    assert "请在站点名册里改成只属于一人" in text and "/conflicts/" not in rows[0]     # no buttons to take a side
+    assert english_words(page)[0] == []
