@@ -204,7 +204,8 @@ def test_a_phone_on_two_accounts_is_a_conflict_until_the_book_gives_it_to_one(en
     assert "CONFLICT" in res.output and "13812345678 is on 2 accounts" in res.output
     listed = conflicts.list_open(db, sid)
     assert sorted((c["account"], c["field"], c["reason_key"], c["station"]) for c in listed) == [
-        ("A1", "phone", "conflict.shared_phone", "13812345678"), ("A4", "phone", "conflict.shared_phone", "13812345678")]
+        ("A1", "phone", "conflict.shared_phone", "13812345678"),
+        ("A4", "phone", "conflict.shared_phone", "13812345678")]
     assert "also A4" in [c["reason"] for c in listed if c["account"] == "A1"][0]
     with db.reading() as s:
         assert accounts.consenting_account(s, sid, "13812345678") == (None, "shared_phone")
