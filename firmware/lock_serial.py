@@ -48,6 +48,10 @@ WINDOW_MIN = {KERONG: 50, X8A: 1500}
 COUNTERS = ("line_faults", "bad_checksum", "wrong_board", "other_lock", "garbled", "unsolicited",
             "unanswered", "late_replies")
 
+# Status replies carry no pulse, so they are not late as an 8A unlock reply is; how prompt they are
+# is documented nowhere (docs/lock-boards.md): a sweep query waits this long at most. A board slower
+# than this shows up at commissioning as unanswered queries and a LOCK_FAULT.
+SWEEP_WINDOW_MS = 500
 _UNK = 2  # no value (state unknown / no candidate / no provisional observation)
 
 
@@ -126,6 +130,7 @@ class SerialLockBoard(LockQueue):
         self.per_board = per_board
         self.board_addr = list(boards)  # bus address of board index i (compartment // per_board)
         self.window_ms = window_ms
+        self.sweep_window_ms = min(window_ms, SWEEP_WINDOW_MS)
         self.status_period_ms = status_period_ms
         self.fail_after = fail_after
         self.ir = False
@@ -142,6 +147,7 @@ class SerialLockBoard(LockQueue):
         self.occ_changed = []
         self.replies = [0] * nb  # replies heard from each board (mod 2**16)
         self._misses = bytearray(nb)
+        self._ready = bytearray(b"\x01" * nb)  # the board answered a query since its last pulse
         self._failing = bytearray(nb)
         self.faults = []  # boards that just stopped answering (the app journals and clears this)
         self.counters = {}
@@ -168,6 +174,11 @@ class SerialLockBoard(LockQueue):
             if q[0] == lock:
                 return True
         return False
+
+    def awaiting_reply(self):
+        """True while an unlock's reply (or, after it was lost, a status reply) is awaited: the bus
+        is held for it, so other requests wait (up to the window, 1.5 s for 8A)."""
+        return self._follow >= 0
 
     def feedback(self, lock):
         """True when the latch reports released, False latched, None unknown (or board silent)."""
@@ -208,7 +219,11 @@ class SerialLockBoard(LockQueue):
         self._parse(now)
         cur = self._cur
         if cur is not None:
-            if ticks_diff(now, cur[2]) < self.window_ms:
+            # an unlock and the queries that follow a lost reply get the whole window; a routine
+            # sweep query no more than SWEEP_WINDOW_MS, so a silent board holds a person's OPEN back
+            # less than the app's 800 ms queue limit
+            win = self.window_ms if cur[0] == "u" or self._follow >= 0 else self.sweep_window_ms
+            if ticks_diff(now, cur[2]) < win:
                 return
             self._cur = None
             self.counters["unanswered"] += 1
@@ -225,11 +240,24 @@ class SerialLockBoard(LockQueue):
             self._start("s", self.status_target(self._follow), now)
             return
         if self._queue:
-            lock, cb = self._queue.pop(0)
+            pick = -1
+            for k in range(len(self._queue)):
+                b = self._queue[k][0] // self.per_board
+                if self._ready[b] or self._failing[b]:
+                    pick = k
+                    break
+            if pick < 0:
+                # every waiting lock is on a board just pulsed that has not answered a query since
+                # (a Kerong board can stay deaf a few hundred ms after a pulse): ask it first
+                self._start("s", self.status_target(self._queue[0][0]), now)
+                return
+            lock, cb = self._queue.pop(pick)
             if self._failing[lock // self.per_board]:
                 cb(lock, False, now)  # no frame sent: the board has stopped answering
                 return
             self._start("u", lock, now)
+            if not self.ready_on_unlock_reply:
+                self._ready[lock // self.per_board] = 0
             self._follow = lock
             self._prov[lock] = _UNK
             self.unlocks_sent += 1
@@ -256,7 +284,9 @@ class SerialLockBoard(LockQueue):
     def _board_of(self, cur):
         return cur[1] // self.per_board if cur[0] == "u" else self.status_board(cur[1])
 
-    def _heard(self, b):
+    def _heard(self, b, cur):
+        if cur is None or cur[0] == "s" or self.ready_on_unlock_reply:
+            self._ready[b] = 1
         self.replies[b] = (self.replies[b] + 1) & 0xFFFF
         self._misses[b] = 0
         self._failing[b] = 0
@@ -358,7 +388,7 @@ class BoardOccupancy:
 
 
 class KerongLocks(SerialLockBoard):
-    REPLY_LEN = 9
+    ready_on_unlock_reply = False  # a board may be deaf for a while after its (prompt) unlock reply
 
     def __init__(self, uart, count, boards=None, polarity="hook_1_is_locked", ir=False, window_ms=300, **kw):
         if boards is None:
@@ -430,7 +460,7 @@ class KerongLocks(SerialLockBoard):
             return
         if cur is not None and cur[0] == "s" and follow >= 0 and follow // 16 == b:
             self._count("late_replies")
-        self._heard(b)
+        self._heard(b, cur)
         hooks = f[3] | (f[4] << 8)
         irs = f[5] | (f[6] << 8)
         base = b * 16
@@ -451,6 +481,7 @@ class KerongLocks(SerialLockBoard):
 
 class X8aLocks(SerialLockBoard):
     HEADS = (0x8A, 0x81, 0x80)
+    ready_on_unlock_reply = True  # its unlock reply comes after the pulse, so it is listening again
 
     def __init__(self, uart, count, per_board=24, boards=None, polarity="short_when_locked", window_ms=1500,
                  **kw):
@@ -526,7 +557,7 @@ class X8aLocks(SerialLockBoard):
         else:
             self._count("other_lock")
             return
-        self._heard(b)
+        self._heard(b, cur)
         if self._observe(lock, 1 if f[3] == self.open_st else 0, follow == lock):
             self._count("line_faults")
         if follow == lock:

@@ -131,7 +131,14 @@ class _LockBoardSim:
                 b[k] ^= self.rng.randint(1, 255)
         return bytes(b)
 
+    def pending_replies(self, kind="unlock"):
+        return len([e for e in self._outbox if e[1] == kind])
+
     def _later(self, due, kind, build):
+        # one reply at a time, in the order asked: a query behind a slow unlock waits for its reply
+        for e in self._outbox:
+            if e[1] == "unlock" and due <= e[0]:
+                due = e[0] + 1
         self._outbox.append([due, kind, build])
         self._outbox.sort(key=lambda e: e[0])
 
