@@ -72,7 +72,7 @@ def test_every_open_pulses_once_whatever_the_replies_do(lock_type, polarity):
         faults = drv.counters["line_faults"]
         lb.garble_next("unlock", fix_sum=True)
         assert _opens_once(locker, host, 4) == 1
-        wait_for(lambda: drv.counters["line_faults"] > faults, what="the line fault counted %r %r" % (drv.counters, lb._garble))
+        wait_for(lambda: drv.counters["line_faults"] > faults, what="the line fault counted %r" % (drv.counters,))
         wait_for(lambda: not _latched(host, 4), what="the polls' word on door 4")
         # a garbled reply the check catches: ignored and counted
         bad = drv.counters["bad_checksum"]
