@@ -136,8 +136,12 @@ class App:
             return
         op = [_Q, self.clock.ms(), source, reason, callback, code_digest, reference]
         if not self.door_fault[comp] and self.doors.active(comp):
-            self._finish(comp, op, ev.ALREADY_OPEN, 0)
-            return
+            if self.locks.feedback(comp) is not False:
+                self._finish(comp, op, ev.ALREADY_OPEN, 0)
+                return
+            # the door switch says open while the latch says shut: the switch is stuck or broken.
+            # A sensor's word alone refuses nothing: pulse, and report the sensor (SENSOR_FAULTY).
+            self._set_fault(comp, True)
         self.ops[comp] = op
         self.locks.request(comp, self._pulsed)
 
@@ -149,6 +153,9 @@ class App:
         self._finish(comp, [0, 0, source, reason, callback, None, reference], ev.REFUSED, detail)
 
     def _pulsed(self, lock, ok, t):
+        # ok False: no pulse was given (a lock board known to be silent gets no frame). Once a
+        # frame went out the door decides, whatever the lock board answers or fails to: a silent
+        # board's door that opens is OPENED, one that does not is JAMMED (plus its LOCK_FAULT event).
         op = self.ops.get(lock)
         if op is None:
             return

@@ -5,6 +5,7 @@ from firmware.chill import Zone
 from firmware.flash import Flash
 from firmware.inputs import DebouncedInputs
 from firmware.lock_gpio import GpioLocks
+from firmware import lock_serial
 from firmware.lock_serial import KerongLocks, X8aLocks
 from firmware.probes import NtcProbe
 
@@ -24,9 +25,11 @@ def make_locks(cfg, hw, now):
         return GpioLocks(hw["lock_pins"], lk.get("kind", "solenoid"), lk.get("pulse_ms", 0),
                          lk.get("rest_factor", 4), lk.get("gap_ms", 50), lk.get("active", 1), fb, now)
     if kind == "kerong":
-        return KerongLocks(hw["lock_uart"], n, now=now, timeout_ms=lk.get("timeout_ms", 150))
+        s = lock_serial.settings(lk, n)
+        return KerongLocks(hw["lock_uart"], n, s["boards"], s["polarity"], s["ir"], s["window_ms"], now=now)
     if kind == "8a":
-        return X8aLocks(hw["lock_uart"], n, lk.get("per_board", 24), now=now, timeout_ms=lk.get("timeout_ms", 150))
+        s = lock_serial.settings(lk, n)
+        return X8aLocks(hw["lock_uart"], n, s["per_board"], s["boards"], s["polarity"], s["window_ms"], now=now)
     raise ValueError("locks.type must be one of gpio, kerong, 8a")
 
 
@@ -77,8 +80,12 @@ def build(cfg, hw, clock, flash_root):
         raise ValueError("at most 8 chilled zones")
     dcfg = cfg.get("doors", {})
     doors = DebouncedInputs(hw["door_pins"], dcfg.get("open_level", 1), dcfg.get("debounce_ms", 30), now)
-    occ = None
+    locks = make_locks(cfg, hw, now)
+    occ = getattr(locks, "occupancy", None)
+    occ = occ() if occ is not None else None  # a lock board's IR sensors (Kerong with "ir": true)
     if hw.get("occupancy_pins"):
+        if occ is not None:
+            raise ValueError("occupancy: pins are configured and locks.ir says the lock boards report it")
         occ = DebouncedInputs(hw["occupancy_pins"], cfg.get("occupancy", {}).get("active", 1), 200, now)
     zones = []
     zcfg = cfg.get("zones", [])
@@ -91,7 +98,7 @@ def build(cfg, hw, clock, flash_root):
                           z.get("min_off_ms", 180000), z.get("report_ms", 600000),
                           z.get("excursion_ms", 300000), now))
     flash = hw.get("flash") or Flash(flash_root)
-    return App(cfg, clock, flash, make_locks(cfg, hw, now), doors, occ, hw.get("keypad"),
+    return App(cfg, clock, flash, locks, doors, occ, hw.get("keypad"),
                hw.get("scanner"), zones, hw.get("wdt"), hw.get("reset_cause", 0), hw.get("uid", b""),
                make_ui(cfg, hw, clock))
 

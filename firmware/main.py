@@ -5,7 +5,9 @@
 # /config.json (written at provisioning), pins are GPIO numbers:
 # {"address": 3, "locker_id": "LK-0001", "key": "<32+ hex chars>", "compartments": 16,
 #  "locks": {"type": "gpio", "kind": "solenoid", "pins": [...], "feedback_pins": [...]}
-#        or {"type": "kerong" | "8a", "uart": 1, "tx": 17, "rx": 16, "baud": 9600},
+#        or {"type": "kerong" | "8a", "uart": 1, "tx": 17, "rx": 16, "baud": 19200, "boards": [0, 1],
+#            "per_board": 16, "polarity": "hook_1_is_locked", "ir": true, "window_ms": 300}
+#            (docs/lock-boards.md: every key but type and uart has the dialect's default),
 #  "doors": {"pins": [...], "open_level": 1, "pull": "up"}, "occupancy": {"pins": [...]},
 #  "bus": {"uart": 2, "tx": 25, "rx": 26, "de": 27, "baud": 9600},
 #  "keypad": {"uart": 0, ...} or {"rows": [...], "cols": [...], "keys": "123456789*0#"},
@@ -55,8 +57,13 @@ def wire(cfg, machine):
         hw["lock_pins"] = outputs(locks["pins"], 1 - locks.get("active", 1))  # all off from the first instant
         if locks.get("feedback_pins"):
             hw["feedback_pins"] = inputs({"pins": locks["feedback_pins"], "pull": locks.get("pull", "up")})
-    else:
-        hw["lock_uart"] = uart(locks)
+    else:  # a lock board: its own factory baud unless the config says (Kerong 19200, 8A 9600)
+        from firmware.lock_serial import DEFAULTS
+
+        dflt = DEFAULTS.get(locks.get("type"), {}).get("baud", 9600)
+        spec = dict(locks)
+        spec["baud"] = locks.get("baud", dflt)
+        hw["lock_uart"] = uart(spec)
     hw["door_pins"] = inputs(cfg["doors"])
     if cfg.get("occupancy"):
         hw["occupancy_pins"] = inputs(cfg["occupancy"])

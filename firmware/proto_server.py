@@ -221,6 +221,10 @@ class BusServer:
             "disabled": ",".join([str(c + 1) for c in range(a.count) if a.disabled[c]]),
             "journal": "%d/%d/%d" % (a.journal.unacked(), 1 if a.journal.full else 0, a.journal.dropped),
         }
+        line = getattr(a.locks, "line_report", None)
+        if line is not None:  # asked by name only (not in the default list of 8)
+            # lock-board line: line faults/bad checksums/wrong board/other lock/garbled/unsolicited
+            values["lock_line"] = line()
         names = keys or ["address", "locker_id", "compartments", "lock_type", "left_open_s", "door_window_ms",
                          "disabled", "journal"]
         out = []

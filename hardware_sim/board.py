@@ -23,7 +23,7 @@ from firmware import board as fw_board
 from firmware import main as fw_main
 from hardware_sim import machine
 from hardware_sim.flash import SimFlash
-from hardware_sim.lockboards import KerongSim, X8aSim
+from hardware_sim import lockboards
 from hardware_sim.physics import ChillZone, Compartment
 from hardware_sim.st7920 import SimSt7920
 from hardware_sim.syn6288 import SimSyn6288
@@ -45,12 +45,14 @@ class SimBoard:
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
                  left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None,
-                 display="st7920", voice="syn6288"):
+                 display="st7920", voice="syn6288", lock_config=None, lockboard_options=None):
         """fw_image, fw_pubkeys: boot from firmware slots as a provisioned board does (the boot selector
         on every power-on, updates over the bus): the signed image laid into slot a unless the board's
         directory holds slots already, and the fleet keys (bytes) it accepts updates signed with.
         display: "st7920" (Chinese LCD), "segment" (the short ASCII text on a UART display) or None;
-        voice: "syn6288" or None."""
+        voice: "syn6288" or None. lock_config: keys merged into the config's "locks" (kerong / 8a:
+        boards, polarity, ir, window_ms, baud, ...); lockboard_options: hardware_sim.lockboards options
+        of the simulated lock board (reply_ms, busy_ms, baud, polarity, byte_error_rate, ...)."""
         if lock_type not in fw_board.LOCK_TYPES:
             raise ValueError("lock type must be one of %s" % ", ".join(fw_board.LOCK_TYPES))
         if display not in DISPLAYS or voice not in VOICES:
@@ -85,6 +87,8 @@ class SimBoard:
         self.wdt_ms = wdt_ms
         self.left_open_s = left_open_s
         self.x8a_per_board = x8a_per_board
+        self.lock_config = dict(lock_config or {})
+        self.lockboard_options = dict(lockboard_options or {})
         self.lockboard = None
         self.hw = None
         self.app = None
@@ -140,9 +144,10 @@ class SimBoard:
             if self.feedback:
                 cfg["locks"]["feedback_pins"] = [FEEDBACK + i for i in range(n)]
         else:
-            cfg["locks"] = {"type": self.lock_type, "uart": LOCK_UART, "baud": 9600}
+            cfg["locks"] = {"type": self.lock_type, "uart": LOCK_UART}
             if self.lock_type == "8a":
                 cfg["locks"]["per_board"] = self.x8a_per_board
+            cfg["locks"].update(self.lock_config)
         if self.occupancy:
             cfg["occupancy"] = {"pins": [OCCUPANCY + i for i in range(n)]}
         if self.keypad:
@@ -276,10 +281,9 @@ class SimBoard:
         hw.uart(BUS_UART).sink = self.locker.board_to_host
         for z, zone in enumerate(self.zones):
             hw.adcs[ADC + z] = zone.adc
-        if self.lock_type == "kerong":
-            self.lockboard = KerongSim(self.compartments, hw.uart(LOCK_UART))
-        elif self.lock_type == "8a":
-            self.lockboard = X8aSim(self.compartments, hw.uart(LOCK_UART), self.x8a_per_board)
+        if self.lock_type != "gpio":
+            self.lockboard = lockboards.make(self.config()["locks"], self.compartments, hw.uart(LOCK_UART),
+                                             **self.lockboard_options)
         self._reset_request = None
         for i, c in enumerate(self.compartments):  # the sensors read true from the first instant
             hw.line(DOOR + i).set(c.door_sensor())
