@@ -375,7 +375,7 @@ def _image():
     return _IMAGE
 
 
-def target_fwimage(data):
+def target_update_image(data):
     """A tampered image is refused with ImageError (never another exception); only the original passes.
 
     With the first input bit set the tampered header and manifest are signed again with the signing
@@ -420,6 +420,6 @@ TARGETS = {
     "payloads": target_payloads,
     "board": target_board,
     "host": target_host,
-    "update_image": target_fwimage,
+    "update_image": target_update_image,
 }
 
