@@ -28,6 +28,12 @@ def reopen(parcel_id):
     return jsonify(deposits.reopen(db(), g.principal, parcel_id))
 
 
+@bp.post("/parcels/<int:parcel_id>/confirm-inside")
+@auth("courier")
+def confirm_inside(parcel_id):
+    return jsonify(deposits.confirm_inside(db(), g.principal, parcel_id))
+
+
 @bp.post("/parcels/<int:parcel_id>/cancel")
 @auth("courier")
 def cancel(parcel_id):

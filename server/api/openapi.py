@@ -58,7 +58,8 @@ SCHEMAS = {
     "BoardCommand": _obj({"command": _ref("Command")}),
     "ParcelCommand": _obj({"parcel": _ref("Parcel"), "command": {"oneOf": [_ref("Command"), {"type": "null"}]}}),
     "ParcelExpiry": _obj({"parcel": _ref("Parcel"), "expires_at": TS}),
-    "ParcelDetail": _obj(dict(PARCEL_PROPS, events={"type": "array", "items": _obj({
+    "ParcelDetail": _obj(dict(PARCEL_PROPS, attention={"enum": ["closed_empty", None]},
+                              events={"type": "array", "items": _obj({
         "at": TS, "from_state": _nullable("string"), "to_state": {"type": "string"}, "action": {"type": "string"},
         "actor": {"type": "string"}})})),
     "ParcelList": _obj({"parcels": {"type": "array", "items": _ref("Parcel")}}),
@@ -210,6 +211,12 @@ def _paths():
         "/parcels/{parcel_id}/reopen": {"post": _op(
             "Open the reserved door again (closed before the parcel went in)", "DepositResult", roles=["courier"],
             params=[P], errors=("401", "403", "404", "409"))},
+        "/parcels/{parcel_id}/confirm-inside": {"post": _op(
+            "The parcel is inside although the compartment's sensor saw its door shut empty", "ParcelResult",
+            roles=["courier"], params=[P], errors=("401", "403", "404", "409"),
+            description="Only while the parcel's `attention` is `closed_empty` and its door is shut: the deposit "
+                        "is confirmed on the courier's word (the pickup code goes out) and the station gets an "
+                        "`occupancy_sensor_suspect` alarm.")},
         "/parcels/{parcel_id}/cancel": {"post": _op("Give up a reservation", "ParcelResult", roles=["courier"],
                                                     params=[P], errors=("401", "403", "404", "409"))},
         "/parcels/{parcel_id}/collect": {"post": _op(

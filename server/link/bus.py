@@ -25,7 +25,7 @@ from protocol.errors import NAK_BUSY, NAK_REPLAY, LocalProtocolError, nak_name
 from protocol.session import NAK, HostSession
 from server import clock
 from server.link import firmware_job
-from server.services import link_commands, link_events, link_state
+from server.services import door_reports, link_commands, link_events, link_state
 
 log = logging.getLogger("cunbox.link")
 
@@ -58,6 +58,7 @@ class _Board:
         self.needs_sync = True
         self.inflight = {}  # command id -> command: outcome unknown until the journal says
         self.deferred = []  # [(not before, command)]: the board was busy and did nothing; try again
+        self.occupancy = None  # {compartment: occupied} as last reported to the server (None: not yet)
 
 
 class Options:
@@ -199,6 +200,10 @@ class BusMaster(threading.Thread):
             return
         self._seen(b)
         st = r.fields
+        occupancy = _occupancy(st)
+        if occupancy != b.occupancy:  # only a change is news: an unchanged poll writes nothing
+            door_reports.occupancy_seen(self.db, b.board_id, occupancy)
+            b.occupancy = occupancy
         # Events first: what the board did on its own (an offline pickup or drop-off used its code, a
         # BOOT) is applied before the codes are synced, so a used code is never installed again, and a
         # board that comes back after a reboot gets one clock set and one code sync, not two.

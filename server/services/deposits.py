@@ -7,7 +7,7 @@ from sqlalchemy import select
 from server import clock
 from server.errors import Conflict, NotFound, Refused
 from server.models import Account, Compartment, Locker, LockerCommand, Parcel, Station
-from server.services import accounts, assignment, audit, doors, lifecycle, parcels
+from server.services import accounts, alarms, assignment, audit, doors, lifecycle, parcels
 from server.services.principals import require_role
 from server.services.serialize import compartment_json, parcel_json
 
@@ -142,8 +142,32 @@ def reopen(db, principal, parcel_id):
     def fn(s):
         parcel = parcels.locked_parcel(s, principal, parcel_id, ("reserved",))
         comp = s.get(Compartment, parcel.active_compartment_id)
+        audit.transition(s, parcel, "reserved", "deposit_reopened", principal.actor, {"compartment_id": comp.id})
         cmd = doors.open_door(s, comp, "deposit", principal.actor, parcel)
         return _result(parcel, comp, cmd, replayed=False)
+
+    return db.run(fn)
+
+
+def confirm_inside(db, principal, parcel_id, now=None):
+    """The courier says the parcel is in a compartment whose sensor saw it shut empty: the deposit is
+    confirmed on the courier's word (the code goes out as usual) and the station is told the sensor may
+    be wrong. Only for a reserved parcel whose door last shut empty and is shut now."""
+    require_role(principal, "courier")
+
+    def fn(s):
+        at = now or clock.utcnow()
+        parcel = parcels.locked_parcel(s, principal, parcel_id, ("reserved",))
+        comp = s.get(Compartment, parcel.active_compartment_id)
+        if parcels.attention(s, parcel) != "closed_empty" or comp.door != "closed":
+            raise Conflict("parcel %s is not waiting behind a door shut on an empty compartment" % parcel_id,
+                           code="not_closed_empty")
+        audit.record(s, principal.actor, "deposit_confirmed_over_sensor", station_id=parcel.station_id,
+                     locker_id=parcel.locker_id, compartment_id=comp.id, parcel_id=parcel.id, at=at)
+        alarms.raise_alarm(s, "occupancy_sensor_suspect", comp, parcel,
+                           {"note": "the courier confirmed a parcel the sensor did not see"}, at=at)
+        lifecycle.confirm(s, parcel, comp, at, principal.actor)
+        return {"parcel": parcel_json(parcel)}
 
     return db.run(fn)
 

@@ -82,3 +82,25 @@ def mark_command(db, command_id, state, result=None):
                                                           "result": cmd.result})
         return command_json(cmd)
     return db.run(fn)
+
+
+def occupancy_seen(db, board_id, occupied, at=None):
+    """What a board's occupancy sensors read now, between doors ({compartment index: bool}; compartments
+    without a working sensor are absent). A free compartment with its door shut that reads occupied has
+    something left inside: the station gets an alarm; it clears when the reading goes empty. The link
+    calls this only when a board's readings change, so an unchanged poll writes nothing."""
+    at = at or clock.utcnow()
+
+    def fn(s):
+        from server.services import alarms
+        raised = []
+        comps = s.scalars(select(Compartment).where(Compartment.board_id == board_id,
+                                                    Compartment.index.in_(list(occupied)))).all()
+        for comp in comps:
+            if occupied[comp.index] and comp.state == "free" and comp.door == "closed":
+                alarms.raise_alarm(s, "unexpected_item", comp, detail={"note": "reads occupied while free"}, at=at)
+                raised.append(comp.id)
+            elif not occupied[comp.index]:
+                alarms.clear(s, "unexpected_item", comp, at=at)
+        return raised
+    return db.run(fn)

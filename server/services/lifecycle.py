@@ -10,6 +10,7 @@ from server import clock
 from server.models import AccessCode, Account, Carrier, Compartment, Locker, Parcel, Station
 from server.services import alarms, assignment, audit, codes, doors, fees, notify
 
+CLOSED_EMPTY = "deposit_closed_empty"     # the parcel event of a deposit door shut on an empty compartment
 RELEASED_STATE = {"pickup": "picked_up", "retrieve": "at_counter", "return": "returned", "collect": "collected"}
 
 
@@ -58,13 +59,18 @@ def on_door_closed(session, comp, parcel, occupied, at, actor):
         return {"outcome": "recorded", "parcel_id": parcel.id}
     if parcel.state == "reserved":
         if occupied is False:
-            return {"outcome": "still_reserved", "parcel_id": parcel.id}
+            # The compartment's sensor saw nothing go in: the deposit waits for the courier, who puts the
+            # parcel in (reopen), says the sensor is wrong (deposits.confirm_inside) or cancels.
+            audit.transition(session, parcel, "reserved", CLOSED_EMPTY, actor, {"compartment_id": comp.id}, at=at)
+            return {"outcome": "closed_empty", "parcel_id": parcel.id}
         confirm(session, parcel, comp, at, actor)
         return {"outcome": "deposit_confirmed" if parcel.direction == "in" else "dropoff_confirmed",
                 "parcel_id": parcel.id}
     if parcel.state == "opening":
         if occupied:
+            purpose = parcel.open_purpose
             revert_open(session, parcel, actor, at)
+            alarms.raise_alarm(session, "parcel_still_inside", comp, parcel, {"purpose": purpose}, at=at)
             return {"outcome": "parcel_left_inside", "parcel_id": parcel.id}
         release(session, parcel, comp, at, actor)
         return {"outcome": parcel.state, "parcel_id": parcel.id}

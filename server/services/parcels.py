@@ -4,7 +4,7 @@ from sqlalchemy import or_, select
 from server.clock import iso
 from server.errors import Conflict, NotFound
 from server.models import LockerCommand, Parcel, ParcelEvent
-from server.services import doors
+from server.services import doors, lifecycle
 from server.services.principals import check_parcel, check_station
 from server.services.serialize import parcel_json
 
@@ -18,9 +18,23 @@ def get_parcel(db, principal, parcel_id):
         events = s.scalars(select(ParcelEvent).where(ParcelEvent.parcel_id == parcel.id)
                            .order_by(ParcelEvent.id)).all()
         out = parcel_json(parcel)
+        out["attention"] = attention(s, parcel, events)
         out["events"] = [{"at": iso(e.at), "from_state": e.from_state, "to_state": e.to_state,
                           "action": e.action, "actor": e.actor} for e in events]
         return out
+
+
+def attention(s, parcel, events=None):
+    """What the parcel waits for from a person, or None: "closed_empty" while a deposit's door was last
+    shut on an empty compartment (the courier reopens, confirms it is inside, or cancels)."""
+    if parcel.state != "reserved":
+        return None
+    if events is None:
+        last = s.scalar(select(ParcelEvent.action).where(ParcelEvent.parcel_id == parcel.id)
+                        .order_by(ParcelEvent.id.desc()).limit(1))
+    else:
+        last = events[-1].action if events else None
+    return "closed_empty" if last == lifecycle.CLOSED_EMPTY else None
 
 
 def locked_parcel(s, principal, parcel_id, states):

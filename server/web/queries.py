@@ -51,12 +51,23 @@ def display_state(compartment, parcel_state, board_state):
     return compartment.state          # free / reserved
 
 
+CABINET_ALARMS = ("unexpected_item", "parcel_still_inside", "parcel_missing", "occupancy_sensor_suspect",
+                  "jammed_lock", "sensor_fault", "door_left_open", "forced_door")
+
+
 def lockers(session, station_id, now=None):
     """The station's lockers as cabinets: boards with their compartments and display states."""
     now = now or utcnow()
     parcels = dict(session.execute(
         select(Parcel.active_compartment_id, Parcel.state)
         .where(Parcel.station_id == station_id, Parcel.active_compartment_id.is_not(None))).all())
+    # What the compartment's sensors and doors say is wrong, shown on the compartment until acknowledged.
+    alarms_at = {}
+    for comp_id, kind in session.execute(
+            select(Alarm.compartment_id, Alarm.kind).where(
+                Alarm.station_id == station_id, Alarm.acknowledged_at.is_(None), Alarm.cleared_at.is_(None),
+                Alarm.kind.in_(CABINET_ALARMS)).order_by(Alarm.id)):
+        alarms_at.setdefault(comp_id, []).append(kind)
     out = []
     for locker in session.scalars(select(Locker).where(Locker.station_id == station_id).order_by(Locker.id)):
         boards = []
@@ -66,7 +77,8 @@ def lockers(session, station_id, now=None):
             for c in session.scalars(select(Compartment).where(Compartment.board_id == board.id)
                                      .order_by(Compartment.index)):
                 cpts.append({"id": c.id, "index": c.index, "size": c.size, "chilled": c.chilled,
-                             "door": c.door, "state": display_state(c, parcels.get(c.id), bstate)})
+                             "door": c.door, "state": display_state(c, parcels.get(c.id), bstate),
+                             "alarms": alarms_at.get(c.id, [])})
             boards.append({"id": board.id, "address": board.address, "status": bstate,
                            "firmware": board.firmware_version, "last_seen": board.last_seen_at,
                            "compartments": cpts})

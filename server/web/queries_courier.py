@@ -4,7 +4,7 @@ from sqlalchemy import select
 from server import clock
 from server.models import Board, Compartment, Locker, LockerCommand, Parcel, Station
 from server.models.link import LinkLease
-from server.services import link_commands
+from server.services import link_commands, parcels
 
 
 def lockers(session):
@@ -52,6 +52,7 @@ def parcel(session, carrier_id, parcel_id):
                              .order_by(LockerCommand.id.desc()))
     return {"id": p.id, "tracking_number": p.tracking_number, "state": p.state, "size": p.size,
             "phone": p.phone, "perishable": p.perishable, "reserved_until": p.reserved_until, "door": door,
+            "attention": parcels.attention(session, p),
             # What the locker did with the open command: queued / sent / done (+ result) / failed, and
             # what the courier is to be told (waiting / opened / failed / unknown, by its deadline).
             "command": {"state": cmd.state, "result": cmd.result, "outcome": link_commands.outcome(cmd),

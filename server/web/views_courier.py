@@ -86,10 +86,11 @@ def courier_parcel_json(parcel_id):
                     "command": {k: cmd[k] for k in ("state", "result", "outcome")} if cmd else None})
 
 
-@bp.post("/courier/parcel/<int:parcel_id>/<any(did_not_fit, cancel):action>")
+@bp.post("/courier/parcel/<int:parcel_id>/<any(did_not_fit, cancel, reopen, confirm_inside):action>")
 @courier_only
 def courier_parcel_action(parcel_id, action):
-    fn = deposits.did_not_fit if action == "did_not_fit" else deposits.cancel
+    fn = {"did_not_fit": deposits.did_not_fit, "cancel": deposits.cancel, "reopen": deposits.reopen,
+          "confirm_inside": deposits.confirm_inside}[action]
     try:
         fn(db(), principal(), parcel_id)
     except ApiError as exc:

@@ -50,7 +50,8 @@ def station_lockers_json():
     for lk in cabinets:
         for b in lk["boards"]:
             for c in b["compartments"]:
-                cpts.append({"id": c["id"], "state": c["state"], "label": translate("state." + c["state"])})
+                cpts.append({"id": c["id"], "state": c["state"], "label": translate("state." + c["state"]),
+                             "alarms": c["alarms"]})
     counts = queries.state_counts(cabinets)  # the legend's counters, live as the tiles are
     return jsonify({"at": beijing_text(utcnow(), "%H:%M:%S"), "compartments": cpts,
                     "counts": {st: counts.get(st, 0) for st in LOCKER_STATES}})
