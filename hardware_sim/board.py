@@ -24,6 +24,7 @@ from firmware import main as fw_main
 from hardware_sim import machine
 from hardware_sim.flash import SimFlash
 from hardware_sim.lockboards import KerongSim, X8aSim
+from hardware_sim.modbus_relays import ModbusRelaysSim, modbus_config
 from hardware_sim.physics import ChillZone, Compartment
 from hardware_sim.st7920 import SimSt7920
 from hardware_sim.syn6288 import SimSyn6288
@@ -45,7 +46,7 @@ class SimBoard:
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
                  left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None,
-                 display="st7920", voice="syn6288"):
+                 display="st7920", voice="syn6288", modbus=None):
         """fw_image, fw_pubkeys: boot from firmware slots as a provisioned board does (the boot selector
         on every power-on, updates over the bus): the signed image laid into slot a unless the board's
         directory holds slots already, and the fleet keys (bytes) it accepts updates signed with.
@@ -85,6 +86,7 @@ class SimBoard:
         self.wdt_ms = wdt_ms
         self.left_open_s = left_open_s
         self.x8a_per_board = x8a_per_board
+        self.modbus = dict(modbus or {})  # modbus_config() options (per_board, polarity, pulse_mode, ...)
         self.lockboard = None
         self.hw = None
         self.app = None
@@ -143,6 +145,8 @@ class SimBoard:
             cfg["locks"] = {"type": self.lock_type, "uart": LOCK_UART, "baud": 9600}
             if self.lock_type == "8a":
                 cfg["locks"]["per_board"] = self.x8a_per_board
+            elif self.lock_type == "modbus":
+                cfg["locks"].update(modbus_config(n, **self.modbus))
         if self.occupancy:
             cfg["occupancy"] = {"pins": [OCCUPANCY + i for i in range(n)]}
         if self.keypad:
@@ -280,6 +284,10 @@ class SimBoard:
             self.lockboard = KerongSim(self.compartments, hw.uart(LOCK_UART))
         elif self.lock_type == "8a":
             self.lockboard = X8aSim(self.compartments, hw.uart(LOCK_UART), self.x8a_per_board)
+        elif self.lock_type == "modbus":
+            lk = modbus_config(len(self.compartments), **self.modbus)
+            self.lockboard = ModbusRelaysSim(self.compartments, hw.uart(LOCK_UART), lk["boards"], lk["per_board"],
+                                             lk["polarity"], lk["pulse_mode"] == "flash")
         self._reset_request = None
         for i, c in enumerate(self.compartments):  # the sensors read true from the first instant
             hw.line(DOOR + i).set(c.door_sensor())
