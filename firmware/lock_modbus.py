@@ -83,12 +83,12 @@ class ModbusRelayLocks(LockQueue):
     def release(self, lock, now):
         """The door is open: end the pulse now (the OFF goes out at the next poll)."""
         job = self._job
-        if job is not None and job[0] == lock and job[3] in (_CHECK, _HOLD):
+        if job is not None and job[0] == lock and job[3] == _HOLD:
             job[2] = ticks_add(now, -self.pulse_ms)
 
     def pending(self, lock):
-        if self._job is not None and self._job[0] == lock and not self._job[5]:
-            return True
+        if self._job is not None and self._job[0] == lock:
+            return True  # until its OFF is confirmed
         for q in self._queue:
             if q[0] == lock:
                 return True
@@ -123,7 +123,8 @@ class ModbusRelayLocks(LockQueue):
             f = self._take(req, now)
             if f is not None:
                 self._req = None
-                self._failing[req[2]] = 0
+                if not (f[1] & 0x80 and req[1] in ("all", "off")):
+                    self._failing[req[2]] = 0  # it answers (refusing to switch off is no answer)
                 self._answer(req, f, now)
             elif ticks_diff(now, req[3]) >= self.window_ms:
                 self._req = None

@@ -70,6 +70,7 @@ class Module:
         self.on_edges = [0] * channels
         self.lose = self.garble = self.busy = 0
         self.dead = False
+        self.no_0f = False  # a module without "write multiple coils"
         self.seen = []
 
     def serve(self):
@@ -91,6 +92,8 @@ class Module:
                     self.on_edges[a] += 1
                 self.coils[a] = 1 if v == mb.ON else 0
                 self._reply(bytearray(f[:6]))
+            elif fc == mb.WRITE_COILS and self.no_0f:
+                self._reply(bytearray((f[0], fc | 0x80, 1)))
             elif fc == mb.WRITE_COILS:
                 for k in range(v):
                     self.coils[a + k] = (f[7 + k // 8] >> (k % 8)) & 1
@@ -213,3 +216,13 @@ def test_a_coil_not_confirmed_off_is_a_fault_until_the_module_answers():
     b.run(500)
     assert b.mod.coils == [0] * 8 and b.locks.healthy()
     assert b.mod.on_edges[4] == 1 and b.mod.on_edges[6] == 0
+
+
+def test_a_module_that_cannot_switch_all_off_is_one_fault_not_a_flood():
+    b = Bench()
+    b.mod.no_0f = True
+    b.run(3000)
+    assert b.locks.faults == [0] and not b.locks.healthy()
+    b.open(0)
+    b.run(100)
+    assert b.results == [(0, False)] and b.mod.on_edges[0] == 0
