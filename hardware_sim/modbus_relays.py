@@ -95,28 +95,27 @@ class ModbusRelaysSim:
         if slave != 0 and slave not in self.coils:
             self.ignored += 1
             return
-        self.frames += 1
-        if self.busy and slave:
-            self.busy -= 1
-            self._reply(bytes((slave, f[1] | 0x80, mb.EXC_BUSY)))
-            return
         if self.die_after is not None:
             if self.die_after <= 0:
                 self.dead = True
                 self.die_after = None
             else:
                 self.die_after -= 1
+        if self.dead or slave in self.dead_slaves:
+            return  # a dead module neither acts nor answers
+        self.frames += 1
+        if self.busy and slave:
+            self.busy -= 1
+            self._reply(bytes((slave, f[1] | 0x80, mb.EXC_BUSY)))
+            return
         pdu = self._execute(slave, f)
-        if slave == 0 or self.dead or slave in self.dead_slaves:
-            return  # broadcast: executed, never answered; a dead module: neither
-        self._reply(bytes((slave,)) + pdu)
+        if slave:  # a broadcast is acted on, never answered
+            self._reply(bytes((slave,)) + pdu)
 
     def _execute(self, slave, f):
         fc = f[1]
         addr = (f[2] << 8) | f[3]
         val = (f[4] << 8) | f[5]
-        if self.dead or slave in self.dead_slaves:
-            return b""
         slaves = self.slaves if slave == 0 else [slave]
         self.log.append((slave, fc, addr, val))
         n = self.per_board
