@@ -9,7 +9,7 @@ from firmware import lock_serial
 from firmware.lock_serial import KerongLocks, X8aLocks
 from firmware.probes import NtcProbe
 
-LOCK_TYPES = ("gpio", "kerong", "8a")
+LOCK_TYPES = ("gpio", "kerong", "8a", "modbus")
 DISPLAY_TYPES = ("st7920", "segment")
 VOICE_TYPES = ("syn6288",)
 
@@ -30,7 +30,13 @@ def make_locks(cfg, hw, now):
     if kind == "8a":
         s = lock_serial.settings(lk, n)
         return X8aLocks(hw["lock_uart"], n, s["per_board"], s["boards"], s["polarity"], s["window_ms"], now=now)
-    raise ValueError("locks.type must be one of gpio, kerong, 8a")
+    if kind == "modbus":  # Modbus RTU relay modules (firmware/lock_modbus.py), loaded only when configured
+        from firmware.lock_modbus import ModbusRelayLocks
+
+        return ModbusRelayLocks(hw["lock_uart"], n, lk.get("boards"), lk.get("per_board", 8), lk.get("pulse_ms", 500),
+                                lk.get("polarity"), lk.get("window_ms", 150), lk.get("baud", 9600),
+                                lk.get("pulse_mode", "onoff"), now=now)
+    raise ValueError("locks.type must be one of %s" % ", ".join(LOCK_TYPES))
 
 
 def make_ui(cfg, hw, clock):

@@ -24,6 +24,7 @@ from firmware import main as fw_main
 from hardware_sim import machine
 from hardware_sim.flash import SimFlash
 from hardware_sim import lockboards
+from hardware_sim.modbus_relays import ModbusRelaysSim, modbus_config
 from hardware_sim.physics import ChillZone, Compartment
 from hardware_sim.st7920 import SimSt7920
 from hardware_sim.syn6288 import SimSyn6288
@@ -45,7 +46,7 @@ class SimBoard:
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
                  left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None,
-                 display="st7920", voice="syn6288", lock_config=None, lockboard_options=None):
+                 display="st7920", voice="syn6288", lock_config=None, lockboard_options=None, modbus=None):
         """fw_image, fw_pubkeys: boot from firmware slots as a provisioned board does (the boot selector
         on every power-on, updates over the bus): the signed image laid into slot a unless the board's
         directory holds slots already, and the fleet keys (bytes) it accepts updates signed with.
@@ -89,6 +90,7 @@ class SimBoard:
         self.x8a_per_board = x8a_per_board
         self.lock_config = dict(lock_config or {})
         self.lockboard_options = dict(lockboard_options or {})
+        self.modbus = dict(modbus or {})  # modbus_config() options (per_board, polarity, pulse_mode, ...)
         self.lockboard = None
         self.hw = None
         self.app = None
@@ -147,6 +149,8 @@ class SimBoard:
             cfg["locks"] = {"type": self.lock_type, "uart": LOCK_UART}
             if self.lock_type == "8a":
                 cfg["locks"]["per_board"] = self.x8a_per_board
+            elif self.lock_type == "modbus":
+                cfg["locks"].update(modbus_config(n, **self.modbus))
             cfg["locks"].update(self.lock_config)
         if self.occupancy:
             cfg["occupancy"] = {"pins": [OCCUPANCY + i for i in range(n)]}
@@ -281,7 +285,11 @@ class SimBoard:
         hw.uart(BUS_UART).sink = self.locker.board_to_host
         for z, zone in enumerate(self.zones):
             hw.adcs[ADC + z] = zone.adc
-        if self.lock_type != "gpio":
+        if self.lock_type == "modbus":
+            lk = modbus_config(len(self.compartments), **self.modbus)
+            self.lockboard = ModbusRelaysSim(self.compartments, hw.uart(LOCK_UART), lk["boards"], lk["per_board"],
+                                             lk["polarity"], lk["pulse_mode"] == "flash")
+        elif self.lock_type != "gpio":
             self.lockboard = lockboards.make(self.config()["locks"], self.compartments, hw.uart(LOCK_UART),
                                              **self.lockboard_options)
         self._reset_request = None

@@ -24,7 +24,7 @@ def _pairs(values, what):
 @click.command("sim")
 @click.option("--boards", default=1, show_default=True, help="Controller boards on the bus (addresses 1..N).")
 @click.option("--compartments", default=8, show_default=True, help="Compartments per board.")
-@click.option("--lock-type", type=click.Choice(["gpio", "kerong", "8a"]), default="gpio", show_default=True)
+@click.option("--lock-type", type=click.Choice(["gpio", "kerong", "8a", "modbus"]), default="gpio", show_default=True)
 @click.option("--lock-kind", type=click.Choice(["solenoid", "motor"]), default="solenoid", show_default=True)
 @click.option("--sizes", default="M", show_default=True, help="Compartment sizes, a letter each, repeated (SSML).")
 @click.option("--chilled-zones", default=0, show_default=True, help="Chilled zones per board.")
