@@ -10,8 +10,10 @@ clock for driver, board, line and latches; no wall clock, so the figures are exa
 """
 import random
 
+from firmware.lock_modbus import ModbusRelayLocks
 from firmware.lock_serial import KerongLocks, X8aLocks
 from hardware_sim.lockboards import KerongSim, X8aSim
+from hardware_sim.modbus_relays import ModbusRelaysSim
 from hardware_sim.physics import Compartment
 
 SECTION = "lock boards: one pulse per open"
@@ -82,10 +84,16 @@ def _rig(kind, to_board, to_controller):
         line = Line(19200, to_board, to_controller)
         sim = KerongSim(comps, line, boards=[0], baud=19200)
         drv = KerongLocks(line, N, [0], "hook_1_is_locked", False, 300)
-    else:
+    elif kind == "8a":
         line = Line(9600, to_board, to_controller)
         sim = X8aSim(comps, line, per_board=N, boards=[1], baud=9600)
         drv = X8aLocks(line, N, N, [1], "short_when_locked", 1500)
+    else:  # two 8-channel Modbus RTU relay modules, slaves 1 and 2; the module answers at once
+        line = Line(9600, to_board, to_controller)
+        sim = ModbusRelaysSim(comps, line, [1, 2], per_board=8, baud=9600)
+        sim.reply_ms = 0
+        drv = ModbusRelayLocks(line, N, [1, 2], per_board=8, pulse_ms=500, polarity="input_1_is_locked",
+                               window_ms=150, baud=9600)
     return comps, line, sim, drv
 
 
@@ -107,12 +115,13 @@ def _run(kind, to_board=0.0, to_controller=0.0, opens=OPENS):
     for k in range(opens):
         lock = k % N
         t0 = now
-        drv.request(lock, lambda *a: None)
+        started = []
+        drv.request(lock, lambda _lock, ok, at, started=started: started.append(at))  # the unlock frame went out
         seen = None
         while True:
             now += 1
             tick()
-            if seen is None and not drv.pending(lock) and not drv.awaiting_reply():
+            if seen is None and started and not drv.awaiting_reply():
                 seen = now - t0
             c = comps[lock]
             if seen is not None and not c.coil and not c.door_open and not c.hook_released():
@@ -127,10 +136,25 @@ def _run(kind, to_board=0.0, to_controller=0.0, opens=OPENS):
     return pulses, trips, drv, sim, line
 
 
+def _unlocks(kind, drv, sim):
+    """Unlock frames: those the driver sent (serial boards), or the ON writes a module acted on (Modbus)."""
+    if kind == "modbus":
+        return sum(1 for slave, fn, _addr, value in sim.log if fn == 5 and value == 0xFF00)
+    return drv.unlocks_sent
+
+
+def _reply_note(kind, drv, sim):
+    if kind == "modbus":
+        return "ON writes acted on %d, replies with a bad CRC %d, late replies %d" % (
+            _unlocks(kind, drv, sim), drv.crc_errors, drv.stale)
+    return "unlock frames %d, line faults %d, bad checksums %d, replies unanswered %d" % (
+        drv.unlocks_sent, drv.counters["line_faults"], drv.counters["bad_checksum"], drv.counters["unanswered"])
+
+
 def run(report):
-    for kind in ("kerong", "8a"):
+    for kind in ("kerong", "8a", "modbus"):
         pulses, trips, drv, sim, line = _run(kind)
-        cmd_bytes, reply_bytes = (5, 9) if kind == "kerong" else (5, 5)
+        cmd_bytes, reply_bytes = {"kerong": (5, 9), "8a": (5, 5), "modbus": (8, 8)}[kind]
         ideal = (cmd_bytes + reply_bytes) * line.byte_ms + sim.reply_ms
         trips.sort()
         median = trips[len(trips) // 2]
@@ -143,12 +167,10 @@ def run(report):
         pulses, _t, drv, sim, _l = _run(kind, to_controller=0.01)
         report.add(SECTION, "%s: pulses per open, 1%% byte errors on the replies" % kind,
                    round(pulses / OPENS, 3), "pulses/open", command=CMD,
-                   note="unlock frames %d, line faults %d, bad checksums %d, replies unanswered %d"
-                   % (drv.unlocks_sent, drv.counters["line_faults"], drv.counters["bad_checksum"],
-                      drv.counters["unanswered"]))
+                   note=_reply_note(kind, drv, sim))
         pulses, _t, drv, sim, _l = _run(kind, to_board=0.01, to_controller=0.01)
         report.add(SECTION, "%s: pulses per open, 1%% byte errors both ways" % kind,
                    round(pulses / OPENS, 3), "pulses/open", command=CMD,
-                   note="never above 1: %d unlock frames sent for %d opens; %d frames the board could not "
+                   note="never above 1: %d unlock frames acted on for %d opens; %d frames the board could not "
                         "read (those opens pulsed nothing and end JAMMED, never pulsed twice)"
-                        % (drv.unlocks_sent, OPENS, sim.bad_frames))
+                        % (_unlocks(kind, drv, sim), OPENS, sim.bad_frames))

@@ -94,6 +94,10 @@ class ModbusRelayLocks(LockQueue):
                 return True
         return False
 
+    def awaiting_reply(self):
+        """A request is on the wire and its answer not in yet (the serial drivers' call of the same name)."""
+        return self._req is not None
+
     def feedback(self, lock):
         if not self._known[lock] or self._failing[lock // self.per_board]:
             return None
