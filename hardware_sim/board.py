@@ -276,6 +276,10 @@ class SimBoard:
             except machine.PowerLoss:
                 self.hw = None
                 return
+            except Exception as exc:  # the firmware refused its config at boot: the board stays dark, and says why
+                self.errors.append("%s: %s" % (type(exc).__name__, exc))
+                self.hw = None
+                return
             finally:
                 self.app = None
                 self.server = None

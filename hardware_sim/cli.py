@@ -10,6 +10,25 @@ from hardware_sim.line import LineFaults
 from hardware_sim.locker import SimLocker
 
 
+def _settings(items, flag):
+    """KEY=VALUE texts -> {key: value}: a JSON value where it reads as one (true, 300, [0,1]), a list of
+    numbers for "0,1", else the text."""
+    out = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter("%s takes KEY=VALUE, not %r" % (flag, item))
+        try:
+            value = json.loads(text)
+        except ValueError:
+            parts = text.split(",")
+            value = [int(x) for x in parts] if all(x.strip().isdigit() for x in parts) else text
+        if key.strip() == "boards" and isinstance(value, int):
+            value = [value]  # boards=0: one board, at address 0
+        out[key.strip()] = value
+    return out
+
+
 def _pairs(values, what):
     out = []
     for v in values:
@@ -26,6 +45,12 @@ def _pairs(values, what):
 @click.option("--compartments", default=8, show_default=True, help="Compartments per board.")
 @click.option("--lock-type", type=click.Choice(["gpio", "kerong", "8a", "modbus"]), default="gpio", show_default=True)
 @click.option("--lock-kind", type=click.Choice(["solenoid", "motor"]), default="solenoid", show_default=True)
+@click.option("--lock-setting", multiple=True, metavar="KEY=VALUE",
+              help="A setting of the board config's \"locks\" (docs/lock-boards.md): ir=true, polarity=hook_1_is_open, "
+                   "boards=0,1, baud=19200, window_ms=300, per_board=12, ...")
+@click.option("--lock-board", multiple=True, metavar="KEY=VALUE",
+              help="What the simulated lock board itself is and does, whatever the config says (its own baud, "
+                   "boards, polarity; busy_ms, reply_ms, ...): hardware_sim/lockboards.py.")
 @click.option("--sizes", default="M", show_default=True, help="Compartment sizes, a letter each, repeated (SSML).")
 @click.option("--chilled-zones", default=0, show_default=True, help="Chilled zones per board.")
 @click.option("--transport", type=click.Choice(["pty", "tcp"]), default="pty", show_default=True)
@@ -43,8 +68,9 @@ def _pairs(values, what):
 @click.option("--dir", "root", type=click.Path(file_okay=False), help="Keep board config and flash here.")
 @click.option("--control-port", type=int, default=None, help="Also accept control commands on this TCP port.")
 @click.option("--no-stdin", is_flag=True, help="Do not read commands from stdin (run until killed or quit).")
-def sim(boards, compartments, lock_type, lock_kind, sizes, chilled_zones, transport, port, baud, paced, noise,
-        jam, dead_sensor, clock_scale, auto_close, locker_id, keys_file, root, control_port, no_stdin):
+def sim(boards, compartments, lock_type, lock_kind, lock_setting, lock_board, sizes, chilled_zones, transport, port,
+        baud, paced, noise, jam, dead_sensor, clock_scale, auto_close, locker_id, keys_file, root, control_port,
+        no_stdin):
     """Start a simulated locker running the real firmware, and act on it.
 
     Prints one JSON line (serial URL, baud, board addresses and keys, control port), then reads
@@ -62,15 +88,29 @@ def sim(boards, compartments, lock_type, lock_kind, sizes, chilled_zones, transp
         raise click.BadParameter("--sizes takes the letters S, M, L and X (XL)")
     faults = LineFaults()
     faults.set_error_rate(noise)
-    locker = SimLocker(boards=boards, compartments=compartments, lock_type=lock_type, lock_kind=lock_kind,
-                       sizes=list(sizes.upper()), chilled_zones=chilled_zones, transport=transport, port=port,
-                       baud=baud, paced=paced, faults=faults, keys=keys, locker_id=locker_id, root=root,
-                       auto_close_ms=auto_close, clock_scale=clock_scale)
+    lock_config, board_options = _settings(lock_setting, "--lock-setting"), _settings(lock_board, "--lock-board")
+    specs = None
+    if lock_config or board_options:
+        # Kerong IR sensors are the board's occupancy: no occupancy pins beside them
+        spec = {"lock_config": lock_config, "lockboard_options": board_options,
+                "occupancy": not lock_config.get("ir")}
+        specs = [dict(spec, address=1 + i) for i in range(boards)]
+    try:
+        locker = SimLocker(boards=boards, compartments=compartments, lock_type=lock_type, lock_kind=lock_kind,
+                           sizes=list(sizes.upper()), chilled_zones=chilled_zones, transport=transport, port=port,
+                           baud=baud, paced=paced, faults=faults, keys=keys, locker_id=locker_id, root=root,
+                           auto_close_ms=auto_close, clock_scale=clock_scale, board_specs=specs)
+    except (TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
     for b, c in _pairs(jam, "--jam"):
         locker.jam(b, c)
     for b, c in _pairs(dead_sensor, "--dead-sensor"):
         locker.dead_sensor(b, c, 0)
-    url = locker.start()
+    try:
+        url = locker.start()
+    except RuntimeError as exc:  # a board that would not boot, e.g. on a lock setting its firmware refuses
+        locker.stop()
+        raise click.ClickException(str(exc)) from None
     controller = Controller(locker)
     done = threading.Event()
     server = None

@@ -61,3 +61,22 @@ def test_control_socket_and_serial_link_of_a_running_sim():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_lock_settings_and_the_lock_boards_own_settings_from_the_command_line(tmp_path):
+    """--lock-setting goes into the board config's "locks" (Kerong IR sensors: occupancy from the board,
+    no occupancy pins); --lock-board is what the simulated lock board itself is, whatever the config says;
+    a malformed one is refused."""
+    out = CliRunner().invoke(sim, ["--compartments", "4", "--transport", "tcp", "--lock-type", "kerong",
+                                   "--lock-setting", "ir=true", "--lock-setting", "window_ms=300",
+                                   "--lock-setting", "boards=0", "--lock-board", "busy_ms=200",
+                                   "--dir", str(tmp_path)], input="quit\n")
+    assert out.exit_code == 0, out.output
+    cfg = json.loads(next(tmp_path.rglob("config.json")).read_text())
+    assert cfg["locks"]["ir"] is True and cfg["locks"]["window_ms"] == 300 and cfg["locks"]["boards"] == [0]
+    assert "occupancy" not in cfg
+    bad = CliRunner().invoke(sim, ["--lock-type", "kerong", "--lock-setting", "ir"], input="quit\n")
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+    refused = CliRunner().invoke(sim, ["--lock-type", "kerong", "--transport", "tcp",
+                                       "--lock-setting", "polarity=sideways"], input="quit\n")
+    assert refused.exit_code == 1 and "did not boot" in refused.output and "polarity" in refused.output
