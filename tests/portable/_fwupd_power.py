@@ -45,7 +45,10 @@ def fresh_root():
 
 
 class CuttingFs(boot_select.FlashFs):
-    """Cuts the power at change number `cut_at` (0-based); a cut write leaves half its bytes."""
+    """Cuts the power at change number `cut_at` (0-based); a cut write leaves half its bytes.
+    The same cut as hardware_sim/flash.py SimFlash's arm_change(), kept apart: these tests run on
+    MicroPython too, where the simulator (threads, the fake `machine`, its BaseException PowerLoss)
+    is not copied, and they catch PowerCut as an Exception."""
 
     def __init__(self, root, cut_at=-1, torn=True):
         boot_select.FlashFs.__init__(self, root)
