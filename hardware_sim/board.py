@@ -213,9 +213,8 @@ class SimBoard:
         if when is not None:
             self.chip.arm_change(when)
             return
-        if at_byte is not None:
-            if self.flash is not None:
-                self.chip.arm(at_byte)
+        if at_byte is not None and self.flash is not None:  # never booted: no write to wait for, cut now
+            self.chip.arm(at_byte)
             return
         self._back_at = None
         self.powered = False
@@ -349,9 +348,9 @@ class SimBoard:
         if cfg.get("fw_pubkeys"):
             fs = self.chip.as_flashfs(self.dir)
             self._booting = True
-            try:
-                slot, manifest, _p = boot_select.select(self.dir, fs)  # as /main.py does first: counts a trial
-            finally:  # boot, rolls back
+            try:  # as /main.py does first: counts a trial boot, rolls back
+                slot, manifest, _p = boot_select.select(self.dir, fs)
+            finally:
                 self._booting = False
             self.fw_boots.append((slot, manifest["version"]))
             fw_hw.update(fw_root=self.dir, fw_fs=fs)
