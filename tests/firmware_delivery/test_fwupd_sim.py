@@ -112,7 +112,7 @@ def _nth(pred, k):
     return cut
 
 
-STAGES = {  # where the power goes (rel: "fw/..." is the update's; the journal's files are in flash/)
+STAGES = {  # where the power goes (rel "fw/...": the update's files; the journal's are bare names)
     "during chunks": lambda: _nth(lambda kind, rel: kind == "append" and rel.startswith("fw/"), 40),
     "after staging, at commit": lambda: _nth(lambda kind, rel: rel.startswith("fw/slot_b"), 1),
     "while installing": lambda: _nth(lambda kind, rel: rel.startswith("fw/slot_b") and kind == "write", 3),
