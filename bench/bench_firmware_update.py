@@ -1,6 +1,7 @@
 """Firmware update over the link: the full image of this repository, built with mpy-cross, sent to a
-simulated board (the real firmware and updater, hardware_sim/fw_sim_board.py) whose bridge paces
-every byte at the line's baud rate (10 bits per byte, half duplex, inter-frame gap before each reply),
+simulated board (the real firmware and updater, hardware_sim/board.py SimBoard alone on a simulated
+locker's bus behind a TCP bridge) whose line paces every byte at the baud rate (10 bits per byte; the
+firmware itself waits the inter-frame gap before each reply),
 by the real host side (server/firmware_delivery/flasher.py). Measured in real time from the first HELLO to
 the confirmed version, next to the bare wire time of the image's bytes at the same baud."""
 import pathlib
@@ -8,7 +9,7 @@ import tempfile
 import time
 
 from firmware import ed25519
-from hardware_sim.fw_sim_board import BridgedBoard, provision_dir
+from hardware_sim.locker import SimLocker
 from server.firmware_delivery import build as builder
 from server.firmware_delivery.flasher import Flasher
 from server.firmware_delivery.link import Link
@@ -22,9 +23,10 @@ SECTION = "firmware update over the link"
 
 def _update(old, new, baud):
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fw-") as root:
-        provision_dir(root, old, [FLEET_PUB])
-        board = BridgedBoard(root, 7, KEY.hex(), [FLEET_PUB.hex()], builder.DEFAULT_FAMILY, baud=baud)
-        link = Link(board.url, 7, KEY, baud=baud)
+        sim = SimLocker(board_specs=[{"address": 7, "compartments": 4, "fw_image": old, "fw_pubkeys": [FLEET_PUB]}],
+                        keys={7: KEY}, transport="tcp", baud=baud, paced=True, root=root)
+        sim.start()
+        link = Link(sim.url, 7, KEY, baud=baud)
         phases = {}
         try:
             def progress(p):
@@ -37,7 +39,7 @@ def _update(old, new, baud):
             phases["total"] = time.monotonic() - t0
         finally:
             link.close()
-            board.close()
+            sim.stop()
         assert version == "2.0.1", version
         return phases, link.session.retries
 

@@ -43,6 +43,9 @@ KEY = b"0123456789abcdef"
 ROOT = "/bench_fw"
 
 
+# Count-only fakes, not hardware_sim/fakes.py's: fakes.Pin keeps every value written and fakes.Uart
+# every byte sent, which would grow the heap this session measures; and mpy_heap.mjs copies only
+# protocol/ and firmware/ onto the MicroPython it runs on.
 class Pin:
     def __init__(self, v=0):
         self.v = v

@@ -11,6 +11,14 @@ Pin map of a simulated board (the config it writes uses these numbers):
 What the person at the board sees and hears is decoded from what the firmware sent to the simulated
 devices (hardware_sim/st7920.py, hardware_sim/syn6288.py): `display` lists every screen shown (its
 rows, one line each), `spoken` every utterance, screen() is the screen now.
+
+Its flash is a SimFlash (hardware_sim/flash.py) under the board's directory: flash/ for the journal
+and state files and, on a board provisioned with firmware slots, fw/ for the slots the boot selector
+picks from on every boot. The power can fail at a chosen byte or a chosen change of either
+(power_off(at_byte=...) / power_off(when=...), also armed for the next boot); with `power_back_s`
+the supply comes back by itself that long after such a cut, as after a brown-out, and the board
+boots again from whatever its flash holds. `cuts` describes every cut, `fw_boots` lists the
+(slot, version) of every boot from slots, `selftest_fail` names a self-test check that fails.
 """
 import hashlib
 import json
@@ -20,6 +28,7 @@ import time
 import traceback
 
 from firmware import board as fw_board
+from firmware import boot_select, slot_layout, update_image
 from firmware import main as fw_main
 from hardware_sim import machine
 from hardware_sim.flash import SimFlash
@@ -46,14 +55,17 @@ class SimBoard:
                  sizes=None, zones=0, zone_compartments=None, key=None, locker_id="LK-SIM", feedback=True,
                  occupancy=True, keypad=True, scanner=True, wdt_ms=4000, loop_ms=2, x8a_per_board=24,
                  left_open_s=120, seed=None, zone_options=None, zone_time_scale=1.0, fw_image=None, fw_pubkeys=None,
-                 display="st7920", voice="syn6288", lock_config=None, lockboard_options=None, modbus=None):
+                 display="st7920", voice="syn6288", lock_config=None, lockboard_options=None, modbus=None,
+                 power_back_s=None):
         """fw_image, fw_pubkeys: boot from firmware slots as a provisioned board does (the boot selector
         on every power-on, updates over the bus): the signed image laid into slot a unless the board's
         directory holds slots already, and the fleet keys (bytes) it accepts updates signed with.
         display: "st7920" (Chinese LCD), "segment" (the short ASCII text on a UART display) or None;
         voice: "syn6288" or None. lock_config: keys merged into the config's "locks" (kerong / 8a:
         boards, polarity, ir, window_ms, baud, ...); lockboard_options: hardware_sim.lockboards options
-        of the simulated lock board (reply_ms, busy_ms, baud, polarity, byte_error_rate, ...)."""
+        of the simulated lock board (reply_ms, busy_ms, baud, polarity, byte_error_rate, ...).
+        power_back_s: seconds after a power cut at a chosen byte or change
+        of flash until the supply comes back by itself (None: the board stays off until power_on())."""
         if lock_type not in fw_board.LOCK_TYPES:
             raise ValueError("lock type must be one of %s" % ", ".join(fw_board.LOCK_TYPES))
         if display not in DISPLAYS or voice not in VOICES:
@@ -95,10 +107,18 @@ class SimBoard:
         self.hw = None
         self.app = None
         self.server = None
+        self.chip = SimFlash(self)  # the flash; self.flash is the firmware's Flash on it this power-on
         self.flash = None
         self.powered = False
         self.hung = False
         self.boots = 0
+        self.fw_boots = []  # (slot, version) of every boot from firmware slots
+        self.cuts = []  # what every power cut at a byte or change of flash struck
+        self.power_back_s = power_back_s
+        self.selftest_fail = None  # the name of a self-test check (update_handler.default_checks) to fail
+        self._back_at = None  # when the supply comes back after a cut (None: it does not by itself)
+        self._cut_next_boot = None
+        self._booting = False
         self.reset_causes = []
         self.errors = []
         self.display_kind = display
@@ -117,8 +137,6 @@ class SimBoard:
         self.write_config()
 
     def _provision_fw(self, image):
-        from firmware import boot_select, update_image
-        from hardware_sim.fw_sim_board import provision_dir
         mlen = int.from_bytes(image[8:12], "big")
         self.family = json.loads(image[update_image.HEADER_SIZE:update_image.HEADER_SIZE + mlen])["family"]
         if boot_select.read_pointer(boot_select.FlashFs(self.dir)) is None:
@@ -126,10 +144,14 @@ class SimBoard:
 
     def fw_version(self):
         """The version of the slot this board boots (None: no slots)."""
-        from firmware import boot_select
         fs = boot_select.FlashFs(self.dir)
         p = boot_select.read_pointer(fs)
         return boot_select.slot_manifest(fs, p["active"])["version"] if p else None
+
+    def fw_status(self):
+        """(boot pointer, slot.json of the slot this board last booted) as they are on its flash."""
+        fs = boot_select.FlashFs(self.dir)
+        return boot_select.read_pointer(fs), json.loads(fs.read("fw/slot_%s/slot.json" % self.fw_boots[-1][0]))
 
     # -- provisioning --------------------------------------------------------------------------
     def config(self):
@@ -182,6 +204,8 @@ class SimBoard:
     # -- power ---------------------------------------------------------------------------------
     def power_on(self, cause=machine.PWRON_RESET):
         if self._thread is not None and self._thread.is_alive():
+            if self._back_at is not None:
+                self._back_at = time.monotonic()  # dark after a cut: the supply is back now
             return
         self.hw = None  # the last boot's pins (a coil may have been on when the power failed) are gone
         self.powered = True
@@ -189,14 +213,31 @@ class SimBoard:
                                         daemon=True)
         self._thread.start()
 
-    def power_off(self, at_byte=None, wait=True):
-        """Cut the supply now, or (at_byte=N) after N more bytes have been written to flash."""
-        if at_byte is not None and self.flash is not None:
-            self.flash.arm(at_byte)
+    def power_off(self, at_byte=None, wait=True, when=None, next_boot=False):
+        """Cut the supply now (it stays off until power_on()), or at a chosen point of this power-on's
+        flash writes: after at_byte=N more bytes (that write keeps the bytes before the cut), or at the
+        first change for which when(kind, rel, n) is true (see hardware_sim/flash.py). next_boot: arm
+        `when` for the next boot instead (from its first change: the boot selector's)."""
+        if next_boot:
+            self._cut_next_boot = when
             return
+        if when is not None:
+            self.chip.arm_change(when)
+            return
+        if at_byte is not None and self.flash is not None:  # never booted: no write to wait for, cut now
+            self.chip.arm(at_byte)
+            return
+        self._back_at = None
         self.powered = False
         if wait:
             self.join()
+
+    def power_failed(self, why):
+        """The flash's cut struck (on the board's thread, inside the write): the supply is gone."""
+        self.cuts.append(("during boot: " if self._booting else "") + why)
+        if self.power_back_s is not None:
+            self._back_at = time.monotonic() + self.power_back_s
+        self.powered = False
 
     def join(self, timeout=5.0):
         t = self._thread
@@ -275,7 +316,9 @@ class SimBoard:
                 self.reset_causes.append(cause)
             except machine.PowerLoss:
                 self.hw = None
-                return
+                if not self._dark():
+                    return
+                cause = machine.PWRON_RESET
             except Exception as exc:  # the firmware refused its config at boot: the board stays dark, and says why
                 self.errors.append("%s: %s" % (type(exc).__name__, exc))
                 self.hw = None
@@ -283,6 +326,16 @@ class SimBoard:
             finally:
                 self.app = None
                 self.server = None
+
+    def _dark(self):
+        """After a cut: wait for the supply to come back (True), unless it does not or is switched off."""
+        while self._back_at is not None:
+            if time.monotonic() >= self._back_at:
+                self._back_at = None
+                self.powered = True
+                return True
+            time.sleep(0.005)
+        return False
 
     def _boot_and_run(self, cause):
         hw = machine.SimHardware(self.uid, cause)
@@ -308,16 +361,25 @@ class SimBoard:
         with open(self.config_path) as f:
             cfg = json.load(f)
         fw_hw = fw_main.wire(cfg, machine)
+        self.chip.power_on(self._cut_next_boot)
+        self._cut_next_boot = None
         if cfg.get("fw_pubkeys"):
-            from firmware import boot_select
-            boot_select.select(self.dir)  # as /main.py does first: counts a trial boot, rolls back
-            fw_hw["fw_root"] = self.dir
-        self.flash = SimFlash(self.flash_dir, self)
+            fs = self.chip.as_flashfs(self.dir)
+            self._booting = True
+            try:  # as /main.py does first: counts a trial boot, rolls back
+                slot, manifest, _p = boot_select.select(self.dir, fs)
+            finally:
+                self._booting = False
+            self.fw_boots.append((slot, manifest["version"]))
+            fw_hw.update(fw_root=self.dir, fw_fs=fs)
+        self.flash = self.chip.as_flash(self.flash_dir)
         fw_hw.update(flash=self.flash, idle=self._idle)
         if self.display_kind is None and self.voice_kind is None:
             fw_hw["ui"] = self.display.append  # the English prompts, as a board without either showed them
         app = fw_board.build(cfg, fw_hw, self.locker.clock, self.flash_dir)
         server = fw_board.build_server(app, cfg, fw_hw)
+        if self.selftest_fail and getattr(server, "fw", None) is not None:
+            server.fw.checks[self.selftest_fail] = lambda: False
         self._note_screen()  # the idle prompt the screen came up with
         self.app, self.server = app, server
         while True:
@@ -381,3 +443,15 @@ class SimBoard:
                 "compartments": [c.state() for c in self.compartments],
                 "zones": [{"temp": round(z.temp, 2), "compressor": z.compressor} for z in self.zones],
                 "errors": len(self.errors)}
+
+
+def provision_dir(root, image, pubkeys):
+    """Lay out a board directory as `cunbox firmware provision` would (slot a, pointer), from an image
+    checked as a board would check it (firmware/slot_layout.py, which provisioning uses too). The boot
+    selector, /main.py and /config.json are not written: the simulator runs the repository's boot
+    selector and writes its own config. Raises update_image.ImageError for an image a board refuses."""
+    _manifest, files, pointer = slot_layout.provisioned_files(image, pubkeys)
+    fs = boot_select.FlashFs(root)
+    for path, data in files + [pointer]:
+        fs.mkdirs(path.rsplit("/", 1)[0])
+        fs.write_new(path, data)

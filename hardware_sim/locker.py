@@ -117,7 +117,7 @@ class SimLocker(CompartmentAccess):
 
     def stop(self, remove=None):
         for b in self.boards.values():
-            b.powered = False
+            b.power_off(wait=False)  # for good: a board dark after a cut does not come back either
         for b in self.boards.values():
             b.join(3)
         self._stop = True
@@ -148,6 +148,12 @@ class SimLocker(CompartmentAccess):
             hw = b.hw
             if b.powered and hw is not None:
                 hw.uart(1).feed(data)
+
+    def drop_link(self):
+        """Close the host's TCP connection, as a failing 4G bridge does (the host may connect again)."""
+        if not hasattr(self.transport, "drop"):
+            raise ValueError("only a tcp transport has a connection to drop")
+        self.transport.drop()
 
     def set_noise(self, rate):
         """Overall byte error rate on both directions (spread over flip/drop/dup/delay)."""

@@ -8,6 +8,8 @@ import sys
 import threading
 import time
 
+from hardware_sim.fakes import Uart
+
 PWRON_RESET = 1
 HARD_RESET = 2
 WDT_RESET = 3
@@ -33,7 +35,9 @@ class PowerLoss(BaseException):
 
 
 class PinLine:
-    """One wire: its level and, for inputs, what drives it. Shared by the firmware and the physics."""
+    """One wire: its level and, for inputs, what drives it. Shared by the firmware and the physics.
+    Not hardware_sim/fakes.py's Pin: a wire fires the IRQ handlers on its edges and keeps no history
+    of its levels (a simulated locker runs for hours); machine.Pin below is MicroPython's API on it."""
 
     def __init__(self, value=0):
         self.v = value
@@ -48,44 +52,34 @@ class PinLine:
                 h(v)
 
 
-class SimUart:
-    """A UART's receive buffer (filled by the world) and its transmit sink (read by the world)."""
+class SimUart(Uart):
+    """A UART's receive buffer (filled by the world, from other threads: hence the lock) and its
+    transmit sink (read by the world): hardware_sim/fakes.py's Uart receive side with a lock. Written
+    bytes go to the sink as they are written (none: nowhere, like an unconnected TX pin), not to `tx`."""
 
     def __init__(self, sink=None):
-        self._rx = bytearray()
+        Uart.__init__(self)
+        self.sink = sink  # callable(bytes) or None
         self._lock = threading.Lock()
-        self.sink = sink  # callable(bytes) or None (bytes go nowhere, like an unconnected TX pin)
         self.baudrate = 9600
         self.written = 0
 
     def feed(self, data):
         with self._lock:
-            self._rx.extend(data)
+            Uart.feed(self, data)
 
     def clear(self):
         with self._lock:
-            self._rx = bytearray()
-
-    def any(self):
-        return len(self._rx)
+            self.rx = bytearray()
 
     def read(self, n=-1):
         with self._lock:
-            if not self._rx:
-                return None
-            if n is None or n < 0 or n >= len(self._rx):
-                data = bytes(self._rx)
-                self._rx = bytearray()
-            else:
-                data = bytes(self._rx[:n])
-                del self._rx[:n]
-            return data
+            return Uart.read(self, n)
 
     def write(self, data):
-        data = bytes(data)
         self.written += len(data)
         if self.sink is not None:
-            self.sink(data)
+            self.sink(bytes(data))
         return len(data)
 
 

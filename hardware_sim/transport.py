@@ -135,6 +135,13 @@ class TcpTransport:
         except OSError:
             pass
 
+    def drop(self):
+        """Close the host's connection now (its reader thread sees the close and ends)."""
+        with self._lock:
+            c, self.client = self.client, None
+        if c is not None:
+            _close(c)
+
     def stop(self):
         self._stop = True
         with self._lock:

@@ -28,17 +28,17 @@ def _workload(flash, log):
 
 def test_power_cut_at_every_byte_keeps_every_finished_write():
     ref = tempfile.mkdtemp(prefix="cunbox_pc_ref_")
-    full = SimFlash(ref)
-    _workload(full, [])
+    full = SimFlash()
+    _workload(full.as_flash(ref), [])
     total = full.bytes_written
     assert total > 400
     for budget in range(total + 1):
         d = tempfile.mkdtemp(prefix="cunbox_pc_")
-        flash = SimFlash(d)
-        flash.arm(budget)
+        chip = SimFlash()
+        chip.arm(budget)
         log = []
         try:
-            _workload(flash, log)
+            _workload(chip.as_flash(d), log)
         except PowerLoss:
             pass
         j = Journal(Flash(d), segment_bytes=128, max_segments=3)

@@ -34,7 +34,7 @@ def _verify(*args):
     return CliRunner().invoke(cunbox, ["firmware", "verify", *map(str, args)])
 
 
-def test_fwupd_build_contains_every_source_as_mpy(built):
+def test_update_build_contains_every_source_as_mpy(built):
     key_path, out = built
     data = out.read_bytes()
     with open(out, "rb") as f:
@@ -54,14 +54,14 @@ def pathlib_root():
     return pathlib.Path(__file__).resolve().parents[2]
 
 
-def test_fwupd_build_is_reproducible(built):
+def test_update_build_is_reproducible(built):
     key = keyfiles.read_private_key(built[0])
     a, _ = builder.build_image(pathlib_root(), "2.1.0", "fam", 1, key, with_source=False)
     b, _ = builder.build_image(pathlib_root(), "2.1.0", "fam", 1, key, with_source=False)
     assert a == b
 
 
-def test_fwupd_verify_ok_and_policy(built):
+def test_update_verify_ok_and_policy(built):
     key_path, out = built
     pub = _pub(key_path)
     res = _verify(out, "--pubkey", pub, "--family", builder.DEFAULT_FAMILY, "--current-version", "2.0.9")
@@ -73,7 +73,7 @@ def test_fwupd_verify_ok_and_policy(built):
     assert res.exit_code == 1 and "family" in res.output and "other-board" in res.output
 
 
-def test_fwupd_verify_refuses_other_key(built, tmp_path):
+def test_update_verify_refuses_other_key(built, tmp_path):
     other = tmp_path / "other.pem"
     keyfiles.write_new_keypair(str(other))
     res = _verify(built[1], "--pubkey", _pub(other))
@@ -85,7 +85,7 @@ def test_fwupd_verify_refuses_other_key(built, tmp_path):
     assert res.exit_code != 0 and "private key" in res.output
 
 
-def test_fwupd_dense_byte_flips_all_refused(built):
+def test_update_dense_byte_flips_all_refused(built):
     """Every byte of header and signature, the manifest's first and last 64 bytes and every 5th byte between,
     and a sample of the payload including the first and last byte of every file: each change is refused
     with the same verifier a board uses. (Each refusal of the signed part costs an Ed25519 verification.)"""
@@ -116,7 +116,7 @@ def test_fwupd_dense_byte_flips_all_refused(built):
             pytest.fail("byte %d changed and still accepted" % pos)
 
 
-def test_fwupd_verify_cli_names_fault_for_flipped_bytes(built, tmp_path):
+def test_update_verify_cli_names_fault_for_flipped_bytes(built, tmp_path):
     key_path, out = built
     data = out.read_bytes()
     for pos, word in ((0, "magic"), (4, "format"), (20, "untrusted"), (30, "signature"), (len(data) - 1, "hash")):
@@ -132,7 +132,7 @@ def test_fwupd_verify_cli_names_fault_for_flipped_bytes(built, tmp_path):
     assert res.exit_code == 1 and "length" in res.output
 
 
-def test_fwupd_keygen_never_overwrites(tmp_path):
+def test_update_keygen_never_overwrites(tmp_path):
     p = tmp_path / "k.pem"
     res = CliRunner().invoke(cunbox, ["firmware", "keygen", str(p)])
     assert res.exit_code == 0 and "key id" in res.output
@@ -144,7 +144,7 @@ def test_fwupd_keygen_never_overwrites(tmp_path):
     assert (p.stat().st_mode & 0o077) == 0
 
 
-def test_fwupd_build_refuses_bad_version_and_missing_key(built, tmp_path, monkeypatch):
+def test_update_build_refuses_bad_version_and_missing_key(built, tmp_path, monkeypatch):
     res = CliRunner().invoke(cunbox, ["firmware", "build", "--version", "2.1", "--key", str(built[0]),
                                       "-o", str(tmp_path / "x.cbfw")])
     assert res.exit_code != 0 and "MAJOR.MINOR.PATCH" in res.output
@@ -172,7 +172,7 @@ class _Reader:
         self.readinto = self._f.readinto
 
 
-def test_fwupd_build_default_output_goes_to_ignored_build_folder(built, tmp_path, monkeypatch):
+def test_update_build_default_output_goes_to_ignored_build_folder(built, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(cunbox, ["firmware", "build", "--version", "2.1.0", "--key", str(built[0])])
     assert res.exit_code == 0, res.output

@@ -64,7 +64,7 @@ def _board_files(board):
     return out
 
 
-def test_fwupd_provision_writes_and_verifies(board, release):
+def test_update_provision_writes_and_verifies(board, release):
     res = _provision(board, release, "--expect-uid", "240ac4000007", "--wiring", str(release["wiring"]),
                      "--locker-id", "LK-0007")
     assert res.exit_code == 0, res.output
@@ -132,7 +132,7 @@ def test_signing_provisioned_board_holds_no_secret_that_signs(board, release):
             assert exc.value.code == code
 
 
-def test_fwupd_provision_refuses_unexpected_identity(board, release):
+def test_update_provision_refuses_unexpected_identity(board, release):
     res = _provision(board, release, "--expect-uid", "240ac4999999")
     assert res.exit_code == 1 and "unique id is 240ac4000007" in res.output
     assert "fw" not in board.run("import os\nprint(os.listdir('/'))")
@@ -147,7 +147,7 @@ def test_fwupd_provision_refuses_unexpected_identity(board, release):
     assert json.loads(board.read_file("/config.json"))["address"] == 9
 
 
-def test_fwupd_provision_refuses_bad_image_before_touching_board(board, release, tmp_path):
+def test_update_provision_refuses_bad_image_before_touching_board(board, release, tmp_path):
     res = _provision(board, release, image=release["foreign"])
     assert res.exit_code == 1 and "untrusted" in res.output
     bad = tmp_path / "bad.cbfw"
@@ -159,7 +159,7 @@ def test_fwupd_provision_refuses_bad_image_before_touching_board(board, release,
     assert board.executed == []
 
 
-def test_fwupd_provision_detects_read_back_mismatch(board, release):
+def test_update_provision_detects_read_back_mismatch(board, release):
     image = release["image"].read_bytes()
     fleet = keyfiles.read_public_key(release["fleet"])
     config = prov.BoardConfig(7, 24, "gpio", keyfiles.read_key_file(release["board_key"]), builder.DEFAULT_FAMILY)
@@ -184,7 +184,7 @@ def test_fwupd_provision_detects_read_back_mismatch(board, release):
         prov.close_transport(t)
 
 
-def test_fwupd_identity_checks():
+def test_update_identity_checks():
     manifest = {"mpy": 6}
     cfg = prov.BoardConfig(3, 8, "kerong", b"k" * 32, "fam")
     prov.check_identity({"impl": "micropython", "mpy": 774, "config": None}, manifest, cfg)
@@ -201,7 +201,7 @@ def test_fwupd_identity_checks():
     assert update_image.mpy_name(774) == "v6"
 
 
-def test_fwupd_provisioned_board_boots_its_slot_on_micropython(board, release, tmp_path):
+def test_update_provisioned_board_boots_its_slot_on_micropython(board, release, tmp_path):
     """The two-line main.py and the compiled boot selector, on the real interpreter: the selector
     picks slot a and runs that slot's firmware.main.main() (a stand-in firmware that says where it is)."""
     signing = keyfiles.read_private_key(release["signing"])

@@ -46,7 +46,7 @@ def world(db):
     return build_world(db)
 
 
-def test_fwupd_release_upload_verified_like_a_board(db, world):
+def test_update_release_upload_verified_like_a_board(db, world):
     r = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB], "first")
     assert r["version"] == "1.1.0" and r["files"] == 1
     with pytest.raises(Conflict):
@@ -68,7 +68,7 @@ def test_fwupd_release_upload_verified_like_a_board(db, world):
     assert [x["version"] for x in rollout.list_releases(db, world.maintainer)] == ["1.1.0"]
 
 
-def test_fwupd_rollout_scopes(db, world):
+def test_update_rollout_scopes(db, world):
     ids = _boards(db, world)
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     everyone = rollout.create_rollout(db, world.maintainer, rel, station_id=world.station_id)
@@ -100,7 +100,7 @@ def _updating(db, rid):
         return out
 
 
-def test_fwupd_canaries_first_then_pause_on_failures(db, world):
+def test_update_canaries_first_then_pause_on_failures(db, world):
     ids = _boards(db, world)  # three lockers of two boards
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     ro = rollout.create_rollout(db, world.maintainer, rel, board_ids=ids, canaries=ids[:2], failure_threshold=0.3)
@@ -145,7 +145,7 @@ def test_fwupd_canaries_first_then_pause_on_failures(db, world):
     assert p["state"] == "completed" and p["totals"]["done"] == len(ids)
 
 
-def test_fwupd_pause_withdraws_queued_updates_and_settle_takes_the_links_outcome(db, world):
+def test_update_pause_withdraws_queued_updates_and_settle_takes_the_links_outcome(db, world):
     from server.services import link_commands
     ids = _boards(db, world)
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
@@ -166,7 +166,7 @@ def test_fwupd_pause_withdraws_queued_updates_and_settle_takes_the_links_outcome
     assert row["state"] == "failed" and "board_not_keyed" in row["last_error"]
 
 
-def test_fwupd_busy_boards_wait(db, world):
+def test_update_busy_boards_wait(db, world):
     ids = _boards(db, world, 1)
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     with db.transaction() as s:
@@ -189,7 +189,7 @@ def test_fwupd_busy_boards_wait(db, world):
     assert list(_updating(db, rid)) == [ids[1]]
 
 
-def test_fwupd_boards_already_current_are_skipped(db, world):
+def test_update_boards_already_current_are_skipped(db, world):
     ids = _boards(db, world, 1)
     with db.transaction() as s:
         s.get(Board, ids[0]).firmware_version = "1.2.0"
@@ -199,7 +199,7 @@ def test_fwupd_boards_already_current_are_skipped(db, world):
     assert states == {ids[0]: "skipped", ids[1]: "updating"}  # its update queued at once
 
 
-def test_fwupd_rollout_api(app, client, db, world):
+def test_update_rollout_api(app, client, db, world):
     ids = _boards(db, world, 1)
     app.config["FW_PUBKEYS"] = [FLEET_PUB]
     h = bearer(world.maintainer_token)
@@ -229,7 +229,7 @@ def test_fwupd_rollout_api(app, client, db, world):
     assert client.get("/api/v1/firmware/rollouts/999", headers=h).status_code == 404
 
 
-def test_fwupd_rollout_run_cli_queues_waits_and_says_why_it_paused(db, world):
+def test_update_rollout_run_cli_queues_waits_and_says_why_it_paused(db, world):
     """`cunbox firmware rollout-run` queues updates and waits; it never opens a port. Without a link
     nothing executes (exit 2 once --timeout passes); when the link fails the canary's command (no key
     for the board) the rollout pauses itself and the command says why (exit 1)."""
@@ -254,7 +254,7 @@ def test_fwupd_rollout_run_cli_queues_waits_and_says_why_it_paused(db, world):
     assert CliRunner().invoke(cunbox, ["firmware", "rollout-run", "999", "--database-url", db.url]).exit_code == 1
 
 
-def test_fwupd_damaged_stored_image_queues_nothing(db, world):
+def test_update_damaged_stored_image_queues_nothing(db, world):
     ids = _boards(db, world, 1)
     rel = rollout.upload_release(db, world.maintainer, image("1.1.0"), [FLEET_PUB])["id"]
     with db.transaction() as s:
@@ -266,7 +266,7 @@ def test_fwupd_damaged_stored_image_queues_nothing(db, world):
         assert s.query(LockerCommand).filter_by(kind="firmware").count() == 0
 
 
-def test_fwupd_an_update_for_a_board_offline_for_hours_fails_and_the_rollout_moves_on(db, world):
+def test_update_an_update_for_a_board_offline_for_hours_fails_and_the_rollout_moves_on(db, world):
     import datetime
 
     from server.clock import utcnow

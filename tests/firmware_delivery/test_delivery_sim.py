@@ -1,13 +1,13 @@
-"""Over-the-link updates against the simulated board (hardware_sim/fw_sim_board.py: the real firmware,
-updater and boot selector on a directory, behind a TCP serial bridge), driven by the real host side
-(server/firmware_delivery/flasher.py, protocol.session) and `cunbox flash`."""
+"""Over-the-link updates against the simulated board (hardware_sim/board.py SimBoard: the real firmware,
+updater and boot selector on a directory, alone on a simulated locker's bus behind a TCP serial bridge),
+driven by the real host side (server/firmware_delivery/flasher.py, protocol.session) and `cunbox flash`."""
 import json
 
 import pytest
 from click.testing import CliRunner
 
 from firmware import ed25519, update_image
-from hardware_sim.fw_sim_board import BridgedBoard, provision_dir
+from hardware_sim.locker import SimLocker
 from protocol import messages as m
 from server.cli import main as cunbox
 from server.firmware_delivery import build as builder
@@ -37,16 +37,17 @@ def image(compiled, version, family=FAMILY, key=FLEET, small=True):
 
 @pytest.fixture
 def board(tmp_path, compiled):
-    root = str(tmp_path / "board")
-    (tmp_path / "board").mkdir()
-    provision_dir(root, image(compiled, "1.0.0"), [FLEET_PUB])
-    b = BridgedBoard(root, ADDR, BOARD_KEY.hex(), [FLEET_PUB.hex()], FAMILY)
-    yield b
-    b.close()
+    """Board 5 provisioned with 1.0.0 in slot a; after a power cut it stays dark 0.3 s, then boots."""
+    sim = SimLocker(board_specs=[{"address": ADDR, "compartments": 4, "fw_image": image(compiled, "1.0.0"),
+                                  "fw_pubkeys": [FLEET_PUB], "power_back_s": 0.3}],
+                    keys={ADDR: BOARD_KEY}, transport="tcp", baud=115200, root=str(tmp_path / "sim"))
+    sim.start()
+    yield sim.board(ADDR)
+    sim.stop()
 
 
 def _link(b):
-    return Link(b.url, ADDR, BOARD_KEY, baud=115200)
+    return Link(b.locker.url, ADDR, BOARD_KEY, baud=115200)
 
 
 def _version(b):
@@ -57,7 +58,7 @@ def _version(b):
         link.close()
 
 
-def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
+def test_update_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
     img = tmp_path / "fw.cbfw"
     img.write_bytes(image(compiled, "1.1.0", small=False))
     (tmp_path / "board.key").write_text(BOARD_KEY.hex() + "\n")
@@ -68,14 +69,14 @@ def test_fwupd_sim_full_update_with_cunbox_flash(board, compiled, tmp_path):
                            "expiry": 0xFFFFFFF0})
     events_before = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
     link.close()
-    res = CliRunner().invoke(cunbox, ["flash", board.url, "--address", str(ADDR), "--image", str(img),
+    res = CliRunner().invoke(cunbox, ["flash", board.locker.url, "--address", str(ADDR), "--image", str(img),
                                       "--board-key", str(tmp_path / "board.key"), "--pubkey",
                                       str(tmp_path / "fleet.pub"), "--baud", "115200"])
     assert res.exit_code == 0, res.output
     assert "board 5 now runs 1.1.0" in res.output
     assert "kB/s" in res.output and "left" in res.output and "[###" in res.output
-    assert board.boots == [("a", "1.0.0"), ("b", "1.1.0")]
-    pointer, _slot = board.status()
+    assert board.fw_boots == [("a", "1.0.0"), ("b", "1.1.0")]
+    pointer, _slot = board.fw_status()
     assert pointer["active"] == "b" and not pointer["trial"]
     link = _link(board)
     status = link.call(m.STATUS)
@@ -111,8 +112,8 @@ def _nth(pred, k):
     return cut
 
 
-STAGES = {
-    "during chunks": lambda: _nth(lambda kind, rel: kind == "append", 40),
+STAGES = {  # where the power goes (rel "fw/...": the update's files; the journal's are bare names)
+    "during chunks": lambda: _nth(lambda kind, rel: kind == "append" and rel.startswith("fw/"), 40),
     "after staging, at commit": lambda: _nth(lambda kind, rel: rel.startswith("fw/slot_b"), 1),
     "while installing": lambda: _nth(lambda kind, rel: rel.startswith("fw/slot_b") and kind == "write", 3),
     "at the switch": lambda: _nth(lambda kind, rel: kind == "rename" and rel == "fw/boot.json", 1),
@@ -120,32 +121,32 @@ STAGES = {
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
-def test_fwupd_sim_power_cut_during_update(board, compiled, stage):
-    board.fs.cut = STAGES[stage]()
+def test_update_sim_power_cut_during_update(board, compiled, stage):
+    board.power_off(when=STAGES[stage]())
     f, version = _flash(board, image(compiled, "1.1.0"))
     assert version == "1.1.0"
     assert f.after_hello["reset_cause"] == m.RESET_FW_UPDATE
     assert len(board.cuts) == 1, board.cuts
-    assert all(v in ("1.0.0", "1.1.0") for _s, v in board.boots)
+    assert all(v in ("1.0.0", "1.1.0") for _s, v in board.fw_boots)
     assert _version(board) == "1.1.0"
 
 
-def test_fwupd_sim_power_cut_during_first_boot_and_confirm(board, compiled):
+def test_update_sim_power_cut_during_first_boot_and_confirm(board, compiled):
     # armed for the next power-on: the first boot of the new version loses power at its pointer write
-    board.cut_when = lambda kind, rel, n: rel.startswith("fw/boot.json")
+    board.power_off(when=lambda kind, rel, n: rel.startswith("fw/boot.json"), next_boot=True)
     f, version = _flash(board, image(compiled, "1.1.0"))
     assert version == "1.1.0" and len(board.cuts) == 1 and "boot" in board.cuts[0]
-    pointer, _ = board.status()
+    pointer, _ = board.fw_status()
     assert not pointer["trial"]
 
 
-def test_fwupd_sim_dropped_link_resumes(board, compiled):
+def test_update_sim_dropped_link_resumes(board, compiled):
     dropped = []
 
     def on_progress(p):
         if not dropped and p.done > p.total // 3:
             dropped.append(p.done)
-            board.drop_link()
+            board.locker.drop_link()
 
     img = image(compiled, "1.1.0", small=False)
     f, version = _flash(board, img, on_progress=on_progress)
@@ -159,19 +160,19 @@ def _refused(board, img, word, **kwargs):
         _flash(board, img, **kwargs)
     assert word in str(info.value), str(info.value)
     assert _version(board) == "1.0.0"
-    assert board.boots == [("a", "1.0.0")]
+    assert board.fw_boots == [("a", "1.0.0")]
     link = _link(board)
     assert link.call(m.FW_STATUS)["state"] == m.FW_IDLE
     link.close()
     return str(info.value)
 
 
-def test_fwupd_sim_untrusted_signer_refused(board, compiled):
+def test_update_sim_untrusted_signer_refused(board, compiled):
     msg = _refused(board, image(compiled, "1.1.0", key=OTHER, small=False), "untrusted")
     assert "board runs 1.0.0" in msg
 
 
-def test_fwupd_sim_tampered_signature_refused_at_commit(board, compiled):
+def test_update_sim_tampered_signature_refused_at_commit(board, compiled):
     img = bytearray(image(compiled, "1.1.0", small=False))
     mlen = int.from_bytes(img[8:12], "big")
     img[update_image.HEADER_SIZE + mlen + 40] ^= 0x01  # one bit of S
@@ -179,17 +180,17 @@ def test_fwupd_sim_tampered_signature_refused_at_commit(board, compiled):
     assert "board runs 1.0.0" in msg
 
 
-def test_fwupd_sim_wrong_family_refused(board, compiled):
+def test_update_sim_wrong_family_refused(board, compiled):
     _refused(board, image(compiled, "1.1.0", family="cunbox-locker-v9"), "family")
 
 
-def test_fwupd_sim_downgrade_refused_unless_allowed(board, compiled):
+def test_update_sim_downgrade_refused_unless_allowed(board, compiled):
     _refused(board, image(compiled, "0.9.0"), "downgrade")
     f, version = _flash(board, image(compiled, "0.9.0"), allow_downgrade=True)
     assert version == "0.9.0"
 
 
-def test_fwupd_sim_lying_version_caught_by_signed_manifest(board, compiled):
+def test_update_sim_lying_version_caught_by_signed_manifest(board, compiled):
     class Liar(Flasher):
         """Claims 2.0.0 in FW_BEGIN; the signed manifest inside says 0.9.0."""
 
@@ -204,7 +205,7 @@ def test_fwupd_sim_lying_version_caught_by_signed_manifest(board, compiled):
     assert _version(board) == "1.0.0"
 
 
-def test_fwupd_sim_corrupted_chunk_refused(board, compiled):
+def test_update_sim_corrupted_chunk_refused(board, compiled):
     img = image(compiled, "1.1.0")
 
     class Corrupting(Link):
@@ -215,26 +216,26 @@ def test_fwupd_sim_corrupted_chunk_refused(board, compiled):
                 fields = dict(fields, data=bytes(data))
             return Link.call(self, msg_type, fields, auth)
 
-    link = Corrupting(board.url, ADDR, BOARD_KEY, baud=115200)
+    link = Corrupting(board.locker.url, ADDR, BOARD_KEY, baud=115200)
     with pytest.raises(FlashError, match="hash mismatch"):
         Flasher(link, img).run()
     link.close()
     assert _version(board) == "1.0.0"
-    assert board.boots == [("a", "1.0.0")]
+    assert board.fw_boots == [("a", "1.0.0")]
 
 
-def test_fwupd_sim_failed_self_test_rolls_back(board, compiled):
+def test_update_sim_failed_self_test_rolls_back(board, compiled):
     board.selftest_fail = "locks"
     with pytest.raises(FlashError, match="self-test"):
         _flash(board, image(compiled, "1.1.0"))
     for _ in range(100):
-        if len(board.boots) >= 3:
+        if len(board.fw_boots) >= 3:
             break
         import time
         time.sleep(0.05)
-    assert board.boots == [("a", "1.0.0"), ("b", "1.1.0"), ("a", "1.0.0")]
+    assert board.fw_boots == [("a", "1.0.0"), ("b", "1.1.0"), ("a", "1.0.0")]
     assert _version(board) == "1.0.0"
-    pointer, _ = board.status()
+    pointer, _ = board.fw_status()
     assert "self-test failed: locks" in pointer["note"]
     link = _link(board)
     events = link.call(m.EVENTS, {"cursor": 0, "max_count": 16})["events"]
@@ -243,7 +244,7 @@ def test_fwupd_sim_failed_self_test_rolls_back(board, compiled):
     assert rollbacks == [{"version": "1.1.0"}]
 
 
-def test_fwupd_sim_manifest_json_is_what_board_reports(board):
-    pointer, slot = board.status()
+def test_update_sim_manifest_json_is_what_board_reports(board):
+    pointer, slot = board.fw_status()
     assert slot["version"] == "1.0.0" and json.dumps(pointer)
     assert update_image.parse_version(slot["version"]) == (1, 0, 0)

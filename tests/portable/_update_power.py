@@ -30,7 +30,7 @@ def _rm(path):
 def fresh_root():
     try:
         import tempfile
-        return tempfile.mkdtemp(prefix="fwupd-")
+        return tempfile.mkdtemp(prefix="update-")
     except ImportError:  # MicroPython: an in-memory filesystem per run
         _counter[0] += 1
         base = "/tmp"
@@ -38,14 +38,17 @@ def fresh_root():
             os.mkdir(base)
         except OSError:
             pass
-        path = "%s/fwupd-%d" % (base, _counter[0])
+        path = "%s/update-%d" % (base, _counter[0])
         _rm(path)
         os.mkdir(path)
         return path
 
 
 class CuttingFs(boot_select.FlashFs):
-    """Cuts the power at change number `cut_at` (0-based); a cut write leaves half its bytes."""
+    """Cuts the power at change number `cut_at` (0-based); a cut write leaves half its bytes.
+    The same cut as hardware_sim/flash.py SimFlash's arm_change(), kept apart: these tests run on
+    MicroPython too, where the simulator (threads, the fake `machine`, its BaseException PowerLoss)
+    is not copied, and they catch PowerCut as an Exception."""
 
     def __init__(self, root, cut_at=-1, torn=True):
         boot_select.FlashFs.__init__(self, root)

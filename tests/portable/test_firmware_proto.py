@@ -3,12 +3,8 @@ from _firmware_fakes import Said, tmpdir
 
 from firmware import events as ev
 from firmware import prompt_keys as K
-from firmware.app import App
 from firmware.flash import Flash
-from firmware.inputs import DebouncedInputs
-from firmware.lock_gpio import GpioLocks
-from firmware.proto_server import BusServer
-from hardware_sim.fakes import Clock, Pin, Uart
+from hardware_sim.fakes import FakeBoard
 from protocol import messages as m
 from protocol.auth import code_hash
 from protocol.errors import NAK_BAD_AUTH, NAK_REPLAY
@@ -18,29 +14,12 @@ KEY = b"k" * 32
 ADDR = 5
 
 
-class Board:
+class Board(FakeBoard):
+    """hardware_sim/fakes.py's board, its flash a directory `d` (a new Board on the same d: power back)."""
+
     def __init__(self, d=None, clock=None, n=4):
         self.d = d or tmpdir()
-        self.clock = clock or Clock()
-        self.lock_pins = [Pin() for _ in range(n)]
-        self.door_pins = [Pin(0) for _ in range(n)]
-        self.fb_pins = [Pin(0) for _ in range(n)]
-        self.jammed = set()
-        now = self.clock.ms()
-        locks = GpioLocks(self.lock_pins, feedback=DebouncedInputs(self.fb_pins, 1, 20, now), now=now)
-        self.app = App({"locker_id": "LK-1"}, self.clock, Flash(self.d), locks,
-                       DebouncedInputs(self.door_pins, 1, 30, now), reset_cause=m.RESET_POWER_ON, uid=b"\x01\x02")
-        self.uart = Uart()
-        cfg = {"address": ADDR, "key": "6b" * 32}
-        self.server = BusServer(self.app, self.uart, cfg, idle=self.idle)
-
-    def idle(self):
-        # the world moves on while the board waits: the spring door pops when its latch is pulsed
-        self.clock.advance(5)
-        for i, p in enumerate(self.lock_pins):
-            if p.v and i not in self.jammed:
-                self.fb_pins[i].v = 1
-                self.door_pins[i].v = 1
+        FakeBoard.__init__(self, Flash(self.d), clock, n, KEY, ADDR, locker_id="LK-1", uid=b"\x01\x02")
 
     def exchange(self, wire):
         self.uart.feed(wire)

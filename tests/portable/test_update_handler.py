@@ -30,7 +30,7 @@ def _board(version="1.0.0"):
     return root, h, resets
 
 
-def test_fwupd_handler_flow_and_states():
+def test_update_handler_flow_and_states():
     root, h, _resets = _board()
     image = make_image("1.1.0")
     assert h.handle(m.FW_STATUS, {}) == {"state": m.FW_IDLE, "size": 0, "received": 0, "running_version": "1.0.0"}
@@ -52,7 +52,7 @@ def test_fwupd_handler_flow_and_states():
     clean(root)
 
 
-def test_fwupd_handler_spec_refusals():
+def test_update_handler_spec_refusals():
     root, h, _resets = _board()
     image = make_image("1.1.0")
     assert _nak(h, m.FW_CHUNK, {"offset": 0, "data": b"x"})[0] == NAK_BAD_STATE  # before FW_BEGIN
@@ -90,7 +90,7 @@ def test_fwupd_handler_spec_refusals():
     clean(root)
 
 
-def test_fwupd_handler_failed_self_test_and_busy():
+def test_update_handler_failed_self_test_and_busy():
     root, h, _resets = _board()
     image = make_image("1.1.0")
     h.handle(m.FW_BEGIN, _begin(image, "1.1.0"))
@@ -107,7 +107,7 @@ def test_fwupd_handler_failed_self_test_and_busy():
     clean(root)
 
 
-def test_fwupd_handler_allows_explicit_downgrade():
+def test_update_handler_allows_explicit_downgrade():
     root, h, _resets = _board("1.3.0")
     image = make_image("1.2.0")
     h.handle(m.FW_BEGIN, _begin(image, "1.2.0!"))
@@ -116,7 +116,7 @@ def test_fwupd_handler_allows_explicit_downgrade():
     clean(root)
 
 
-def test_fwupd_handler_no_install_while_a_door_is_busy():
+def test_update_handler_no_install_while_a_door_is_busy():
     root, h, _resets = _board()
     ticks = []
     h.updater.tick = lambda: ticks.append(1)

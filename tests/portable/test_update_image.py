@@ -13,12 +13,12 @@ def _code(data, keys=None):
     return None
 
 
-def test_fwupd_good_image_verifies():
+def test_update_good_image_verifies():
     m = verify_bytes(make_image("1.2.3"))
     assert m["version"] == "1.2.3" and m["family"] == FAMILY and len(m["files"]) == 3
 
 
-def test_fwupd_layout_is_format_2_with_key_id_and_ed25519_signature():
+def test_update_layout_is_format_2_with_key_id_and_ed25519_signature():
     data = make_image("1.2.3")
     mlen = int.from_bytes(data[8:12], "big")
     assert data[0:5] == b"CBFW\x02" and data[16:24] == update_image.key_id(PUBKEY)
@@ -27,7 +27,7 @@ def test_fwupd_layout_is_format_2_with_key_id_and_ed25519_signature():
     assert ed25519.verify(PUBKEY, update_image.signed_digest(head), sig)
 
 
-def test_fwupd_every_single_byte_change_is_refused():
+def test_update_every_single_byte_change_is_refused():
     data = make_image("1.0.1", files=[("firmware/a.mpy", b"abc" * 5), ("protocol/b.mpy", b"xyz" * 4)])
     codes = {}
     for pos in range(len(data)):
@@ -42,7 +42,7 @@ def test_fwupd_every_single_byte_change_is_refused():
         assert expected in codes, (expected, codes)
 
 
-def test_fwupd_payload_flip_names_the_file():
+def test_update_payload_flip_names_the_file():
     data = bytearray(make_image("1.0.1", files=[("firmware/a.mpy", b"a" * 30), ("protocol/b.mpy", b"b" * 30)]))
     data[-1] ^= 0x10
     try:
@@ -53,27 +53,27 @@ def test_fwupd_payload_flip_names_the_file():
         raise AssertionError("corrupted payload accepted")
 
 
-def test_fwupd_truncated_and_extended_images_refused():
+def test_update_truncated_and_extended_images_refused():
     data = make_image()
     for cut in (0, 3, 15, 16, 40, len(data) - 1):
         assert _code(data[:cut]) == "length", cut
     assert _code(data + b"\x00") == "length"
 
 
-def test_fwupd_wrong_key_refused():
+def test_update_wrong_key_refused():
     assert _code(make_image(key=OTHER_KEY)) == "untrusted"
     assert _code(make_image(key=OTHER_KEY), keys=[PUBKEY, OTHER_PUBKEY]) is None  # rotation: current + next
     assert _code(make_image(), keys=[OTHER_PUBKEY, PUBKEY]) is None
     assert _code(make_image(), keys=[]) == "untrusted"
 
 
-def test_fwupd_foreign_signature_under_a_trusted_key_id_refused():
+def test_update_foreign_signature_under_a_trusted_key_id_refused():
     data = bytearray(make_image(key=OTHER_KEY))
     data[16:24] = update_image.key_id(PUBKEY)  # claims the trusted signer, but the signature is another key's
     assert _code(bytes(data)) == "signature"
 
 
-def test_fwupd_tampered_manifest_payload_signature_refused():
+def test_update_tampered_manifest_payload_signature_refused():
     data = make_image("1.3.0", files=[("firmware/a.mpy", b"a" * 50)])
     mlen = int.from_bytes(data[8:12], "big")
     sig_at = update_image.HEADER_SIZE + mlen
@@ -84,7 +84,7 @@ def test_fwupd_tampered_manifest_payload_signature_refused():
         assert _code(bytes(bad)) == code, (pos, code)
 
 
-def test_fwupd_format_1_hmac_image_refused_with_format():
+def test_update_format_1_hmac_image_refused_with_format():
     for key in (PUBKEY, OTHER_KEY):  # whatever key the old scheme used, even the very bytes a board holds
         data = make_hmac_image(key=key)
         try:
@@ -98,7 +98,7 @@ def test_fwupd_format_1_hmac_image_refused_with_format():
     assert _code(bytes(data)) == "format"
 
 
-def test_fwupd_signed_but_malformed_manifests_refused():
+def test_update_signed_but_malformed_manifests_refused():
     bad_path = make_image(files=[("../main.mpy", b"x")])
     assert _code(bad_path) == "manifest"
     assert _code(make_image(version="1.2")) == "manifest"
@@ -108,7 +108,7 @@ def test_fwupd_signed_but_malformed_manifests_refused():
     assert _code(dup) == "manifest"
 
 
-def test_fwupd_policy_family_protocol_downgrade():
+def test_update_policy_family_protocol_downgrade():
     m = verify_bytes(make_image("1.4.0", min_protocol=2))
     update_image.check_policy(m, family=FAMILY, current_version="1.3.9", protocol_version=2)
     cases = [({"family": "other-board"}, "family"), ({"protocol_version": 1}, "protocol"),
@@ -124,7 +124,7 @@ def test_fwupd_policy_family_protocol_downgrade():
     update_image.check_policy(m, current_version="2.0.0", allow_downgrade=True)
 
 
-def test_fwupd_mpy_abi_checked_when_present():
+def test_update_mpy_abi_checked_when_present():
     m = verify_bytes(make_image(extra={"mpy": 6}))
     update_image.check_policy(m, mpy_version=774 | (3 << 10))  # arch bits are ignored: bytecode only
     try:
@@ -135,12 +135,12 @@ def test_fwupd_mpy_abi_checked_when_present():
         raise AssertionError()
 
 
-def test_fwupd_version_order_is_numeric():
+def test_update_version_order_is_numeric():
     assert update_image.parse_version("1.10.0") > update_image.parse_version("1.9.9")
     assert update_image.parse_version("0.0.0") == (0, 0, 0)
 
 
-def test_fwupd_parse_key():
+def test_update_parse_key():
     assert update_image.parse_key(update_image.hexlify(PUBKEY) + "\n") == PUBKEY
     not_a_point = update_image.hexlify((2).to_bytes(32, "little"))  # y = 2: x^2 has no root
     for bad in ("abc", "zz" * 32, not_a_point):

@@ -83,15 +83,15 @@ def _cut_everywhere(torn):
     return total
 
 
-def test_fwupd_power_cut_at_every_change_torn_writes():
+def test_update_power_cut_at_every_change_torn_writes():
     assert _cut_everywhere(torn=True) > 30
 
 
-def test_fwupd_power_cut_at_every_change_before_it_happens():
+def test_update_power_cut_at_every_change_before_it_happens():
     _cut_everywhere(torn=False)
 
 
-def test_fwupd_power_cut_at_every_change_of_a_rollback():
+def test_update_power_cut_at_every_change_of_a_rollback():
     def on_last_trial_boot(root):
         send_image(make_updater(root, slot="a"), _image())
         for _ in range(3):
@@ -117,7 +117,7 @@ def test_fwupd_power_cut_at_every_change_of_a_rollback():
         clean(root)
 
 
-def test_fwupd_repeated_cuts_during_trial_boots_end_on_a_version():
+def test_update_repeated_cuts_during_trial_boots_end_on_a_version():
     """Power failing again and again while the new version starts: each failed start spends the
     budget, and the board ends on the old version, still working."""
     root = fresh_root()

@@ -18,7 +18,7 @@ def _lay_out(root, image):
     return files, pointer
 
 
-def test_fwupd_slot_layout_boots_slot_a_not_on_trial():
+def test_update_slot_layout_boots_slot_a_not_on_trial():
     root = fresh_root()
     files, pointer = _lay_out(root, make_image("1.3.0"))
     # slot.json last: a slot is complete only once every file of it is written
@@ -30,7 +30,7 @@ def test_fwupd_slot_layout_boots_slot_a_not_on_trial():
     clean(root)
 
 
-def test_fwupd_slot_layout_refuses_what_a_board_refuses():
+def test_update_slot_layout_refuses_what_a_board_refuses():
     for image, code in ((make_image("1.3.0", key=OTHER_KEY), "untrusted"),
                         (make_image("1.3.0", family="other-board"), "family"),
                         (make_image("1.3.0")[:-1], "length")):
@@ -42,7 +42,7 @@ def test_fwupd_slot_layout_refuses_what_a_board_refuses():
             raise AssertionError("not refused: " + code)
 
 
-def test_fwupd_boot_starts_the_slots_entry_by_name():
+def test_update_boot_starts_the_slots_entry_by_name():
     root = fresh_root()
     entry = "boot_probe_entry"
     # a stand-in firmware that says where it ran from

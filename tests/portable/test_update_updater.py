@@ -14,7 +14,7 @@ def _refused(fn, *args, **kwargs):
     raise AssertionError("not refused: %r" % (args,))
 
 
-def test_fwupd_full_update_keeps_codes_events_config():
+def test_update_full_update_keeps_codes_events_config():
     root = fresh_root()
     provision(root, "1.0.0")
     before = keep_files(root)
@@ -28,7 +28,7 @@ def test_fwupd_full_update_keeps_codes_events_config():
     clean(root)
 
 
-def test_fwupd_resume_after_dropped_link_and_reboot():
+def test_update_resume_after_dropped_link_and_reboot():
     root = fresh_root()
     provision(root)
     image = make_image("1.1.0")
@@ -57,7 +57,7 @@ def test_fwupd_resume_after_dropped_link_and_reboot():
     clean(root)
 
 
-def test_fwupd_announced_sha256_checked_at_commit():
+def test_update_announced_sha256_checked_at_commit():
     root = fresh_root()
     provision(root)
     image = make_image("1.1.0")
@@ -77,7 +77,7 @@ def test_fwupd_announced_sha256_checked_at_commit():
     clean(root)
 
 
-def test_fwupd_different_image_restarts_staging():
+def test_update_different_image_restarts_staging():
     root = fresh_root()
     provision(root)
     a, b = make_image("1.1.0"), make_image("1.2.0", extra={"note": "other build"})
@@ -99,7 +99,7 @@ def _assert_refused_and_old_running(root, image, code, before, **kwargs):
     return exc
 
 
-def test_fwupd_refusals_leave_old_version_running():
+def test_update_refusals_leave_old_version_running():
     root = fresh_root()
     before = keep_files(provision(root).root)
     exc = _assert_refused_and_old_running(root, make_image("1.1.0", key=OTHER_KEY), "untrusted", before)
@@ -120,7 +120,7 @@ def test_fwupd_refusals_leave_old_version_running():
     clean(root)
 
 
-def test_fwupd_untrusted_signer_refused_before_payload_is_sent():
+def test_update_untrusted_signer_refused_before_payload_is_sent():
     root = fresh_root()
     provision(root)
     for image, code in ((make_image("1.1.0", key=OTHER_KEY, files=[("firmware/big.mpy", b"x" * 4000)]), "untrusted"),
@@ -147,7 +147,7 @@ def _tamper(image, pos):
     return bytes(bad)
 
 
-def test_fwupd_tampered_images_refused_and_nothing_changes():
+def test_update_tampered_images_refused_and_nothing_changes():
     root = fresh_root()
     before = keep_files(provision(root).root)
     image = make_image("1.1.0")
@@ -165,7 +165,7 @@ def test_fwupd_tampered_images_refused_and_nothing_changes():
     clean(root)
 
 
-def test_fwupd_secrets_on_the_board_sign_nothing_it_accepts():
+def test_update_secrets_on_the_board_sign_nothing_it_accepts():
     """F3: whoever reads a board's flash learns its link key and the public keys it trusts. None of them
     signs an image the board (or any board) accepts: as an Ed25519 private key (naming its own key id or the
     trusted one) nor as the HMAC key of the retired format 1."""
@@ -199,7 +199,7 @@ def test_fwupd_secrets_on_the_board_sign_nothing_it_accepts():
     clean(root)
 
 
-def test_fwupd_explicit_downgrade_allowed():
+def test_update_explicit_downgrade_allowed():
     root = fresh_root()
     provision(root, "1.3.0")
     slot = boot(root)[0]
@@ -208,7 +208,7 @@ def test_fwupd_explicit_downgrade_allowed():
     clean(root)
 
 
-def test_fwupd_state_errors():
+def test_update_state_errors():
     root = fresh_root()
     provision(root)
     image = make_image("1.1.0")
@@ -225,7 +225,7 @@ def test_fwupd_state_errors():
     clean(root)
 
 
-def test_fwupd_update_refused_while_previous_on_trial():
+def test_update_update_refused_while_previous_on_trial():
     root = fresh_root()
     provision(root)
     send_image(make_updater(root, slot="a"), make_image("1.1.0"))
@@ -235,7 +235,7 @@ def test_fwupd_update_refused_while_previous_on_trial():
     clean(root)
 
 
-def test_fwupd_failed_self_test_rolls_back_at_once():
+def test_update_failed_self_test_rolls_back_at_once():
     root = fresh_root()
     before = keep_files(provision(root).root)
     send_image(make_updater(root, slot="a"), make_image("1.1.0"))
@@ -253,7 +253,7 @@ def test_fwupd_failed_self_test_rolls_back_at_once():
     clean(root)
 
 
-def test_fwupd_crashing_check_counts_as_failure():
+def test_update_crashing_check_counts_as_failure():
     root = fresh_root()
     provision(root)
     send_image(make_updater(root, slot="a"), make_image("1.1.0"))
@@ -268,7 +268,7 @@ def test_fwupd_crashing_check_counts_as_failure():
     clean(root)
 
 
-def test_fwupd_unconfirmed_version_rolls_back_after_boot_budget():
+def test_update_unconfirmed_version_rolls_back_after_boot_budget():
     root = fresh_root()
     provision(root)
     send_image(make_updater(root, slot="a"), make_image("1.1.0"))
@@ -286,7 +286,7 @@ def test_fwupd_unconfirmed_version_rolls_back_after_boot_budget():
     clean(root)
 
 
-def test_fwupd_damaged_active_slot_falls_back():
+def test_update_damaged_active_slot_falls_back():
     root = fresh_root()
     provision(root)
     full_update(root, make_image("1.1.0"))
@@ -298,7 +298,7 @@ def test_fwupd_damaged_active_slot_falls_back():
     clean(root)
 
 
-def test_fwupd_lost_pointer_boots_newest_complete_slot():
+def test_update_lost_pointer_boots_newest_complete_slot():
     root = fresh_root()
     provision(root)
     full_update(root, make_image("1.1.0"))
