@@ -23,11 +23,26 @@ def make_locks(cfg, hw, now):
             fb = DebouncedInputs(hw["feedback_pins"], lk.get("feedback_released", 1), 20, now)
         return GpioLocks(hw["lock_pins"], lk.get("kind", "solenoid"), lk.get("pulse_ms", 0),
                          lk.get("rest_factor", 4), lk.get("gap_ms", 50), lk.get("active", 1), fb, now)
+    timeout = lk.get("window_ms", lk.get("timeout_ms", 150))
     if kind == "kerong":
-        return KerongLocks(hw["lock_uart"], n, now=now, timeout_ms=lk.get("timeout_ms", 150))
+        _contiguous(lk, 0, 16, n)
+        return KerongLocks(hw["lock_uart"], n, now=now, timeout_ms=timeout)
     if kind == "8a":
-        return X8aLocks(hw["lock_uart"], n, lk.get("per_board", 24), now=now, timeout_ms=lk.get("timeout_ms", 150))
+        _contiguous(lk, 1, lk.get("per_board", 24), n)
+        return X8aLocks(hw["lock_uart"], n, lk.get("per_board", 24), now=now, timeout_ms=timeout)
     raise ValueError("locks.type must be one of gpio, kerong, 8a")
+
+
+def _contiguous(lk, first, per_board, n):
+    """A profile's "boards" (commissioning, firmware/lock_commission.py): these drivers address boards
+    first, first + 1, ... in order, so a profile listing others is refused rather than driven wrong."""
+    boards = lk.get("boards")
+    if boards is None:
+        return
+    want = list(range(first, first + (n + per_board - 1) // per_board))
+    if list(boards[:len(want)]) != want:
+        raise ValueError("this firmware's %s driver addresses boards %s only" % (
+            lk.get("type"), ",".join([str(b) for b in want])))
 
 
 def make_ui(cfg, hw, clock):
@@ -91,6 +106,11 @@ def build(cfg, hw, clock, flash_root):
                           z.get("min_off_ms", 180000), z.get("report_ms", 600000),
                           z.get("excursion_ms", 300000), now))
     flash = hw.get("flash") or Flash(flash_root)
+    if hw.get("lock_uart") is not None:
+        from firmware import lock_commission
+
+        lock_commission.load_profile(flash, cfg)  # a profile taken at commissioning, over the provisioned one
+        hw["lock_uart"].init(baudrate=cfg["locks"].get("baud", 9600))
     return App(cfg, clock, flash, make_locks(cfg, hw, now), doors, occ, hw.get("keypad"),
                hw.get("scanner"), zones, hw.get("wdt"), hw.get("reset_cause", 0), hw.get("uid", b""),
                make_ui(cfg, hw, clock))
@@ -105,6 +125,10 @@ def build_server(app, cfg, hw):
         # (docs/firmware-delivery.md); a config with only the retired HMAC "fw_keys" takes no updates
         from firmware import fw_handler
         fw_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
+    if hw.get("lock_uart") is not None:
+        # commissioning: LOCK_PROBE / LOCK_PROBE_STATUS and the lock.* settings (CAP_LOCK_PROBE)
+        from firmware.lock_commission import LockCommission
+        server.commission = LockCommission(app, cfg, hw, make_locks)
     return server
 
 

@@ -276,10 +276,11 @@ class SimBoard:
         hw.uart(BUS_UART).sink = self.locker.board_to_host
         for z, zone in enumerate(self.zones):
             hw.adcs[ADC + z] = zone.adc
+        hidden = getattr(self, "lockboard_options", {})  # the cabinet's own settings (commissioning tests)
         if self.lock_type == "kerong":
-            self.lockboard = KerongSim(self.compartments, hw.uart(LOCK_UART))
+            self.lockboard = KerongSim(self.compartments, hw.uart(LOCK_UART), **hidden)
         elif self.lock_type == "8a":
-            self.lockboard = X8aSim(self.compartments, hw.uart(LOCK_UART), self.x8a_per_board)
+            self.lockboard = X8aSim(self.compartments, hw.uart(LOCK_UART), self.x8a_per_board, **hidden)
         self._reset_request = None
         for i, c in enumerate(self.compartments):  # the sensors read true from the first instant
             hw.line(DOOR + i).set(c.door_sensor())

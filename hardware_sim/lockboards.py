@@ -8,18 +8,37 @@ PULSE_MS = 500
 
 
 class _LockBoardSim:
-    def __init__(self, compartments, uart):
+    """baud: the rate the boards are set to (None: whatever the controller's UART is at); bytes sent at
+    another rate reach them as garbage, which they ignore. addresses: the board addresses the
+    compartments are wired to, 16 (Kerong) or per_board (8A) compartments each, in order (None: the
+    dialect's first addresses). polarity: how the latch feedback reads (lock-boards.md: a per-locker
+    setting); None keeps what these simulators always answered."""
+
+    def __init__(self, compartments, uart, baud=None, addresses=None, polarity=None):
         self.compartments = compartments
         self.uart = uart  # the controller's lock UART: firmware writes land in self.inbox
         self.inbox = bytearray()
         self.dead = False
         self.frames = 0
         self.bad_frames = 0
+        self.baud = baud
+        self.addresses = addresses
+        self.polarity = polarity
         self._off_at = {}
         uart.sink = self._received
 
     def _received(self, data):
+        if self.baud is not None and getattr(self.uart, "baudrate", self.baud) != self.baud:
+            self.bad_frames += 1  # at the wrong rate a UART sees framing errors, not bytes
+            return
         self.inbox.extend(data)
+
+    def _group(self, address, first):
+        """The index of the board group this address is wired to, or None (no such board: silent)."""
+        addrs = self.addresses if self.addresses is not None else None
+        if addrs is None:
+            return address - first
+        return addrs.index(address) if address in addrs else None
 
     def _pulse(self, idx, now):
         if 0 <= idx < len(self.compartments):
@@ -44,7 +63,31 @@ def kerong_sum(frame):
 
 
 class KerongSim(_LockBoardSim):
-    """Kerong CU16 boards, 16 locks each: ADDR = board << 4 | lock."""
+    """Kerong CU16 boards, 16 locks each: ADDR = board << 4 | lock.
+
+    faithful=True answers as lock-boards.md says the real boards do: one 9-byte frame
+    02 ADDR 35 HOOK1-8 HOOK9-16 IR1-8 IR9-16 03 SUM to a status query and to an unlock, the hook bit 1
+    meaning latched ("hook_1_is_locked", the default) or released ("hook_1_is_open"). Without it, the
+    5-byte echo and 7-byte status these simulators always sent (the lock driver of this branch reads
+    those; another engineer's rewrite of both sides replaces this)."""
+
+    def __init__(self, compartments, uart, baud=None, addresses=None, polarity=None, faithful=False):
+        _LockBoardSim.__init__(self, compartments, uart, baud, addresses, polarity)
+        self.faithful = faithful
+
+    def _status9(self, addr, group):
+        hooks = irs = 0
+        for k in range(16):
+            i = group * 16 + k
+            if i < len(self.compartments):
+                released = self.compartments[i].hook_released()
+                if released == (self.polarity == "hook_1_is_open"):
+                    hooks |= 1 << k
+                if self.compartments[i].parcel:
+                    irs |= 1 << k
+        out = bytearray((0x02, addr, 0x35, hooks & 0xFF, hooks >> 8, irs & 0xFF, irs >> 8, 0x03))
+        out.append(kerong_sum(out))
+        return bytes(out)
 
     def _parse(self, now):
         buf = self.inbox
@@ -60,6 +103,13 @@ class KerongSim(_LockBoardSim):
         self.frames += 1
         addr, cmd = frame[1], frame[2]
         board, lock = addr >> 4, addr & 0x0F
+        if self.faithful:
+            group = self._group(board, 0)
+            if group is None or cmd not in (0x30, 0x31):
+                return b""
+            if cmd == 0x31:
+                self._pulse(group * 16 + lock, now)
+            return self._status9(board << 4 if cmd == 0x30 else addr, group)
         if cmd == 0x31:
             self._pulse(board * 16 + lock, now)
             return frame  # echo: command taken
@@ -79,8 +129,8 @@ class KerongSim(_LockBoardSim):
 class X8aSim(_LockBoardSim):
     """"8A" boards: board and lock numbered from 1, XOR check."""
 
-    def __init__(self, compartments, uart, per_board=24):
-        _LockBoardSim.__init__(self, compartments, uart)
+    def __init__(self, compartments, uart, per_board=24, baud=None, addresses=None, polarity=None):
+        _LockBoardSim.__init__(self, compartments, uart, baud, addresses, polarity)
         self.per_board = per_board
 
     def _parse(self, now):
@@ -95,14 +145,18 @@ class X8aSim(_LockBoardSim):
             self.bad_frames += 1
             return b""
         self.frames += 1
-        idx = (f[1] - 1) * self.per_board + f[2] - 1
+        group = self._group(f[1], 1)
+        if group is None or f[2] > self.per_board:
+            return b""  # no such board, or no such lock on it: nothing answers
+        idx = group * self.per_board + f[2] - 1
         if idx >= len(self.compartments):
             return b""
+        released, latched = (0x00, 0x11) if self.polarity == "short_when_locked" else (0x11, 0x00)
         if f[0] == 0x8A and f[3] == 0x11:
             self._pulse(idx, now)
-            st = 0x11
+            st = released
         elif f[0] == 0x80 and f[3] == 0x33:
-            st = 0x11 if self.compartments[idx].hook_released() else 0x00
+            st = released if self.compartments[idx].hook_released() else latched
         else:
             self.bad_frames += 1
             return b""
