@@ -70,20 +70,20 @@ def commission(db, locker_id, address, ask, say, actor="maintainer:cli", lang="z
     state, result = link_commands.wait_final(db, opened["id"], 60)
     if state != "done":
         raise Failed("door %d did not open: %s" % (door, result or state))
-    reading_open = _read(db, locker_id, address, door, actor, say, lang)
+    reading_open = _read(db, locker_id, address, door, actor, say, lang, "open")
     if not ask("door %d is open; shut it now, then answer: is it shut?" % door):
         return commissioning.profile(db, locker_id, address)["profile"]
-    reading_shut = _read(db, locker_id, address, door, actor, say, lang)
+    reading_shut = _read(db, locker_id, address, door, actor, say, lang, "shut")
     pol = commissioning.derive_polarity(found["dialect"], reading_open, reading_shut)
-    say(texts.text("commission.derived", lang, polarity=pol))
+    say(texts.text("commission.derived", lang, polarity=commissioning.polarity_text(pol, lang)))
     return _send(db, locker_id, address, actor, say, lang, {"polarity": pol})
 
 
-def _read(db, locker_id, address, door, actor, say, lang):
+def _read(db, locker_id, address, door, actor, say, lang, phase):
     from server import texts
     from server.services import commissioning
 
-    cmd = commissioning.start_read(db, locker_id, actor, door, address)
+    cmd = commissioning.start_read(db, locker_id, actor, door, address, phase=phase)
     st = _outcome(follow(db, cmd["id"], say, lang), lang)["status"]
     say(texts.text("commission.reading", lang, value="%s (raw %s)" % (st["feedback"], st["raw"])))
     return st["feedback"]

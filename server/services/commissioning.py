@@ -64,9 +64,10 @@ def start_scan(db, locker_id, actor, address=None, dialect=None, baud=0, boards=
     return _queue(db, locker_id, address, payload, actor)
 
 
-def start_read(db, locker_id, actor, lock, address=None):
+def start_read(db, locker_id, actor, lock, address=None, phase=None):
     """Queue one raw reading of `lock` (a compartment number of this board, from 1) in the board's
-    profile: the polarity check. Returns the command."""
+    profile: the polarity check (phase "open" or "shut": the door's state the reading is for, kept
+    for the page). Returns the command."""
     def plan(s, board):
         prof = s.get(LockProfile, board.id)
         if prof is None:
@@ -77,7 +78,7 @@ def start_read(db, locker_id, actor, lock, address=None):
             raise BadRequest("no lock %d in this profile" % lock, code="bad_lock", field="lock")
         return {"op": "read", "dialect": DIALECTS[prof.type], "baud": prof.baud,
                 "boards": [boards[(lock - 1) // per]], "lock": (lock - 1) % per + 1, "budget_s": 30,
-                "compartment": lock}
+                "compartment": lock, "phase": phase}
     return _queue(db, locker_id, address, plan, actor)
 
 
@@ -217,9 +218,34 @@ def profile(db, locker_id, address=None):
         count = len(s.scalars(select(Compartment.id).where(Compartment.board_id == board.id)).all())
         return {"board_id": board.id, "address": board.address, "compartments": count,
                 "profile": profile_json(prof) if prof is not None else None,
-                "commands": [{"id": c.id, "state": c.state, "op": (c.payload or {}).get("op"),
-                              "status": (c.payload or {}).get("status"),
+                "commands": [{"id": c.id, "state": c.state, "result": c.result, "op": (c.payload or {}).get("op"),
+                              "status": (c.payload or {}).get("status"), "phase": (c.payload or {}).get("phase"),
                               "compartment": (c.payload or {}).get("compartment")} for c in cmds]}
+
+
+def readings(prof_view):
+    """The polarity check so far, from profile()'s commands (newest first): the latest finished
+    reading with the door open, the first with the door shut after it, and the polarity they give
+    (None while either is missing or they do not tell)."""
+    shut = opened = None
+    for c in prof_view["commands"]:
+        if c["op"] != "read" or c["state"] != "done" or not c["status"]:
+            continue
+        if c["phase"] == "shut" and shut is None and opened is None:
+            shut = c
+        elif c["phase"] == "open" and opened is None:
+            opened = c
+    if opened is not None and shut is not None and shut["id"] < opened["id"]:
+        shut = None  # shut before this opening: it says nothing about it
+    out = {"open": opened["status"]["feedback"] if opened else None,
+           "shut": shut["status"]["feedback"] if shut else None, "polarity": None}
+    prof = prof_view["profile"]
+    if prof and out["open"] is not None and out["shut"] is not None:
+        try:
+            out["polarity"] = derive_polarity(prof["type"], out["open"], out["shut"])
+        except BadRequest as exc:
+            out["problem"] = exc.code
+    return out
 
 
 def profile_json(prof):
@@ -241,6 +267,8 @@ def store(db, locker_id, actor, address=None, **fields):
         board = board_of(s, locker_id, address)
         prof = s.get(LockProfile, board.id)
         if prof is None:
+            if not fields.get("type"):
+                raise BadRequest("probe the lock bus first", code="not_probed")
             prof = LockProfile(board_id=board.id, type="kerong", baud=0, boards="", per_board=0, ir=False,
                                state="found", updated_by=actor)
             s.add(prof)
@@ -327,16 +355,24 @@ def refusal(prof, status, refused_key, found):
     return out
 
 
+def dialect_text(name, lang=texts.SOURCE):
+    return texts.text("commission.dialect_" + name, lang) if name in DIALECTS else str(name)
+
+
+def polarity_text(name, lang=texts.SOURCE):
+    return texts.text("commission.pol_" + name, lang) if name in LATCHED_READING else str(name)
+
+
 def refusal_text(r, lang=texts.SOURCE):
     if not r:
         return ""
-    parts = [texts.text("commission.no_answer", lang, board=b, baud=r["baud"], dialect=r["type"])
+    parts = [texts.text("commission.no_answer", lang, board=b, baud=r["baud"], dialect=dialect_text(r["type"], lang))
              for b in r.get("missing", [])]
     if not parts:
-        parts.append(texts.text("commission.refused_key", lang, key=r.get("key") or "?"))
+        parts.append(texts.text("commission.refused_key", lang, setting=r.get("key") or "?"))
     f = r.get("found")
     if f:
-        parts.append(texts.text("commission.found", lang, dialect=f["type"], baud=f["baud"],
+        parts.append(texts.text("commission.found", lang, dialect=dialect_text(f["type"], lang), baud=f["baud"],
                                 boards=",".join(str(b) for b in f["boards"])))
     elif f is not None:
         parts.append(texts.text("commission.found_nothing", lang))
@@ -352,7 +388,7 @@ def status_text(st, lang=texts.SOURCE):
     if st["state"] == "running":
         return texts.text("commission.progress", lang, progress=st["progress"])
     if st["state"] == "done" and st["boards"]:
-        line = texts.text("commission.found_channels", lang, dialect=st["dialect"], baud=st["baud"],
+        line = texts.text("commission.found_channels", lang, dialect=dialect_text(st["dialect"], lang), baud=st["baud"],
                           boards=",".join(str(b) for b in st["boards"]), channels=st["per_board"] or "?")
         if st["channels_unsettled"]:
             line += texts.text("commission.separator", lang) + texts.text("commission.unsettled", lang)

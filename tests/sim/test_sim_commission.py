@@ -1,8 +1,11 @@
 """Commissioning through the real locker link: the server queues the probe, the link's bus master
 drives the board over a real TCP link, the simulated cabinet's lock boards have hidden settings, and
 commissioning finds them; a wrong profile is refused with a message naming what was found."""
+import html
+
 import pytest
 from support.link_stack import online_stack, wait_for
+from support.web_world import csrf_of
 
 from server import locker_cli
 from server.services import commissioning, link_state
@@ -21,6 +24,22 @@ def _stack(tmp_path, lock_type, per_board, hidden, **board_options):
              what="board rebooted with its lock boards")
     wait_for(lambda: all(b["online"] for b in link_state.board_status(st.db, st.locker_ids[0])), what="online")
     return st, sim, gen
+
+
+def _page(st, lang="en"):
+    """The board's commissioning page, as a signed-in maintainer sees it (Flask test client)."""
+    from sqlalchemy import select
+
+    from server.models import Board
+    c = st.app.test_client()
+    token = csrf_of(c.get("/login").get_data(as_text=True))
+    r = c.post("/login", data={"login": "maint", "password": "demo-maint", "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    with st.db.reading() as s:
+        board_id = s.scalar(select(Board.id).where(Board.locker_id == st.locker_ids[0]))
+    r = c.get("/fleet/boards/%d/commission?lang=%s" % (board_id, lang))
+    assert r.status_code == 200
+    return html.unescape(r.get_data(as_text=True))
 
 
 def _done(gen):
@@ -53,9 +72,18 @@ def test_kerong_boards_found_and_a_wrong_profile_refused_naming_what_was_found(t
         assert commissioning.refusal_text(prof["refusal"], "en") == (
             "no answer from board 0 at 19200 in kerong; no answer from board 1 at 19200 in kerong; "
             "found kerong boards 2,3 at 38400")
-        assert commissioning.refusal_text(prof["refusal"], "zh").endswith("找到kerong锁控板2,3，波特率38400")
+        assert commissioning.refusal_text(prof["refusal"], "zh").endswith("找到科荣锁控板2,3，波特率38400")
         assert sim.board(1).server.commission.summary().startswith("kerong/9600/")  # the board changed nothing
         assert sim.total_pulses() == 0
+        page = _page(st)  # the fleet page shows what was found and why the board refused
+        assert "found kerong boards 2,3 at 38400, 16 channels each" in page
+        assert ("The board refused the profile: no answer from board 0 at 19200 in kerong; no answer from board 1 "
+                "at 19200 in kerong; found kerong boards 2,3 at 38400") in page
+        assert "refused by the board" in page
+        zh = _page(st, "zh")
+        assert "控制板拒绝了配置" in zh and "找到科荣锁控板2,3，波特率38400，每板16路" in zh
+        from support.page_words import english_words
+        assert english_words(zh)[0] == []  # every word of it from the catalogue, in Chinese
     finally:
         _done(gen)
 
@@ -84,6 +112,10 @@ def test_8a_board_commissioned_end_to_end_with_the_polarity_check(tmp_path):
             "8a", 9600, [1], 12, "short_when_locked", "sent")
         assert sim.board(1).server.commission.summary() == "8a/9600/1/12/short_when_locked"
         assert door.pulses == 1  # one door opened, once
+        page = _page(st)
+        assert "taken by the board" in page and "found 8a boards 1 at 9600, 12 channels each" in page
+        assert 'id="p-polarity" data-value="short_when_locked">short_when_locked<' in page
+        assert "Polarity found: short_when_locked" in page  # from the two readings the CLI took
     finally:
         _done(gen)
 
