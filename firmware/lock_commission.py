@@ -109,6 +109,9 @@ class LockCommission:
             self.uart.init(baudrate=self.cfg.get("locks", {}).get("baud", 9600))
             while self.uart.any():
                 self.uart.read()
+            # a fresh driver: the paused one may have had a transaction on the wire when the probe
+            # began, and must not take it up again (least of all resend an unlock) minutes later
+            self.app.locks = self.make_locks(self.cfg, self.hw, now)
             self.app.lock_job = None
 
     def status(self):
