@@ -184,8 +184,9 @@ class LockCommission:
         cfg2["locks"] = locks
         try:
             driver = self.make_locks(cfg2, self.hw, self.app.clock.ms())
-        except ValueError as exc:
-            raise NakError(NAK_BAD_PAYLOAD, at_boards, str(exc)) from None
+        except ValueError as exc:  # this firmware has no driver for the type, or cannot address the boards
+            at = where.get("lock.type", first) if "type" in str(exc) else at_boards
+            raise NakError(NAK_BAD_PAYLOAD, at, str(exc)) from None
         self._bus_check(d, locks["baud"], boards, at_boards)
         return locks, driver
 
