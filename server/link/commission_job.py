@@ -93,7 +93,10 @@ def _follow(master, b, cmd, work):
             _suspend(master, b, cmd, "probe status: %s" % r.kind)
         return
     st = r.fields
-    commissioning.record_status(master.db, cmd["id"], st)
+    seen = (st["state"], st["mode"], st["progress"])
+    if seen != work.get("seen"):  # one write per change, not per reading
+        work["seen"] = seen
+        commissioning.record_status(master.db, cmd["id"], st)
     if st["state"] == m.PROBE_RUNNING:
         if time.monotonic() - work["since"] > FOLLOW_LIMIT_S:
             _finish(master, b, cmd, "failed", "probe_never_ended")
