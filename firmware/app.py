@@ -72,6 +72,9 @@ class App:
         self._scan = bytearray()
         self.loop_ms = 0
         self.steps = 0
+        # while a lock-bus probe runs (firmware/lock_commission.py) it is polled instead of the lock
+        # driver, which must not touch the UART meanwhile; unlocks are refused as OUT_OF_SERVICE
+        self.lock_job = None
         raw = flash.read_atomic("clock")
         self._unix_base = u32_be(raw, 0) if raw else 0  # wall time at _unix_at (0 = never set)
         self._unix_at = now
@@ -127,7 +130,7 @@ class App:
         if not 0 <= comp < self.count:
             callback(comp, ev.REFUSED, ev.REFUSE_NO_SUCH_COMPARTMENT, 0)
             return
-        if self.disabled[comp]:
+        if self.disabled[comp] or self.lock_job is not None:
             self._finish(comp, [0, 0, source, reason, callback, None, reference], ev.REFUSED,
                          ev.REFUSE_OUT_OF_SERVICE)
             return
@@ -402,7 +405,10 @@ class App:
         """One pass over every job; returns the ticks it ran at. Never waits."""
         if now is None:
             now = self.clock.ms()
-        self.locks.poll(now)
+        if self.lock_job is None:
+            self.locks.poll(now)
+        else:
+            self.lock_job.poll(now)
         ch = self._changed
         self.locks.poll_inputs(now, ch)
         del ch[:]  # feedback changes are read through locks.feedback()

@@ -86,6 +86,13 @@ def build(cfg, hw, clock, flash_root):
         raise ValueError("at most 8 chilled zones")
     dcfg = cfg.get("doors", {})
     doors = DebouncedInputs(hw["door_pins"], dcfg.get("open_level", 1), dcfg.get("debounce_ms", 30), now)
+    flash = hw.get("flash") or Flash(flash_root)
+    if hw.get("lock_uart") is not None:
+        from firmware import lock_commission
+
+        lock_commission.load_profile(flash, cfg)  # a profile taken at commissioning, over the provisioned one
+        if cfg.get("locks", {}).get("baud"):
+            hw["lock_uart"].init(baudrate=cfg["locks"]["baud"])
     locks = make_locks(cfg, hw, now)
     occ = getattr(locks, "occupancy", None)
     occ = occ() if occ is not None else None  # a lock board's IR sensors (Kerong with "ir": true)
@@ -103,7 +110,6 @@ def build(cfg, hw, clock, flash_root):
                           z.get("excursion", 40), z.get("relay_on", 1), z.get("min_on_ms", 60000),
                           z.get("min_off_ms", 180000), z.get("report_ms", 600000),
                           z.get("excursion_ms", 300000), now))
-    flash = hw.get("flash") or Flash(flash_root)
     return App(cfg, clock, flash, locks, doors, occ, hw.get("keypad"),
                hw.get("scanner"), zones, hw.get("wdt"), hw.get("reset_cause", 0), hw.get("uid", b""),
                make_ui(cfg, hw, clock))
@@ -118,6 +124,10 @@ def build_server(app, cfg, hw):
         # (docs/firmware-delivery.md); a config with only the retired HMAC "fw_keys" takes no updates
         from firmware import update_handler
         update_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
+    if hw.get("lock_uart") is not None:
+        # commissioning: LOCK_PROBE / LOCK_PROBE_STATUS and the lock.* settings (CAP_LOCK_PROBE)
+        from firmware.lock_commission import LockCommission
+        server.commission = LockCommission(app, cfg, hw, make_locks)
     return server
 
 

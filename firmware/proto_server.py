@@ -118,6 +118,11 @@ class BusServer:
         if t == m.REBOOT:
             self._reboot_at = ticks_add(a.clock.ms(), f["delay_ms"])
             return None
+        if t == m.LOCK_PROBE or t == m.LOCK_PROBE_STATUS:
+            cm = getattr(self, "commission", None)  # firmware/lock_commission.py, for boards with a lock UART
+            if cm is None:
+                raise NakError(NAK_NOT_SUPPORTED, 0, "no lock-board bus on this board")
+            return cm.handle(t, f)
         if t == m.FW_STATUS:
             return {"state": m.FW_IDLE, "size": 0, "received": 0, "running_version": app_mod.FW_VERSION}
         raise NakError(NAK_NOT_SUPPORTED, 0, "firmware updates need public keys (fw_pubkeys) in the board config")
@@ -157,6 +162,8 @@ class BusServer:
             caps |= m.CAP_LOCK_BOARD
         if getattr(self, "fw", None) is not None:  # updater
             caps |= m.CAP_FW_UPDATE
+        if getattr(self, "commission", None) is not None:
+            caps |= m.CAP_LOCK_PROBE
         return {"protocol_version": PROTOCOL_VERSION, "board_id": bytes(a.uid[:16]),
                 "fw_version": self._fw_version(), "compartments": a.count, "chilled_zones": len(a.zones),
                 "capabilities": caps, "reset_cause": a.reset_cause}
@@ -225,6 +232,9 @@ class BusServer:
         if line is not None:  # asked by name only (not in the default list of 8)
             # lock-board line: line faults/bad checksums/wrong board/other lock/garbled/unsolicited
             values["lock_line"] = line()
+        cm = getattr(self, "commission", None)
+        if cm is not None:
+            values["lock_profile"] = cm.summary()
         names = keys or ["address", "locker_id", "compartments", "lock_type", "left_open_s", "door_window_ms",
                          "disabled", "journal"]
         out = []
@@ -237,8 +247,13 @@ class BusServer:
     def _config_set(self, items):
         a = self.app
         parsed = []
+        lock_items = []
+        cm = getattr(self, "commission", None)
         for i, it in enumerate(items):  # check everything first: bad input changes nothing
             k, v = it["key"], it["value"]
+            if k.startswith("lock.") and cm is not None and k in cm.KEYS:
+                lock_items.append((i, k, v))
+                continue
             if k not in _SETTINGS:
                 raise NakError(NAK_BAD_PAYLOAD, i, "unknown or read-only key " + k)
             try:
@@ -254,6 +269,7 @@ class BusServer:
             except ValueError:
                 raise NakError(NAK_BAD_PAYLOAD, i, "bad value for " + k) from None
             parsed.append((k, val))
+        profile = cm.check(lock_items) if lock_items else None  # the lock bus answers it, or NakError
         for k, val in parsed:
             if k == "left_open_s":
                 a.left_open_ms = val * 1000
@@ -263,6 +279,9 @@ class BusServer:
                 for c in range(a.count):
                     a.disabled[c] = 1 if (c + 1) in val else 0
         a.save_settings()
+        if profile is not None:
+            cm.apply(*profile)  # kept on flash; the lock driver rebuilt from it
+            parsed.extend([(k, None) for _i, k, _v in lock_items])
         for k, _ in parsed:
             key = k.encode()
             a.emit(ev.CONFIG_CHANGED, ev.BOARD, bytes((len(key),)) + key)

@@ -17,6 +17,7 @@ TIME_GET = const(0x03)
 EVENTS = const(0x04)
 CONFIG_GET = const(0x05)
 FW_STATUS = const(0x06)
+LOCK_PROBE_STATUS = const(0x07)  # progress / result of the lock-bus probe (LOCK_PROBE)
 # state-changing: AUTH required
 OPEN = const(0x10)
 SET_CODE = const(0x11)
@@ -27,6 +28,7 @@ CONFIG_SET = const(0x15)
 REBOOT = const(0x16)
 OPEN_BY = const(0x17)            # OPEN with a deadline: refused once the board's clock is past it
 SET_PEER_CODE = const(0x18)      # a code of another board of the same locker (kind 0: forget it)
+LOCK_PROBE = const(0x19)         # probe the lock-board bus: dialect, baud, board addresses, channels
 FW_BEGIN = const(0x20)
 FW_CHUNK = const(0x21)
 FW_COMMIT = const(0x22)
@@ -38,7 +40,7 @@ TYPE_NAMES = {
     HELLO: "HELLO", STATUS: "STATUS", TIME_GET: "TIME_GET", EVENTS: "EVENTS", CONFIG_GET: "CONFIG_GET",
     FW_STATUS: "FW_STATUS", OPEN: "OPEN", SET_CODE: "SET_CODE", CLEAR_CODE: "CLEAR_CODE",
     EVENTS_ACK: "EVENTS_ACK", TIME_SET: "TIME_SET", CONFIG_SET: "CONFIG_SET", REBOOT: "REBOOT", OPEN_BY: "OPEN_BY",
-    SET_PEER_CODE: "SET_PEER_CODE",
+    SET_PEER_CODE: "SET_PEER_CODE", LOCK_PROBE_STATUS: "LOCK_PROBE_STATUS", LOCK_PROBE: "LOCK_PROBE",
     FW_BEGIN: "FW_BEGIN", FW_CHUNK: "FW_CHUNK", FW_COMMIT: "FW_COMMIT", FW_CONFIRM: "FW_CONFIRM",
     NAK: "NAK",
 }
@@ -47,7 +49,7 @@ for _t in TYPE_NAMES:
     TYPES_BY_NAME[TYPE_NAMES[_t]] = _t
 
 AUTH_REQUIRED = (OPEN, OPEN_BY, SET_CODE, SET_PEER_CODE, CLEAR_CODE, EVENTS_ACK, TIME_SET, CONFIG_SET, REBOOT,
-                 FW_BEGIN, FW_CHUNK, FW_COMMIT, FW_CONFIRM)
+                 LOCK_PROBE, FW_BEGIN, FW_CHUNK, FW_COMMIT, FW_CONFIRM)
 
 
 def type_name(msg_type):
@@ -74,6 +76,7 @@ CAP_RTC = const(0x0040)
 CAP_LOCK_BOARD = const(0x0080)   # locks driven through a commercial lock board on a UART
 CAP_OPEN_DEADLINE = const(0x0100)  # understands OPEN_BY
 CAP_PEER_CODES = const(0x0200)   # holds its locker's other boards' codes (SET_PEER_CODE, EV_PEER_CODE)
+CAP_LOCK_PROBE = const(0x0400)   # probes its lock-board bus (LOCK_PROBE, LOCK_PROBE_STATUS) and checks lock.* settings
 
 # reset causes (HELLO reply)
 RESET_UNKNOWN = const(0)
@@ -122,6 +125,25 @@ REFUSE_THROTTLED = const(3)
 REFUSE_LOCK_FAULT = const(4)
 REFUSE_BUSY = const(5)
 REFUSE_LATE = const(6)           # OPEN_BY after its deadline (or with the board's clock not set)
+
+# lock-bus probe (LOCK_PROBE, LOCK_PROBE_STATUS)
+PROBE_STOP = const(0)            # mode: stop a running probe
+PROBE_SCAN = const(1)            # find dialect, baud, answering boards and channel count
+PROBE_CHECK = const(2)           # query each listed board once in the given dialect and baud
+PROBE_READ = const(3)            # read one lock's raw feedback (the polarity check)
+DIALECT_ANY = const(0)
+DIALECT_KERONG = const(1)
+DIALECT_8A = const(2)
+DIALECT_MODBUS = const(3)
+DIALECT_NAMES = {0: "any", 1: "kerong", 2: "8a", 3: "modbus"}
+PROBE_IDLE = const(0)            # state: no probe since boot
+PROBE_RUNNING = const(1)
+PROBE_DONE = const(2)            # finished; `boards` lists what answered (maybe nothing, for a CHECK)
+PROBE_NOTHING = const(3)         # finished, nothing answered in any dialect and baud tried
+PROBE_STOPPED = const(4)         # stopped by PROBE_STOP or by its time budget (flag OUT_OF_TIME)
+PROBE_FLAG_CHANNELS_UNSETTLED = const(0x01)  # every channel queried answered: the count may be the limit
+PROBE_FLAG_OUT_OF_TIME = const(0x02)
+PROBE_NO_READING = const(0xFF)   # feedback / ir: not read
 
 # code kinds (SET_CODE)
 CODE_PICKUP = const(1)
@@ -203,6 +225,13 @@ LAYOUTS = {
     CONFIG_GET: ((("keys", _LIST, (8, _STR, 16)),), (("items", _RECORDS, (8, _CONFIG_ITEM)),)),
     FW_STATUS: ((), (("state", _U8, 0), ("size", _U32, 0), ("received", _U32, 0),
                      ("running_version", _STR, 32))),
+    LOCK_PROBE_STATUS: ((), (("state", _U8, 0), ("mode", _U8, 0), ("progress", _U8, 0), ("flags", _U8, 0),
+                             ("dialect", _U8, 0), ("baud", _U32, 0), ("queried", _LIST, (16, _U8, 0)),
+                             ("boards", _LIST, (16, _U8, 0)), ("per_board", _U8, 0), ("raw", _BLOB, 4),
+                             ("feedback", _U8, 0), ("ir", _U8, 0), ("bad_replies", _U16, 0))),
+    LOCK_PROBE: ((("mode", _U8, 0), ("dialect", _U8, 0), ("baud", _U32, 0), ("boards", _LIST, (16, _U8, 0)),
+                  ("lock", _U8, 0), ("budget_s", _U16, 0)),
+                 (("state", _U8, 0),)),
     OPEN: ((("compartment", _U8, 0), ("reason", _U8, 0), ("reference", _U32, 0)),
            (("compartment", _U8, 0), ("result", _U8, 0), ("detail", _U8, 0), ("event_seq", _U32, 0))),
     OPEN_BY: ((("compartment", _U8, 0), ("reason", _U8, 0), ("reference", _U32, 0), ("deadline", _U32, 0)),

@@ -15,6 +15,7 @@ SUBCOMMANDS = {
     "flash": "server.firmware_delivery.cli:flash",
     "housekeeping": "server.serve:housekeeping_cmd",
     "link": "server.link.cli:link_cmd",
+    "locker": "server.locker_cli:locker_cli",
     "seed-demo": "server.seed:seed_demo_cmd",
     "serve": "server.serve:serve",
     "sim": "hardware_sim.cli:sim",

@@ -7,6 +7,7 @@ metadata. Importing this module maps them all: Alembic's env.py, create_app and 
 earlier import happened to load.
 """
 from server.models import Base
+from server.models import commissioning as _commissioning  # noqa: F401
 from server.models import firmware_delivery as _firmware_delivery  # noqa: F401
 from server.models import link as _link  # noqa: F401
 from server.models import station_sync as _station_sync  # noqa: F401

@@ -79,6 +79,28 @@ LATER_EXCHANGES = [
          {"seq": 46, "time": 1764374560, "kind": m.EV_PEER_CODE, "compartment": 0,
           "data": m.encode_event_data(m.EV_PEER_CODE, {"board": 2, "compartment": 3,
                                                        "code_id": bytes.fromhex("00112233")})}]}),
+    # commissioning: scan the lock bus in every dialect ...
+    (m.LOCK_PROBE, {"mode": m.PROBE_SCAN, "dialect": m.DIALECT_ANY, "baud": 0, "boards": [], "lock": 0,
+                    "budget_s": 180},
+     {"state": m.PROBE_RUNNING}),
+    # ... which found Kerong boards 2 and 3 at 38400 baud (16 locks each)
+    (m.LOCK_PROBE_STATUS, None,
+     {"state": m.PROBE_DONE, "mode": m.PROBE_SCAN, "progress": 100, "flags": 0, "dialect": m.DIALECT_KERONG,
+      "baud": 38400, "queried": list(range(16)), "boards": [2, 3], "per_board": 16, "raw": b"",
+      "feedback": m.PROBE_NO_READING, "ir": m.PROBE_NO_READING, "bad_replies": 0}),
+    # the polarity check: lock 1 of board 2 read raw (HOOK1-8 HOOK9-16 IR1-8 IR9-16), door open
+    (m.LOCK_PROBE, {"mode": m.PROBE_READ, "dialect": m.DIALECT_KERONG, "baud": 38400, "boards": [2], "lock": 1,
+                    "budget_s": 0},
+     {"state": m.PROBE_RUNNING}),
+    (m.LOCK_PROBE_STATUS, None,
+     {"state": m.PROBE_DONE, "mode": m.PROBE_READ, "progress": 100, "flags": 0, "dialect": m.DIALECT_KERONG,
+      "baud": 38400, "queried": [2], "boards": [2], "per_board": 0, "raw": bytes.fromhex("01000000"),
+      "feedback": 1, "ir": 0, "bad_replies": 0}),
+    # the profile as settings; an unchecked one is answered NAK BUSY while the board checks its bus
+    (m.CONFIG_SET, {"items": [{"key": "lock.type", "value": "kerong"}, {"key": "lock.baud", "value": "38400"},
+                              {"key": "lock.boards", "value": "2,3"}, {"key": "lock.per_board", "value": "16"},
+                              {"key": "lock.polarity", "value": "hook_1_is_open"}, {"key": "lock.ir", "value": "0"}]},
+     {"applied": 6}),
 ]
 
 

@@ -24,7 +24,7 @@ from protocol import messages as m
 from protocol.errors import NAK_BUSY, NAK_REPLAY, LocalProtocolError, nak_name
 from protocol.session import NAK, HostSession
 from server import clock
-from server.link import firmware_job
+from server.link import commission_job, firmware_job
 from server.services import door_reports, link_commands, link_events, link_state
 
 log = logging.getLogger("cunbox.link")
@@ -447,6 +447,8 @@ class BusMaster(threading.Thread):
             self._config(b, cmd)
         elif cmd["kind"] == "firmware":
             firmware_job.execute(self, b, cmd)  # a slice at a time, resumed from b.deferred
+        elif cmd["kind"] == "commission":
+            commission_job.execute(self, b, cmd)  # a reading at a time, resumed from b.deferred
         else:
             self._code(b, cmd)
 

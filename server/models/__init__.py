@@ -270,7 +270,7 @@ class AccessCode(Base):
 
 
 # config: CONFIG_SET of a board's settable keys (maintainers)
-COMMAND_KINDS = ("open", "install_code", "clear_code", "config", "firmware")
+COMMAND_KINDS = ("open", "install_code", "clear_code", "config", "firmware", "commission")
 
 
 class LockerCommand(Base):

@@ -198,3 +198,13 @@ def rollout_view(ro, labels, t):
                             threshold=round(ro["failure_threshold"] * 100)) if pk else "",
             "counts": c, "counts_text": t("rollout.counts", **c), "boards": boards,
             "threshold": round(ro["failure_threshold"] * 100)}
+
+
+def board_ref(session, board_id):
+    """(locker id, bus address, label) of a board, or None."""
+    row = session.execute(select(Board, Locker).join(Locker, Locker.id == Board.locker_id)
+                          .where(Board.id == board_id)).first()
+    if row is None:
+        return None
+    board, locker = row
+    return board.locker_id, board.address, "%s #%d" % (locker.name, board.address)

@@ -147,3 +147,27 @@ def test_vector_events_carry_layout_data():
         if v["type_name"] == "EVENTS" and v["is_reply"]:
             for ev in from_json(v["fields"])["events"]:
                 m.decode_event_data(ev["kind"], ev["data"])
+
+
+def test_lock_probe_messages():
+    # LOCK_PROBE changes the board's state (its lock driver pauses): AUTH; its status is a read
+    assert m.requires_auth(m.LOCK_PROBE)
+    assert not m.requires_auth(m.LOCK_PROBE_STATUS)
+    req = {"mode": m.PROBE_CHECK, "dialect": m.DIALECT_8A, "baud": 9600, "boards": [1, 2], "lock": 0,
+           "budget_s": 60}
+    p = m.encode_payload(m.LOCK_PROBE, req)
+    assert p == bytes((2, 2, 0, 0, 0x25, 0x80, 2, 1, 2, 0, 0, 60))
+    assert m.decode_payload(m.LOCK_PROBE, p) == req
+    assert m.encode_payload(m.LOCK_PROBE_STATUS, None) == b""
+    rep = {"state": m.PROBE_DONE, "mode": m.PROBE_SCAN, "progress": 100, "flags": m.PROBE_FLAG_CHANNELS_UNSETTLED,
+           "dialect": m.DIALECT_8A, "baud": 9600, "queried": list(range(1, 17)), "boards": [1], "per_board": 50,
+           "raw": b"", "feedback": m.PROBE_NO_READING, "ir": m.PROBE_NO_READING, "bad_replies": 3}
+    p = m.encode_payload(m.LOCK_PROBE_STATUS, rep, True)
+    assert m.decode_payload(m.LOCK_PROBE_STATUS, p, True) == rep
+    assert len(p) == 4 + 1 + 4 + 17 + 2 + 1 + 1 + 1 + 1 + 2
+    # 17 boards do not fit the list, a raw reading is at most 4 bytes
+    raises(LocalProtocolError, m.encode_payload, m.LOCK_PROBE, dict(req, boards=list(range(17))))
+    raises(LocalProtocolError, m.encode_payload, m.LOCK_PROBE_STATUS, dict(rep, raw=b"12345"), True)
+    e = raises(RemoteProtocolError, m.decode_payload, m.LOCK_PROBE, p[:5])
+    assert e.code == NAK_BAD_PAYLOAD
+    assert m.CAP_LOCK_PROBE == 0x0400 and m.LOCK_PROBE_STATUS == 0x07 and m.LOCK_PROBE == 0x19

@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 # Words a Chinese reader meets as such: codes, units, brand and product names.
 ALLOWED = {"QR", "SMS", "ID", "CSV", "XLSX", "MB", "KB", "kg", "km", "cm", "URL", "LED", "LCD", "PN", "SF", "OLD",
            "IN", "FRESH", "XC", "SECRET", "DC", "ACC", "ZTO", "EMS", "GB", "GBK", "UTF", "XL", "English", "mm",
-           "Excel", "XLS"}
+           "Excel", "XLS", "Modbus"}  # Modbus: a protocol name, written so in Chinese too
 # Commands a maintainer types, named as such on a form.
 ALLOWED_PHRASES = ("cunbox firmware build",)
 WORD = re.compile(r"[A-Za-z]{2,}")
