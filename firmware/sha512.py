@@ -47,23 +47,30 @@ def _constants():
 
 
 def _compress_steps(h, block):
-    """Generator: one compression of a 128-byte block into the list h (in place), yielding after the message
-    schedule and every 16 rounds, so a caller can split the work (and a board feed its watchdog)."""
+    """Generator: one compression of a 128-byte block into the list h (in place), yielding every 8 rounds
+    (ten units per block), so a caller can split the work and a board feed its watchdog.
+
+    Each unit allocates a few kilobytes of short-lived ints (64-bit words are heap ints on a 32-bit
+    board): the message schedule is computed round by round into a ring of 16 words instead of all 80
+    up front, and a rotation is a shift of the word doubled into 128 bits (x | x << 64), so a sigma is
+    three shifts and two xors. Bits above 64 are left in the sigmas: only additions read them, and every
+    sum is masked before it becomes a word."""
     w = [int.from_bytes(block[i:i + 8], "big") for i in range(0, 128, 8)]
-    for t in range(16, 80):
-        x = w[t - 15]
-        y = w[t - 2]
-        s0 = (x >> 1 | x << 63) ^ (x >> 8 | x << 56) ^ (x >> 7)
-        s1 = (y >> 19 | y << 45) ^ (y >> 61 | y << 3) ^ (y >> 6)
-        w.append((w[t - 16] + s0 + w[t - 7] + s1) & _M)
-    yield
     a, b, c, d, e, f, g, hh = h
     k = _K
     for t in range(80):
-        s1 = (e >> 14 | e << 50) ^ (e >> 18 | e << 46) ^ (e >> 41 | e << 23)
-        t1 = hh + (s1 & _M) + (g ^ (e & (f ^ g))) + k[t] + w[t]
-        s0 = (a >> 28 | a << 36) ^ (a >> 34 | a << 30) ^ (a >> 39 | a << 25)
-        t2 = (s0 & _M) + ((a & b) | (c & (a | b)))
+        j = t & 15
+        if t >= 16:
+            x = w[(t - 15) & 15]
+            y = w[(t - 2) & 15]
+            x2 = x | x << 64
+            y2 = y | y << 64
+            w[j] = (w[j] + ((x2 >> 1) ^ (x2 >> 8) ^ (x >> 7)) + w[(t - 7) & 15]
+                    + ((y2 >> 19) ^ (y2 >> 61) ^ (y >> 6))) & _M
+        e2 = e | e << 64
+        t1 = hh + ((e2 >> 14) ^ (e2 >> 18) ^ (e2 >> 41)) + (g ^ (e & (f ^ g))) + k[t] + w[j]
+        a2 = a | a << 64
+        t2 = ((a2 >> 28) ^ (a2 >> 34) ^ (a2 >> 39)) + ((a & b) | (c & (a | b)))
         hh = g
         g = f
         f = e
@@ -72,7 +79,7 @@ def _compress_steps(h, block):
         c = b
         b = a
         a = (t1 + t2) & _M
-        if t % 16 == 15:
+        if t & 7 == 7:
             yield
     out = (a, b, c, d, e, f, g, hh)
     for i in range(8):
