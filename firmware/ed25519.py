@@ -8,7 +8,7 @@ taken four bits at a time against tables of 1..15 times the point.
 Verification is strict where RFC 8032 lets it be: S must be below L, the public key must decode
 (canonical y < p, a point on the curve, no negative zero), and R is compared by its encoding, so a
 non-canonical R never matches; the check is cofactorless, [S]B == R + [k]A. `verify_steps` yields
-between units of work (a few kilobytes of short-lived ints each) so a board can feed its watchdog.
+between units of work (at most about 10 KB of short-lived ints each, mostly 3 KB) so a board can feed its watchdog.
 
 Signing is not constant-time: it belongs on a maintainer's build machine, never on a board (a board
 holds only public keys, so this code there can sign nothing).
@@ -108,7 +108,7 @@ def _add(pt, c):
 
 
 def _table_steps(pt, table):
-    """Generator: fills `table` with [None, 1pt, 2pt, ..., 15pt] as cached entries, yielding every 4."""
+    """Generator: fills `table` with [None, 1pt, 2pt, ..., 15pt] as cached entries, yielding every 2."""
     first = _cached(pt)
     table.append(None)
     table.append(first)
@@ -116,7 +116,7 @@ def _table_steps(pt, table):
     for i in range(14):
         acc = _add(acc, first)
         table.append(_cached(acc))
-        if i % 4 == 3:
+        if i & 1:
             yield
 
 
@@ -128,21 +128,24 @@ def _table(pt):
 
 def _combine(terms):
     """Generator: the sum of n * point over terms [(n, table)] for 0 <= n < 2**256, four bits at a
-    time from the top; yields None after each window, then the resulting point."""
+    time from the top; yields None after every two doublings and every addition (about 3 KB of
+    short-lived ints each on a 32-bit board), then the resulting point."""
     acc = IDENT
     started = False
     for i in range(252, -4, -4):
         if started:
             acc = _double(acc, False)
             acc = _double(acc, False)
+            yield None
             acc = _double(acc, False)
             acc = _double(acc, True)
+            yield None
         for n, table in terms:
             j = (n >> i) & 15
             if j:
                 acc = _add(acc, table[j])
                 started = True
-        yield None
+                yield None
     yield acc
 
 
@@ -189,6 +192,7 @@ def verify_steps(public, msg, sig):
     for point in _combine(((s, base), (k, neg_a))):  # [S]B - [k]A, which must be R
         if point is None:
             yield None
+    base = neg_a = None  # the tables are garbage before the last unit, not after the verification
     yield encode_point(point) == sig[:32]
 
 
