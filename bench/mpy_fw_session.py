@@ -14,6 +14,17 @@
 #                (nothing is freed inside a call on this port), an upper bound of the true peak
 #   scan_ms      interpreter time from a scanned/typed code to the lock pin going high
 # heap figures are relative to the heap in use before the app is built.
+#
+# With prepare(n, PUBKEY_HEX) the board config trusts that firmware signing key, so build_server attaches
+# the firmware-update handler (fw_handler, fwupdate, fwimage, ed25519, as a board with fw_pubkeys has), and
+# after the scripted session a signed image (copied to IMAGE by --file) is taken in and checked while the
+# app keeps running (one app step after each unit of work), as FW_COMMIT does on a board:
+#   "fw_begin()" "fw_chunk()"... (224-byte chunks into the updater's staging, as FW_CHUNK)
+#   "fw_verify_start()" "fw_verify_step()"... (SHA-256 of the staged image, the Ed25519 signature, then
+#   every file's hash: each unit is one of the updater's tick points) "fw_commit()" (the real commit)
+#   "fw_report()" prints one JSON line: fw_peak (largest heap during one unit while verifying, app
+#   included, same base and bound as peak), fw_peak_unit (which), stage_peak (the same while staging),
+#   fw_live (largest live heap between units), units, commit (the version commit() installed).
 import gc
 import json
 import os
@@ -30,7 +41,7 @@ def load():
     # what a board imports (main.py -> firmware.board, proto_server, and through them protocol/)
     global board
     from firmware import board
-    from firmware import proto_server  # noqa: F401
+    from firmware import fw_handler, proto_server  # noqa: F401  (fw_handler: a board with fw_pubkeys)
 
 
 def mark_code():
@@ -39,6 +50,9 @@ def mark_code():
 
 KEY = b"0123456789abcdef"
 ROOT = "/bench_fw"
+IMAGE = "/image.cbfw"  # a signed firmware image, copied in by mpy_heap.mjs --file
+FAMILY = "bench-esp32"
+CHUNK = 224  # FW_CHUNK's payload
 
 
 class Pin:
@@ -95,7 +109,7 @@ def idle():
             doors[i].v = 1
 
 
-def prepare(n):
+def prepare(n, pubkey=None):
     global make_payload, m, code_hash, HostSession
     from firmware.qrpayload import make_payload
     from protocol import messages as m
@@ -113,9 +127,12 @@ def prepare(n):
                 "locks": {"type": "gpio", "pins": list(range(n)), "feedback_pins": list(range(n))},
                 "doors": {"pins": list(range(n))}, "bus": {"uart": 1, "baud": 115200},
                 "zones": [{"adc": 1, "relay": 2}, {"adc": 3, "relay": 4}]}
+    if pubkey:
+        W["cfg"]["fw_pubkeys"] = [pubkey]
+        W["cfg"]["family"] = FAMILY
     W["hw"] = {"lock_pins": W["locks"], "feedback_pins": W["fb"], "door_pins": W["doors"], "bus": W["bus"],
                "keypad": W["keypad"], "scanner": W["scanner"], "zones": [(Adc(), Pin()), (Adc(), Pin())],
-               "idle": idle, "uid": b"bench"}
+               "idle": idle, "uid": b"bench", "fw_root": ROOT}  # the updater's fw/ next to the app's files
     # every host request built up front, so the host side's allocations stay out of the figures
     host = HostSession(baud=115200)
     host.add_board(1, KEY)
@@ -151,11 +168,21 @@ def prepare(n):
     for _ in range(5):
         cmds.append(("keypad", b"00000000#"))
     W["cmds"] = cmds
+    _rmtree(ROOT)
+    os.mkdir(ROOT)
+
+
+def _rmtree(path):
     try:
-        os.mkdir(ROOT)
+        mode = os.stat(path)[0]
     except OSError:
-        for name in os.listdir(ROOT):
-            os.remove(ROOT + "/" + name)
+        return
+    if mode & 0x4000:
+        for name in os.listdir(path):
+            _rmtree(path + "/" + name)
+        os.rmdir(path)
+    else:
+        os.remove(path)
 
 
 def mark_base():
@@ -218,6 +245,117 @@ def time_match(k):
     for _ in range(k):
         W["app"].codes.match(b"12345678", 0)
     S["match_ms"] = time.ticks_diff(time.ticks_ms(), t0) / k
+
+
+def _measure(stage, what, fn):
+    """Run fn() and one app step; the heap it took at most (live before + allocated), from the base."""
+    before = gc.mem_alloc()
+    r = fn()
+    _step(1)
+    used = gc.mem_alloc() - S["base"]
+    live = before - S["base"]
+    key = stage + "_peak"
+    if used > S.get(key, 0):
+        S[key] = used
+        S[stage + "_peak_unit"] = what
+    if stage == "fw" and live > S.get("fw_live", 0):
+        S["fw_live"] = live
+    return r
+
+
+def fw_begin():
+    from firmware.fwupdate import STAGED_IMAGE
+    U["up"] = W["server"].fw.updater
+    U["size"] = os.stat(IMAGE)[6]
+    U["offset"] = 0
+    U["staged"] = STAGED_IMAGE
+    U["up"].begin(U["size"], None, False, False)
+
+
+def fw_chunk():
+    if U["offset"] >= U["size"]:
+        return
+
+    def chunk():
+        with open(IMAGE, "rb") as f:
+            f.seek(U["offset"])
+            data = f.read(CHUNK)
+        U["offset"] = U["up"].write(U["offset"], data)
+
+    _measure("stage", "chunk", chunk)
+
+
+def _verify_units(up, size):
+    """The units of work of Updater.commit()'s checks, in its order, one yield per tick point: the
+    staged image's SHA-256 by 1 KB blocks, the signature (fwimage.SignedPart.check_signature, unit by
+    unit), every file's hash by block (fwimage.iter_file_chunks)."""
+    from firmware import fwimage
+
+    h = fwimage.hashlib.sha256()
+    with up.fs.open_read(U["staged"]) as f:
+        while True:
+            block = f.read(1024)
+            if not block:
+                break
+            h.update(block)
+            yield "sha256"
+    with up.fs.open_read(U["staged"]) as f:
+        out = []
+        for what in _signature_units(up, size, f, out):  # fwimage.verify_signature(f, size, keys, tick)
+            yield what
+        for _entry, _chunk in fwimage.iter_file_chunks(f, out[0]):
+            yield "files"
+
+
+def _signature_units(up, size, f, out):
+    from firmware import ed25519, fwimage
+
+    part = fwimage.read_signed_part(f, size, up.keys)
+    digest = fwimage.signed_digest(part.head + part.manifest_bytes)
+    ok = None
+    for ok in ed25519.verify_steps(part.public_key, digest, part.sig):  # noqa: B007 - the last is the result
+        yield "ed25519"
+    if ok is not True:
+        raise RuntimeError("the image's signature did not verify")
+    out.append(part.manifest())
+    yield "manifest"
+
+
+def fw_verify_start():
+    U["gen"] = _verify_units(U["up"], U["size"])
+    U["units"] = 0
+    U["done"] = False
+
+
+def fw_verify_step():
+    if U["done"]:
+        return
+
+    def unit():
+        try:
+            return next(U["gen"])
+        except StopIteration:
+            U["done"] = True
+            return None
+
+    what = _measure("fw", "?", unit)
+    if what is not None:
+        U["units"] += 1
+        if S.get("fw_peak_unit") == "?":
+            S["fw_peak_unit"] = "%s (unit %d)" % (what, U["units"])
+
+
+def fw_commit():
+    U["commit"] = U["up"].commit()["version"]
+
+
+def fw_report():
+    print(json.dumps({"fw_peak": S.get("fw_peak"), "fw_peak_unit": S.get("fw_peak_unit"), "fw_live": S.get("fw_live"),
+                      "stage_peak": S.get("stage_peak"), "units": U["units"], "done": U["done"],
+                      "staged": U["offset"], "size": U["size"], "commit": U.get("commit")}))
+
+
+U = {}  # the update: the updater, the image's size, what is staged
 
 
 def report():
