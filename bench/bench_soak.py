@@ -37,8 +37,8 @@ def _rss_mb():
 def soak(seconds, lockers, log=print):
     from sqlalchemy import func, select
 
-    from server.demo.stack import Stack
     from server.demo.day import Day
+    from server.demo.stack import Stack
     from server.models.link import LinkEvent
     from server.services import link_events
     with Stack(lockers=lockers, boards=1, per_board=4, baud=115200, status_period_s=1.0, wait_s=15,

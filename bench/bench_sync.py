@@ -88,9 +88,9 @@ def _csv_import(report, db):
 
 
 def run(report):
+    import server.models.station_sync  # noqa: F401
     from server.db import Database
     from server.migrate import upgrade
-    import server.models.station_sync  # noqa: F401
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-sync-") as tmp:
         url = "sqlite:///%s/bench.sqlite3" % tmp
         upgrade(url)

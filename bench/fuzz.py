@@ -2,7 +2,7 @@
 
     python -m bench.fuzz [--seconds N] [--engine atheris|mutate] [--merge] [TARGET ...]
 
-Each target (harness/fuzz_targets.py: decoder, payloads, board, host, fwimage) runs in its own process for
+Each target (harness/fuzz_targets.py: decoder, payloads, board, host, update_image) runs in its own process for
 N seconds (default CUNBOX_FUZZ_SECONDS or 300); target "api" runs the schemathesis API fuzzing
 (tests/harness/test_harness_api_fuzz.py) with N examples per operation (at least 50). Engine atheris
 (libFuzzer, coverage-guided over protocol/ and firmware/, which are instrumented at import) when it
@@ -25,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "fuzz_corpus"
 WORK = ROOT / "bench" / "fuzz_work"
 FINDINGS = ROOT / "bench" / "fuzz_findings"
-TARGET_NAMES = ("decoder", "payloads", "board", "host", "fwimage", "api")
+TARGET_NAMES = ("decoder", "payloads", "board", "host", "update_image", "api")
 
 
 def have_atheris():
@@ -42,8 +42,8 @@ def _atheris_worker(name, seconds, merge, passthrough=None):
     import atheris
     with atheris.instrument_imports(include=["protocol", "firmware"]):
         import firmware.app  # noqa: F401
-        import firmware.fwimage  # noqa: F401
         import firmware.proto_server  # noqa: F401
+        import firmware.update_image  # noqa: F401
         import protocol.session  # noqa: F401
     from harness.fuzz_targets import TARGETS
     target = TARGETS[name]

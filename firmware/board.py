@@ -101,10 +101,10 @@ def build_server(app, cfg, hw):
 
     server = BusServer(app, hw["bus"], cfg, hw.get("idle"), hw.get("reset"))
     if cfg.get("fw_pubkeys"):
-        # fwupdate: firmware updates over the link when the config names the public keys that sign firmware
+        # updater: firmware updates over the link when the config names the public keys that sign firmware
         # (docs/firmware-delivery.md); a config with only the retired HMAC "fw_keys" takes no updates
-        from firmware import fw_handler
-        fw_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
+        from firmware import update_handler
+        update_handler.attach(server, app, cfg, hw.get("fw_root", "/"), hw.get("fw_fs"))
     return server
 
 

@@ -20,7 +20,7 @@ touched here):
                                     "budget": n, "note": "..."}, replaced only by write-then-rename
     fw/slot_a/, fw/slot_b/  one firmware each: the image's files and, written last, slot.json
                           (the image manifest). A slot without a readable slot.json is incomplete.
-    fw/staging/           the image being received (see fwupdate.py)
+    fw/staging/           the image being received (see updater.py)
 
 Invariants that keep a board bootable through a power cut at any instant:
 - the active slot is never written to; an update installs into the other slot;
@@ -57,7 +57,7 @@ def slot_dir(slot):
 
 class FlashFs:
     """The board's filesystem below `root`. Every change goes through `_op(kind, path)` first, so a
-    test can cut the power at any single write, rename or delete (see tests/portable/_fwupd_power.py)."""
+    test can cut the power at any single write, rename or delete (see tests/portable/_update_power.py)."""
 
     def __init__(self, root):
         self.root = root

@@ -4,7 +4,7 @@
 from firmware.compat import const
 from firmware.gb2312_table import CODES, GB
 
-_MISSING = const(0x3F)  # "?" for a character the table lacks (tests/firmware/test_fw_gb2312_table.py stops that)
+_MISSING = const(0x3F)  # "?" for a character the table lacks (tests/firmware/test_firmware_gb2312_table.py stops that)
 
 
 def _index(cp):

@@ -7,7 +7,7 @@
 #
 # The LCD needs the GB2312 bytes of every Chinese character here, and MicroPython has no GB2312
 # codec: tools/gen_gb2312_table.py writes them into firmware/gb2312_table.py. After changing a text,
-# run `.venv/bin/python tools/gen_gb2312_table.py`; tests/firmware/test_fw_gb2312_table.py fails until then.
+# run `.venv/bin/python tools/gen_gb2312_table.py`; tests/firmware/test_firmware_gb2312_table.py fails until then.
 from firmware import prompt_keys as K
 
 _T = (

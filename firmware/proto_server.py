@@ -76,7 +76,7 @@ class BusServer:
     def _handle(self, t, f):
         a = self.app
         a.link_heard()  # the keypad may count on the host to open another board's door (PEER_CODE)
-        fw = getattr(self, "fw", None)  # fwupdate: firmware/fw_handler.py, attached by board.build_server
+        fw = getattr(self, "fw", None)  # updater: firmware/update_handler.py, attached by board.build_server
         if fw is not None and t in fw.TYPES:
             return fw.handle(t, f)
         if t == m.STATUS:
@@ -155,14 +155,14 @@ class BusServer:
             caps |= m.CAP_QR_SCANNER
         if self.cfg.get("locks", {}).get("type", "gpio") != "gpio":
             caps |= m.CAP_LOCK_BOARD
-        if getattr(self, "fw", None) is not None:  # fwupdate
+        if getattr(self, "fw", None) is not None:  # updater
             caps |= m.CAP_FW_UPDATE
         return {"protocol_version": PROTOCOL_VERSION, "board_id": bytes(a.uid[:16]),
                 "fw_version": self._fw_version(), "compartments": a.count, "chilled_zones": len(a.zones),
                 "capabilities": caps, "reset_cause": a.reset_cause}
 
     def _fw_version(self):
-        fw = getattr(self, "fw", None)  # fwupdate: the version of the slot this board booted
+        fw = getattr(self, "fw", None)  # updater: the version of the slot this board booted
         return fw.running_version()[:32] if fw is not None else app_mod.FW_VERSION
 
     def _status(self):

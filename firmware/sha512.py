@@ -4,7 +4,7 @@
 compression below (Python ints as 64-bit words, masked). Ed25519 verification of a firmware image
 hashes one 128-byte block (signature R, public key, 32-byte image digest), so speed hardly matters;
 the round constants are bytes literals, checked by the tests against their definition (cube and
-square roots of the first primes). Tests: tests/portable/test_fwsign_sha512.py.
+square roots of the first primes). Tests: tests/portable/test_signing_sha512.py.
 """
 try:
     import hashlib
@@ -16,7 +16,7 @@ _M = 0xFFFFFFFFFFFFFFFF
 # The round constants and the initial hash as 8-byte big-endian words in bytes literals: frozen into a
 # board's flash they take no heap at all (from a .mpy, 704 bytes), and each is read when a round uses it.
 # They are the first 64 bits of the fractional parts of the cube roots of the first 80 primes and of the
-# square roots of the first 8 (FIPS 180-4 4.2.3, 5.3.5); tests/portable/test_fwsign_sha512.py derives them
+# square roots of the first 8 (FIPS 180-4 4.2.3, 5.3.5); tests/portable/test_signing_sha512.py derives them
 # from that definition and compares. (Deriving them on the board instead took 160 KB of short-lived ints
 # in the middle of the first verification after boot.)
 _K = (  # 80 round constants

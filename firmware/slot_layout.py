@@ -8,7 +8,7 @@ compiled into images with the rest of firmware/ and runs on MicroPython, but no 
 """
 import json
 
-from firmware import boot_select, fwimage
+from firmware import boot_select, update_image
 
 SLOT = "a"
 
@@ -17,11 +17,11 @@ def provisioned_files(image, keys, family=None):
     """Check `image` (bytes) as a board would: signed by one of `keys`, every file's hash and, given
     `family`, the board family. Returns (manifest, files, pointer): `files` are the (path, bytes) of
     slot a in write order, slot.json last (it marks the slot complete); `pointer` is the (path, bytes)
-    of the boot pointer, to be written after everything else. Raises fwimage.ImageError."""
-    manifest = fwimage.verify_image(fwimage.BytesReader(image), len(image), keys)
-    fwimage.check_policy(manifest, family=family)
+    of the boot pointer, to be written after everything else. Raises update_image.ImageError."""
+    manifest = update_image.verify_image(update_image.BytesReader(image), len(image), keys)
+    update_image.check_policy(manifest, family=family)
     mlen = int.from_bytes(image[8:12], "big")
-    offset = fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE
+    offset = update_image.HEADER_SIZE + mlen + update_image.SIG_SIZE
     slot = boot_select.slot_dir(SLOT)
     files = []
     for entry in manifest["files"]:

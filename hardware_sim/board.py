@@ -111,10 +111,10 @@ class SimBoard:
         self.write_config()
 
     def _provision_fw(self, image):
-        from firmware import boot_select, fwimage
+        from firmware import boot_select, update_image
         from hardware_sim.fw_sim_board import provision_dir
         mlen = int.from_bytes(image[8:12], "big")
-        self.family = json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])["family"]
+        self.family = json.loads(image[update_image.HEADER_SIZE:update_image.HEADER_SIZE + mlen])["family"]
         if boot_select.read_pointer(boot_select.FlashFs(self.dir)) is None:
             provision_dir(self.dir, image, self.fw_pubkeys)
 

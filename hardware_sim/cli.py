@@ -5,7 +5,7 @@ import threading
 
 import click
 
-from hardware_sim.control import HELP, ControlServer, Controller
+from hardware_sim.control import HELP, Controller, ControlServer
 from hardware_sim.line import LineFaults
 from hardware_sim.locker import SimLocker
 

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 
-from firmware import boot_select, board, fw_handler, slot_layout
+from firmware import board, boot_select, slot_layout, update_handler
 from hardware_sim.fakes import Clock, Pin, Uart
 from protocol import messages as m
 
@@ -211,7 +211,7 @@ def provision_dir(root, image, pubkeys):
     """Lay out a board directory as `cunbox firmware provision` would (slot a, pointer), from an image
     checked as a board would check it (firmware/slot_layout.py, which provisioning uses too). The boot
     selector, /main.py and /config.json are not written: this simulator runs the repository's boot
-    selector and holds its config in memory. Raises fwimage.ImageError for an image a board refuses."""
+    selector and holds its config in memory. Raises update_image.ImageError for an image a board refuses."""
     _manifest, files, pointer = slot_layout.provisioned_files(image, pubkeys)
     fs = boot_select.FlashFs(root)
     for path, data in files + [pointer]:
@@ -219,4 +219,4 @@ def provision_dir(root, image, pubkeys):
         fs.write_new(path, data)
 
 
-__all__ = ["BridgedBoard", "PowerCut", "provision_dir", "fw_handler"]
+__all__ = ["BridgedBoard", "PowerCut", "provision_dir", "update_handler"]

@@ -21,8 +21,17 @@ What "a finding" is:
 from protocol import messages as m
 from protocol.auth import Hmac
 from protocol.errors import RemoteProtocolError
-from protocol.frame import (BROADCAST, FLAG_AUTH, FLAG_REPLY, MAX_ADDRESS, MAX_PAYLOAD, FrameDecoder,
-                            decode_wire, encode_body, encode_frame)
+from protocol.frame import (
+    BROADCAST,
+    FLAG_AUTH,
+    FLAG_REPLY,
+    MAX_ADDRESS,
+    MAX_PAYLOAD,
+    FrameDecoder,
+    decode_wire,
+    encode_body,
+    encode_frame,
+)
 from protocol.session import HostSession
 
 REQUEST_TYPES = sorted(t for t in m.TYPE_NAMES if m.is_request_type(t))
@@ -353,13 +362,13 @@ _IMAGE = []
 
 def _image():
     if not _IMAGE:
-        from firmware import fwimage
+        from firmware import update_image
         from server.firmware_delivery.build import make_manifest, pack
         files = [("main.py", b"import app\napp.run()\n"), ("firmware/app.mpy", bytes(range(256)) * 3),
                  ("firmware/empty.py", b"")]
         manifest = make_manifest(files, "1.2.3", "esp32-locker", 1)
         _IMAGE.append(pack(files, manifest, FLEET_KEY))
-        _IMAGE.append(fwimage)
+        _IMAGE.append(update_image)
         from firmware import ed25519
         _IMAGE.append(ed25519)
         _IMAGE.append(ed25519.public_key(FLEET_KEY))
@@ -373,7 +382,7 @@ def target_fwimage(data):
     key (a buggy build, not an attacker): then any outcome but a non-ImageError exception is fine,
     which fuzzes the manifest parser behind the signature check."""
     import io
-    image, fwimage, ed25519, public = _image()
+    image, update_image, ed25519, public = _image()
     r = Reader(data)
     resign = r.u8() & 1
     bad = bytearray(image)
@@ -393,15 +402,15 @@ def target_fwimage(data):
             at = r.uint(2) % len(bad)
             bad[at:at] = r.bytes(16)
     bad = bytes(bad)
-    if resign and len(bad) >= fwimage.HEADER_SIZE:
+    if resign and len(bad) >= update_image.HEADER_SIZE:
         mlen = int.from_bytes(bad[8:12], "big")
-        end = fwimage.HEADER_SIZE + mlen
+        end = update_image.HEADER_SIZE + mlen
         if end <= len(bad):
-            sig = ed25519.sign(FLEET_KEY, fwimage.signed_digest(bad[:end]))
-            bad = bad[:end] + sig + bad[end + fwimage.SIG_SIZE:]
+            sig = ed25519.sign(FLEET_KEY, update_image.signed_digest(bad[:end]))
+            bad = bad[:end] + sig + bad[end + update_image.SIG_SIZE:]
     try:
-        manifest = fwimage.verify_image(io.BytesIO(bad), len(bad), [public])
-    except fwimage.ImageError:
+        manifest = update_image.verify_image(io.BytesIO(bad), len(bad), [public])
+    except update_image.ImageError:
         return
     assert resign or bad == image, "a tampered image was accepted: %r" % (manifest,)
 
@@ -411,6 +420,6 @@ TARGETS = {
     "payloads": target_payloads,
     "board": target_board,
     "host": target_host,
-    "fwimage": target_fwimage,
+    "update_image": target_fwimage,
 }
 

@@ -48,8 +48,8 @@ class LinkProcess(KillableChild):
 
 def run_link_crash(journeys=6, clients=3, lockers=2, alive=(2.0, 6.0), seed=3, log=print, kills=2):
     """journeys is a floor: journeys keep starting until the link has been killed `kills` times."""
-    from server.demo.stack import Stack
     from server.demo.day import Day, human_close
+    from server.demo.stack import Stack
     from server.services import link_events
     rng = random.Random(seed)
     with Stack(lockers=lockers, boards=1, per_board=8, transport="tcp", baud=115200, status_period_s=0.3,

@@ -4,7 +4,7 @@ An encoded frame of n bytes is at most n + ceil(n / 254) bytes (plus the 0x00 de
 The streaming decoder used on the wire lives in frame.FrameDecoder; these whole-buffer functions
 serve encoding and tests.
 """
-from protocol.errors import RemoteProtocolError, NAK_BAD_PAYLOAD
+from protocol.errors import NAK_BAD_PAYLOAD, RemoteProtocolError
 
 
 def max_encoded_len(n):

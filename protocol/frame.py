@@ -10,7 +10,8 @@ from binascii import hexlify
 from protocol import PROTOCOL_VERSION
 from protocol._compat import const
 from protocol.auth import COUNTER_LEN, TAG_LEN, counter_bytes, make_tag
-from protocol.cobs import encode as cobs_encode, max_encoded_len
+from protocol.cobs import encode as cobs_encode
+from protocol.cobs import max_encoded_len
 from protocol.crc import crc16
 from protocol.errors import LocalProtocolError
 

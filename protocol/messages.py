@@ -6,8 +6,7 @@ bad dict: it is our mistake); decode_payload(msg_type, payload, is_reply) does t
 as lists, records as dicts, strings as str, byte fields as bytes.
 """
 from protocol._compat import const
-from protocol.errors import (LocalProtocolError, RemoteProtocolError, NAK_BAD_PAYLOAD,
-                             NAK_UNKNOWN_TYPE)
+from protocol.errors import NAK_BAD_PAYLOAD, NAK_UNKNOWN_TYPE, LocalProtocolError, RemoteProtocolError
 from protocol.frame import MAX_PAYLOAD
 
 # ---- message types (requests; a reply has the same type, or NAK) --------------------------------

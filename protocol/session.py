@@ -6,10 +6,18 @@ float from any monotonic clock). See PROTOCOL.md, "Sessions".
 from protocol import messages as m
 from protocol import timing
 from protocol.auth import Hmac, equal
-from protocol.errors import (LocalProtocolError, NakError, RemoteProtocolError, NAK_AUTH_REQUIRED,
-                             NAK_BAD_AUTH, NAK_INTERNAL, NAK_NOT_PROVISIONED,
-                             NAK_REPLAY, NAK_UNKNOWN_TYPE)
-from protocol.frame import (BROADCAST, FLAG_REPLY, MAX_ADDRESS, FrameDecoder, encode_frame)
+from protocol.errors import (
+    NAK_AUTH_REQUIRED,
+    NAK_BAD_AUTH,
+    NAK_INTERNAL,
+    NAK_NOT_PROVISIONED,
+    NAK_REPLAY,
+    NAK_UNKNOWN_TYPE,
+    LocalProtocolError,
+    NakError,
+    RemoteProtocolError,
+)
+from protocol.frame import BROADCAST, FLAG_REPLY, MAX_ADDRESS, FrameDecoder, encode_frame
 
 COUNTER_MAX = 0xFFFFFFFF
 # Sessions send a 0x00 before every frame: it ends whatever a line-turnaround glitch or noise left

@@ -110,8 +110,8 @@ def serve(host, port, threads, housekeeping_period):
 def housekeeping_cmd():
     """Run one housekeeping round now: expire reservations, flag overdue parcels, forget old idempotency
     keys, send notifications."""
-    from server.app import create_app
     from server import housekeeping
+    from server.app import create_app
     from server.services.notify import FileSmsAdapter
     app = create_app()
     out = housekeeping.run_once(app.extensions["cunbox_db"], FileSmsAdapter(pathlib.Path("instance") /

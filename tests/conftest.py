@@ -1,7 +1,7 @@
 """The suite never runs at today's date: every test process starts at a pinned instant.
 
 time-machine moves the wall clock (time.time, datetime.now, date.today: what the product's clock seam
-reads) to CUNBOX_TEST_AT, or to one of the named instants below, and lets it tick from there, so
+reads) to CUNBOX_TEST_AT, or to one of the named instants (tests/support/instants.py), and lets it tick from there, so
 timeouts and waits behave as usual. time.monotonic and the threads' timers are not touched.
 Python processes the suite starts (a `cunbox serve`, a link worker) run at the same instant: see
 tests/timewarp/sitecustomize.py. `make test-dates` runs the suite once at each named instant.
@@ -12,7 +12,6 @@ The fixtures every part uses live here too: a migrated database (SQLite, or Post
 app and its test client. A part's own fixtures are in tests/<part>/conftest.py; builders and checks that
 are not fixtures are in tests/support/, imported by name.
 """
-import datetime
 import os
 import pathlib
 import shutil
@@ -21,32 +20,8 @@ import time
 
 import pytest
 import time_machine
+from support.instants import pinned_instant
 from sqlalchemy import text
-
-# The instants where day and month arithmetic goes wrong, in Beijing time (UTC+8) unless said.
-INSTANTS = {
-    "ordinary": "2026-06-10T02:00:00Z",           # 10:00 on a Wednesday in June
-    "month-end": "2026-04-30T15:59:00Z",          # 23:59 on 30 April in Beijing
-    "utc-month-end": "2026-11-30T23:59:00Z",      # the last UTC minute of November: 1 Dec 07:59 in Beijing
-    "year-end": "2026-12-31T15:59:00Z",           # 23:59 on New Year's Eve in Beijing
-    "leap-day": "2028-02-29T15:59:00Z",           # 23:59 on 29 February 2028 in Beijing
-    "beijing-midnight": "2027-03-31T16:00:00Z",   # 00:00 on 1 April in Beijing, UTC still 31 March
-}
-DEFAULT = "month-end"
-
-
-def pinned_instant():
-    name = os.environ.get("CUNBOX_TEST_AT") or DEFAULT
-    text = INSTANTS.get(name, name)
-    try:
-        at = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise pytest.UsageError("CUNBOX_TEST_AT=%r: give one of %s or an ISO 8601 instant"
-                                % (name, ", ".join(INSTANTS))) from None
-    if at.tzinfo is None:
-        raise pytest.UsageError("CUNBOX_TEST_AT=%r needs an offset (Z or +08:00)" % name)
-    return at
-
 
 def _real_time():
     """The real time, even in a process that already travels: a pytest-xdist worker is started by the

@@ -1,7 +1,7 @@
 """Write firmware/gb2312_table.py: the GB2312 bytes of every non-ASCII character the prompt texts in
 firmware/prompts.py use, from CPython's 'gb2312' codec (MicroPython has none).
 
-The module is committed; tests/firmware/test_fw_gb2312_table.py runs this tool and fails if the committed file
+The module is committed; tests/firmware/test_firmware_gb2312_table.py runs this tool and fails if the committed file
 differs, so a changed prompt cannot reach a board with characters its screen or voice would miss.
 Usage: .venv/bin/python tools/gen_gb2312_table.py [OUT]   (default firmware/gb2312_table.py)
 """

@@ -15,7 +15,7 @@ from protocol import cobs  # noqa: E402
 from protocol import messages as m  # noqa: E402
 from protocol.auth import code_hash  # noqa: E402
 from protocol.errors import NakError, nak_name  # noqa: E402
-from protocol.frame import (FLAG_REPLY, MAX_BODY, decode_wire, encode_body, encode_frame)  # noqa: E402
+from protocol.frame import FLAG_REPLY, MAX_BODY, decode_wire, encode_body, encode_frame  # noqa: E402
 from protocol.session import BoardSession, MemoryCounterStore  # noqa: E402
 
 KEYS = {

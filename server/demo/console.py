@@ -2,7 +2,7 @@
 standing at a locker, plus `clock`, the demo's time (server/demo/clock.py), which any locker's console
 shows and moves for the whole demo."""
 
-from hardware_sim.control import HELP, ControlServer, Controller
+from hardware_sim.control import HELP, Controller, ControlServer
 from server import config
 from server.demo import clock as demo_clock
 

@@ -76,8 +76,8 @@ class Day:
     def _story(self, out):
         """What became of a door command that did not end 'done', for the error message: its row, its
         link attempt, and how the locker's bus master sees the board."""
-        from server.models.link import LinkAttempt
         from server.models import LockerCommand
+        from server.models.link import LinkAttempt
         cmd = out.get("command") if isinstance(out, dict) else None
         if not cmd or "id" not in cmd:
             return "%s" % ((out or {}).get("error") if isinstance(out, dict) else out)
@@ -391,8 +391,8 @@ class Day:
         """Pulses counted by the simulator beyond the openings the server ordered or boards reported."""
         from sqlalchemy import select
 
-        from server.models.link import LinkEvent
         from server.models import Board, Compartment, LockerCommand
+        from server.models.link import LinkEvent
         expected = {}
         with self.db.reading() as s:
             for cmd in s.scalars(select(LockerCommand).where(LockerCommand.kind == "open",

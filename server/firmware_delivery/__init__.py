@@ -1,4 +1,4 @@
 """Firmware delivery: image build and verify, USB provisioning, over-the-link flashing, fleet rollout.
 
-The image layout and the verifier live in firmware/fwimage.py, shared with the boards.
+The image layout and the verifier live in firmware/update_image.py, shared with the boards.
 """

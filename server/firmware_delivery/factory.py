@@ -7,7 +7,7 @@ rolled out from the maintainer's page updates them over the bus.
 import io
 import os
 
-from firmware import fwimage
+from firmware import update_image
 from server.firmware_delivery import build, keys
 
 FACTORY_VERSION = "1.0.0"  # what a freshly provisioned demo board runs (releases must be newer)
@@ -51,9 +51,9 @@ def factory_image(seed, public, cache_dir, version=FACTORY_VERSION, family=build
         with open(path, "rb") as f:
             image = f.read()
         try:
-            fwimage.verify_image(io.BytesIO(image), len(image), [public])
+            update_image.verify_image(io.BytesIO(image), len(image), [public])
             return image
-        except fwimage.ImageError:
+        except update_image.ImageError:
             pass
     root = root or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     image, _manifest = build.build_image(root, version, family, 1, seed)

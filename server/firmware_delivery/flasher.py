@@ -1,14 +1,14 @@
 """Update one board over its own link: FW_BEGIN, FW_CHUNK... (resumed through FW_STATUS after a
 dropped link or a board that lost power), FW_COMMIT, REBOOT, wait for HELLO, FW_CONFIRM.
 
-Every refusal is reported with its reason (the NAK detail codes of firmware/fw_handler.py), and
+Every refusal is reported with its reason (the NAK detail codes of firmware/update_handler.py), and
 the board keeps running its old version whenever the update does not complete.
 """
 import hashlib
 import time
 
-from firmware import fwimage
-from firmware.fw_handler import REFUSAL_NAMES
+from firmware import update_image
+from firmware.update_handler import REFUSAL_NAMES
 from hostlink.exchange import LinkError, NakReply
 from protocol import messages as m
 from protocol.errors import NAK_BAD_STATE, NAK_BUSY, nak_name
@@ -62,7 +62,7 @@ class Progress:
 def _manifest_version(image):
     mlen = int.from_bytes(image[8:12], "big")
     import json
-    return json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])["version"]
+    return json.loads(image[update_image.HEADER_SIZE:update_image.HEADER_SIZE + mlen])["version"]
 
 
 class Flasher:
@@ -295,5 +295,5 @@ def read_image(path, keys=None):
         data = f.read()
     if keys:
         import io
-        fwimage.verify_image(io.BytesIO(data), len(data), keys)
+        update_image.verify_image(io.BytesIO(data), len(data), keys)
     return data

@@ -12,9 +12,9 @@ private key with OpenSSL tooling or an HSM that exports PEM:
 
 The host's key handling and signing is the `cryptography` package (OpenSSL underneath): key
 generation, PEM/DER, and the (constant-time) Ed25519 signature. Boards only verify, with their own
-pure-Python verifier (firmware/ed25519.py); tests/firmware_delivery/test_fwsign_cryptography.py checks the
+pure-Python verifier (firmware/ed25519.py); tests/firmware_delivery/test_signing_cryptography.py checks the
 two against each other. A private key is passed around as its 32-byte seed (RFC 8032's private key),
-which is what `fwimage.pack_image` and the tests take as well; `signing_key` makes the cryptography
+which is what `update_image.pack_image` and the tests take as well; `signing_key` makes the cryptography
 object of it.
 
 See docs/firmware-delivery.md for how keys are made, kept and rotated.
@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from firmware import ed25519
-from firmware.fwimage import ImageError, hexlify, key_id, parse_key
+from firmware.update_image import ImageError, hexlify, key_id, parse_key
 from server import config
 
 SIGNING_KEY_ENV = "CUNBOX_FW_SIGNING_KEY"  # the private key file `cunbox firmware build` signs with

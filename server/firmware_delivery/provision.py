@@ -7,7 +7,7 @@ board left half-provisioned can be inspected and finished by hand with `mpremote
 """
 import json
 
-from firmware import boot_select, fwimage, slot_layout
+from firmware import boot_select, slot_layout, update_image
 
 MAIN_PY = (b"# cunbox: boot through the slot selector (see firmware/boot_select.py)\n"
            b"import boot_select\nboot_select.boot(\"/\")\n")
@@ -127,8 +127,8 @@ class BoardConfig:
     def as_dict(self, pubkeys):
         cfg = json.loads(json.dumps(self.wiring))  # a deep copy
         cfg.update({"address": self.address, "compartments": self.compartments,
-                    "key": fwimage.hexlify(self.board_key), "family": self.family,
-                    "fw_pubkeys": [fwimage.hexlify(k) for k in pubkeys]})
+                    "key": update_image.hexlify(self.board_key), "family": self.family,
+                    "fw_pubkeys": [update_image.hexlify(k) for k in pubkeys]})
         cfg.setdefault("locks", {})["type"] = self.lock_type
         if self.locker_id:
             cfg["locker_id"] = self.locker_id
@@ -150,7 +150,7 @@ def plan_files(image, pubkeys, config):
     try:
         # slot a, its slot.json and the pointer: the same layout the simulator lays out (firmware/slot_layout.py)
         manifest, files, pointer = slot_layout.provisioned_files(image, pubkeys, config.family)
-    except fwimage.ImageError as exc:
+    except update_image.ImageError as exc:
         raise ProvisionError("image refused: %s" % exc) from None
     slot = boot_select.slot_dir(slot_layout.SLOT) + "/"
     contents = {path[len(slot):]: data for path, data in files if path.startswith(slot)}
@@ -170,8 +170,8 @@ def check_identity(ident, manifest, config, expect_uid=None, force=False):
     mpy = manifest.get("mpy")
     if mpy is not None and (ident.get("mpy", 0) & 0xFF) != (mpy & 0xFF):
         raise ProvisionError("board runs MicroPython %s (.mpy %s); the image is .mpy %s"
-                             % (".".join(map(str, ident.get("version", []))), fwimage.mpy_name(ident.get("mpy", 0)),
-                                fwimage.mpy_name(mpy)))
+                             % (".".join(map(str, ident.get("version", []))),
+                                update_image.mpy_name(ident.get("mpy", 0)), update_image.mpy_name(mpy)))
     if expect_uid is not None and (ident.get("uid") or "").lower() != expect_uid.lower():
         raise ProvisionError("board unique id is %s, expected %s: wrong board plugged in?"
                              % (ident.get("uid"), expect_uid))
@@ -231,7 +231,7 @@ class Provisioner:
             self.progress("[%d/%d] %s (%d bytes)" % (i + 1, len(files), path, len(data)))
             self.write(path, data)
         got = self.hashes([p for p, _d in files])
-        bad = [p for (p, d), h in zip(files, got, strict=True) if h != fwimage.hexlify(_sha256(d))]
+        bad = [p for (p, d), h in zip(files, got, strict=True) if h != update_image.hexlify(_sha256(d))]
         if bad:
             raise ProvisionError("read-back hash mismatch on the board for: %s" % ", ".join(bad))
         out = self._exec(_SELFCHECK).strip().splitlines()

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from server.clock import utcnow
 from server.firmware_delivery import rollout_boards
+from server.models import Board, LockerCommand
 from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
 from server.models.link import LinkAttempt, LinkBoard
-from server.models import Board, LockerCommand
 from server.services import audit, doors
 
 log = logging.getLogger("cunbox.firmware")

@@ -10,14 +10,13 @@ import math
 
 from sqlalchemy import select
 
-from firmware import fwimage
+from firmware import update_image
 from server.errors import BadRequest, Conflict, NotFound
 from server.firmware_delivery import queue, rollout_boards
-from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
 from server.models import Board, Locker
+from server.models.firmware_delivery import FwRelease, FwRollout, FwRolloutBoard
 from server.services import audit
 from server.services.principals import require_role
-
 
 # --- releases ---
 
@@ -35,8 +34,8 @@ def upload_release(db, principal, image, keys, notes=None):
         raise Conflict("the server holds no firmware public key (CUNBOX_FW_PUBKEYS); cannot check releases",
                        code="no_fleet_key")
     try:
-        manifest = fwimage.verify_image(io.BytesIO(image), len(image), keys)
-    except fwimage.ImageError as exc:
+        manifest = update_image.verify_image(io.BytesIO(image), len(image), keys)
+    except update_image.ImageError as exc:
         raise BadRequest("image refused: %s" % exc, code="bad_image", reason=exc.code) from None
 
     def fn(s):
@@ -127,8 +126,8 @@ def create_rollout(db, principal, release_id, station_id=None, percent=None, boa
 
 def _newer_or_same(current, target):
     try:
-        return fwimage.parse_version(current) >= fwimage.parse_version(target)
-    except fwimage.ImageError:
+        return update_image.parse_version(current) >= update_image.parse_version(target)
+    except update_image.ImageError:
         return False  # a board reporting something unparsable gets the release
 
 

@@ -5,8 +5,8 @@ import hashlib
 
 from sqlalchemy import select
 
-from server.models.firmware_delivery import FwRelease, FwRolloutBoard
 from server.models import Board, Compartment, LockerCommand
+from server.models.firmware_delivery import FwRelease, FwRolloutBoard
 
 
 def image_intact(release):

@@ -20,8 +20,10 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from server.secret import derive
-from server.secret import load_secret  # noqa: F401 - the link loads the server secret from here
+from server.secret import (
+    derive,
+    load_secret,  # noqa: F401 - the link loads the server secret from here
+)
 
 VERSION = b"\x02"     # AES-256-GCM
 NONCE_LEN = 12

@@ -152,11 +152,16 @@ def session_still_valid(db, uid, role, fp):
 
 
 def consenting_account(session, station_id, phone):
-    """The station's account for this phone that has agreed to locker delivery, or (None, reason)."""
+    """The station's account for this phone that has agreed to locker delivery, or (None, reason).
+
+    A phone on two live accounts of the station is nobody's until the keeper settles it in the resident
+    book: taking either account would use one villager's consent and send another's notice."""
     rows = session.scalars(select(Account).where(Account.station_id == station_id, Account.phone == phone,
                                                  Account.deleted_at.is_(None))).all()
     if not rows:
         return None, "no_account"
+    if len(rows) > 1:
+        return None, "shared_phone"
     for row in rows:
         if row.consent_locker:
             return row, None

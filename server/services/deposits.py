@@ -75,6 +75,9 @@ def _consent_message(why, phone):
     if why == "no_account":
         return ("no villager account with phone %s at this station; locker delivery needs the recipient's "
                 "recorded consent: hand the parcel in at the station counter" % phone)
+    if why == "shared_phone":
+        return ("phone %s belongs to more than one villager account at this station; until the station keeper "
+                "settles whose it is in the resident book, hand the parcel in at the station counter" % phone)
     return ("the recipient %s has not agreed to locker delivery; hand the parcel in at the station counter"
             % phone)
 

@@ -15,7 +15,6 @@ from server.errors import BadRequest, NotFound
 from server.models import Board, Compartment, LockerCommand
 from server.services import audit
 
-
 # How long a door open may wait for the locker, by purpose: a courier or villager standing at the door
 # gives up within seconds, a keeper at the counter a little later. Past it the open is withdrawn and
 # the person told it failed; the board refuses it too (OPEN_BY). Settings: OPEN_DEADLINE_SECONDS.

@@ -14,6 +14,7 @@ Code commands are triggers: the link installs whatever code is live for the comp
 (or clears it if none is), so commands that arrive out of order or twice still leave the board
 holding exactly the live codes.
 """
+import datetime
 import threading
 import time
 import weakref
@@ -21,11 +22,9 @@ import weakref
 from sqlalchemy import select
 
 from server import clock
-from server.models.link import LinkAttempt, LinkLease
 from server.models import AccessCode, Board, Compartment, LockerCommand
+from server.models.link import LinkAttempt, LinkLease
 from server.services import door_reports, lifecycle
-
-import datetime
 
 LEGACY_OPEN_DEADLINE_S = 120  # opens queued before deadlines existed (deadline_at NULL) keep the old limit
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from protocol import messages as m
 from server import clock
 from server.errors import ApiError
-from server.models.link import LinkBoard, LinkEvent
 from server.models import AccessCode, Board, Compartment, Locker, LockerCommand, Parcel
+from server.models.link import LinkBoard, LinkEvent
 from server.services import alarms, audit, coldchain, door_reports, pickups, sends
 
 RESULT_NAMES = {m.OPEN_OPENED: "opened", m.OPEN_ALREADY_OPEN: "already_open", m.OPEN_JAMMED: "jammed",

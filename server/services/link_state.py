@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from server import clock
 from server.errors import NotFound
-from server.models.link import LinkBoard, LinkLease
 from server.models import Board, Locker
+from server.models.link import LinkBoard, LinkLease
 from server.services import audit
 
 COUNTER_BLOCK = 64  # counters reserved per database write; a restart skips the unused rest

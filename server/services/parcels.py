@@ -1,12 +1,12 @@
 """Reading parcels and door commands, scoped to who asks."""
 from sqlalchemy import or_, select
 
+from server.clock import iso
 from server.errors import Conflict, NotFound
 from server.models import LockerCommand, Parcel, ParcelEvent
 from server.services import doors
 from server.services.principals import check_parcel, check_station
 from server.services.serialize import parcel_json
-from server.clock import iso
 
 
 def get_parcel(db, principal, parcel_id):

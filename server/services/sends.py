@@ -220,12 +220,15 @@ def _villager_account(s, phone, locker_id):
     locker = s.get(Locker, locker_id)
     if locker is None:
         raise NotFound("no locker %s" % locker_id, field="locker_id")
-    account = s.scalar(select(Account).where(Account.station_id == locker.station_id, Account.phone == phone,
-                                             Account.deleted_at.is_(None)).order_by(Account.id))
-    if account is None:
+    rows = s.scalars(select(Account).where(Account.station_id == locker.station_id, Account.phone == phone,
+                                           Account.deleted_at.is_(None)).order_by(Account.id)).all()
+    if not rows:
         raise NotFound("no resident with phone %s at this locker's station; ask the station keeper to add "
                        "you to the resident book" % phone, code="no_account", field="phone")
-    return account, locker
+    if len(rows) > 1:  # whose send it is, and whose notices, is for the keeper to settle (accounts.consenting_account)
+        raise Refused("phone %s belongs to more than one villager account at this station; ask the station keeper "
+                      "to settle whose it is in the resident book" % phone, code="shared_phone", field="phone")
+    return rows[0], locker
 
 
 def collect(db, principal, parcel_id, now=None):

@@ -12,9 +12,9 @@ import click
 
 
 def _db():
+    import server.models.station_sync  # noqa: F401  (maps the sync tables)
     from server import config as server_config
     from server.db import Database
-    import server.models.station_sync  # noqa: F401  (maps the sync tables)
     return Database(server_config.load()["DATABASE_URL"])
 
 

@@ -3,9 +3,9 @@ from sqlalchemy import select
 
 from server.clock import utcnow
 from server.models import Account
+from server.models.station_sync import StationAccountState, StationSyncConflict
 from server.station_sync import store
 from server.station_sync.merge import resolve_conflict
-from server.models.station_sync import StationAccountState, StationSyncConflict
 from server.station_sync.reasons import Reason, as_reason
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from server.clock import iso, utcnow
 from server.models import Carrier, LedgerLine, Parcel, ParcelEvent
+from server.models.station_sync import StationAccountState, StationOutbound, StationSyncSource
 from server.station_sync import store
 from server.station_sync.client import StationAuthError, StationUnavailable
 from server.station_sync.contract import ContractError
-from server.models.station_sync import StationAccountState, StationOutbound, StationSyncSource
 
 # Backend parcel states the station sees, by the name in the contract.
 PARCEL_STATUS = {"in_locker": "in_locker", "overdue": "overdue", "at_counter": "at_counter",

@@ -19,12 +19,12 @@ from sqlalchemy import select, update
 
 from server.clock import utcnow
 from server.models import Station
+from server.models.station_sync import StationSyncRun, StationSyncSource
 from server.station_sync import outbound, store
 from server.station_sync.client import StationAuthError, StationClient, StationUnavailable
 from server.station_sync.contract import ContractError, parse_page
 from server.station_sync.english import word
 from server.station_sync.merge import merge_record
-from server.models.station_sync import StationSyncRun, StationSyncSource
 from server.station_sync.parsing import parse_file
 from server.station_sync.reasons import Reason, detail_text
 

@@ -11,8 +11,8 @@ from sqlalchemy import insert, or_, select, text
 
 from server import clock
 from server.models import Account
-from server.station_sync.merge import local_edit, new_state
 from server.models.station_sync import StationAccountState, StationSyncConflict
+from server.station_sync.merge import local_edit, new_state
 from server.station_sync.reasons import encode
 
 UTC = _dt.timezone.utc

@@ -2,8 +2,8 @@
 from sqlalchemy import select
 
 from server import clock
-from server.models.link import LinkLease
 from server.models import Board, Compartment, Locker, LockerCommand, Parcel, Station
+from server.models.link import LinkLease
 from server.services import link_commands
 
 

@@ -63,8 +63,8 @@ def board_health(session, board_ids):
     quality (share of the board's recent commands that went through on the first try, i.e. without
     a retry after a lost frame) and the reset causes of its recent boots (BOOT events)."""
     from protocol import messages as m
-    from server.models.link import LinkAttempt, LinkBoard, LinkEvent
     from server.models import LockerCommand
+    from server.models.link import LinkAttempt, LinkBoard, LinkEvent
     if not board_ids or not _has_table(session, LinkBoard.__tablename__):
         return {}
     out = {}

@@ -4,9 +4,9 @@ The sync stores keys and parameters (server/station_sync/reasons.py); this words
 catalogue ("sync.*", "sfield.*", "sval.*", "csource.*") for the reader, Chinese by default.
 """
 from server.station_sync import reasons
+from server.texts import CATALOGUES
 from server.web.blueprint import bp
 from server.web.i18n import translate
-from server.texts import CATALOGUES
 
 
 def word(key, **params):

@@ -45,7 +45,7 @@ def courier_deposit():
                                             form.cleaned["phone"], form.cleaned["size"],
                                             perishable=form.cleaned["perishable"])
         except ApiError as exc:
-            web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone",
+            web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone", "shared_phone": "phone",
                                                  "no_consent": "phone", "no_free_compartment": "size",
                                                  "tracking_number_in_use": "tracking_number",
                                                  "not_found": "locker_id"})

@@ -11,12 +11,12 @@ from server.errors import ApiError
 from server.models import Station
 from server.services import parcels as parcels_service
 from server.services import pickups, sends
+from server.texts import CATALOGUES
 from server.web import queries, web_actions
 from server.web.blueprint import bp
 from server.web.deps import db, principal
 from server.web.forms import Field, Form
 from server.web.i18n import translate
-from server.texts import CATALOGUES
 from server.web.session_auth import require
 
 operator_only = require("operator", "web.login")

@@ -1,7 +1,6 @@
 """Villager pages: the pickup link from the notification, and booking a send of produce."""
 import base64
 import datetime
-
 import secrets
 
 from flask import jsonify, redirect, render_template, request, session, url_for
@@ -140,7 +139,7 @@ def villager_send():
                                      chilled_agreed=form.cleaned["chilled_agreed"], phone=form.cleaned["phone"],
                                      source=_source())
         except ApiError as exc:
-            web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone",
+            web_actions.attach_error(form, exc, {"bad_phone": "phone", "no_account": "phone", "shared_phone": "phone",
                                                  "checks_throttled": "phone",
                                                  "chilled_agreement_required": "chilled_agreed",
                                                  "bad_size": "size", "no_free_compartment": "size"})

@@ -9,8 +9,8 @@ import importlib.util
 
 from server.errors import Conflict
 from server.services import alarms, overdue, pickups, sends
-from server.web import sync_words
 from server.texts import CATALOGUES
+from server.web import sync_words
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from support import ROOT
 from support.link_stack import call, deposit, wait_for
 
-from firmware import ed25519, fw_handler
+from firmware import ed25519, update_handler
 from server.demo.stack import Stack
 from server.firmware_delivery import build as builder
 from server.models import Board, LockerCommand
@@ -35,13 +35,13 @@ def img(files, version):
 def begins(monkeypatch):
     """Board directory -> how many FW_BEGINs (transfers started from byte 0) it took."""
     counts = {}
-    orig = fw_handler.FwHandler._begin
+    orig = update_handler.FwHandler._begin
 
     def counting(self, f):
         root = self.updater.fs.root
         counts[root] = counts.get(root, 0) + 1
         return orig(self, f)
-    monkeypatch.setattr(fw_handler.FwHandler, "_begin", counting)
+    monkeypatch.setattr(update_handler.FwHandler, "_begin", counting)
     return counts
 
 

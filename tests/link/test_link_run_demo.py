@@ -95,15 +95,15 @@ def _upload_signed_release(port, out):
     import base64
     import hashlib
 
-    from firmware import fwimage
+    from firmware import update_image
     from server.firmware_delivery import keys
     m = re.search(r"--key (\S+)` signs a release; upload it at \S+ as (\S+) / (\S+)\.", out)
     key_path, login, password = m.groups()
     assert os.stat(key_path).st_mode & 0o077 == 0  # the private half is the owner's alone
     body = b"firmware 1.0.1" * 10
-    manifest = {"format": fwimage.FORMAT, "version": "1.0.1", "family": "cunbox-locker-v1", "min_protocol": 1,
+    manifest = {"format": update_image.FORMAT, "version": "1.0.1", "family": "cunbox-locker-v1", "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
-    image = fwimage.pack_image(json.dumps(manifest).encode(), body, keys.read_private_key(key_path))
+    image = update_image.pack_image(json.dumps(manifest).encode(), body, keys.read_private_key(key_path))
     token = _post(port, "/api/v1/auth/login", {"login": login, "password": password})["token"]
     rel = _post(port, "/api/v1/firmware/releases", {"image_base64": base64.b64encode(image).decode()}, token)
     assert rel["version"] == "1.0.1"

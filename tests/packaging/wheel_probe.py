@@ -104,13 +104,13 @@ def rollout(db):
 
     from sqlalchemy import select
 
-    from firmware import ed25519, fwimage
+    from firmware import ed25519, update_image
     from server.firmware_delivery import rollout as fw_rollout
     from server.models import Board
     body = b"firmware 9.9.9" * 20
-    manifest = {"format": fwimage.FORMAT, "version": "9.9.9", "family": "cunbox-locker-v1", "min_protocol": 1,
+    manifest = {"format": update_image.FORMAT, "version": "9.9.9", "family": "cunbox-locker-v1", "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
-    image = fwimage.pack_image(json.dumps(manifest).encode(), body, FLEET_KEY)
+    image = update_image.pack_image(json.dumps(manifest).encode(), body, FLEET_KEY)
     who = fw_rollout._SYSTEM_MAINTAINER
     release = fw_rollout.upload_release(db, who, image, [ed25519.public_key(FLEET_KEY)])
     with db.reading() as s:

@@ -1,9 +1,9 @@
 # RFC 8032 section 7.1 Ed25519 test vectors (TEST 1, 2, 3, 1024, SHA(abc)):
 # (name, secret key, public key, message, signature), hex. TEST 1024 is the 1023-byte message.
-# firmware/ed25519.py checks them in test_fwsign_ed25519.py (CPython and MicroPython); the same vectors
+# firmware/ed25519.py checks them in test_signing_ed25519.py (CPython and MicroPython); the same vectors
 # are checked against independent implementations: the `cryptography` package the host signs with
-# (tests/firmware_delivery/test_fwsign_cryptography.py) and the openssl command
-# (tests/firmware_delivery/test_fwsign_keys.py).
+# (tests/firmware_delivery/test_signing_cryptography.py) and the openssl command
+# (tests/firmware_delivery/test_signing_keys.py).
 VECTORS = (
     ("TEST 1",
         "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",

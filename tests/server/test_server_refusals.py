@@ -35,6 +35,24 @@ def test_no_consent_is_refused_with_the_counter_as_alternative(db, client):
     assert err["alternative"] == "station_counter"
 
 
+def test_a_phone_on_two_accounts_is_nobodys_until_the_keeper_settles_it(db, client):
+    """Chen Mei (consenting) and a second account on her phone: a deposit must not take either one's consent
+    and notice; once the book no longer has the phone twice, the deposit goes through."""
+    from server.models import Account, Station
+    from server.services import provisioning
+    w = build_world(db)
+    with db.transaction() as s:
+        station = s.get(Station, w.station_id)
+        second = provisioning.account(s, station, "Chen Gang", w.consenting_phone, consent=False).id
+    err = assert_refused(db, client, "POST", "/api/v1/deposits", 422, "shared_phone", bearer(w.courier_token),
+                         _deposit_body(w))
+    assert err["alternative"] == "station_counter" and "more than one villager account" in err["message"]
+    with db.transaction() as s:
+        s.get(Account, second).phone = "13800000077"     # the keeper corrected the book
+    r = client.post("/api/v1/deposits", headers=bearer(w.courier_token), json=_deposit_body(w))
+    assert r.status_code == 201, r.get_data(as_text=True)
+
+
 def test_no_free_compartment(db, client):
     w = build_world(db, layout=[(1, [("S", False, "middle")])])
     r = client.post("/api/v1/deposits", headers=bearer(w.courier_token), json=_deposit_body(w))

@@ -150,3 +150,17 @@ def test_an_unknown_locker_or_check_is_not_found(db):
     with pytest.raises(ApiError) as exc:
         sends.confirm_send(db, "no-such-check", "123456", now=T0)
     assert exc.value.code == "no_check"
+
+
+def test_a_phone_on_two_accounts_books_no_send_and_texts_nothing(db):
+    """Whose send it would be, and whose notices, is for the keeper to settle: no one-time number goes out."""
+    from server.models import Station
+    from server.services import provisioning
+    w = build_world(db)
+    with db.transaction() as s:
+        provisioning.account(s, s.get(Station, w.station_id), "Chen Gang", w.consenting_phone, consent=True)
+    before = snapshot(db)
+    with pytest.raises(ApiError) as e:
+        _ask(db, w)
+    assert e.value.code == "shared_phone" and "more than one villager account" in e.value.message
+    assert snapshot(db) == before

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from conftest import pinned_instant
+from support.instants import pinned_instant
 
 
 def test_a_subprocess_runs_at_the_same_instant_as_the_test():

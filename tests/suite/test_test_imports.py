@@ -41,3 +41,11 @@ def test_no_star_imports():
              for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
              if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)]
     assert found == []
+
+
+def test_no_module_imports_a_conftest():
+    """There is a conftest.py per part, all named `conftest`: which one an import would find depends on the
+    order pytest loaded them (tests/suite once read the clock's instants from another part's conftest)."""
+    found = {str(p.relative_to(TESTS)): name for p in TESTS.rglob("*.py") for name in _imports(p)
+             if name == "conftest" or name.startswith("conftest.")}
+    assert found == {}

@@ -56,11 +56,11 @@ def firmware_image(version, key=FLEET_KEY, family="cunbox-locker-v1"):
     import hashlib
     import json
 
-    from firmware import fwimage
+    from firmware import update_image
     body = ("firmware %s" % version).encode() * 20
-    manifest = {"format": fwimage.FORMAT, "version": version, "family": family, "min_protocol": 1,
+    manifest = {"format": update_image.FORMAT, "version": version, "family": family, "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
-    return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
+    return update_image.pack_image(json.dumps(manifest).encode(), body, key)
 
 
 def deposit_confirmed(db, courier, locker_id, tracking, phone, size="S", perishable=False, at=None):

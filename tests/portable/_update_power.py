@@ -3,9 +3,9 @@
 import json
 import os
 
-from _fwupd_util import FAMILY, PUBKEY, make_files, make_image
+from _update_util import FAMILY, PUBKEY, make_files, make_image
 
-from firmware import boot_select, fwimage, fwupdate
+from firmware import boot_select, update_image, updater
 
 _counter = [0]
 
@@ -76,7 +76,7 @@ def provision(root, version="1.0.0"):
     files = make_files(version)
     image = make_image(version, files=files)
     mlen = int.from_bytes(image[8:12], "big")
-    manifest = json.loads(image[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])
+    manifest = json.loads(image[update_image.HEADER_SIZE:update_image.HEADER_SIZE + mlen])
     d = boot_select.slot_dir("a")
     for path, data in files:
         fs.mkdirs((d + "/" + path).rsplit("/", 1)[0])
@@ -97,8 +97,8 @@ def keep_files(root):
     return {p: fs.read(p) for p in ("config/board.json", "data/journal.log", "data/codes.bin")}
 
 
-def updater(root, fs=None, slot=None, family=FAMILY, protocol_version=1):
-    return fwupdate.Updater(root, [PUBKEY], family, protocol_version=protocol_version, fs=fs, running_slot=slot)
+def make_updater(root, fs=None, slot=None, family=FAMILY, protocol_version=1):
+    return updater.Updater(root, [PUBKEY], family, protocol_version=protocol_version, fs=fs, running_slot=slot)
 
 
 def boot(root, fs=None):
@@ -118,9 +118,9 @@ def send_image(up, image, chunk=64, allow_downgrade=False):
 def full_update(root, image, fs=None, chunk=64):
     """Boot, receive, commit, reset, first boot, self-test, confirm. Returns the confirmed version."""
     slot, _m, _p = boot(root, fs)
-    send_image(updater(root, fs, slot), image, chunk)
+    send_image(make_updater(root, fs, slot), image, chunk)
     slot, m, _p = boot(root, fs)
-    ok, _failures = updater(root, fs, slot).confirm_if_healthy({"doors": _ok, "locks": _ok, "journal": _ok,
+    ok, _failures = make_updater(root, fs, slot).confirm_if_healthy({"doors": _ok, "locks": _ok, "journal": _ok,
                                                                 "link": _ok})
     assert ok
     return m["version"]
@@ -141,5 +141,5 @@ def clean(root):
     _rm(root)
 
 
-__all__ = ["PowerCut", "CuttingFs", "provision", "updater", "boot", "send_image", "full_update", "running",
-           "keep_files", "fresh_root", "clean", "fwimage"]
+__all__ = ["PowerCut", "CuttingFs", "provision", "make_updater", "boot", "send_image", "full_update", "running",
+           "keep_files", "fresh_root", "clean", "update_image"]

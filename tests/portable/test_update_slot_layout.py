@@ -3,10 +3,10 @@
 # name (boot_select.boot). CPython and MicroPython.
 import sys
 
-from _fwupd_power import clean, fresh_root
-from _fwupd_util import FAMILY, OTHER_KEY, PUBKEY, make_files, make_image
+from _update_power import clean, fresh_root
+from _update_util import FAMILY, OTHER_KEY, PUBKEY, make_files, make_image
 
-from firmware import boot_select, fwimage, slot_layout
+from firmware import boot_select, slot_layout, update_image
 
 
 def _lay_out(root, image):
@@ -36,7 +36,7 @@ def test_fwupd_slot_layout_refuses_what_a_board_refuses():
                         (make_image("1.3.0")[:-1], "length")):
         try:
             slot_layout.provisioned_files(image, [PUBKEY], FAMILY)
-        except fwimage.ImageError as exc:
+        except update_image.ImageError as exc:
             assert exc.code == code, (code, str(exc))
         else:
             raise AssertionError("not refused: " + code)

@@ -1,15 +1,15 @@
-# Board-side updater and boot selector (firmware/fwupdate.py, firmware/boot_select.py) on a real
+# Board-side updater and boot selector (firmware/updater.py, firmware/boot_select.py) on a real
 # directory: full update, resume, refusals, self-test, boot budget. CPython and MicroPython.
-from _fwupd_power import boot, clean, fresh_root, full_update, keep_files, provision, running, send_image, updater
-from _fwupd_util import KEY, OTHER_KEY, PUBKEY, make_hmac_image, make_image
+from _update_power import boot, clean, fresh_root, full_update, keep_files, make_updater, provision, running, send_image
+from _update_util import KEY, OTHER_KEY, PUBKEY, make_hmac_image, make_image
 
-from firmware import boot_select, ed25519, fwimage
+from firmware import boot_select, ed25519, update_image
 
 
 def _refused(fn, *args, **kwargs):
     try:
         fn(*args, **kwargs)
-    except fwimage.ImageError as exc:
+    except update_image.ImageError as exc:
         return exc
     raise AssertionError("not refused: %r" % (args,))
 
@@ -32,7 +32,7 @@ def test_fwupd_resume_after_dropped_link_and_reboot():
     root = fresh_root()
     provision(root)
     image = make_image("1.1.0")
-    up = updater(root, slot="a")
+    up = make_updater(root, slot="a")
     off = up.begin(len(image))
     assert off == 0
     off = up.write(0, image[:100])
@@ -40,7 +40,7 @@ def test_fwupd_resume_after_dropped_link_and_reboot():
     assert off == 150
     assert up.status()["state"] == "receiving" and up.status()["offset"] == 150
     # the board reboots; the host asks where to resume
-    up = updater(root, slot=boot(root)[0])
+    up = make_updater(root, slot=boot(root)[0])
     assert up.status()["offset"] == 150
     assert up.begin(len(image)) == 150
     # a chunk repeated after a lost reply is accepted without writing it twice
@@ -61,19 +61,19 @@ def test_fwupd_announced_sha256_checked_at_commit():
     root = fresh_root()
     provision(root)
     image = make_image("1.1.0")
-    up = updater(root, slot="a")
+    up = make_updater(root, slot="a")
     up.begin(len(image), sha256="00" * 32)
     up.write(0, image)
     exc = _refused(up.commit)
     assert exc.code == "hash" and "announced" in exc.message
     assert running(root) == ("a", "1.0.0", False)
-    up.begin(len(image), sha256=fwimage.hexlify(fwimage.hashlib.sha256(image).digest()))
+    up.begin(len(image), sha256=update_image.hexlify(update_image.hashlib.sha256(image).digest()))
     up.write(0, image)
     assert up.status()["state"] == "receiving"
     up.commit()
     assert up.status()["state"] == "ready"
     slot = boot(root)[0]
-    assert updater(root, slot=slot).status()["state"] == "testing"
+    assert make_updater(root, slot=slot).status()["state"] == "testing"
     clean(root)
 
 
@@ -81,7 +81,7 @@ def test_fwupd_different_image_restarts_staging():
     root = fresh_root()
     provision(root)
     a, b = make_image("1.1.0"), make_image("1.2.0", extra={"note": "other build"})
-    up = updater(root, slot="a")
+    up = make_updater(root, slot="a")
     up.begin(len(a), sha256="aa")
     up.write(0, a[:80])
     assert up.begin(len(b), sha256="bb") == 0
@@ -89,7 +89,7 @@ def test_fwupd_different_image_restarts_staging():
 
 
 def _assert_refused_and_old_running(root, image, code, before, **kwargs):
-    up = updater(root, slot="a", **kwargs)
+    up = make_updater(root, slot="a", **kwargs)
     exc = _refused(send_image, up, image)
     assert exc.code == code, (code, exc.code, exc.message)
     assert up.status()["error"].startswith(code)
@@ -103,7 +103,7 @@ def test_fwupd_refusals_leave_old_version_running():
     root = fresh_root()
     before = keep_files(provision(root).root)
     exc = _assert_refused_and_old_running(root, make_image("1.1.0", key=OTHER_KEY), "untrusted", before)
-    assert fwimage.hexlify(fwimage.key_id(PUBKEY)) in exc.message
+    assert update_image.hexlify(update_image.key_id(PUBKEY)) in exc.message
     exc = _assert_refused_and_old_running(root, make_hmac_image("1.1.0"), "format", before)
     assert "HMAC" in exc.message
     exc = _assert_refused_and_old_running(root, make_image("1.1.0", family="other-board"), "family", before)
@@ -126,14 +126,14 @@ def test_fwupd_untrusted_signer_refused_before_payload_is_sent():
     for image, code in ((make_image("1.1.0", key=OTHER_KEY, files=[("firmware/big.mpy", b"x" * 4000)]), "untrusted"),
                         (make_image("1.1.0", family="other-board", files=[("firmware/big.mpy", b"x" * 4000)]),
                          "family")):
-        up = updater(root, slot="a")
+        up = make_updater(root, slot="a")
         off = up.begin(len(image))
         sent = 0
         try:
             while off < len(image):
                 off = up.write(off, image[off:off + 128])
                 sent = off
-        except fwimage.ImageError as exc:
+        except update_image.ImageError as exc:
             assert exc.code == code, (exc.code, code)
         else:
             raise AssertionError("accepted")
@@ -152,11 +152,11 @@ def test_fwupd_tampered_images_refused_and_nothing_changes():
     before = keep_files(provision(root).root)
     image = make_image("1.1.0")
     mlen = int.from_bytes(image[8:12], "big")
-    sig_at = fwimage.HEADER_SIZE + mlen
+    sig_at = update_image.HEADER_SIZE + mlen
     manifest_digit = image.index(b'"version": "1.1.0"') + len(b'"version": "1.')  # still valid JSON: 1.1.0 -> 1.3.0
     assert _tamper(image, manifest_digit)[manifest_digit] == ord("3")
     cases = ((manifest_digit, "signature"),  # a manifest that still parses and passes the policy: caught at commit
-             (fwimage.HEADER_SIZE, "signature"),  # "{" -> "y": no JSON; named as tampering, not as a bad manifest
+             (update_image.HEADER_SIZE, "signature"),  # "{" -> "y": no JSON; named as tampering, not as a bad manifest
              (sig_at, "signature"), (sig_at + 40, "signature"),  # R and S of the signature
              (sig_at + 64 + 3, "hash"), (len(image) - 1, "hash"))  # payload: the file's SHA-256 in the manifest
     for pos, code in cases:
@@ -172,8 +172,8 @@ def test_fwupd_secrets_on_the_board_sign_nothing_it_accepts():
     root = fresh_root()
     fs = provision(root)
     link_key = bytes(range(200, 232))
-    fs.write_json("config.json", {"address": 7, "key": fwimage.hexlify(link_key),
-                                  "fw_pubkeys": [fwimage.hexlify(PUBKEY)], "family": "cunbox-locker-v1"})
+    fs.write_json("config.json", {"address": 7, "key": update_image.hexlify(link_key),
+                                  "fw_pubkeys": [update_image.hexlify(PUBKEY)], "family": "cunbox-locker-v1"})
     before = keep_files(root)
     found = []
     for path in ("config.json", "config/board.json"):
@@ -191,7 +191,7 @@ def test_fwupd_secrets_on_the_board_sign_nothing_it_accepts():
         own = make_image("1.1.0", key=secret)
         _assert_refused_and_old_running(root, own, "untrusted", before)
         claimed = bytearray(own)
-        claimed[16:24] = fwimage.key_id(PUBKEY)
+        claimed[16:24] = update_image.key_id(PUBKEY)
         _assert_refused_and_old_running(root, bytes(claimed), "signature", before)
         _assert_refused_and_old_running(root, make_hmac_image("1.1.0", key=secret), "format", before)
     assert ed25519.public_key(KEY) == PUBKEY  # only the maintainers' private key signs for this board
@@ -203,7 +203,7 @@ def test_fwupd_explicit_downgrade_allowed():
     root = fresh_root()
     provision(root, "1.3.0")
     slot = boot(root)[0]
-    send_image(updater(root, slot=slot), make_image("1.2.0"), allow_downgrade=True)
+    send_image(make_updater(root, slot=slot), make_image("1.2.0"), allow_downgrade=True)
     assert boot(root)[1]["version"] == "1.2.0"
     clean(root)
 
@@ -212,7 +212,7 @@ def test_fwupd_state_errors():
     root = fresh_root()
     provision(root)
     image = make_image("1.1.0")
-    up = updater(root, slot="a")
+    up = make_updater(root, slot="a")
     assert _refused(up.write, 0, b"abc").code == "state"
     assert _refused(up.commit).code == "state"
     assert _refused(up.begin, 10).code == "size"
@@ -228,9 +228,9 @@ def test_fwupd_state_errors():
 def test_fwupd_update_refused_while_previous_on_trial():
     root = fresh_root()
     provision(root)
-    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    send_image(make_updater(root, slot="a"), make_image("1.1.0"))
     slot = boot(root)[0]
-    exc = _refused(updater(root, slot=slot).begin, 500)
+    exc = _refused(make_updater(root, slot=slot).begin, 500)
     assert exc.code == "busy" and "1.1.0" in exc.message
     clean(root)
 
@@ -238,11 +238,11 @@ def test_fwupd_update_refused_while_previous_on_trial():
 def test_fwupd_failed_self_test_rolls_back_at_once():
     root = fresh_root()
     before = keep_files(provision(root).root)
-    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    send_image(make_updater(root, slot="a"), make_image("1.1.0"))
     slot, m, p = boot(root)
     assert (slot, m["version"], p["trial"], p["tries"]) == ("b", "1.1.0", True, 1)
-    assert updater(root, slot=slot).first_trial_boot()
-    ok, failures = updater(root, slot=slot).confirm_if_healthy(
+    assert make_updater(root, slot=slot).first_trial_boot()
+    ok, failures = make_updater(root, slot=slot).confirm_if_healthy(
         {"doors": lambda: True, "locks": lambda: False, "journal": lambda: True, "link": lambda: True})
     assert not ok and failures == ["locks"]
     slot, version, trial = running(root)
@@ -256,13 +256,13 @@ def test_fwupd_failed_self_test_rolls_back_at_once():
 def test_fwupd_crashing_check_counts_as_failure():
     root = fresh_root()
     provision(root)
-    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    send_image(make_updater(root, slot="a"), make_image("1.1.0"))
     slot = boot(root)[0]
 
     def journal():
         raise OSError(5, "journal unreadable")
 
-    ok, failures = updater(root, slot=slot).confirm_if_healthy({"journal": journal, "link": lambda: True})
+    ok, failures = make_updater(root, slot=slot).confirm_if_healthy({"journal": journal, "link": lambda: True})
     assert not ok and failures[0].startswith("journal")
     assert running(root)[1] == "1.0.0"
     clean(root)
@@ -271,14 +271,14 @@ def test_fwupd_crashing_check_counts_as_failure():
 def test_fwupd_unconfirmed_version_rolls_back_after_boot_budget():
     root = fresh_root()
     provision(root)
-    send_image(updater(root, slot="a"), make_image("1.1.0"))
+    send_image(make_updater(root, slot="a"), make_image("1.1.0"))
     for tries in (1, 2, 3):  # the new version boots but never confirms (e.g. no link)
         slot, m, p = boot(root)
         assert (slot, m["version"], p["tries"]) == ("b", "1.1.0", tries)
     slot, m, p = boot(root)
     assert (slot, m["version"], p["trial"]) == ("a", "1.0.0", False)
     assert "did not confirm within 3 boots" in p["note"]
-    up = updater(root, slot="a")
+    up = make_updater(root, slot="a")
     assert up.rollback_notice() == "1.1.0"  # journaled once as FW_ROLLBACK by the old version
     assert up.rollback_notice() is None
     # the board can be updated again afterwards, into the rejected slot

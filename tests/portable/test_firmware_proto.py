@@ -1,5 +1,5 @@
 # The board's protocol server driven by the real host session, in memory (both runtimes).
-from _fw_fakes import Said, tmpdir
+from _firmware_fakes import Said, tmpdir
 
 from firmware import events as ev
 from firmware import prompt_keys as K

@@ -2,7 +2,7 @@
 # installing, at the switch, during the first boot, at the confirmation - and at every change of a
 # rollback. After each cut the board powers up on the old or the new version (never on nothing),
 # codes/events/config are intact, and the host can finish the update. CPython and MicroPython.
-from _fwupd_power import (
+from _update_power import (
     CuttingFs,
     PowerCut,
     boot,
@@ -10,12 +10,12 @@ from _fwupd_power import (
     fresh_root,
     full_update,
     keep_files,
+    make_updater,
     provision,
     running,
     send_image,
-    updater,
 )
-from _fwupd_util import make_files, make_image
+from _update_util import make_files, make_image
 
 OLD, NEW = "1.0.0", "1.1.0"
 
@@ -28,7 +28,7 @@ def _finish(root, image):
     """The host comes back after the power returns: resume or restart, then first boot and confirm.
     Returns the offset the board reported it could resume from."""
     slot, m, p = boot(root)
-    up = updater(root, slot=slot)
+    up = make_updater(root, slot=slot)
     resumed = 0
     if not p.get("trial") and m["version"] != NEW:
         resumed = up.begin(len(image))
@@ -37,7 +37,7 @@ def _finish(root, image):
             off = up.write(off, image[off:off + 64])
         up.commit()
         slot, m, p = boot(root)
-        up = updater(root, slot=slot)
+        up = make_updater(root, slot=slot)
     if p.get("trial"):
         assert up.confirm_if_healthy({"link": lambda: True})[0]
     return resumed
@@ -93,7 +93,7 @@ def test_fwupd_power_cut_at_every_change_before_it_happens():
 
 def test_fwupd_power_cut_at_every_change_of_a_rollback():
     def on_last_trial_boot(root):
-        send_image(updater(root, slot="a"), _image())
+        send_image(make_updater(root, slot="a"), _image())
         for _ in range(3):
             boot(root)
 
@@ -122,7 +122,7 @@ def test_fwupd_repeated_cuts_during_trial_boots_end_on_a_version():
     budget, and the board ends on the old version, still working."""
     root = fresh_root()
     provision(root, OLD)
-    send_image(updater(root, slot="a"), _image())
+    send_image(make_updater(root, slot="a"), _image())
     versions = []
     for _ in range(6):
         slot, m, _p = boot(root)

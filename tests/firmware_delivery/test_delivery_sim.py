@@ -6,7 +6,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from firmware import ed25519, fwimage
+from firmware import ed25519, update_image
 from hardware_sim.fw_sim_board import BridgedBoard, provision_dir
 from protocol import messages as m
 from server.cli import main as cunbox
@@ -20,7 +20,7 @@ OTHER = bytes(range(100, 132))
 BOARD_KEY = b"\x11" * 32
 ADDR = 5
 FAMILY = builder.DEFAULT_FAMILY
-SMALL = ("firmware/__init__.mpy", "firmware/boot_select.mpy", "firmware/fwimage.mpy", "firmware/fwupdate.mpy",
+SMALL = ("firmware/__init__.mpy", "firmware/boot_select.mpy", "firmware/update_image.mpy", "firmware/updater.mpy",
          "protocol/__init__.mpy")
 
 
@@ -174,7 +174,7 @@ def test_fwupd_sim_untrusted_signer_refused(board, compiled):
 def test_fwupd_sim_tampered_signature_refused_at_commit(board, compiled):
     img = bytearray(image(compiled, "1.1.0", small=False))
     mlen = int.from_bytes(img[8:12], "big")
-    img[fwimage.HEADER_SIZE + mlen + 40] ^= 0x01  # one bit of S
+    img[update_image.HEADER_SIZE + mlen + 40] ^= 0x01  # one bit of S
     msg = _refused(board, bytes(img), "signature")
     assert "board runs 1.0.0" in msg
 
@@ -246,4 +246,4 @@ def test_fwupd_sim_failed_self_test_rolls_back(board, compiled):
 def test_fwupd_sim_manifest_json_is_what_board_reports(board):
     pointer, slot = board.status()
     assert slot["version"] == "1.0.0" and json.dumps(pointer)
-    assert fwimage.parse_version(slot["version"]) == (1, 0, 0)
+    assert update_image.parse_version(slot["version"]) == (1, 0, 0)

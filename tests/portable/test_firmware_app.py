@@ -1,5 +1,5 @@
 # The app's behaviour with hand-driven pins: each test plays the part of the door and the person.
-from _fw_fakes import Probe, Said, tmpdir
+from _firmware_fakes import Probe, Said, tmpdir
 
 from firmware import events as ev
 from firmware import prompt_keys as K

@@ -13,18 +13,18 @@ def _le(n):
     return n.to_bytes(32, "little")
 
 
-def test_fwsign_rfc8032_public_keys_and_signatures():
+def test_signing_rfc8032_public_keys_and_signatures():
     for name, sk, pk, msg, sig in VECTORS:
         assert ed25519.public_key(_b(sk)) == _b(pk), name
         assert ed25519.sign(_b(sk), _b(msg)) == _b(sig), name
 
 
-def test_fwsign_rfc8032_signatures_verify():
+def test_signing_rfc8032_signatures_verify():
     for name, _sk, pk, msg, sig in VECTORS:
         assert ed25519.verify(_b(pk), _b(msg), _b(sig)) is True, name
 
 
-def test_fwsign_any_changed_bit_is_refused():
+def test_signing_any_changed_bit_is_refused():
     _name, _sk, pk, msg, sig = VECTORS[2]
     pk, msg, sig = _b(pk), _b(msg), _b(sig)
     for i in (0, 13, 31, 32, 45, 63):
@@ -42,7 +42,7 @@ def test_fwsign_any_changed_bit_is_refused():
     assert not ed25519.verify(other, msg, sig)
 
 
-def test_fwsign_non_canonical_s_refused():
+def test_signing_non_canonical_s_refused():
     # S + L satisfies the verification equation just as S does: RFC 8032 5.1.7 requires S < L
     _name, _sk, pk, msg, sig = VECTORS[0]
     pk, msg, sig = _b(pk), _b(msg), _b(sig)
@@ -53,7 +53,7 @@ def test_fwsign_non_canonical_s_refused():
             assert not ed25519.verify(pk, msg, sig[:32] + _le(bad_s)), bad_s
 
 
-def test_fwsign_bad_public_keys_refused():
+def test_signing_bad_public_keys_refused():
     _name, _sk, pk, msg, sig = VECTORS[0]
     msg, sig = _b(msg), _b(sig)
     p = ed25519.P
@@ -71,7 +71,7 @@ def test_fwsign_bad_public_keys_refused():
         assert not ed25519.verify(key, msg, sig), key
 
 
-def test_fwsign_malformed_signatures_refused():
+def test_signing_malformed_signatures_refused():
     _name, _sk, pk, msg, sig = VECTORS[1]
     pk, msg, sig = _b(pk), _b(msg), _b(sig)
     for bad in (sig[:63], sig + b"\x00", b"", bytes(64)):
@@ -80,14 +80,14 @@ def test_fwsign_malformed_signatures_refused():
     assert not ed25519.verify(pk, msg, ed25519.encode_point(ed25519.B) + sig[32:])
 
 
-def test_fwsign_points_encode_and_decode():
+def test_signing_points_encode_and_decode():
     b = ed25519.encode_point(ed25519.B)
     assert b == _b("5866666666666666666666666666666666666666666666666666666666666666")
     x, y, z, t = ed25519.decode_point(b)
     assert (x, y) == (ed25519.B[0], ed25519.B[1]) and z == 1 and t == x * y % ed25519.P
 
 
-def test_fwsign_verify_steps_and_tick():
+def test_signing_verify_steps_and_tick():
     _name, sk, pk, msg, sig = VECTORS[2]
     ticks = []
     assert ed25519.verify(_b(pk), _b(msg), _b(sig), tick=lambda: ticks.append(1))
@@ -98,7 +98,7 @@ def test_fwsign_verify_steps_and_tick():
     assert steps[-1] is False
 
 
-def test_fwsign_sign_then_verify_round_trip():
+def test_signing_sign_then_verify_round_trip():
     seed = bytes(range(100, 132))
     pub = ed25519.public_key(seed)
     for msg in (b"", b"x", bytes(range(200))):

@@ -1,6 +1,6 @@
 """The host signs firmware with `cryptography` (server/firmware_delivery/keys.py, build.py); the boards verify with
 their own pure-Python Ed25519 (firmware/ed25519.py). The two are checked against each other here: the
-RFC 8032 vectors (the file tests/portable/test_fwsign_ed25519.py checks on MicroPython too), signatures
+RFC 8032 vectors (the file tests/portable/test_signing_ed25519.py checks on MicroPython too), signatures
 cryptography makes verify on the board's verifier and tampered ones fail, an image is byte for byte
 what the old pure-Python signer made, and key files written before issue 14 still load."""
 import io
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from support import ROOT
 
-from firmware import ed25519, fwimage
+from firmware import ed25519, update_image
 from server.firmware_delivery import build as builder
 from server.firmware_delivery import keys as keyfiles
 
@@ -48,7 +48,7 @@ def _write(path, text, mode=0o600):
     return str(path)
 
 
-def test_fwsign_cryptography_signs_and_verifies_the_rfc8032_vectors():
+def test_signing_cryptography_signs_and_verifies_the_rfc8032_vectors():
     for name, sk, pk, msg, sig in VECTORS:
         key = Ed25519PrivateKey.from_private_bytes(_b(sk))
         assert keyfiles.public_key(_b(sk)) == _b(pk), name
@@ -57,7 +57,7 @@ def test_fwsign_cryptography_signs_and_verifies_the_rfc8032_vectors():
         assert ed25519.verify(_b(pk), _b(msg), key.sign(_b(msg))), name
 
 
-def test_fwsign_what_cryptography_signs_verifies_on_the_board():
+def test_signing_what_cryptography_signs_verifies_on_the_board():
     for n in range(8):
         seed = os.urandom(32)
         public = keyfiles.public_key(seed)
@@ -67,7 +67,7 @@ def test_fwsign_what_cryptography_signs_verifies_on_the_board():
             assert ed25519.verify(public, msg, sig), (seed.hex(), msg.hex())
 
 
-def test_fwsign_a_tampered_cryptography_signature_fails_on_the_board_and_in_cryptography():
+def test_signing_a_tampered_cryptography_signature_fails_on_the_board_and_in_cryptography():
     seed = os.urandom(32)
     public, msg = keyfiles.public_key(seed), os.urandom(32)
     sig = keyfiles.sign(seed, msg)
@@ -91,25 +91,25 @@ def test_fwsign_a_tampered_cryptography_signature_fails_on_the_board_and_in_cryp
             verifier.verify(high, msg)
 
 
-def test_fwsign_images_are_what_the_old_pure_python_signer_made_and_boards_accept_them():
+def test_signing_images_are_what_the_old_pure_python_signer_made_and_boards_accept_them():
     manifest = builder.make_manifest(FILES, "1.2.3", builder.DEFAULT_FAMILY, 1, mpy=6)
     image = builder.pack(FILES, manifest, OLD_SEED)
-    old = fwimage.pack_image(builder.json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode(),
+    old = update_image.pack_image(builder.json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode(),
                              b"".join(d for _p, d in FILES), OLD_SEED)
     assert image == old  # Ed25519 is deterministic: an image signed before and after issue 14 is the same
     assert builder.pack(FILES, manifest, Ed25519PrivateKey.from_private_bytes(OLD_SEED)) == image
-    got = fwimage.verify_image(io.BytesIO(image), len(image), [OLD_PUBLIC])  # the board's verifier
+    got = update_image.verify_image(io.BytesIO(image), len(image), [OLD_PUBLIC])  # the board's verifier
     assert got["version"] == "1.2.3"
     mlen = int.from_bytes(image[8:12], "big")
-    sig_at = fwimage.HEADER_SIZE + mlen
+    sig_at = update_image.HEADER_SIZE + mlen
     tampered = bytearray(image)
     tampered[sig_at + 5] ^= 1
-    with pytest.raises(fwimage.ImageError) as info:
-        fwimage.verify_image(io.BytesIO(bytes(tampered)), len(tampered), [OLD_PUBLIC])
+    with pytest.raises(update_image.ImageError) as info:
+        update_image.verify_image(io.BytesIO(bytes(tampered)), len(tampered), [OLD_PUBLIC])
     assert info.value.code == "signature"
 
 
-def test_fwsign_key_files_written_before_issue_14_still_load(tmp_path):
+def test_signing_key_files_written_before_issue_14_still_load(tmp_path):
     priv = _write(tmp_path / "old.pem", OLD_PRIVATE_PEM)
     pub = _write(tmp_path / "old.pem.pub", OLD_PUBLIC_PEM, 0o644)
     assert keyfiles.read_private_key(priv) == OLD_SEED
@@ -121,7 +121,7 @@ def test_fwsign_key_files_written_before_issue_14_still_load(tmp_path):
     assert keyfiles.public_key_text(OLD_PUBLIC, OLD_PUBLIC_PEM.splitlines()[0][2:]) == OLD_PUBLIC_PEM
 
 
-def test_fwsign_keygen_files_load_in_cryptography(tmp_path):
+def test_signing_keygen_files_load_in_cryptography(tmp_path):
     seed, public, pub_path = keyfiles.write_new_keypair(str(tmp_path / "k.pem"))
     assert os.stat(tmp_path / "k.pem").st_mode & 0o777 == 0o600
     key = serialization.load_pem_private_key((tmp_path / "k.pem").read_bytes(), None)
@@ -134,7 +134,7 @@ def test_fwsign_keygen_files_load_in_cryptography(tmp_path):
     assert keyfiles.read_public_key(pub_path) == public == ed25519.public_key(seed)
 
 
-def test_fwsign_key_files_cunbox_refuses(tmp_path):
+def test_signing_key_files_cunbox_refuses(tmp_path):
     ed25519_key = Ed25519PrivateKey.from_private_bytes(OLD_SEED)
     encrypted = ed25519_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                           serialization.BestAvailableEncryption(b"passphrase")).decode()

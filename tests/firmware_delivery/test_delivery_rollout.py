@@ -8,7 +8,7 @@ import json
 import pytest
 from support.server_world import bearer, build_world
 
-from firmware import ed25519, fwimage
+from firmware import ed25519, update_image
 from server.errors import BadRequest, Conflict
 from server.firmware_delivery import queue, rollout
 from server.models import Board, Compartment, LockerCommand
@@ -22,9 +22,9 @@ FAMILY = "cunbox-locker-v1"
 
 def image(version, key=FLEET, family=FAMILY):
     body = ("firmware %s" % version).encode() * 20
-    manifest = {"format": fwimage.FORMAT, "version": version, "family": family, "min_protocol": 1,
+    manifest = {"format": update_image.FORMAT, "version": version, "family": family, "min_protocol": 1,
                 "files": [{"path": "firmware/x.mpy", "size": len(body), "sha256": hashlib.sha256(body).hexdigest()}]}
-    return fwimage.pack_image(json.dumps(manifest).encode(), body, key)
+    return update_image.pack_image(json.dumps(manifest).encode(), body, key)
 
 
 def _boards(db, world, n_lockers=3):
@@ -59,7 +59,7 @@ def test_fwupd_release_upload_verified_like_a_board(db, world):
     with pytest.raises(BadRequest, match="untrusted"):
         rollout.upload_release(db, world.maintainer, image("1.2.0", key=b"x" * 32), [FLEET_PUB])
     forged = bytearray(image("1.2.0", key=b"x" * 32))
-    forged[16:24] = fwimage.key_id(FLEET_PUB)
+    forged[16:24] = update_image.key_id(FLEET_PUB)
     with pytest.raises(BadRequest, match="signature"):
         rollout.upload_release(db, world.maintainer, bytes(forged), [FLEET_PUB])
     from server.errors import Forbidden

@@ -1,6 +1,6 @@
 # A scripted board session on the real MicroPython interpreter, driven by bench/mpy_heap.mjs from
 # bench_firmware.py (a full GC runs between the steps named there; see mpy_heap.mjs for why):
-#   node bench/mpy_heap.mjs --copy protocol --copy firmware bench/mpy_fw_session.py \
+#   node bench/mpy_heap.mjs --copy protocol --copy firmware bench/mpy_firmware_session.py \
 #       "mark_start()" "load()" "mark_code()" "prepare(48)" "mark_base()" "build()" "mark_app()" \
 #       "run(0)" "after()" ... "report()"
 # It builds the app through firmware.board.build() with fake pins and UARTs (GPIO locks with
@@ -16,7 +16,7 @@
 # heap figures are relative to the heap in use before the app is built.
 #
 # With prepare(n, PUBKEY_HEX) the board config trusts that firmware signing key, so build_server attaches
-# the firmware-update handler (fw_handler, fwupdate, fwimage, ed25519, as a board with fw_pubkeys has), and
+# the firmware-update handler (update_handler, updater, update_image, ed25519, as a board with fw_pubkeys has), and
 # after the scripted session a signed image (copied to IMAGE by --file) is taken in and checked while the
 # app keeps running (one app step after each unit of work), as FW_COMMIT does on a board:
 #   "fw_begin()" "fw_chunk()"... (224-byte chunks into the updater's staging, as FW_CHUNK)
@@ -41,7 +41,7 @@ def load():
     # what a board imports (main.py -> firmware.board, proto_server, and through them protocol/)
     global board
     from firmware import board
-    from firmware import fw_handler, proto_server  # noqa: F401  (fw_handler: a board with fw_pubkeys)
+    from firmware import update_handler, proto_server  # noqa: F401  (update_handler: a board with fw_pubkeys)
 
 
 def mark_code():
@@ -264,7 +264,7 @@ def _measure(stage, what, fn):
 
 
 def fw_begin():
-    from firmware.fwupdate import STAGED_IMAGE
+    from firmware.updater import STAGED_IMAGE
     U["up"] = W["server"].fw.updater
     U["size"] = os.stat(IMAGE)[6]
     U["offset"] = 0
@@ -287,11 +287,11 @@ def fw_chunk():
 
 def _verify_units(up, size):
     """The units of work of Updater.commit()'s checks, in its order, one yield per tick point: the
-    staged image's SHA-256 by 1 KB blocks, the signature (fwimage.SignedPart.check_signature, unit by
-    unit), every file's hash by block (fwimage.iter_file_chunks)."""
-    from firmware import fwimage
+    staged image's SHA-256 by 1 KB blocks, the signature (update_image.SignedPart.check_signature, unit by
+    unit), every file's hash by block (update_image.iter_file_chunks)."""
+    from firmware import update_image
 
-    h = fwimage.hashlib.sha256()
+    h = update_image.hashlib.sha256()
     with up.fs.open_read(U["staged"]) as f:
         while True:
             block = f.read(1024)
@@ -301,17 +301,17 @@ def _verify_units(up, size):
             yield "sha256"
     with up.fs.open_read(U["staged"]) as f:
         out = []
-        for what in _signature_units(up, size, f, out):  # fwimage.verify_signature(f, size, keys, tick)
+        for what in _signature_units(up, size, f, out):  # update_image.verify_signature(f, size, keys, tick)
             yield what
-        for _entry, _chunk in fwimage.iter_file_chunks(f, out[0]):
+        for _entry, _chunk in update_image.iter_file_chunks(f, out[0]):
             yield "files"
 
 
 def _signature_units(up, size, f, out):
-    from firmware import ed25519, fwimage
+    from firmware import ed25519, update_image
 
-    part = fwimage.read_signed_part(f, size, up.keys)
-    digest = fwimage.signed_digest(part.head + part.manifest_bytes)
+    part = update_image.read_signed_part(f, size, up.keys)
+    digest = update_image.signed_digest(part.head + part.manifest_bytes)
     ok = None
     for ok in ed25519.verify_steps(part.public_key, digest, part.sig):  # noqa: B007 - the last is the result
         yield "ed25519"

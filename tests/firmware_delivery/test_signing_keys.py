@@ -1,7 +1,7 @@
 """Firmware signing keys against OpenSSL, an independent Ed25519 implementation: the key files `cunbox
 firmware keygen` writes are OpenSSL's PEM, OpenSSL's keys work for `cunbox firmware build`, OpenSSL signs the
 RFC 8032 vectors exactly as the host (cryptography) and firmware/ed25519.py do, and it verifies an image's
-signature. The cryptography side is checked against the boards' verifier in test_fwsign_cryptography.py."""
+signature. The cryptography side is checked against the boards' verifier in test_signing_cryptography.py."""
 import os
 import shutil
 import subprocess
@@ -10,7 +10,7 @@ import sys
 import pytest
 from support import ROOT
 
-from firmware import ed25519, fwimage
+from firmware import ed25519, update_image
 from server.firmware_delivery import build as builder
 from server.firmware_delivery import keys as keyfiles
 
@@ -32,7 +32,7 @@ needs_openssl = pytest.mark.skipif(not _has_ed25519(), reason="no openssl comman
 
 
 @needs_openssl
-def test_fwsign_keygen_files_are_openssl_pem(tmp_path):
+def test_signing_keygen_files_are_openssl_pem(tmp_path):
     key = tmp_path / "signing.pem"
     seed, public, pub_path = keyfiles.write_new_keypair(str(key))
     out = _openssl("pkey", "-in", key, "-pubout")
@@ -43,7 +43,7 @@ def test_fwsign_keygen_files_are_openssl_pem(tmp_path):
 
 
 @needs_openssl
-def test_fwsign_openssl_key_signs_an_image_cunbox_accepts(tmp_path):
+def test_signing_openssl_key_signs_an_image_cunbox_accepts(tmp_path):
     key, pub = tmp_path / "ossl.pem", tmp_path / "ossl.pub"
     assert _openssl("genpkey", "-algorithm", "ed25519", "-out", key).returncode == 0
     os.chmod(key, 0o600)
@@ -55,9 +55,9 @@ def test_fwsign_openssl_key_signs_an_image_cunbox_accepts(tmp_path):
     image = builder.pack(files, builder.make_manifest(files, "1.0.0", "fam", 1), seed)
     # OpenSSL checks the image's signature over SHA-256(header + manifest) with the public key file
     mlen = int.from_bytes(image[8:12], "big")
-    signed_end = fwimage.HEADER_SIZE + mlen
-    (tmp_path / "digest").write_bytes(fwimage.signed_digest(image[:signed_end]))
-    (tmp_path / "sig").write_bytes(image[signed_end:signed_end + fwimage.SIG_SIZE])
+    signed_end = update_image.HEADER_SIZE + mlen
+    (tmp_path / "digest").write_bytes(update_image.signed_digest(image[:signed_end]))
+    (tmp_path / "sig").write_bytes(image[signed_end:signed_end + update_image.SIG_SIZE])
     out = _openssl("pkeyutl", "-verify", "-pubin", "-inkey", pub, "-rawin", "-in", tmp_path / "digest",
                    "-sigfile", tmp_path / "sig")
     assert out.returncode == 0 and b"Success" in out.stdout, out.stdout + out.stderr
@@ -68,7 +68,7 @@ def test_fwsign_openssl_key_signs_an_image_cunbox_accepts(tmp_path):
 
 
 @needs_openssl
-def test_fwsign_openssl_signs_the_rfc8032_vectors_as_we_do(tmp_path):
+def test_signing_openssl_signs_the_rfc8032_vectors_as_we_do(tmp_path):
     import base64
     for name, sk, pk, msg, sig in VECTORS:
         if not msg:
@@ -85,7 +85,7 @@ def test_fwsign_openssl_signs_the_rfc8032_vectors_as_we_do(tmp_path):
         assert ed25519.public_key(bytes.fromhex(sk)).hex() == pk, name
 
 
-def test_fwsign_server_takes_public_keys_only(tmp_path, monkeypatch):
+def test_signing_server_takes_public_keys_only(tmp_path, monkeypatch):
     key = tmp_path / "signing.pem"
     _seed, public, pub_path = keyfiles.write_new_keypair(str(key))
     monkeypatch.setenv(keyfiles.PUBKEYS_ENV, "%s:%s" % (pub_path, pub_path))

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from support import ROOT
 
-from firmware import fwimage
+from firmware import update_image
 from server.cli import main as cunbox
 from server.firmware_delivery import build as builder
 from server.firmware_delivery import keys as keyfiles
@@ -38,7 +38,7 @@ def test_fwupd_build_contains_every_source_as_mpy(built):
     key_path, out = built
     data = out.read_bytes()
     with open(out, "rb") as f:
-        manifest = fwimage.verify_image(f, len(data), [keyfiles.read_public_key(_pub(key_path))])
+        manifest = update_image.verify_image(f, len(data), [keyfiles.read_public_key(_pub(key_path))])
     paths = {e["path"] for e in manifest["files"]}
     expected = set()
     for src in builder.source_files(pathlib_root()):
@@ -93,11 +93,11 @@ def test_fwupd_dense_byte_flips_all_refused(built):
     key = keyfiles.read_public_key(_pub(key_path))
     data = out.read_bytes()
     mlen = int.from_bytes(data[8:12], "big")
-    payload_start = fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE
-    manifest = json.loads(data[fwimage.HEADER_SIZE:fwimage.HEADER_SIZE + mlen])
-    sig_start = fwimage.HEADER_SIZE + mlen
-    positions = set(range(fwimage.HEADER_SIZE + 64)) | set(range(sig_start - 64, payload_start))
-    positions |= set(range(fwimage.HEADER_SIZE, sig_start, 5))
+    payload_start = update_image.HEADER_SIZE + mlen + update_image.SIG_SIZE
+    manifest = json.loads(data[update_image.HEADER_SIZE:update_image.HEADER_SIZE + mlen])
+    sig_start = update_image.HEADER_SIZE + mlen
+    positions = set(range(update_image.HEADER_SIZE + 64)) | set(range(sig_start - 64, payload_start))
+    positions |= set(range(update_image.HEADER_SIZE, sig_start, 5))
     off = payload_start
     for e in manifest["files"]:
         if e["size"]:
@@ -108,8 +108,8 @@ def test_fwupd_dense_byte_flips_all_refused(built):
         bad = bytearray(data)
         bad[pos] ^= 0x20
         try:
-            fwimage.verify_image(_Reader(bytes(bad)), len(bad), [key])
-        except fwimage.ImageError as exc:
+            update_image.verify_image(_Reader(bytes(bad)), len(bad), [key])
+        except update_image.ImageError as exc:
             if pos >= payload_start:
                 assert exc.code == "hash", (pos, exc)
         else:

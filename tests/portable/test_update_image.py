@@ -1,13 +1,13 @@
-# Firmware image verifier (firmware/fwimage.py): runs on CPython and MicroPython.
-from _fwupd_util import FAMILY, OTHER_KEY, OTHER_PUBKEY, PUBKEY, make_hmac_image, make_image, verify_bytes
+# Firmware image verifier (firmware/update_image.py): runs on CPython and MicroPython.
+from _update_util import FAMILY, OTHER_KEY, OTHER_PUBKEY, PUBKEY, make_hmac_image, make_image, verify_bytes
 
-from firmware import ed25519, fwimage
+from firmware import ed25519, update_image
 
 
 def _code(data, keys=None):
     try:
         verify_bytes(data, keys)
-    except fwimage.ImageError as exc:
+    except update_image.ImageError as exc:
         assert exc.message, "a refusal names its fault"
         return exc.code
     return None
@@ -21,17 +21,17 @@ def test_fwupd_good_image_verifies():
 def test_fwupd_layout_is_format_2_with_key_id_and_ed25519_signature():
     data = make_image("1.2.3")
     mlen = int.from_bytes(data[8:12], "big")
-    assert data[0:5] == b"CBFW\x02" and data[16:24] == fwimage.key_id(PUBKEY)
-    head = data[:fwimage.HEADER_SIZE + mlen]
+    assert data[0:5] == b"CBFW\x02" and data[16:24] == update_image.key_id(PUBKEY)
+    head = data[:update_image.HEADER_SIZE + mlen]
     sig = data[len(head):len(head) + 64]
-    assert ed25519.verify(PUBKEY, fwimage.signed_digest(head), sig)
+    assert ed25519.verify(PUBKEY, update_image.signed_digest(head), sig)
 
 
 def test_fwupd_every_single_byte_change_is_refused():
     data = make_image("1.0.1", files=[("firmware/a.mpy", b"abc" * 5), ("protocol/b.mpy", b"xyz" * 4)])
     codes = {}
     for pos in range(len(data)):
-        for mask in ((0x01, 0x80) if pos < fwimage.HEADER_SIZE else (0x01,)):
+        for mask in ((0x01, 0x80) if pos < update_image.HEADER_SIZE else (0x01,)):
             bad = bytearray(data)
             bad[pos] ^= mask
             code = _code(bytes(bad))
@@ -47,7 +47,7 @@ def test_fwupd_payload_flip_names_the_file():
     data[-1] ^= 0x10
     try:
         verify_bytes(bytes(data))
-    except fwimage.ImageError as exc:
+    except update_image.ImageError as exc:
         assert exc.code == "hash" and "protocol/b.mpy" in exc.message
     else:
         raise AssertionError("corrupted payload accepted")
@@ -69,15 +69,15 @@ def test_fwupd_wrong_key_refused():
 
 def test_fwupd_foreign_signature_under_a_trusted_key_id_refused():
     data = bytearray(make_image(key=OTHER_KEY))
-    data[16:24] = fwimage.key_id(PUBKEY)  # claims the trusted signer, but the signature is another key's
+    data[16:24] = update_image.key_id(PUBKEY)  # claims the trusted signer, but the signature is another key's
     assert _code(bytes(data)) == "signature"
 
 
 def test_fwupd_tampered_manifest_payload_signature_refused():
     data = make_image("1.3.0", files=[("firmware/a.mpy", b"a" * 50)])
     mlen = int.from_bytes(data[8:12], "big")
-    sig_at = fwimage.HEADER_SIZE + mlen
-    for pos, code in ((fwimage.HEADER_SIZE + 12, "signature"), (sig_at, "signature"), (sig_at + 63, "signature"),
+    sig_at = update_image.HEADER_SIZE + mlen
+    for pos, code in ((update_image.HEADER_SIZE + 12, "signature"), (sig_at, "signature"), (sig_at + 63, "signature"),
                       (sig_at + 64, "hash"), (len(data) - 1, "hash")):
         bad = bytearray(data)
         bad[pos] ^= 0x04
@@ -89,7 +89,7 @@ def test_fwupd_format_1_hmac_image_refused_with_format():
         data = make_hmac_image(key=key)
         try:
             verify_bytes(data)
-        except fwimage.ImageError as exc:
+        except update_image.ImageError as exc:
             assert exc.code == "format" and "HMAC" in exc.message and "format 2" in exc.message, exc
         else:
             raise AssertionError("format 1 accepted")
@@ -110,43 +110,43 @@ def test_fwupd_signed_but_malformed_manifests_refused():
 
 def test_fwupd_policy_family_protocol_downgrade():
     m = verify_bytes(make_image("1.4.0", min_protocol=2))
-    fwimage.check_policy(m, family=FAMILY, current_version="1.3.9", protocol_version=2)
+    update_image.check_policy(m, family=FAMILY, current_version="1.3.9", protocol_version=2)
     cases = [({"family": "other-board"}, "family"), ({"protocol_version": 1}, "protocol"),
              ({"current_version": "1.4.0"}, "downgrade"), ({"current_version": "1.10.0"}, "downgrade")]
     for kwargs, code in cases:
         try:
-            fwimage.check_policy(m, **kwargs)
-        except fwimage.ImageError as exc:
+            update_image.check_policy(m, **kwargs)
+        except update_image.ImageError as exc:
             assert exc.code == code, (kwargs, exc.code)
         else:
             raise AssertionError(kwargs)
-    fwimage.check_policy(m, current_version="1.4.0", allow_downgrade=True)
-    fwimage.check_policy(m, current_version="2.0.0", allow_downgrade=True)
+    update_image.check_policy(m, current_version="1.4.0", allow_downgrade=True)
+    update_image.check_policy(m, current_version="2.0.0", allow_downgrade=True)
 
 
 def test_fwupd_mpy_abi_checked_when_present():
     m = verify_bytes(make_image(extra={"mpy": 6}))
-    fwimage.check_policy(m, mpy_version=774 | (3 << 10))  # arch bits are ignored: bytecode only
+    update_image.check_policy(m, mpy_version=774 | (3 << 10))  # arch bits are ignored: bytecode only
     try:
-        fwimage.check_policy(m, mpy_version=5)
-    except fwimage.ImageError as exc:
+        update_image.check_policy(m, mpy_version=5)
+    except update_image.ImageError as exc:
         assert exc.code == "mpy" and "v6" in exc.message and "v5" in exc.message
     else:
         raise AssertionError()
 
 
 def test_fwupd_version_order_is_numeric():
-    assert fwimage.parse_version("1.10.0") > fwimage.parse_version("1.9.9")
-    assert fwimage.parse_version("0.0.0") == (0, 0, 0)
+    assert update_image.parse_version("1.10.0") > update_image.parse_version("1.9.9")
+    assert update_image.parse_version("0.0.0") == (0, 0, 0)
 
 
 def test_fwupd_parse_key():
-    assert fwimage.parse_key(fwimage.hexlify(PUBKEY) + "\n") == PUBKEY
-    not_a_point = fwimage.hexlify((2).to_bytes(32, "little"))  # y = 2: x^2 has no root
+    assert update_image.parse_key(update_image.hexlify(PUBKEY) + "\n") == PUBKEY
+    not_a_point = update_image.hexlify((2).to_bytes(32, "little"))  # y = 2: x^2 has no root
     for bad in ("abc", "zz" * 32, not_a_point):
         try:
-            fwimage.parse_key(bad)
-        except fwimage.ImageError as exc:
+            update_image.parse_key(bad)
+        except update_image.ImageError as exc:
             assert exc.code == "key"
         else:
             raise AssertionError(bad)

@@ -9,18 +9,17 @@ The board's protocol handler maps the firmware messages onto this object:
                                                              the caller then resets the board
     FW_CONFIRM / after boot                    -> confirm_if_healthy(checks)
 
-Every refusal raises fwimage.ImageError(code, message) and leaves the running firmware untouched.
+Every refusal raises update_image.ImageError(code, message) and leaves the running firmware untouched.
 The updater receives its filesystem root, so the simulator and the tests run it on a directory.
 Layout and power-cut invariants: see boot_select.py.
 """
 try:
-    from firmware import boot_select
-    from firmware import fwimage
+    from firmware import boot_select, update_image
 except ImportError:  # copied flat onto a board's root for recovery tools
     import boot_select
-    import fwimage
+    import update_image
 
-ImageError = fwimage.ImageError
+ImageError = update_image.ImageError
 
 STAGING = "fw/staging"
 STAGED_IMAGE = STAGING + "/image.bin"
@@ -78,9 +77,10 @@ class Updater:
         if self._on_trial():
             self._refuse("busy", "version %s is on trial and not confirmed yet; update after it confirms"
                          % self.running_version())
-        if not isinstance(total, int) or total < fwimage.HEADER_SIZE + fwimage.SIG_SIZE or total > self.max_image:
+        smallest = update_image.HEADER_SIZE + update_image.SIG_SIZE
+        if not isinstance(total, int) or total < smallest or total > self.max_image:
             self._refuse("size", "image size %r out of range %d..%d bytes"
-                         % (total, fwimage.HEADER_SIZE + fwimage.SIG_SIZE, self.max_image))
+                         % (total, smallest, self.max_image))
         st = self._state()
         if resume and st and st.get("total") == total and st.get("sha256") == sha256 \
                 and bool(st.get("allow_downgrade")) == bool(allow_downgrade):
@@ -123,17 +123,17 @@ class Updater:
         waiting for the rest of it to cross a slow link: format, signer (key id), manifest and policy.
         The Ed25519 check itself (about as long as a FW_CHUNK may take on an ESP32) waits for commit(),
         unless something is refused here: then it runs first, so a tampered image is named as such."""
-        if self._early_checked or staged < fwimage.HEADER_SIZE:
+        if self._early_checked or staged < update_image.HEADER_SIZE:
             return
         with self.fs.open_read(STAGED_IMAGE) as f:
-            head = f.read(fwimage.HEADER_SIZE)
+            head = f.read(update_image.HEADER_SIZE)
         mlen = int.from_bytes(head[8:12], "big")
-        if head[0:4] == fwimage.MAGIC and staged < fwimage.HEADER_SIZE + mlen + fwimage.SIG_SIZE \
-                and mlen <= fwimage.MAX_MANIFEST:
+        if head[0:4] == update_image.MAGIC and staged < update_image.HEADER_SIZE + mlen + update_image.SIG_SIZE \
+                and mlen <= update_image.MAX_MANIFEST:
             return
         try:
             with self.fs.open_read(STAGED_IMAGE) as f:
-                part = fwimage.read_signed_part(f, st["total"], self.keys)
+                part = update_image.read_signed_part(f, st["total"], self.keys)
             try:
                 self._check_policy(part.manifest(), st)
             except ImageError:
@@ -144,7 +144,7 @@ class Updater:
         self._early_checked = True
 
     def _check_policy(self, manifest, st):
-        fwimage.check_policy(manifest, family=self.family, current_version=self.running_version(),
+        update_image.check_policy(manifest, family=self.family, current_version=self.running_version(),
                              protocol_version=self.protocol_version,
                              allow_downgrade=bool(st.get("allow_downgrade")), mpy_version=self.mpy_version)
 
@@ -185,8 +185,8 @@ class Updater:
             if st.get("sha256") and self._image_sha256() != st["sha256"]:
                 raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
             with self.fs.open_read(STAGED_IMAGE) as f:
-                manifest, _ = fwimage.verify_signature(f, size, self.keys, self.tick)
-                for _entry, _chunk in fwimage.iter_file_chunks(f, manifest):
+                manifest, _ = update_image.verify_signature(f, size, self.keys, self.tick)
+                for _entry, _chunk in update_image.iter_file_chunks(f, manifest):
                     self.tick()
             self._check_policy(manifest, st)
         except ImageError as exc:
@@ -207,7 +207,7 @@ class Updater:
         return manifest
 
     def _image_sha256(self):
-        h = fwimage.hashlib.sha256()
+        h = update_image.hashlib.sha256()
         with self.fs.open_read(STAGED_IMAGE) as f:
             while True:
                 block = f.read(1024)
@@ -215,7 +215,7 @@ class Updater:
                     break
                 h.update(block)
                 self.tick()
-        return fwimage.hexlify(h.digest())
+        return update_image.hexlify(h.digest())
 
     def _install(self, slot, size):
         d = boot_select.slot_dir(slot)
@@ -223,10 +223,10 @@ class Updater:
         self.fs.rmtree(d)
         self.fs.mkdirs(d)
         with self.fs.open_read(STAGED_IMAGE) as f:
-            manifest, _ = fwimage.verify_signature(f, size, self.keys, self.tick)
+            manifest, _ = update_image.verify_signature(f, size, self.keys, self.tick)
             w = None
             try:
-                for entry, chunk in fwimage.iter_file_chunks(f, manifest):
+                for entry, chunk in update_image.iter_file_chunks(f, manifest):
                     if w is None:
                         rel = d + "/" + entry["path"]
                         parent = rel.rsplit("/", 1)[0]

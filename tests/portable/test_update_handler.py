@@ -1,10 +1,10 @@
-# The FW_* messages on the board (firmware/fw_handler.py) as PROTOCOL.md words them. CPython and MicroPython.
+# The FW_* messages on the board (firmware/update_handler.py) as PROTOCOL.md words them. CPython and MicroPython.
 import hashlib
 
-from _fwupd_power import boot, clean, fresh_root, provision, running, updater
-from _fwupd_util import make_image
+from _update_power import boot, clean, fresh_root, make_updater, provision, running
+from _update_util import make_image
 
-from firmware import fw_handler
+from firmware import update_handler
 from protocol import messages as m
 from protocol.errors import NAK_BAD_PAYLOAD, NAK_BAD_STATE, NAK_BUSY, NakError
 
@@ -26,7 +26,7 @@ def _board(version="1.0.0"):
     provision(root, version)
     slot = boot(root)[0]
     resets = []
-    h = fw_handler.FwHandler(updater(root, slot=slot), {"link": lambda: True}, None, lambda: resets.append(1))
+    h = update_handler.FwHandler(make_updater(root, slot=slot), {"link": lambda: True}, None, lambda: resets.append(1))
     return root, h, resets
 
 
@@ -43,7 +43,7 @@ def test_fwupd_handler_flow_and_states():
     assert h.handle(m.FW_COMMIT, {}) == {"result": m.FW_OK}
     assert h.handle(m.FW_STATUS, {})["state"] == m.FW_READY
     slot = boot(root)[0]
-    h2 = fw_handler.FwHandler(updater(root, slot=slot), {"link": lambda: True})
+    h2 = update_handler.FwHandler(make_updater(root, slot=slot), {"link": lambda: True})
     assert h2.handle(m.FW_STATUS, {})["state"] == m.FW_TESTING
     assert h2.running_version() == "1.1.0"
     assert h2.handle(m.FW_CONFIRM, {}) == {"state": m.FW_IDLE}
@@ -65,9 +65,9 @@ def test_fwupd_handler_spec_refusals():
     h.handle(m.FW_BEGIN, _begin(image, "1.1.0"))  # a new FW_BEGIN restarts
     assert h.handle(m.FW_STATUS, {})["received"] == 0
     code, detail = _nak(h, m.FW_BEGIN, _begin(image, "1.0.0"))
-    assert (code, fw_handler.REFUSAL_NAMES[detail]) == (NAK_BAD_PAYLOAD, "downgrade")
+    assert (code, update_handler.REFUSAL_NAMES[detail]) == (NAK_BAD_PAYLOAD, "downgrade")
     code, detail = _nak(h, m.FW_BEGIN, _begin(image, "banana"))
-    assert (code, fw_handler.REFUSAL_NAMES[detail]) == (NAK_BAD_PAYLOAD, "manifest")
+    assert (code, update_handler.REFUSAL_NAMES[detail]) == (NAK_BAD_PAYLOAD, "manifest")
     wrong = make_image("1.1.0", family="other-board")
     h.handle(m.FW_BEGIN, _begin(wrong, "1.1.0"))
     off = 0
@@ -76,7 +76,7 @@ def test_fwupd_handler_spec_refusals():
         try:
             off = h.handle(m.FW_CHUNK, {"offset": off, "data": wrong[off:off + 224]})["received"]
         except NakError as exc:
-            refused = (exc.code, fw_handler.REFUSAL_NAMES[exc.detail])
+            refused = (exc.code, update_handler.REFUSAL_NAMES[exc.detail])
     assert refused == (NAK_BAD_PAYLOAD, "family") and off < len(wrong), (refused, off)
     assert h.handle(m.FW_STATUS, {})["state"] == m.FW_IDLE
     # the announced SHA-256 must match what arrived
@@ -99,9 +99,10 @@ def test_fwupd_handler_failed_self_test_and_busy():
     assert _nak(h, m.FW_BEGIN, _begin(make_image("1.2.0"), "1.2.0"))[0] == NAK_BUSY  # previous not confirmed
     slot = boot(root)[0]
     resets = []
-    h2 = fw_handler.FwHandler(updater(root, slot=slot), {"locks": lambda: False}, None, lambda: resets.append(1))
+    h2 = update_handler.FwHandler(make_updater(root, slot=slot), {"locks": lambda: False}, None,
+                                  lambda: resets.append(1))
     code, detail = _nak(h2, m.FW_CONFIRM)
-    assert (code, fw_handler.REFUSAL_NAMES[detail]) == (NAK_BAD_STATE, "selftest") and resets == [1]
+    assert (code, update_handler.REFUSAL_NAMES[detail]) == (NAK_BAD_STATE, "selftest") and resets == [1]
     assert running(root) == ("a", "1.0.0", False)
     clean(root)
 
@@ -125,7 +126,7 @@ def test_fwupd_handler_no_install_while_a_door_is_busy():
     h.handle(m.FW_BEGIN, _begin(image, "1.1.0"))
     h.handle(m.FW_CHUNK, {"offset": 0, "data": image})
     code, detail = _nak(h, m.FW_COMMIT)
-    assert (code, fw_handler.REFUSAL_NAMES[detail]) == (NAK_BUSY, "busy")
+    assert (code, update_handler.REFUSAL_NAMES[detail]) == (NAK_BUSY, "busy")
     assert h.handle(m.FW_STATUS, {})["state"] == m.FW_RECEIVING  # nothing installed, nothing lost
     door_busy[0] = False
     assert h.handle(m.FW_COMMIT, {}) == {"result": m.FW_OK}

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from support import ROOT
 
-from firmware import fwimage
+from firmware import update_image
 from hardware_sim.usb_repl_board import UsbReplBoard
 from server.cli import main as cunbox
 from server.firmware_delivery import build as builder
@@ -83,9 +83,9 @@ def test_fwupd_provision_writes_and_verifies(board, release):
     out = board.run("import boot_select\ns, m, p = boot_select.select('/')\nprint(s, m['version'], p['trial'])")
     assert out.split() == ["a", "1.0.0", "False"]
     # and the maintainers' own tool sees the same bytes
-    r = subprocess.run([MPREMOTE, "connect", board.port, "fs", "sha256sum", ":fw/slot_a/firmware/fwupdate.mpy"],
+    r = subprocess.run([MPREMOTE, "connect", board.port, "fs", "sha256sum", ":fw/slot_a/firmware/updater.mpy"],
                        capture_output=True, text=True, timeout=60)
-    want = [e["sha256"] for e in release["manifest"]["files"] if e["path"] == "firmware/fwupdate.mpy"][0]
+    want = [e["sha256"] for e in release["manifest"]["files"] if e["path"] == "firmware/updater.mpy"][0]
     assert want in r.stdout, r.stdout + r.stderr
 
 
@@ -104,7 +104,7 @@ _walk('/')
 """
 
 
-def test_fwsign_provisioned_board_holds_no_secret_that_signs(board, release):
+def test_signing_provisioned_board_holds_no_secret_that_signs(board, release):
     """F3, on a board provisioned by the real tool: its whole flash holds public keys and its own link key, never
     the signing key in any form, and no secret read from it makes an image this board would install."""
     assert _provision(board, release).exit_code == 0
@@ -116,7 +116,7 @@ def test_fwsign_provisioned_board_holds_no_secret_that_signs(board, release):
         for secret in (seed, seed.hex().encode(), base64.b64encode(seed), pem_body):
             assert secret not in data, path
     cfg = json.loads(flash["/config.json"])
-    trusted = [fwimage.parse_key(k) for k in cfg["fw_pubkeys"]]
+    trusted = [update_image.parse_key(k) for k in cfg["fw_pubkeys"]]
     assert trusted == [keyfiles.read_public_key(release["fleet"])]
     found = {bytes.fromhex(h) for h in re.findall(r"\b[0-9a-f]{64}\b", flash["/config.json"].decode())}
     assert len(found) == 2  # the link key and the public key
@@ -125,10 +125,10 @@ def test_fwsign_provisioned_board_holds_no_secret_that_signs(board, release):
     for secret in found:
         forged = builder.pack(files, manifest, secret)
         claimed = bytearray(forged)
-        claimed[16:24] = fwimage.key_id(trusted[0])
+        claimed[16:24] = update_image.key_id(trusted[0])
         for image, code in ((forged, "untrusted"), (bytes(claimed), "signature")):
-            with pytest.raises(fwimage.ImageError) as exc:
-                fwimage.verify_image(io.BytesIO(image), len(image), trusted)
+            with pytest.raises(update_image.ImageError) as exc:
+                update_image.verify_image(io.BytesIO(image), len(image), trusted)
             assert exc.value.code == code
 
 
@@ -173,12 +173,12 @@ def test_fwupd_provision_detects_read_back_mismatch(board, release):
             return t.exec(code)
 
         def fs_writefile(self, path, data):
-            if path.endswith("fwimage.mpy.tmp"):
+            if path.endswith("update_image.mpy.tmp"):
                 data = data[:10] + bytes([data[10] ^ 1]) + data[11:]
             return t.fs_writefile(path, data)
 
     try:
-        with pytest.raises(prov.ProvisionError, match="fwimage.mpy"):
+        with pytest.raises(prov.ProvisionError, match="update_image.mpy"):
             prov.Provisioner(Flaky()).provision(image, [fleet], config)
     finally:
         prov.close_transport(t)
@@ -198,7 +198,7 @@ def test_fwupd_identity_checks():
     for bad in ((0, 8, "gpio"), (3, 0, "gpio"), (3, 8, "GPIO!")):
         with pytest.raises(prov.ProvisionError):
             prov.BoardConfig(*bad, b"k" * 32, "fam")
-    assert fwimage.mpy_name(774) == "v6"
+    assert update_image.mpy_name(774) == "v6"
 
 
 def test_fwupd_provisioned_board_boots_its_slot_on_micropython(board, release, tmp_path):

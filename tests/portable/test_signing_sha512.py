@@ -18,18 +18,18 @@ def _hex(b):
     return "".join("%02x" % x for x in b)
 
 
-def test_fwsign_sha512_nist_vectors_pure():
+def test_signing_sha512_nist_vectors_pure():
     for msg, want in NIST:
         assert _hex(sha512.sha512_pure(msg)) == want, msg
 
 
-def test_fwsign_sha512_nist_vectors_default():
+def test_signing_sha512_nist_vectors_default():
     # hashlib's on CPython, the pure one on MicroPython: the same digests either way
     for msg, want in NIST:
         assert _hex(sha512.sha512(msg)) == want, msg
 
 
-def test_fwsign_sha512_padding_boundaries_agree():
+def test_signing_sha512_padding_boundaries_agree():
     data = bytes(range(256)) * 2
     for n in (1, 55, 111, 112, 113, 127, 128, 129, 239, 240, 256, 257, 383, 384):
         pure = sha512.sha512_pure(data[:n])
@@ -61,7 +61,7 @@ def _primes(count):
     return primes
 
 
-def test_fwsign_sha512_constants_are_their_definition():
+def test_signing_sha512_constants_are_their_definition():
     # FIPS 180-4 4.2.3 and 5.3.5: the first 64 bits of the fractional parts of the cube roots of the first
     # 80 primes (K) and of the square roots of the first 8 (H0); the module holds them as bytes literals
     m = 0xFFFFFFFFFFFFFFFF

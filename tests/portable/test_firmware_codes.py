@@ -1,6 +1,6 @@
 import hashlib
 
-from _fw_fakes import tmpdir
+from _firmware_fakes import tmpdir
 
 from firmware.codes import CodeStore, code_hash
 from firmware.flash import Flash

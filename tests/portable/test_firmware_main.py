@@ -1,6 +1,6 @@
 # main.py's wiring, run on both runtimes with a minimal stand-in for `machine`: the config names
 # pins and UARTs, wire() builds them, and the app and its protocol server come up on them.
-from _fw_fakes import tmpdir
+from _firmware_fakes import tmpdir
 
 from firmware import board, gb2312, prompts, syn6288
 from firmware import main as fw_main

@@ -45,8 +45,8 @@ def direct(files, paced):
 
 
 def queued(files, paced, with_deposit=False):
-    from server.demo.stack import Stack
     from server.demo.day import call
+    from server.demo.stack import Stack
     with tempfile.TemporaryDirectory(prefix="cunbox-bench-fwq-") as root:
         st = Stack(root=root, lockers=1, boards=1, per_board=4, baud=BAUD, paced=paced, status_period_s=1.0,
                    board_options={"fw_image": _img(files, "1.0.0"), "fw_pubkeys": [FLEET_PUB]})

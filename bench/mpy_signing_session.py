@@ -1,6 +1,6 @@
 # Ed25519 verification of a firmware image's signature on the real MicroPython interpreter, driven step by
-# step by bench/mpy_heap.mjs from bench_fwsign.py (a full GC runs before each step; see mpy_heap.mjs):
-#   node bench/mpy_heap.mjs --tree OUT/firmware=/firmware bench/mpy_fwsign_session.py \
+# step by bench/mpy_heap.mjs from bench_firmware_signing.py (a full GC runs before each step; see mpy_heap.mjs):
+#   node bench/mpy_heap.mjs --tree OUT/firmware=/firmware bench/mpy_signing_session.py \
 #       "mark_start()" "load()" "mark_code()" "setup(PUB, DIGEST, SIG)" "time_verify(5)" "mark_base()" \
 #       "start()" "step()" ... "report()"
 # verify_steps() yields after each unit of work (the two point tables, each 4-bit window), so each step is

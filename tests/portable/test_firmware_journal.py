@@ -1,4 +1,4 @@
-from _fw_fakes import tmpdir
+from _firmware_fakes import tmpdir
 
 from firmware.flash import Flash
 from firmware.journal import Journal

@@ -4,7 +4,7 @@
 compression below (Python ints as 64-bit words, masked). Ed25519 verification of a firmware image
 hashes one 128-byte block (signature R, public key, 32-byte image digest), so speed hardly matters;
 the round constants are derived at first use from their definition (cube and square roots of the
-first primes) instead of being copied in as 88 literals. Tests: tests/portable/test_fwsign_sha512.py.
+first primes) instead of being copied in as 88 literals. Tests: tests/portable/test_signing_sha512.py.
 """
 try:
     import hashlib

@@ -50,7 +50,7 @@ def run(report):
     for baud in (115200, 9600):
         wire = len(new) * 10.0 / baud
         phases, retries = _update(old, new, baud)
-        cmd = ".venv/bin/python -m bench fwupdate"
+        cmd = ".venv/bin/python -m bench updater"
         report.add(SECTION, "full update at %d baud (HELLO .. confirmed)" % baud, round(phases["total"], 2), "s",
                    reference=round(wire, 2), reference_name="s bare wire time of the image", command=cmd,
                    note="%d retries" % retries)

@@ -1,5 +1,5 @@
 # The firmware-update messages of the wire protocol (FW_STATUS, FW_BEGIN, FW_CHUNK, FW_COMMIT,
-# FW_CONFIRM; PROTOCOL.md section 4) mapped onto the board's Updater (fwupdate.py).
+# FW_CONFIRM; PROTOCOL.md section 4) mapped onto the board's Updater (updater.py).
 #
 # As the spec says: FW_BEGIN restarts the transfer; FW_CHUNK continues it (also after a reboot: the
 # staging and its offset are on flash), a gap gets NAK BAD_STATE with detail = received; FW_CHUNK or
@@ -10,14 +10,14 @@
 #
 # FW_BEGIN's version string may end in "!": the maintainer explicitly allows a downgrade.
 from firmware import events as ev
-from firmware import fwimage
+from firmware import update_image
 from firmware.compat import ticks_add
-from firmware.fwupdate import Updater
+from firmware.updater import Updater
 from protocol import PROTOCOL_VERSION
 from protocol import messages as m
 from protocol.errors import NAK_BAD_PAYLOAD, NAK_BAD_STATE, NAK_BUSY, NakError
 
-# Refusal code (fwimage.ImageError.code) <-> NAK detail value. Append only: hosts decode these.
+# Refusal code (update_image.ImageError.code) <-> NAK detail value. Append only: hosts decode these.
 REFUSAL_CODES = {"magic": 1, "format": 2, "header": 3, "length": 4, "signature": 5, "manifest": 6, "hash": 7,
                  "family": 8, "protocol": 9, "mpy": 10, "downgrade": 11, "busy": 12, "size": 13, "offset": 14,
                  "state": 15, "flash": 16, "selftest": 17, "key": 18, "untrusted": 19}
@@ -83,7 +83,7 @@ class FwHandler:
                 return self._commit()
             if t == m.FW_CONFIRM:
                 return self._confirm()
-        except fwimage.ImageError as exc:
+        except update_image.ImageError as exc:
             raise _nak(exc) from None
         raise NakError(NAK_BAD_STATE, 0, "not a firmware message")
 
@@ -98,20 +98,21 @@ class FwHandler:
         if allow:
             version = version[:-1]
         try:
-            claimed = fwimage.parse_version(version)
-        except fwimage.ImageError as exc:
+            claimed = update_image.parse_version(version)
+        except update_image.ImageError as exc:
             raise NakError(NAK_BAD_PAYLOAD, REFUSAL_CODES["manifest"], exc.message) from None
         current = self.updater.running_version()
-        if not allow and current is not None and claimed <= fwimage.parse_version(current):
+        if not allow and current is not None and claimed <= update_image.parse_version(current):
             # Refused before a byte is sent; the signed manifest is checked again once it arrives.
-            raise fwimage.ImageError("downgrade", "version %s is not newer than the running %s" % (version, current))
-        self.updater.begin(f["size"], fwimage.hexlify(f["sha256"]), allow, resume=False)
+            raise update_image.ImageError("downgrade",
+                                          "version %s is not newer than the running %s" % (version, current))
+        self.updater.begin(f["size"], update_image.hexlify(f["sha256"]), allow, resume=False)
         return {"chunk_size": m.FW_CHUNK_MAX}
 
     def _chunk(self, f):
         try:
             return {"received": self.updater.write(f["offset"], f["data"])}
-        except fwimage.ImageError as exc:
+        except update_image.ImageError as exc:
             if exc.code == "offset":  # a gap: the host resends from what is contiguous
                 raise NakError(NAK_BAD_STATE, self.updater.status()["offset"], exc.message) from None
             if exc.code == "state":
@@ -125,7 +126,7 @@ class FwHandler:
             raise NakError(NAK_BUSY, REFUSAL_CODES["busy"], "a door is mid-operation; commit again shortly")
         try:
             self.updater.commit()
-        except fwimage.ImageError as exc:
+        except update_image.ImageError as exc:
             if exc.code in _COMMIT_RESULTS:
                 return {"result": _COMMIT_RESULTS[exc.code]}
             raise
@@ -151,7 +152,7 @@ def attach(server, app, cfg, root="/", fs=None, mpy_version=None):
     """Give a BusServer its firmware-update handler when the board config names the public keys it
     trusts to sign firmware ("fw_pubkeys": [64 hex digits, ...], "family": ...). Returns the handler, or
     None (no keys: no updates)."""
-    keys = [fwimage.parse_key(k) for k in cfg.get("fw_pubkeys", [])]
+    keys = [update_image.parse_key(k) for k in cfg.get("fw_pubkeys", [])]
     if not keys:
         return None
     up = Updater(root, keys, cfg.get("family", ""), protocol_version=PROTOCOL_VERSION, fs=fs,
