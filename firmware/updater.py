@@ -200,7 +200,8 @@ class Updater:
         """commit() as a generator: yields None between units of work (a 1 KB block of the image's
         SHA-256, a unit of the Ed25519 check, a 512-byte block of a file checked, installed or read back)
         and last the new manifest, so a loop can run the app between units. While it runs, begin() and
-        write() refuse ("busy"): the staged image must not change under it.
+        write() refuse ("busy"): the staged image must not change under it. A loop that gives up on it
+        calls its close(), which ends that (the staging stays, commit can run again).
 
         The checks, in order: the announced SHA-256 of the whole image; the Ed25519 signature over
         SHA-256(header + manifest), the manifest hashed by blocks and not held while the signature is
