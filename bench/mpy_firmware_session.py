@@ -16,15 +16,20 @@
 # heap figures are relative to the heap in use before the app is built.
 #
 # With prepare(n, PUBKEY_HEX) the board config trusts that firmware signing key, so build_server attaches
-# the firmware-update handler (update_handler, updater, update_image, ed25519, as a board with fw_pubkeys has), and
-# after the scripted session a signed image (copied to IMAGE by --file) is taken in and checked while the
-# app keeps running (one app step after each unit of work), as FW_COMMIT does on a board:
-#   "fw_begin()" "fw_chunk()"... (224-byte chunks into the updater's staging, as FW_CHUNK)
-#   "fw_verify_start()" "fw_verify_step()"... (SHA-256 of the staged image, the Ed25519 signature, then
-#   every file's hash: each unit is one of the updater's tick points) "fw_commit()" (the real commit)
-#   "fw_report()" prints one JSON line: fw_peak (largest heap during one unit while verifying, app
+# the firmware-update handler (update_handler, updater, update_image, ed25519, as a board with fw_pubkeys
+# has); the board runs version 1.0.0 from slot a (its slot.json and the boot pointer as provisioning
+# leaves them, copied to RUNNING and POINTER by --file; the slot's files are not needed). After the
+# scripted session a signed image (copied to IMAGE by --file) is taken in and committed while the app
+# keeps running (one app step after each unit of work):
+#   "fw_begin()" "fw_chunk()"... (FW_BEGIN with the image's SHA-256, then 224-byte chunks into the
+#   updater's staging, as FW_CHUNK)
+#   "fw_commit_start()" "fw_commit_step()"... the real Updater.commit_steps(), one unit of work per step
+#   (what commit() runs between two ticks): the image's SHA-256, the Ed25519 signature, the manifest, every
+#   file's hash, the install into slot b and its read-back, the switch
+#   "fw_report()" prints one JSON line: fw_peak (largest heap during one unit of the commit, app
 #   included, same base and bound as peak), fw_peak_unit (which), stage_peak (the same while staging),
-#   fw_live (largest live heap between units), units, commit (the version commit() installed).
+#   fw_live (largest live heap between units), units, phases (per phase: units, largest live heap before
+#   a unit, largest peak), commit (the version the commit installed), pointer (the boot pointer it wrote).
 import gc
 import json
 import os
@@ -51,6 +56,8 @@ def mark_code():
 KEY = b"0123456789abcdef"
 ROOT = "/bench_fw"
 IMAGE = "/image.cbfw"  # a signed firmware image, copied in by mpy_heap.mjs --file
+RUNNING = "/slot_a.json"  # slot a's slot.json as provisioning writes it, copied in by mpy_heap.mjs --file
+POINTER = "/boot.json"  # the boot pointer as provisioning writes it, copied in likewise
 FAMILY = "bench-esp32"
 CHUNK = 224  # FW_CHUNK's payload
 
@@ -170,6 +177,12 @@ def prepare(n, pubkey=None):
     W["cmds"] = cmds
     _rmtree(ROOT)
     os.mkdir(ROOT)
+    if pubkey:  # provisioned: 1.0.0 in slot a, booted from it
+        for d in ("/fw", "/fw/slot_a"):
+            os.mkdir(ROOT + d)
+        for src, dest in ((RUNNING, "/fw/slot_a/slot.json"), (POINTER, "/fw/boot.json")):
+            with open(src, "rb") as f, open(ROOT + dest, "wb") as g:
+                g.write(f.read())
 
 
 def _rmtree(path):
@@ -264,12 +277,20 @@ def _measure(stage, what, fn):
 
 
 def fw_begin():
-    from firmware.updater import STAGED_IMAGE
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(IMAGE, "rb") as f:
+        while True:
+            block = f.read(1024)
+            if not block:
+                break
+            h.update(block)
     U["up"] = W["server"].fw.updater
     U["size"] = os.stat(IMAGE)[6]
     U["offset"] = 0
-    U["staged"] = STAGED_IMAGE
-    U["up"].begin(U["size"], None, False, False)
+    # as FwHandler._begin does for FW_BEGIN (version, size, SHA-256)
+    U["up"].begin(U["size"], "".join("%02x" % b for b in h.digest()), False, False)
 
 
 def fw_chunk():
@@ -285,74 +306,66 @@ def fw_chunk():
     _measure("stage", "chunk", chunk)
 
 
-def _verify_units(up, size):
-    """The units of work of Updater.commit()'s checks, in its order, one yield per tick point: the
-    staged image's SHA-256 by 1 KB blocks, the signature (update_image.SignedPart.check_signature, unit by
-    unit), every file's hash by block (update_image.iter_file_chunks)."""
-    from firmware import update_image
-
-    h = update_image.hashlib.sha256()
-    with up.fs.open_read(U["staged"]) as f:
-        while True:
-            block = f.read(1024)
-            if not block:
-                break
-            h.update(block)
-            yield "sha256"
-    with up.fs.open_read(U["staged"]) as f:
-        out = []
-        for what in _signature_units(up, size, f, out):  # update_image.verify_signature(f, size, keys, tick)
-            yield what
-        for _entry, _chunk in update_image.iter_file_chunks(f, out[0]):
-            yield "files"
-
-
-def _signature_units(up, size, f, out):
+def _phases():
+    """The units of commit_steps() per phase, counted outside the measured steps (not measured): SHA-256
+    blocks of 1 KB, then reading the signed digest and the Ed25519 units; what follows is the manifest
+    and file checks until slot b's directory appears, then the install."""
     from firmware import ed25519, update_image
+    from firmware.updater import STAGED_IMAGE
 
-    part = update_image.read_signed_part(f, size, up.keys)
-    digest = update_image.signed_digest(part.head + part.manifest_bytes)
-    ok = None
-    for ok in ed25519.verify_steps(part.public_key, digest, part.sig):  # noqa: B007 - the last is the result
-        yield "ed25519"
-    if ok is not True:
-        raise RuntimeError("the image's signature did not verify")
-    out.append(part.manifest())
-    yield "manifest"
+    with U["up"].fs.open_read(STAGED_IMAGE) as f:
+        signed = update_image.read_signed_digest(f, U["size"], U["up"].keys)
+    n = sum(1 for s in ed25519.verify_steps(signed.public_key, signed.digest, signed.sig) if s is None)
+    sha = (U["size"] + 1023) // 1024
+    return sha, sha + 2 + n  # reading the digest, the Ed25519 units, then R's encoding
 
 
-def fw_verify_start():
-    U["gen"] = _verify_units(U["up"], U["size"])
+def fw_commit_start():
+    U["ends"] = _phases()
+    U["gen"] = U["up"].commit_steps()
     U["units"] = 0
     U["done"] = False
+    U["phases"] = {}
 
 
-def fw_verify_step():
+def _phase(k):
+    sha, sig = U["ends"]
+    if k <= sha:
+        return "sha256"
+    if k <= sig:
+        return "ed25519"
+    return "install" if U["up"].fs.isdir("fw/slot_b") else "manifest+files"
+
+
+def fw_commit_step():
     if U["done"]:
         return
 
     def unit():
-        try:
-            return next(U["gen"])
-        except StopIteration:
+        r = next(U["gen"])
+        if r is not None:
             U["done"] = True
-            return None
+            U["commit"] = r["version"]
+        return r
 
-    what = _measure("fw", "?", unit)
-    if what is not None:
-        U["units"] += 1
-        if S.get("fw_peak_unit") == "?":
-            S["fw_peak_unit"] = "%s (unit %d)" % (what, U["units"])
-
-
-def fw_commit():
-    U["commit"] = U["up"].commit()["version"]
+    before = gc.mem_alloc() - S["base"]
+    _measure("fw", "?", unit)
+    used = gc.mem_alloc() - S["base"]
+    U["units"] += 1
+    what = "switch" if U["done"] else _phase(U["units"])
+    ph = U["phases"].get(what) or [0, 0, 0]  # units, largest live before a unit, largest peak
+    U["phases"][what] = [ph[0] + 1, max(ph[1], before), max(ph[2], used)]
+    if S.get("fw_peak_unit") == "?":
+        S["fw_peak_unit"] = "%s (unit %d)" % (what, U["units"])
 
 
 def fw_report():
+    from firmware import boot_select
+
     print(json.dumps({"fw_peak": S.get("fw_peak"), "fw_peak_unit": S.get("fw_peak_unit"), "fw_live": S.get("fw_live"),
                       "stage_peak": S.get("stage_peak"), "units": U["units"], "done": U["done"],
-                      "staged": U["offset"], "size": U["size"], "commit": U.get("commit")}))
+                      "phases": U["phases"], "staged": U["offset"], "size": U["size"], "commit": U.get("commit"),
+                      "pointer": boot_select.read_pointer(U["up"].fs)}))
 
 
 U = {}  # the update: the updater, the image's size, what is staged
