@@ -15,7 +15,7 @@ logged = echo "cunbox: $(1) (output in $(INSTALL_LOG))"; mkdir -p $(dir $(INSTAL
 	{ echo "== $$(date '+%F %T') $(1)"; $(2); } >>$(INSTALL_LOG) 2>&1 || \
 	{ echo "cunbox: $(1) failed; the end of $(INSTALL_LOG):"; tail -n 30 $(INSTALL_LOG); exit 1; }
 
-.PHONY: all install run test lint pytest test-mpy mpy-compile test-dates bench fuzz clean
+.PHONY: all install run test lint pytest test-mpy mpy-compile test-dates bench fuzz clean board-mpy board-unix
 
 all: test
 
@@ -54,6 +54,18 @@ mpy-compile: $(STAMP_PY)
 	$(PY) tools/compile_mpy.py protocol firmware
 
 test: lint mpy-compile test-mpy pytest
+
+# Board builds (docs/board-build.md), not part of `make test`: the .mpy of protocol/ and firmware/ for
+# ESP32 (xtensawin) and RP2040 (armv6m) into build/board/, and MicroPython's unix port built with
+# boards/unix_manifest.py frozen in, the portable tests run against the frozen modules. board-unix needs
+# a MicroPython 1.27 source tree, fetched once: make board-unix MICROPY_DIR=/path/to/micropython
+board-mpy: $(STAMP_PY)
+	$(PY) tools/board_build.py mpy
+
+board-unix: $(STAMP_PY)
+	@test -n "$(MICROPY_DIR)" || { echo "board-unix: set MICROPY_DIR to a MicroPython 1.27 source tree" \
+		"(git clone https://github.com/micropython/micropython; git checkout v1.27.0; no submodules needed)"; exit 2; }
+	$(PY) tools/board_build.py unix $(MICROPY_DIR)
 
 # The suite at each instant where day and month arithmetic goes wrong (tests/support/instants.py names them);
 # `make test` runs it at one of them.

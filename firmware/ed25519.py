@@ -3,12 +3,14 @@
 Written for MicroPython 1.27 (arbitrary-precision ints, `pow(a, b, m)`, no hashlib.sha512: see
 sha512.py) and CPython alike. Points are kept in extended coordinates (X, Y, Z, T), x = X/Z,
 y = Y/Z, xy = T/Z, with the complete addition and doubling formulas of RFC 8032 5.1.4; scalars are
-taken four bits at a time against tables of 1..15 times the point.
+taken as signed 4-bit digits (-8..7) against tables of 1..8 times the point, a negative digit adding
+the negated entry (the same formula with two of its coordinates swapped), so each table holds 8 points
+rather than 15 (about 2.3 KB each on a 32-bit board).
 
 Verification is strict where RFC 8032 lets it be: S must be below L, the public key must decode
 (canonical y < p, a point on the curve, no negative zero), and R is compared by its encoding, so a
 non-canonical R never matches; the check is cofactorless, [S]B == R + [k]A. `verify_steps` yields
-between units of work (a few kilobytes of short-lived ints each) so a board can feed its watchdog.
+between units of work (at most about 10 KB of short-lived ints each, mostly 3 KB) so a board can feed its watchdog.
 
 Signing is not constant-time: it belongs on a maintainer's build machine, never on a board (a board
 holds only public keys, so this code there can sign nothing).
@@ -93,30 +95,41 @@ def _cached(pt):
     return ((y + x) % P, (y - x) % P, 2 * z % P, t * D2 % P)
 
 
-def _add(pt, c):
+def _add(pt, c, neg=False):
+    """pt + the cached entry c, or pt - c when neg: -(X, Y, Z, T) is (-X, Y, Z, -T), whose cached form
+    is c with Y+X and Y-X swapped and 2dT negated (the negation moves into f and g below)."""
     x1, y1, z1, t1 = pt
     ypx, ymx, z2, t2d = c
+    if neg:
+        ypx, ymx = ymx, ypx
     a = (y1 - x1) * ymx % P
     b = (y1 + x1) * ypx % P
     cc = t1 * t2d % P
     d = z1 * z2 % P
     e = b - a
-    f = d - cc
-    g = d + cc
+    if neg:
+        f = d + cc
+        g = d - cc
+    else:
+        f = d - cc
+        g = d + cc
     h = b + a
     return (e * f % P, g * h % P, f * g % P, e * h % P)
 
 
+TABLE = 8  # entries 1..8 times the point: what signed 4-bit digits need
+
+
 def _table_steps(pt, table):
-    """Generator: fills `table` with [None, 1pt, 2pt, ..., 15pt] as cached entries, yielding every 4."""
+    """Generator: fills `table` with [None, 1pt, 2pt, ..., 8pt] as cached entries, yielding every 2."""
     first = _cached(pt)
     table.append(None)
     table.append(first)
     acc = pt
-    for i in range(14):
+    for i in range(TABLE - 1):
         acc = _add(acc, first)
         table.append(_cached(acc))
-        if i % 4 == 3:
+        if i & 1:
             yield
 
 
@@ -126,23 +139,46 @@ def _table(pt):
     return table
 
 
+DIGITS = 65  # signed 4-bit digits of a number below 2**256 (the top one is the last carry, 0 or 1)
+
+
+def _digits(n):
+    """n (0 <= n < 2**256) as 65 signed 4-bit digits d[i] in -8..7, sum d[i] * 16**i == n, least
+    significant first, stored as d + 8 in a bytearray (no big int is made on the way)."""
+    if n < 0 or n >> 256:
+        raise ValueError("scalar out of range")
+    raw = n.to_bytes(32, "little")
+    out = bytearray(DIGITS)
+    carry = 0
+    for i in range(64):
+        d = ((raw[i >> 1] >> ((i & 1) << 2)) & 15) + carry
+        carry = 1 if d >= 8 else 0
+        out[i] = d - (carry << 4) + 8
+    out[64] = carry + 8
+    return out
+
+
 def _combine(terms):
-    """Generator: the sum of n * point over terms [(n, table)] for 0 <= n < 2**256, four bits at a
-    time from the top; yields None after each window, then the resulting point."""
+    """Generator: the sum of n * point over terms [(n, table)] for 0 <= n < 2**256, a signed 4-bit digit
+    at a time from the top; yields None after every two doublings and every addition (about 3 KB of
+    short-lived ints each on a 32-bit board), then the resulting point."""
+    terms = [(_digits(n), table) for n, table in terms]
     acc = IDENT
     started = False
-    for i in range(252, -4, -4):
+    for i in range(DIGITS - 1, -1, -1):
         if started:
             acc = _double(acc, False)
             acc = _double(acc, False)
+            yield None
             acc = _double(acc, False)
             acc = _double(acc, True)
-        for n, table in terms:
-            j = (n >> i) & 15
+            yield None
+        for digits, table in terms:
+            j = digits[i] - 8
             if j:
-                acc = _add(acc, table[j])
+                acc = _add(acc, table[j] if j > 0 else table[-j], j < 0)
                 started = True
-        yield None
+                yield None
     yield acc
 
 
@@ -189,6 +225,7 @@ def verify_steps(public, msg, sig):
     for point in _combine(((s, base), (k, neg_a))):  # [S]B - [k]A, which must be R
         if point is None:
             yield None
+    base = neg_a = None  # the tables are garbage before the last unit, not after the verification
     yield encode_point(point) == sig[:32]
 
 

@@ -169,6 +169,11 @@ def read_signed_part(f, total_size, keys):
     return SignedPart(head, manifest_bytes, sig, _signer(head, keys), plen)
 
 
+def _bad_signature(public_key):
+    return ImageError("signature", "Ed25519 signature does not verify under key %s (image altered after "
+                                   "signing, or a forged signature)" % hexlify(key_id(public_key)))
+
+
 class SignedPart:
     def __init__(self, head, manifest_bytes, sig, public_key, payload_len):
         self.head = head
@@ -180,8 +185,7 @@ class SignedPart:
     def check_signature(self, tick=None):
         digest = signed_digest(self.head + self.manifest_bytes)
         if not ed25519.verify(self.public_key, digest, self.sig, tick):
-            raise ImageError("signature", "Ed25519 signature does not verify under key %s (image altered after "
-                                          "signing, or a forged signature)" % hexlify(key_id(self.public_key)))
+            raise _bad_signature(self.public_key)
 
     def manifest(self):
         """The manifest, parsed and checked for shape (whether or not the signature was checked yet)."""
@@ -194,6 +198,78 @@ def verify_signature(f, total_size, keys, tick=None):
     part = read_signed_part(f, total_size, keys)
     part.check_signature(tick)
     return part.manifest(), part.payload_len
+
+
+class SignedDigest:
+    """What the Ed25519 check needs of an image, the manifest's bytes replaced by the SHA-256 they are
+    signed as (header + manifest): read by read_signed_digest, so a 5 KB manifest is not in RAM while the
+    signature is checked (the board's updater, Updater.commit_steps)."""
+
+    def __init__(self, head, digest, sig, public_key, manifest_len, payload_len):
+        self.head = head
+        self.digest = digest
+        self.sig = sig
+        self.public_key = public_key
+        self.manifest_len = manifest_len
+        self.payload_len = payload_len
+
+    def signature_steps(self):
+        """Generator: the Ed25519 check, yielding None between its units of work; raises
+        ImageError('signature') when the signature does not verify."""
+        ok = None
+        for ok in ed25519.verify_steps(self.public_key, self.digest, self.sig):
+            if ok is None:
+                yield None
+        if ok is not True:
+            raise _bad_signature(self.public_key)
+
+    def _reread(self, f, keep):
+        """f at the image's start: header, manifest (whole if keep, else by blocks) and signature read
+        again and checked to be the bytes whose digest was signed. f is left at the payload."""
+        head = _read_exact(f, HEADER_SIZE, "header")
+        h = hashlib.sha256(head)
+        if keep:
+            mb = _read_exact(f, self.manifest_len, "manifest")
+            h.update(mb)
+        else:
+            mb = None
+            _hash_exact(f, self.manifest_len, h)
+        if head != self.head or h.digest() != self.digest or _read_exact(f, SIG_SIZE, "signature") != self.sig:
+            raise ImageError("flash", "the staged image's header or manifest read back differently from what "
+                                      "was checked against its signature")
+        return mb
+
+    def read_manifest(self, f):
+        """With f at the image's start: the manifest read again, checked to hash to the signed digest,
+        parsed and checked for shape. f is left at the payload."""
+        return parse_manifest(self._reread(f, True), self.payload_len)
+
+    def skip_to_payload(self, f):
+        """With f at the image's start: header and manifest read again by blocks and checked as
+        read_manifest does, without parsing. f is left at the payload."""
+        self._reread(f, False)
+
+
+def _hash_exact(f, n, h):
+    """The next n bytes of f into hash h, through one small buffer."""
+    buf = bytearray(min(READ_BLOCK, n) or 1)
+    mv = memoryview(buf)
+    while n:
+        k = f.readinto(mv[:min(len(buf), n)])
+        if not k:
+            raise ImageError("length", "image truncated inside the manifest")
+        h.update(mv[:k])
+        n -= k
+
+
+def read_signed_digest(f, total_size, keys):
+    """Read header, manifest and signature from the start of f as read_signed_part does, hashing the
+    manifest by blocks instead of keeping it: returns a SignedDigest. No cryptography yet."""
+    head, mlen, plen = read_header(f, total_size)
+    h = hashlib.sha256(head)
+    _hash_exact(f, mlen, h)
+    sig = _read_exact(f, SIG_SIZE, "signature")
+    return SignedDigest(head, h.digest(), sig, _signer(head, keys), mlen, plen)
 
 
 def parse_manifest(manifest_bytes, payload_len):

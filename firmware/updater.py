@@ -7,6 +7,7 @@ The board's protocol handler maps the firmware messages onto this object:
     FW_STATUS                                  -> status()   state, offset, total, running version, error
     FW_COMMIT                                  -> commit()   verify, install into the other slot, switch;
                                                              the caller then resets the board
+                                                             (commit_steps(): the same, unit by unit)
     FW_CONFIRM / after boot                    -> confirm_if_healthy(checks)
 
 Every refusal raises update_image.ImageError(code, message) and leaves the running firmware untouched.
@@ -41,6 +42,8 @@ class Updater:
         self.running_slot = running_slot or (p["active"] if p else None)
         self.last_error = None
         self._early_checked = False
+        self._committing = False  # commit_steps() is running: the staging must not change
+        self._versions = {}  # slot -> the version its slot.json names (_slot_version)
         # called between blocks of the long steps (hashing, installing), e.g. to feed the watchdog
         self.tick = tick or _nothing
 
@@ -51,8 +54,18 @@ class Updater:
         return boot_select.slot_manifest(self.fs, self.running_slot, check_files=False)
 
     def running_version(self):
-        m = self.running_manifest()
-        return m["version"] if m else None
+        return self._slot_version(self.running_slot)
+
+    def _slot_version(self, slot):
+        """The version a slot's slot.json names (None: no slot, or not complete), read once: a slot.json
+        is the whole manifest, about 9 KB of heap to parse on a board, and only this updater changes one
+        while the firmware runs (_install_steps, which keeps this up to date)."""
+        if slot not in boot_select.SLOTS:
+            return None
+        if slot not in self._versions:
+            m = boot_select.slot_manifest(self.fs, slot, check_files=False)
+            self._versions[slot] = m["version"] if m else None
+        return self._versions[slot]
 
     def _pointer(self):
         return boot_select.read_pointer(self.fs)
@@ -74,6 +87,8 @@ class Updater:
     def begin(self, total, sha256=None, allow_downgrade=False, resume=True):
         """Start receiving an image of `total` bytes, or with resume, continue one already being received
         (same size, SHA-256 and downgrade flag). Returns the offset to send from."""
+        if self._committing:
+            self._refuse("busy", "a commit is in progress")
         if self._on_trial():
             self._refuse("busy", "version %s is on trial and not confirmed yet; update after it confirms"
                          % self.running_version())
@@ -99,6 +114,8 @@ class Updater:
     def write(self, offset, data):
         """Append a chunk at `offset`. A repeated chunk is accepted without writing it again.
         Returns the next offset expected."""
+        if self._committing:
+            self._refuse("busy", "a commit is in progress")
         st = self._state()
         if st is None:
             self._refuse("state", "no update in progress (begin first)")
@@ -114,7 +131,7 @@ class Updater:
             return size
         if end > st["total"]:
             self._refuse("size", "chunk ends at %d, past the image's %d bytes" % (end, st["total"]))
-        self.fs.append(STAGED_IMAGE, data[size - offset:])
+        self.fs.append(STAGED_IMAGE, data if size == offset else data[size - offset:])  # a slice is a copy
         self._check_early(end, st)
         return end
 
@@ -161,18 +178,41 @@ class Updater:
         else:
             state = "receiving"
         fallback = p.get("fallback")
-        fb = boot_select.slot_manifest(self.fs, fallback, check_files=False) if fallback in ("a", "b") else None
         return {"state": state, "offset": max(staged, 0), "total": st["total"] if st else 0,
                 "complete": bool(st) and staged == st["total"],
                 "version": self.running_version(), "slot": self.running_slot,
                 "trial": bool(p.get("trial")), "tries": p.get("tries", 0),
-                "fallback_version": fb["version"] if fb else None,
+                "fallback_version": self._slot_version(fallback),
                 "error": self.last_error, "note": p.get("note")}
 
     # --- install and switch ---
     def commit(self):
         """Verify the whole staged image, install it into the other slot and switch to it on trial.
-        Returns the new manifest; the caller resets the board to boot it."""
+        Returns the new manifest; the caller resets the board to boot it. Runs commit_steps(), calling
+        tick between its units of work."""
+        manifest = None
+        for manifest in self.commit_steps():
+            if manifest is None:
+                self.tick()
+        return manifest
+
+    def commit_steps(self):
+        """commit() as a generator: yields None between units of work (a 1 KB block of the image's
+        SHA-256, a unit of the Ed25519 check, a 512-byte block of a file checked, installed or read back)
+        and last the new manifest, so a loop can run the app between units. While it runs, begin() and
+        write() refuse ("busy"): the staged image must not change under it. A loop that gives up on it
+        calls its close(), which ends that (the staging stays, commit can run again).
+
+        The checks, in order: the announced SHA-256 of the whole image; the Ed25519 signature over
+        SHA-256(header + manifest), the manifest hashed by blocks and not held while the signature is
+        checked; the manifest read again and checked to hash to that signed digest, then parsed; every
+        file's SHA-256 against it; the policy. The install then copies the files into the other slot
+        from a second read of the staging, checked against the same manifest (each file's SHA-256 as it
+        is copied, and once more as read back from the slot), after the header and manifest read back
+        as the signed bytes once more; the signature itself is not checked a second time, as it would
+        check the same 32-byte digest against the same signature and key."""
+        if self._committing:
+            self._refuse("busy", "a commit is already in progress")
         st = self._state()
         if st is None:
             self._refuse("state", "nothing staged (begin first)")
@@ -181,49 +221,67 @@ class Updater:
             self._refuse("state", "image incomplete: %d of %d bytes staged" % (max(size, 0), st["total"]))
         if self._on_trial():
             self._refuse("busy", "a previous update is on trial and not confirmed yet")
+        self._committing = True
         try:
-            if st.get("sha256") and self._image_sha256() != st["sha256"]:
-                raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
-            with self.fs.open_read(STAGED_IMAGE) as f:
-                manifest, _ = update_image.verify_signature(f, size, self.keys, self.tick)
-                for _entry, _chunk in update_image.iter_file_chunks(f, manifest):
-                    self.tick()
-            self._check_policy(manifest, st)
-        except ImageError as exc:
-            self._refuse(exc.code, exc.message, clear=True)
-        p = self._pointer()
-        current = self.running_slot or (p["active"] if p else "b")
-        target = boot_select.other(current)
-        try:
-            self._install(target, size)
-        except ImageError as exc:  # the flash did not keep what was written
-            self._refuse(exc.code, exc.message)
-        self.fs.write_json(boot_select.POINTER, {
-            "active": target, "fallback": current, "trial": True, "tries": 0,
-            "budget": (p or {}).get("budget", boot_select.DEFAULT_BUDGET),
-            "note": "updated %s -> %s, on trial" % (self.running_version(), manifest["version"])})
-        self.fs.rmtree(STAGING)
-        self.last_error = None
-        return manifest
+            try:
+                if st.get("sha256"):
+                    h = update_image.hashlib.sha256()
+                    for _ in self._blocks(h):
+                        yield None
+                    if update_image.hexlify(h.digest()) != st["sha256"]:
+                        raise ImageError("hash", "staged image's SHA-256 differs from the one announced at begin")
+                with self.fs.open_read(STAGED_IMAGE) as f:
+                    signed = update_image.read_signed_digest(f, size, self.keys)
+                yield None
+                for _ in signed.signature_steps():
+                    yield None
+                yield None  # the last unit of the signature (R's encoding) apart from reading the manifest
+                with self.fs.open_read(STAGED_IMAGE) as f:
+                    manifest = signed.read_manifest(f)
+                    yield None
+                    for _entry, _chunk in update_image.iter_file_chunks(f, manifest):
+                        yield None
+                self._check_policy(manifest, st)
+            except ImageError as exc:
+                self._refuse(exc.code, exc.message, clear=True)
+            p = self._pointer()
+            current = self.running_slot or (p["active"] if p else "b")
+            target = boot_select.other(current)
+            try:
+                for _ in self._install_steps(target, signed, manifest):
+                    yield None
+            except ImageError as exc:  # the flash did not keep what was written
+                self._refuse(exc.code, exc.message)
+            self.fs.write_json(boot_select.POINTER, {
+                "active": target, "fallback": current, "trial": True, "tries": 0,
+                "budget": (p or {}).get("budget", boot_select.DEFAULT_BUDGET),
+                "note": "updated %s -> %s, on trial" % (self.running_version(), manifest["version"])})
+            self.fs.rmtree(STAGING)
+            self.last_error = None
+        finally:
+            self._committing = False
+        yield manifest
 
-    def _image_sha256(self):
-        h = update_image.hashlib.sha256()
+    def _blocks(self, h):
+        """Generator: the staged image into hash h by 1 KB blocks, yielding after each."""
         with self.fs.open_read(STAGED_IMAGE) as f:
             while True:
                 block = f.read(1024)
                 if not block:
                     break
                 h.update(block)
-                self.tick()
-        return update_image.hexlify(h.digest())
+                yield None
 
-    def _install(self, slot, size):
+    def _install_steps(self, slot, signed, manifest):
+        """Generator: the staged files into `slot`, checked against the verified `manifest` as they are
+        copied and as they read back; yields between blocks."""
         d = boot_select.slot_dir(slot)
+        self._versions[slot] = None
         self.fs.remove(d + "/slot.json")  # first: from here on the slot is incomplete
         self.fs.rmtree(d)
         self.fs.mkdirs(d)
         with self.fs.open_read(STAGED_IMAGE) as f:
-            manifest, _ = update_image.verify_signature(f, size, self.keys, self.tick)
+            signed.skip_to_payload(f)
             w = None
             try:
                 for entry, chunk in update_image.iter_file_chunks(f, manifest):
@@ -237,15 +295,18 @@ class Updater:
                         w = None
                     else:
                         w.write(chunk)
-                    self.tick()
+                    yield None
             finally:
                 if w is not None:
                     w.close()
         for entry in manifest["files"]:  # read back what the flash holds
             if not boot_select._file_matches(self.fs, d + "/" + entry["path"], entry):
                 raise ImageError("flash", "file %s did not read back as written" % entry["path"])
+            yield None
         manifest["installed_from"] = self.running_version()
         self.fs.write_json(d + "/slot.json", manifest)
+        self._versions[slot] = manifest["version"]
+        yield None
 
     # --- after boot ---
     def rollback_notice(self):

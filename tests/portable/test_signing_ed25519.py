@@ -87,6 +87,48 @@ def test_signing_points_encode_and_decode():
     assert (x, y) == (ed25519.B[0], ed25519.B[1]) and z == 1 and t == x * y % ed25519.P
 
 
+def _times_bitwise(n, pt):
+    """n * pt by plain double-and-add over n's bits: the reference the windowed code is checked against."""
+    acc = ed25519.IDENT
+    for i in range(255, -1, -1):
+        acc = ed25519._double(acc, True)
+        if (n >> i) & 1:
+            acc = ed25519._add(acc, ed25519._cached(pt))
+    return ed25519.encode_point(acc)
+
+
+def test_signing_signed_digits_rebuild_the_scalar():
+    order = ed25519.L
+    for n in (0, 1, 7, 8, 9, 15, 16, 0x88, int("8" * 64, 16), int("7" * 64, 16), order - 1, order, 2 ** 255 - 1,
+              2 ** 256 - 1, (1 << 254) | 0x123456789abcdef):
+        digits = ed25519._digits(n)
+        assert len(digits) == ed25519.DIGITS and all(0 <= d <= 15 for d in digits), n
+        assert sum((d - 8) * 16 ** i for i, d in enumerate(digits)) == n, n
+    for bad in (-1, 2 ** 256):
+        try:
+            ed25519._digits(bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("scalar %d taken" % bad)
+
+
+def test_signing_scalar_multiplication_matches_double_and_add():
+    # scalars whose signed digits carry (8..15 nibbles), end in a carry (top nibble 8..15), or are
+    # all -8 or all 7; both table points, and a sum of two terms as verification computes it
+    a = ed25519.decode_point(ed25519.public_key(bytes(range(32))))
+    base = ed25519._table(ed25519.B)
+    table_a = ed25519._table(a)
+    for n in (1, 8, 9, 15, 0x88, int("8" * 64, 16), int("7" * 64, 16), ed25519.L - 1, 2 ** 256 - 1):
+        assert ed25519.encode_point(ed25519._run(ed25519._combine(((n, base),)))) == _times_bitwise(n, ed25519.B), n
+        assert ed25519.encode_point(ed25519._run(ed25519._combine(((n, table_a),)))) == _times_bitwise(n, a), n
+    s, k = int("9" * 63, 16), 2 ** 255 - 19
+    both = ed25519._run(ed25519._combine(((s, base), (k, table_a))))
+    ref = ed25519._add(ed25519.decode_point(_times_bitwise(s, ed25519.B)), ed25519._cached(
+        ed25519.decode_point(_times_bitwise(k, a))))
+    assert ed25519.encode_point(both) == ed25519.encode_point(ref)
+
+
 def test_signing_verify_steps_and_tick():
     _name, sk, pk, msg, sig = VECTORS[2]
     ticks = []

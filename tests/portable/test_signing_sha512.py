@@ -39,3 +39,34 @@ def test_signing_sha512_padding_boundaries_agree():
     if sha512._native is not None:  # CPython: an independent implementation to compare with
         for n in range(0, 300, 7):
             assert sha512.sha512_pure(data[:n]) == sha512._native(data[:n]).digest(), n
+
+
+def _root(n, k):
+    """floor(n ** (1/k)) for k in (2, 3), by Newton's method from above."""
+    x = 1 << ((len("%x" % n) * 4 + k - 1) // k)  # above the root (MicroPython ints lack bit_length)
+    while True:
+        y = ((k - 1) * x + n // x ** (k - 1)) // k
+        if y >= x:
+            return x
+        x = y
+
+
+def _primes(count):
+    primes = []
+    n = 2
+    while len(primes) < count:
+        if all(n % q for q in primes if q * q <= n):
+            primes.append(n)
+        n += 1
+    return primes
+
+
+def test_signing_sha512_constants_are_their_definition():
+    # FIPS 180-4 4.2.3 and 5.3.5: the first 64 bits of the fractional parts of the cube roots of the first
+    # 80 primes (K) and of the square roots of the first 8 (H0); the module holds them as bytes literals
+    m = 0xFFFFFFFFFFFFFFFF
+    primes = _primes(80)
+    k = b"".join((_root(p << 192, 3) & m).to_bytes(8, "big") for p in primes)
+    h0 = b"".join((_root(p << 128, 2) & m).to_bytes(8, "big") for p in primes[:8])
+    assert len(sha512._K) == 640 and sha512._K == k
+    assert len(sha512._H0) == 64 and sha512._H0 == h0

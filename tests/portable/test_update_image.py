@@ -42,6 +42,53 @@ def test_update_every_single_byte_change_is_refused():
         assert expected in codes, (expected, codes)
 
 
+def _code_by_digest(data, keys=None):
+    """The checks as the board's updater runs them (Updater.commit_steps): the signature over a digest
+    of the manifest read by blocks, then the manifest read again against that digest, then the files."""
+    try:
+        signed = update_image.read_signed_digest(update_image.BytesReader(data), len(data), keys or [PUBKEY])
+        for _ in signed.signature_steps():
+            pass
+        f = update_image.BytesReader(data)
+        manifest = signed.read_manifest(f)
+        for _entry, _chunk in update_image.iter_file_chunks(f, manifest):
+            pass
+    except update_image.ImageError as exc:
+        assert exc.message, "a refusal names its fault"
+        return exc.code
+    assert manifest == verify_bytes(data, keys)
+    return None
+
+
+def test_update_checks_by_digest_refuse_what_the_image_checks_refuse():
+    data = make_image("1.0.1", files=[("firmware/a.mpy", b"abc" * 5), ("protocol/b.mpy", b"xyz" * 4)])
+    assert _code_by_digest(data) is None
+    for pos in list(range(update_image.HEADER_SIZE)) + list(range(update_image.HEADER_SIZE, len(data), 7)):
+        bad = bytearray(data)
+        bad[pos] ^= 0x01
+        assert _code_by_digest(bytes(bad)) == _code(bytes(bad)), pos
+    assert _code_by_digest(make_image(key=OTHER_KEY)) == "untrusted"
+
+
+def test_update_manifest_read_again_must_be_the_signed_one():
+    data = make_image("1.0.1")
+    signed = update_image.read_signed_digest(update_image.BytesReader(data), len(data), [PUBKEY])
+    end = update_image.HEADER_SIZE + signed.manifest_len  # header, manifest, then the signature
+    for pos in (0, 9, update_image.HEADER_SIZE, end - 1, end, end + 63):
+        bad = bytearray(data)
+        bad[pos] ^= 0x01
+        for read in (signed.read_manifest, signed.skip_to_payload):
+            try:
+                read(update_image.BytesReader(bytes(bad)))
+            except update_image.ImageError as exc:
+                assert exc.code == "flash", (pos, exc)
+            else:
+                raise AssertionError("changed byte %d read back as the signed manifest" % pos)
+    f = update_image.BytesReader(data)
+    signed.skip_to_payload(f)
+    assert f.pos == update_image.HEADER_SIZE + signed.manifest_len + update_image.SIG_SIZE
+
+
 def test_update_payload_flip_names_the_file():
     data = bytearray(make_image("1.0.1", files=[("firmware/a.mpy", b"a" * 30), ("protocol/b.mpy", b"b" * 30)]))
     data[-1] ^= 0x10

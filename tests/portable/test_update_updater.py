@@ -3,7 +3,7 @@
 from _update_power import boot, clean, fresh_root, full_update, keep_files, make_updater, provision, running, send_image
 from _update_util import KEY, OTHER_KEY, PUBKEY, make_hmac_image, make_image
 
-from firmware import boot_select, ed25519, update_image
+from firmware import boot_select, ed25519, update_image, updater
 
 
 def _refused(fn, *args, **kwargs):
@@ -163,6 +163,100 @@ def test_update_tampered_images_refused_and_nothing_changes():
         _assert_refused_and_old_running(root, _tamper(image, pos), code, before)
     assert full_update(root, image) == "1.1.0"  # the untampered image goes in
     clean(root)
+
+
+def test_update_commit_steps_is_commit_unit_by_unit_and_guards_the_staging():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0", files=[("firmware/big.py", bytes(range(256)) * 12)])
+    up = make_updater(root, slot="a")
+    up.begin(len(image), sha256=update_image.hexlify(update_image.hashlib.sha256(image).digest()))
+    up.write(0, image)
+    steps = up.commit_steps()
+    units = 0
+    for _ in range(40):  # part way through the checks: the app would run here
+        assert next(steps) is None
+        units += 1
+    assert _refused(up.write, 0, image[:10]).code == "busy"
+    assert _refused(up.begin, len(image)).code == "busy"
+    assert _refused(up.commit).code == "busy"
+    assert up.status()["state"] == "receiving" and running(root) == ("a", "1.0.0", False)
+    last = None
+    for step in steps:
+        units += 1
+        last = step
+    assert last["version"] == "1.1.0" and up.status()["state"] == "ready"
+    assert boot(root)[1]["version"] == "1.1.0"
+    # commit() is the same generator, ticking between its units
+    root2 = fresh_root()
+    provision(root2)
+    up2 = make_updater(root2, slot="a")
+    ticks = []
+    up2.tick = lambda: ticks.append(1)
+    up2.begin(len(image), sha256=update_image.hexlify(update_image.hashlib.sha256(image).digest()))
+    up2.write(0, image)
+    assert up2.commit()["version"] == "1.1.0" and len(ticks) == units - 1
+    clean(root)
+    clean(root2)
+
+
+def test_update_abandoned_commit_steps_leave_the_staging_usable():
+    root = fresh_root()
+    provision(root)
+    image = make_image("1.1.0")
+    up = make_updater(root, slot="a")
+    up.begin(len(image))
+    up.write(0, image)
+    steps = up.commit_steps()
+    next(steps)
+    steps.close()  # the loop gave up on it (e.g. a door opened): nothing switched, commit can run again
+    assert running(root) == ("a", "1.0.0", False) and up.status()["complete"]
+    assert up.commit()["version"] == "1.1.0"
+    clean(root)
+
+
+class _ChangingFs(boot_select.FlashFs):
+    """Flips a byte of the staged image when it is opened for reading the `at`-th time: the staging
+    changing on flash after some of the checks read it."""
+
+    def __init__(self, root, at, pos):
+        boot_select.FlashFs.__init__(self, root)
+        self.at, self.pos, self.opens = at, pos, 0
+
+    def open_read(self, rel):
+        if rel == updater.STAGED_IMAGE:
+            self.opens += 1
+            if self.opens == self.at:
+                with open(self.path(rel), "rb") as f:
+                    data = bytearray(f.read())
+                data[self.pos] ^= 0x02
+                with open(self.path(rel), "wb") as f:
+                    f.write(data)
+        return boot_select.FlashFs.open_read(self, rel)
+
+
+def test_update_staging_changed_after_the_signature_check_is_refused():
+    # Opens of the staged image in commit (no SHA-256 announced): 1 signature, 2 manifest and file
+    # hashes, 3 install. The manifest a commit installs by is the one whose digest was signed, read
+    # back and checked against it; the files are checked against it as they are copied.
+    image = make_image("1.1.0")
+    manifest_at = update_image.HEADER_SIZE + 2
+    payload_at = len(image) - 1
+    for at, pos, code in ((2, manifest_at, "flash"), (3, manifest_at, "flash"), (3, payload_at, "hash"),
+                          (2, payload_at, "hash")):
+        root = fresh_root()
+        provision(root)
+        before = keep_files(root)
+        fs = _ChangingFs(root, 0, pos)
+        up = make_updater(root, fs=fs, slot="a")
+        up.begin(len(image))
+        up.write(0, image)
+        fs.at, fs.opens = at, 0  # counted from the commit on
+        exc = _refused(up.commit)
+        assert exc.code == code, (at, pos, exc)
+        assert fs.opens >= at
+        assert running(root) == ("a", "1.0.0", False) and keep_files(root) == before
+        clean(root)
 
 
 def test_update_secrets_on_the_board_sign_nothing_it_accepts():
