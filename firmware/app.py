@@ -139,7 +139,11 @@ class App:
             return
         op = [_Q, self.clock.ms(), source, reason, callback, code_digest, reference]
         if not self.door_fault[comp] and self.doors.active(comp):
-            if self.locks.feedback(comp) is not False:
+            fb = self.locks.feedback(comp)
+            # ALREADY_OPEN uses a code up without a pulse: only on the latch's word, or where no latch
+            # feedback exists at all (GPIO locks without it). A lock board not heard from yet, or silent,
+            # gets the request: its driver pulses or refuses, and the code is kept if nothing opened.
+            if fb is True or (fb is None and self.locks.healthy() and not getattr(self.locks, "bus", False)):
                 self._finish(comp, op, ev.ALREADY_OPEN, 0)
                 return
             # the door switch says open while the latch says shut: the switch is stuck or broken.
@@ -221,7 +225,9 @@ class App:
                 self.locks.release(comp, now)
                 self.emit(ev.DOOR_OPENED, comp)
                 self._finish(comp, op, ev.OPENED, 0)
-            elif self.door_fault[comp]:
+            elif op is not None or self.door_fault[comp]:
+                # an open on its way (the board pulsed before its answer came in: _pulsed makes it
+                # OPENED), or a lying sensor: not forced
                 self.emit(ev.DOOR_OPENED, comp)  # a lying sensor: whether it was forced is unknown
             else:
                 self.emit(ev.DOOR_OPENED, comp)

@@ -87,8 +87,7 @@ class LockCommission:
             raise NakError(NAK_BAD_PAYLOAD, f["lock"], "no such lock")
         if self.running():
             raise NakError(NAK_BUSY, 0, "a lock bus probe is running")
-        if a.ops:
-            raise NakError(NAK_BUSY, 0, "a door is opening")
+        self._refuse_if_locks_busy()
         self._begin(mode, dialects, (f["baud"],) if f["baud"] else None, f["boards"], f["lock"],
                     (f["budget_s"] or 180) * 1000)
         return {"state": self.probe.state}
@@ -205,8 +204,7 @@ class LockCommission:
             unasked = [b for b in boards if b not in p.queried]
             if not unasked:
                 return
-        if self.app.ops:
-            raise NakError(NAK_BUSY, 0, "a door is opening")
+        self._refuse_if_locks_busy()
         self._begin(lp.CHECK, (d,), (baud,), boards, 1, 60000)
         raise NakError(NAK_BUSY, 0, "checking the lock bus; send it again when LOCK_PROBE_STATUS is done")
 
@@ -219,6 +217,19 @@ class LockCommission:
         self.cfg["locks"] = locks
         self.uart.init(baudrate=locks["baud"])
         self._install(driver)
+
+    def _refuse_if_locks_busy(self):
+        """A probe takes the lock bus from the driver: never while a door is opening, while the driver
+        still has a pulse or its OFF to finish (a Modbus relay would stay energised for the whole probe),
+        or while it is not sure every output is off (it keeps commanding them off)."""
+        a = self.app
+        if a.ops:
+            raise NakError(NAK_BUSY, 0, "a door is opening")
+        for c in range(a.count):
+            if a.locks.pending(c):
+                raise NakError(NAK_BUSY, 0, "a lock is still being pulsed")
+        if getattr(a.locks, "outputs_unsure", None) is not None and a.locks.outputs_unsure():
+            raise NakError(NAK_BUSY, 0, "a relay may still be on; the lock driver is switching it off")
 
     def _install(self, driver):
         """The app drives its locks through `driver` from now on; a lock board's IR sensors (Kerong with

@@ -31,6 +31,8 @@ _ON, _CHECK, _HOLD, _OFF = 0, 1, 2, 3  # unlock job states
 
 
 class ModbusRelayLocks(LockQueue):
+    bus = True  # modules on a bus: feedback None means "not heard yet", not "this lock has no feedback"
+
     def __init__(self, uart, count, boards, per_board=8, pulse_ms=500, polarity=None, window_ms=150,
                  baud=9600, pulse_mode="onoff", retries=2, status_period_ms=250, now=0):
         if polarity not in POLARITIES:
@@ -39,9 +41,16 @@ class ModbusRelayLocks(LockQueue):
             raise ValueError("locks.pulse_mode must be onoff or flash")
         if not boards or not 1 <= per_board <= 64 or len(boards) * per_board < count:
             raise ValueError("locks.boards x per_board must cover every compartment")
-        for a in boards:
-            if not 1 <= a <= 247:
-                raise ValueError("Modbus slave addresses are 1..247")
+        for k in range(len(boards)):
+            a = boards[k]
+            if not isinstance(a, int) or not 1 <= a <= 247:
+                raise ValueError("locks.boards: Modbus slave addresses are 1..247")
+            if a in boards[:k]:  # two compartments would drive one relay: the wrong door would open
+                raise ValueError("locks.boards: slave %d is listed twice" % a)
+        if not isinstance(pulse_ms, int) or not 100 <= pulse_ms <= 3000:
+            raise ValueError("locks.pulse_ms must be 100..3000 (a solenoid held longer overheats)")
+        if not isinstance(window_ms, int) or not 20 <= window_ms <= 2000:
+            raise ValueError("locks.window_ms must be 20..2000")
         LockQueue.__init__(self, count)
         self.uart = uart
         self.slaves = list(boards)
@@ -102,6 +111,15 @@ class ModbusRelayLocks(LockQueue):
         if not self._known[lock] or self._failing[lock // self.per_board]:
             return None
         return self._released[lock] == 1
+
+    def outputs_unsure(self):
+        """A relay may be on that should be off: a pulse under way, or an OFF never confirmed."""
+        if self._job is not None:
+            return True
+        for r in self._risk:
+            if r:
+                return True
+        return False
 
     def healthy(self):
         for b in range(len(self.slaves)):
@@ -296,7 +314,9 @@ class ModbusRelayLocks(LockQueue):
                 self._alloff[b] = 1  # keep commanding every coil off, each status round
                 self._fail(b)
                 if not job[5]:
-                    job[1](job[0], False, now)
+                    # the ON went out and may have switched the relay: the door decides (OPENED or
+                    # JAMMED), never "nothing was pulsed" (ADR 0012); the LOCK_FAULT stands
+                    job[1](job[0], True, job[2])
         elif req[4] <= self.retries and not self._failing[b]:
             self._send(req[0], kind, b, now, req[4] + 1)
         else:

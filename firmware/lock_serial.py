@@ -124,6 +124,8 @@ def settings(lk, count):
 class SerialLockBoard(LockQueue):
     """The transaction engine both dialects share; subclasses know their frames."""
 
+    bus = True  # a lock board: feedback None means "not heard yet", not "this lock has no feedback"
+
     def __init__(self, uart, count, boards, per_board, window_ms, now=0, status_period_ms=250, fail_after=3):
         LockQueue.__init__(self, count)
         self.uart = uart

@@ -5,7 +5,8 @@ shut on the parcel raises "parcel may still be inside", a free compartment with 
 raises "something left inside". The real firmware on simulated boards, over TCP."""
 import pytest
 from sqlalchemy import select
-from support.link_stack import call, clear_code, deposit, online_stack, parcel_state, pulses, wait_for, where
+from support.link_stack import (call, clear_code, code_installed, deposit, online_stack, parcel_state, pulses,
+                                wait_for, where)
 
 from server.demo.day import human_close
 from server.models import Alarm
@@ -51,6 +52,7 @@ def test_ir_occupancy_drives_the_three_outcomes_through_the_link(stack):
     human_close(sim, addr, number, put=True)
     wait_for(lambda: parcel_state(stack.db, pid) == "in_locker", what="deposit confirmed by the IR bits")
 
+    wait_for(lambda: code_installed(stack.db, sim, pid), what="the pickup code on the board")
     code = clear_code(stack.db, pid)
     sim.type_code(addr, code + "#")
     wait_for(lambda: sim.compartment(addr, number).door_open, what="the door opened by the code")

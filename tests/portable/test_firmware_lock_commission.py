@@ -133,3 +133,13 @@ def test_read_gives_one_locks_raw_feedback_and_bad_requests_are_refused():
         r = b.call(m.LOCK_PROBE, f)
         assert r.nak_code == NAK_BAD_PAYLOAD, bad
     assert b.app.lock_job is None  # nothing started
+
+
+def test_no_probe_while_the_lock_driver_still_has_a_pulse_to_finish():
+    """A probe takes the bus from the driver: with a pulse (or a relay's OFF) still to do, it is refused
+    BUSY, or a relay could stay energised for the whole probe."""
+    b = Board()
+    b.app.locks.request(0, lambda *a: None)   # the driver's own queue: not an op of the app's
+    r = b.call(m.LOCK_PROBE, {"mode": m.PROBE_SCAN, "dialect": m.DIALECT_8A, "baud": 0, "boards": [1], "lock": 0,
+                              "budget_s": 0})
+    assert r.nak_code == NAK_BUSY and b.app.lock_job is None

@@ -297,3 +297,18 @@ def test_door_switch_open_and_latch_released_is_already_open():
     out = []
     app.unlock(0, ev.SRC_HOST, 1, lambda *a: out.append(a))
     assert out[0][1] == ev.ALREADY_OPEN and k.unlocks_sent == 0
+
+
+def test_door_switch_open_on_a_board_not_heard_is_not_already_open():
+    """A stuck-open switch and a lock board that has not answered (feedback unknown): ALREADY_OPEN would
+    use a villager's code up with no pulse. The request goes to the driver instead, which pulses."""
+    from firmware import events as ev
+    clock, u, k, doors, app = _app_with_kerong()
+    doors[0].v = 1
+    _run(clock, u, app, 100, None)          # the board says nothing: its latches are unknown
+    assert k.feedback(0) is None and app.doors.active(0)
+    out = []
+    app.unlock(0, ev.SRC_HOST, 1, lambda *a: out.append(a))
+    assert not out or out[0][1] != ev.ALREADY_OPEN
+    _run(clock, u, app, 300, KERONG_REPLY_L1_OPEN_FULL)
+    assert k.unlocks_sent == 1

@@ -189,15 +189,21 @@ def test_busy_means_not_done_so_the_on_goes_again():
     assert len(_writes(b.mod.seen, mb.ON)) == 2 and b.locks.exceptions == 1
 
 
-def test_a_dead_module_refuses_the_open_and_is_a_fault():
+def test_a_module_silent_after_the_on_leaves_the_outcome_to_the_door_and_is_a_fault():
+    """The ON went out and the module never answered: it may have switched the relay, so the open is not
+    reported as "nothing pulsed" (the door decides: JAMMED when it did not move); the module is a fault,
+    and the next open gets no frame at all."""
     b = Bench()
     b.run(50)
     b.mod.dead = True
     b.open(0)
     b.run(2000)
-    assert b.results == [(0, False)] and b.mod.on_edges[0] == 0
-    assert len(_writes(b.mod.seen, mb.ON)) <= 1
+    assert b.results == [(0, True)] and b.mod.on_edges[0] == 0
+    assert len(_writes(b.mod.seen, mb.ON)) == 1
     assert b.locks.faults == [0] and not b.locks.healthy()
+    b.open(1)
+    b.run(2000)
+    assert b.results[1] == (1, False) and len(_writes(b.mod.seen, mb.ON)) == 1
 
 
 def test_a_coil_not_confirmed_off_is_a_fault_until_the_module_answers():
@@ -226,3 +232,16 @@ def test_a_module_that_cannot_switch_all_off_is_one_fault_not_a_flood():
     b.open(0)
     b.run(100)
     assert b.results == [(0, False)] and b.mod.on_edges[0] == 0
+
+
+def test_a_config_that_would_open_the_wrong_door_or_hold_a_solenoid_is_refused():
+    for kw, word in (({"boards": [1, 1]}, "twice"), ({"boards": [0, 2]}, "1..247"), ({"pulse_ms": 5000}, "pulse_ms"),
+                     ({"window_ms": 0}, "window_ms")):
+        args = {"boards": [1, 2], "per_board": 8, "pulse_ms": 500, "polarity": "input_1_is_locked", "window_ms": 150}
+        args.update(kw)
+        try:
+            ModbusRelayLocks(Uart(), 16, **args)
+        except ValueError as e:
+            assert word in str(e), str(e)
+        else:
+            raise AssertionError("no ValueError for %r" % kw)
