@@ -256,6 +256,8 @@ class SimBoard:
         while time.monotonic() < end:
             if self.running() and self.server is not None:
                 return True
+            if self.errors and self._thread is not None and not self._thread.is_alive():
+                return False  # the firmware's thread ended with an error (it refused its config)
             time.sleep(0.01)
         return False
 
