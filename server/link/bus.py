@@ -200,10 +200,6 @@ class BusMaster(threading.Thread):
             return
         self._seen(b)
         st = r.fields
-        occupancy = _occupancy(st)
-        if occupancy != b.occupancy:  # only a change is news: an unchanged poll writes nothing
-            door_reports.occupancy_seen(self.db, b.board_id, occupancy)
-            b.occupancy = occupancy
         # Events first: what the board did on its own (an offline pickup or drop-off used its code, a
         # BOOT) is applied before the codes are synced, so a used code is never installed again, and a
         # board that comes back after a reboot gets one clock set and one code sync, not two.
@@ -219,6 +215,10 @@ class BusMaster(threading.Thread):
             self._set_time(b)
         if events_read:
             self._resolve_inflight(b)
+        occupancy = _occupancy(st)
+        if occupancy != b.occupancy:  # only a change is news (after the events: a pickup's release first)
+            door_reports.occupancy_seen(self.db, b.board_id, occupancy)
+            b.occupancy = occupancy
 
     def _seen(self, b):
         b.fails = 0

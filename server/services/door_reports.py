@@ -88,19 +88,29 @@ def occupancy_seen(db, board_id, occupied, at=None):
     """What a board's occupancy sensors read now, between doors ({compartment index: bool}; compartments
     without a working sensor are absent). A free compartment with its door shut that reads occupied has
     something left inside: the station gets an alarm; it clears when the reading goes empty. The link
-    calls this only when a board's readings change, so an unchanged poll writes nothing."""
+    calls this only when a board's readings change, and it writes only when an alarm is to be raised or
+    cleared: a poll that changes nothing takes no write lock."""
+    from server.models import Alarm
     at = at or clock.utcnow()
+    with db.reading() as s:
+        comps = s.execute(select(Compartment.id, Compartment.index, Compartment.state, Compartment.door).where(
+            Compartment.board_id == board_id, Compartment.index.in_(list(occupied)))).all()
+        open_ids = set(s.scalars(select(Alarm.compartment_id).where(
+            Alarm.kind == "unexpected_item", Alarm.cleared_at.is_(None),
+            Alarm.compartment_id.in_([c.id for c in comps]))).all()) if comps else set()
+    raise_ids = [c.id for c in comps if occupied[c.index] and c.state == "free" and c.door == "closed"
+                 and c.id not in open_ids]
+    clear_ids = [c.id for c in comps if not occupied[c.index] and c.id in open_ids]
+    if not raise_ids and not clear_ids:
+        return [c.id for c in comps if c.id in open_ids and occupied[c.index]]
 
     def fn(s):
         from server.services import alarms
-        raised = []
-        comps = s.scalars(select(Compartment).where(Compartment.board_id == board_id,
-                                                    Compartment.index.in_(list(occupied)))).all()
-        for comp in comps:
-            if occupied[comp.index] and comp.state == "free" and comp.door == "closed":
+        for comp_id in raise_ids:
+            comp = s.get(Compartment, comp_id)
+            if comp.state == "free" and comp.door == "closed":   # still so, inside the write
                 alarms.raise_alarm(s, "unexpected_item", comp, detail={"note": "reads occupied while free"}, at=at)
-                raised.append(comp.id)
-            elif not occupied[comp.index]:
-                alarms.clear(s, "unexpected_item", comp, at=at)
-        return raised
-    return db.run(fn)
+        for comp_id in clear_ids:
+            alarms.clear(s, "unexpected_item", s.get(Compartment, comp_id), at=at)
+    db.run(fn)
+    return sorted(set(raise_ids) | {c.id for c in comps if c.id in open_ids and occupied[c.index]})
