@@ -15,16 +15,9 @@ class PowerCut(Exception):
 
 
 def _rm(path):
-    try:
-        mode = os.stat(path)[0]
-    except OSError:
-        return
-    if mode & 0x4000:
-        for name in os.listdir(path):
-            _rm(path + "/" + name)
-        os.rmdir(path)
-    else:
-        os.remove(path)
+    """Remove a file or a directory tree, as the boot selector's flash does (FlashFs.rmtree)."""
+    parent, name = path.rsplit("/", 1)
+    boot_select.FlashFs(parent or "/").rmtree(name)
 
 
 def fresh_root():
