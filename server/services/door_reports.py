@@ -101,8 +101,9 @@ def occupancy_seen(db, board_id, occupied, at=None):
     raise_ids = [c.id for c in comps if occupied[c.index] and c.state == "free" and c.door == "closed"
                  and c.id not in open_ids]
     clear_ids = [c.id for c in comps if not occupied[c.index] and c.id in open_ids]
+    still_open = [c.id for c in comps if occupied[c.index] and c.id in open_ids]
     if not raise_ids and not clear_ids:
-        return [c.id for c in comps if c.id in open_ids and occupied[c.index]]
+        return still_open
 
     def fn(s):
         from server.services import alarms
@@ -113,4 +114,4 @@ def occupancy_seen(db, board_id, occupied, at=None):
         for comp_id in clear_ids:
             alarms.clear(s, "unexpected_item", s.get(Compartment, comp_id), at=at)
     db.run(fn)
-    return sorted(set(raise_ids) | {c.id for c in comps if c.id in open_ids and occupied[c.index]})
+    return sorted(raise_ids + still_open)

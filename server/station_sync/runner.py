@@ -221,12 +221,11 @@ def apply_records(s, station_id, records, result, now, overlay=None):
             store.apply_outcome(s, station_id, out, ex, result.run_id, now)
     store.bulk_create(s, station_id, creates, now)
     if overlay is None:
-        for account, phone, others in store.report_shared_phones(s, station_id, result.run_id, now):
+        for account, phone, why in store.report_shared_phones(s, station_id, result.run_id, now):
             result.counts["conflicts"] += 1
             result.note({"action": "conflict", "id": account.station_account_id, "changes": [], "superseded": [],
                          "conflicts": [{"field": store.SHARED_PHONE_FIELD, "local": None, "station": phone,
-                                        "reason": Reason(store.SHARED_PHONE, phone=phone, count=len(others) + 1,
-                                                         accounts=", ".join(others)).as_dict()}],
+                                        "reason": why.as_dict()}],
                          "consent_withdrawn": False})
 
 

@@ -220,7 +220,7 @@ def report_shared_phones(session, station_id, run_id, now):
     """A phone on more than one live account of the station is a conflict on each of them, for the keeper
     to settle in the station's book (until then a deposit for it is refused: services/accounts
     .consenting_account). A shared-phone conflict whose phone is no longer shared closes itself.
-    Returns the conflicts opened now: [(account, phone, [other station account ids])]."""
+    Returns the conflicts opened now: [(account, phone, reason)]."""
     live = (Account.station_id == station_id, Account.deleted_at.is_(None))
     shared = session.scalars(select(Account.phone).where(*live).group_by(Account.phone)
                              .having(func.count(Account.id) > 1)).all()
@@ -235,12 +235,11 @@ def report_shared_phones(session, station_id, run_id, now):
     for phone, accs in by_phone.items():
         for acc in accs:
             others = [a.station_account_id or "#%d" % a.id for a in accs if a is not acc]
-            row = open_rows.pop(acc.id, None)
-            if row is None:
-                opened.append((acc, phone, others))
+            why = Reason(SHARED_PHONE, phone=phone, count=len(accs), accounts=", ".join(others))
+            if open_rows.pop(acc.id, None) is None:
+                opened.append((acc, phone, why))
             record_conflict(session, station_id, acc, acc.station_account_id or "#%d" % acc.id,
-                            {"field": SHARED_PHONE_FIELD, "local": None, "station": phone,
-                             "reason": Reason(SHARED_PHONE, phone=phone, count=len(accs), accounts=", ".join(others))},
+                            {"field": SHARED_PHONE_FIELD, "local": None, "station": phone, "reason": why},
                             run_id, now)
     for row in open_rows.values():
         why = as_reason(row.reason)
